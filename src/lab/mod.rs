@@ -1,0 +1,1 @@
+//! The local lab: libvirtd hosts in their own namespaces.

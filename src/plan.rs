@@ -1,0 +1,239 @@
+//! The resolved run plan: what the scenario layer hands to the runner.
+//!
+//! Everything here is already validated: references between hosts, images and
+//! guests are resolved, defaults are filled in, and the matrix is expanded into
+//! cases with stable names. Nothing in this module talks to a host.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// Which hypervisor family a host runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hypervisor {
+    Kvm,
+    Xen,
+}
+
+/// The libvirt domain type to use on a KVM/QEMU host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AccelPreference {
+    /// Probe the host: `kvm` when a KVM guest can really boot there, `qemu` (TCG) otherwise.
+    Auto,
+    Kvm,
+    /// Software emulation (TCG).
+    Qemu,
+}
+
+/// How a guest is virtualised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GuestKind {
+    Kvm,
+    XenPv,
+    XenPvh,
+    XenPvhvm,
+    XenHvm,
+}
+
+impl GuestKind {
+    pub const ALL: [GuestKind; 5] = [
+        GuestKind::Kvm,
+        GuestKind::XenPv,
+        GuestKind::XenPvh,
+        GuestKind::XenPvhvm,
+        GuestKind::XenHvm,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GuestKind::Kvm => "kvm",
+            GuestKind::XenPv => "xen-pv",
+            GuestKind::XenPvh => "xen-pvh",
+            GuestKind::XenPvhvm => "xen-pvhvm",
+            GuestKind::XenHvm => "xen-hvm",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<GuestKind> {
+        GuestKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn hypervisor(self) -> Hypervisor {
+        match self {
+            GuestKind::Kvm => Hypervisor::Kvm,
+            _ => Hypervisor::Xen,
+        }
+    }
+}
+
+impl std::fmt::Display for GuestKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Limits the scheduler respects on one host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Capacity {
+    pub guests: u32,
+    pub memory_mib: u64,
+}
+
+/// A libvirt host the run may use.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HostSpec {
+    /// The key under `hosts:` in the scenario.
+    pub name: String,
+    pub uri: String,
+    pub hypervisor: Hypervisor,
+    pub accel: AccelPreference,
+    /// Guests of this host are reached from inside this network namespace
+    /// (the lab host's), instead of from the root namespace.
+    pub netns: Option<String>,
+    /// The bridge guests' NICs join on the host.
+    pub bridge: String,
+    pub capacity: Capacity,
+    pub roles: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+/// Where a guest's bootable bits come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "source")]
+pub enum ImageSpec {
+    /// An image whose recipe ships with virtsmoke (under `images/NAME`), built and cached on first use.
+    Builtin { name: String },
+    /// Files already on the host: direct kernel boot, optionally with a disk.
+    Files {
+        kernel: Option<PathBuf>,
+        initrd: Option<PathBuf>,
+        disk: Option<PathBuf>,
+    },
+}
+
+/// An image as named in the scenario.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Image {
+    pub name: String,
+    pub spec: ImageSpec,
+    /// Appended to the kernel command line virtsmoke builds.
+    pub cmdline: Option<String>,
+}
+
+/// How a guest's NIC is configured.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "mode")]
+pub enum GuestNetwork {
+    Dhcp,
+    Static { address: String, gateway: Option<String> },
+    None,
+}
+
+/// One guest of a case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct GuestSpec {
+    /// Unique within the case, e.g. `tiny` or `tiny-2` when `count` > 1.
+    pub name: String,
+    pub kind: GuestKind,
+    pub memory_mib: u64,
+    pub vcpus: u32,
+    pub image: Image,
+    pub network: GuestNetwork,
+}
+
+/// A check the case runs, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "check")]
+pub enum CheckSpec {
+    /// Domain running, console marker, address known, SSH exec succeeds.
+    Boot,
+    /// Run a command over SSH on every guest of the case.
+    Command {
+        name: String,
+        run: String,
+        expect_exit: i32,
+        expect_output: Option<String>,
+    },
+}
+
+impl CheckSpec {
+    pub fn name(&self) -> &str {
+        match self {
+            CheckSpec::Boot => "boot",
+            CheckSpec::Command { name, .. } => name,
+        }
+    }
+}
+
+/// Per-step deadlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Timeouts {
+    /// Defining and starting the domain until libvirt reports it running.
+    #[serde(with = "humantime_secs")]
+    pub running: Duration,
+    /// Domain running until the boot marker shows on the console.
+    #[serde(with = "humantime_secs")]
+    pub console: Duration,
+    /// Marker until the guest's address is known.
+    #[serde(with = "humantime_secs")]
+    pub address: Duration,
+    /// Address known until an SSH command succeeds.
+    #[serde(with = "humantime_secs")]
+    pub ssh: Duration,
+    /// One check command over SSH.
+    #[serde(with = "humantime_secs")]
+    pub command: Duration,
+    /// The whole case, teardown excluded.
+    #[serde(with = "humantime_secs")]
+    pub case: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            running: Duration::from_secs(60),
+            console: Duration::from_secs(120),
+            address: Duration::from_secs(120),
+            ssh: Duration::from_secs(120),
+            command: Duration::from_secs(60),
+            case: Duration::from_secs(900),
+        }
+    }
+}
+
+mod humantime_secs {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+}
+
+/// One unit of work: guests booted on one host, checks run on them, torn down.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Case {
+    /// Stable and readable, e.g. `local-kvm/tiny-kvm@lab1`.
+    pub name: String,
+    /// The scenario's `name`.
+    pub scenario: String,
+    /// Path of the scenario file the case came from.
+    pub source: PathBuf,
+    /// Key into `Plan::hosts`.
+    pub host: String,
+    pub guests: Vec<GuestSpec>,
+    pub checks: Vec<CheckSpec>,
+    pub timeouts: Timeouts,
+    /// The matrix values that produced this case, for reports (`kind=kvm`, ...).
+    pub matrix: BTreeMap<String, String>,
+}
+
+/// Everything a run needs, loaded from one or more scenario files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Plan {
+    pub hosts: BTreeMap<String, HostSpec>,
+    pub cases: Vec<Case>,
+}
