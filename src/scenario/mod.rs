@@ -1,1 +1,113 @@
-//! Scenario files: parsing, validation with spans, matrix expansion.
+//! Scenario files: parsing, validation with positions, matrix expansion.
+//!
+//! [`load`] reads YAML scenario files (format: `docs/scenario-format.md`) and
+//! returns the resolved [`Plan`], or every problem found in them, each with its
+//! file, line and column, so nothing is provisioned from a broken scenario.
+//!
+//! Steps, each in its own file: [`yaml`] reads a file into a tree whose nodes
+//! can be located; [`file`] (with [`host`], [`image`], [`guest`], [`check`],
+//! [`timeouts`], [`matrix`]) checks one file on its own; [`expand`] merges hosts
+//! across files and expands matrices into cases.
+
+mod check;
+mod ctx;
+mod diagnostic;
+mod expand;
+mod file;
+mod guest;
+mod host;
+mod image;
+mod matrix;
+mod suggest;
+mod timeouts;
+mod yaml;
+
+#[cfg(test)]
+mod tests;
+
+use std::path::{Path, PathBuf};
+
+use crate::plan::Plan;
+
+use ctx::{Cx, SourceFile};
+pub use diagnostic::{Diagnostic, ScenarioErrors};
+
+/// Loads scenario files into one plan. Hosts merge by name across files;
+/// cases concatenate in file order.
+pub fn load(paths: &[PathBuf]) -> Result<Plan, ScenarioErrors> {
+    let mut diags = Vec::new();
+    let mut sources = Vec::new();
+    if paths.is_empty() {
+        diags.push(Diagnostic::whole_file("", "no scenario files given"));
+    }
+    for path in paths {
+        match std::fs::read(path) {
+            Err(e) => diags.push(Diagnostic::whole_file(path, format!("cannot read scenario file: {e}"))),
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => sources.push(SourceFile { path: path.clone(), text }),
+                Err(e) => diags.push(not_utf8(path, e.as_bytes(), e.utf8_error().valid_up_to())),
+            },
+        }
+    }
+    build(sources, diags)
+}
+
+/// Loads one scenario given as text; `source_name` is used in diagnostics.
+pub fn load_str(source_name: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
+    build(vec![SourceFile { path: source_name.to_owned(), text: text.to_owned() }], Vec::new())
+}
+
+fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    let before = String::from_utf8_lossy(&bytes[..valid_up_to]);
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let text = String::from_utf8_lossy(bytes);
+    Diagnostic::at_position(path, &text, line, column, "scenario file is not valid UTF-8")
+}
+
+fn build(sources: Vec<SourceFile>, mut diags: Vec<Diagnostic>) -> Result<Plan, ScenarioErrors> {
+    let mut roots = Vec::new();
+    for (i, src) in sources.iter().enumerate() {
+        match yaml::parse(&src.text) {
+            Ok(root) => roots.push((i, root)),
+            Err(e) => diags.push(syntax_error(src, e)),
+        }
+    }
+    let complete = diags.is_empty();
+    let mut scenarios = Vec::new();
+    for (i, root) in &roots {
+        let mut cx = Cx::new(&sources[*i]);
+        if let Some(s) = file::scenario(&mut cx, root) {
+            scenarios.push((*i, s));
+        }
+        diags.append(&mut cx.diags);
+    }
+    // Cross-file checks would mislead if a file could not be read at all.
+    let plan = complete.then(|| expand::plan(&sources, &scenarios, &mut diags));
+    match plan {
+        Some(plan) if diags.is_empty() => Ok(plan),
+        _ => Err(sorted(&sources, diags)),
+    }
+}
+
+fn syntax_error(src: &SourceFile, e: yaml::SyntaxError) -> Diagnostic {
+    if e.line == 0 && src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
+        return Diagnostic::whole_file(&src.path, "scenario file is empty")
+            .with_help(Some("a scenario starts with `version: 1` and `name: ...`".into()));
+    }
+    let tabs = src.text.lines().nth(e.line.saturating_sub(1)).is_some_and(|l| l.contains('\t'));
+    let help = tabs.then(|| "YAML indentation must use spaces, not tabs".to_owned());
+    let message = format!("invalid YAML: {}", e.message);
+    if e.line == 0 {
+        Diagnostic::whole_file(&src.path, message).with_help(help)
+    } else {
+        Diagnostic::at_position(&src.path, &src.text, e.line, e.column, message).with_help(help)
+    }
+}
+
+/// File order first (as given), then position; otherwise the order found.
+fn sorted(sources: &[SourceFile], mut diags: Vec<Diagnostic>) -> ScenarioErrors {
+    let order = |d: &Diagnostic| sources.iter().position(|s| s.path == d.file).unwrap_or(usize::MAX);
+    diags.sort_by_key(|d| (order(d), d.line, d.column));
+    ScenarioErrors { diagnostics: diags }
+}

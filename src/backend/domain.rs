@@ -1,0 +1,102 @@
+//! A domain virtsmoke created, and what the harness does with it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use virt::domain::{Domain, DomainState};
+use virt::sys;
+
+use super::console::ConsoleCapture;
+use super::error::BackendError;
+use super::host::Host;
+
+/// The lifecycle states the harness distinguishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RunState {
+    Running,
+    Paused,
+    ShutOff,
+    Crashed,
+    /// libvirt no longer knows the domain (a transient domain that stopped).
+    Gone,
+    Other,
+}
+
+pub struct GuestDomain {
+    pub host: Host,
+    pub name: String,
+    dom: Arc<Domain>,
+}
+
+impl GuestDomain {
+    pub(super) fn new(host: Host, name: String, dom: Domain) -> Self {
+        GuestDomain { host, name, dom: Arc::new(dom) }
+    }
+
+    async fn call<T, F>(&self, f: F) -> Result<T, BackendError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Domain, &str) -> Result<T, BackendError> + Send + 'static,
+    {
+        let dom = Arc::clone(&self.dom);
+        let name = self.name.clone();
+        tokio::task::spawn_blocking(move || f(&dom, &name)).await?
+    }
+
+    pub async fn resume(&self) -> Result<(), BackendError> {
+        self.call(|d, n| d.resume().map_err(BackendError::libvirt("resuming the domain", n))).await
+    }
+
+    pub async fn state(&self) -> Result<RunState, BackendError> {
+        let name = self.name.clone();
+        let conn = self.host.conn();
+        tokio::task::spawn_blocking(move || {
+            // Look the domain up afresh: a transient domain that stopped is gone,
+            // and the old handle would only report an error.
+            let Ok(d) = conn.lookup_domain_by_name(&name) else { return Ok(RunState::Gone) };
+            let (state, _) = d.state().map_err(BackendError::libvirt("reading the domain state", name))?;
+            Ok(match state.unwrap_or(DomainState::NoState) {
+                DomainState::Running | DomainState::Blocked => RunState::Running,
+                DomainState::Paused | DomainState::PMSuspended => RunState::Paused,
+                DomainState::Shutoff | DomainState::Shutdown => RunState::ShutOff,
+                DomainState::Crashed => RunState::Crashed,
+                _ => RunState::Other,
+            })
+        })
+        .await?
+    }
+
+    pub async fn xml(&self) -> Result<String, BackendError> {
+        self.call(|d, n| d.xml_desc(0).map_err(BackendError::libvirt("reading the domain XML", n))).await
+    }
+
+    /// Addresses libvirt sees for the guest from the host's ARP table.
+    pub async fn arp_addresses(&self) -> Result<Vec<(String, String)>, BackendError> {
+        self.call(|d, n| {
+            let ifaces = d
+                .interface_addresses(sys::VIR_DOMAIN_INTERFACE_ADDRESSES_SRC_ARP, 0)
+                .map_err(BackendError::libvirt("reading interface addresses", n))?;
+            Ok(ifaces
+                .into_iter()
+                .flat_map(|i| {
+                    let mac = i.hwaddr.unwrap_or_default();
+                    i.addrs.into_iter().map(move |a| (mac.clone(), a.addr))
+                })
+                .collect())
+        })
+        .await
+    }
+
+    pub async fn open_console(&self, path: PathBuf) -> Result<ConsoleCapture, BackendError> {
+        let conn = self.host.conn();
+        let dom = Arc::clone(&self.dom);
+        let name = self.name.clone();
+        tokio::task::spawn_blocking(move || ConsoleCapture::start(&conn, &dom, &name, path)).await?
+    }
+
+    /// Hard stop; a domain that is already gone is not an error.
+    pub async fn destroy(&self) -> Result<(), BackendError> {
+        self.host.remove_domain(&self.name).await.map(|_| ())
+    }
+}

@@ -1,0 +1,135 @@
+//! A libvirt host: one connection, domains created on it, facts read from it.
+
+use std::sync::Arc;
+
+use virt::connect::Connect;
+use virt::sys;
+
+use super::domain::GuestDomain;
+use super::error::BackendError;
+use super::facts::HostFacts;
+
+/// A connection to one libvirt host. Cheap to clone; every call runs on the blocking pool.
+#[derive(Clone)]
+pub struct Host {
+    pub name: String,
+    pub uri: String,
+    conn: Arc<Connect>,
+}
+
+impl Host {
+    pub async fn connect(name: &str, uri: &str) -> Result<Host, BackendError> {
+        let uri_owned = uri.to_string();
+        let conn = tokio::task::spawn_blocking(move || {
+            // libvirt would otherwise print every error itself, on top of ours.
+            virt::error::clear_error_callback();
+            Connect::open(Some(&uri_owned))
+        })
+        .await?
+        .map_err(|source| BackendError::Connect { uri: uri.to_string(), source })?;
+        Ok(Host { name: name.to_string(), uri: uri.to_string(), conn: Arc::new(conn) })
+    }
+
+    /// Runs a blocking libvirt call on this host's connection.
+    pub(super) async fn call<T, F>(&self, f: F) -> Result<T, BackendError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connect) -> Result<T, BackendError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || f(&conn)).await?
+    }
+
+    pub async fn facts(&self) -> Result<HostFacts, BackendError> {
+        let target = self.uri.clone();
+        self.call(move |c| HostFacts::read(c, &target)).await
+    }
+
+    /// The host's capabilities XML.
+    pub async fn capabilities(&self) -> Result<String, BackendError> {
+        let target = self.uri.clone();
+        self.call(move |c| c.capabilities().map_err(BackendError::libvirt("reading capabilities", target)))
+            .await
+    }
+
+    /// Creates and starts a transient domain, paused so the console can be attached
+    /// before the first byte is printed.
+    pub async fn create_paused(&self, name: &str, xml: String) -> Result<GuestDomain, BackendError> {
+        let target = name.to_string();
+        let dom = self
+            .call(move |c| {
+                c.create_domain_xml(&xml, sys::VIR_DOMAIN_START_PAUSED)
+                    .map_err(BackendError::libvirt("creating the domain", target))
+            })
+            .await?;
+        Ok(GuestDomain::new(self.clone(), name.to_string(), dom))
+    }
+
+    /// Names of every domain (running or defined) on the host.
+    pub async fn domain_names(&self) -> Result<Vec<String>, BackendError> {
+        let target = self.uri.clone();
+        self.call(move |c| {
+            let doms = c.list_all_domains(0).map_err(BackendError::libvirt("listing domains", target.clone()))?;
+            doms.iter()
+                .map(|d| d.name().map_err(BackendError::libvirt("reading a domain name", target.clone())))
+                .collect()
+        })
+        .await
+    }
+
+    /// Every domain on the host whose metadata says virtsmoke created it, with that metadata.
+    pub async fn owned_domains(&self) -> Result<Vec<OwnedDomain>, BackendError> {
+        let target = self.uri.clone();
+        self.call(move |c| {
+            let doms = c.list_all_domains(0).map_err(BackendError::libvirt("listing domains", target.clone()))?;
+            let mut owned = Vec::new();
+            for d in doms {
+                let Ok(meta) = d.metadata(
+                    sys::VIR_DOMAIN_METADATA_ELEMENT as i32,
+                    Some(super::domain_xml::METADATA_NS),
+                    0,
+                ) else {
+                    continue; // no virtsmoke metadata: not ours
+                };
+                let name = d.name().map_err(BackendError::libvirt("reading a domain name", target.clone()))?;
+                owned.push(OwnedDomain {
+                    name,
+                    run_id: super::metadata::field(&meta, "run").unwrap_or_default(),
+                    created: super::metadata::field(&meta, "created").and_then(|s| s.parse().ok()).unwrap_or(0),
+                    active: d.is_active().unwrap_or(false),
+                });
+            }
+            Ok(owned)
+        })
+        .await
+    }
+
+    /// Destroys (and undefines, if persistent) a domain by name. Absent domains are fine.
+    pub async fn remove_domain(&self, name: &str) -> Result<bool, BackendError> {
+        let name = name.to_string();
+        self.call(move |c| {
+            let Ok(d) = c.lookup_domain_by_name(&name) else { return Ok(false) };
+            if d.is_active().unwrap_or(false) {
+                d.destroy().map_err(BackendError::libvirt("destroying the domain", name.clone()))?;
+            }
+            if d.is_persistent().unwrap_or(false) {
+                d.undefine().map_err(BackendError::libvirt("undefining the domain", name.clone()))?;
+            }
+            Ok(true)
+        })
+        .await
+    }
+
+    pub(super) fn conn(&self) -> Arc<Connect> {
+        Arc::clone(&self.conn)
+    }
+}
+
+/// A domain carrying virtsmoke's ownership metadata.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct OwnedDomain {
+    pub name: String,
+    pub run_id: String,
+    pub created: u64,
+    pub active: bool,
+}

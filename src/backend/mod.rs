@@ -1,0 +1,15 @@
+//! Hosts that create domains through libvirt. Every libvirt call runs on tokio's
+//! blocking pool: they block, sometimes for long.
+
+pub mod console;
+pub mod domain;
+pub mod domain_xml;
+pub mod error;
+pub mod facts;
+pub mod host;
+pub mod metadata;
+
+pub use domain::{GuestDomain, RunState};
+pub use error::BackendError;
+pub use facts::HostFacts;
+pub use host::Host;

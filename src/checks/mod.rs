@@ -1,0 +1,75 @@
+//! Checks run against booted guests. Checks never print: they return results.
+
+pub mod boot;
+pub mod command;
+pub mod wait;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use crate::backend::{GuestDomain, RunState, console::ConsoleCapture};
+use crate::events::Outcome;
+use crate::guest::console_scan;
+use crate::guest::ssh::SshTarget;
+
+/// A guest as the checks see it, once its domain exists.
+pub struct GuestUnderTest {
+    pub name: String,
+    pub domain: GuestDomain,
+    pub console: ConsoleCapture,
+    pub mac: String,
+    /// Set by the boot check once known.
+    pub address: Option<IpAddr>,
+    /// Set by the boot check once SSH answers.
+    pub ssh: Option<SshTarget>,
+    /// What the guest's own console marker should say once it is up.
+    pub boot_marker: String,
+}
+
+/// Why a step did not pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepFailure {
+    pub outcome: Outcome,
+    pub message: String,
+    pub detail: Option<String>,
+}
+
+impl StepFailure {
+    pub fn failed(message: impl Into<String>) -> Self {
+        StepFailure { outcome: Outcome::Failed, message: message.into(), detail: None }
+    }
+    pub fn error(message: impl Into<String>) -> Self {
+        StepFailure { outcome: Outcome::Error, message: message.into(), detail: None }
+    }
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// The console lines shown with a failure.
+pub const CONSOLE_EXCERPT_LINES: usize = 40;
+
+impl GuestUnderTest {
+    /// Fails when the guest can no longer pass: a fatal console finding, or the domain stopped.
+    pub async fn health(&self) -> Result<(), StepFailure> {
+        let text = self.console.text();
+        if let Some(f) = console_scan::first_fatal(&text) {
+            return Err(StepFailure::failed(format!("console line {}: {}", f.line, f.text))
+                .with_detail(console_scan::tail(&text, CONSOLE_EXCERPT_LINES)));
+        }
+        match self.domain.state().await {
+            Ok(RunState::Running) => Ok(()),
+            Ok(state) => Err(StepFailure::failed(format!("the domain is no longer running (state: {state:?})"))
+                .with_detail(console_scan::tail(&text, CONSOLE_EXCERPT_LINES))),
+            Err(e) => Err(StepFailure::error(format!("cannot read the domain state: {}", crate::error_chain(&e)))),
+        }
+    }
+
+    pub fn console_excerpt(&self) -> String {
+        console_scan::tail(&self.console.text(), CONSOLE_EXCERPT_LINES)
+    }
+}
+
+/// How often a wait re-checks when nothing wakes it.
+pub const POLL: Duration = Duration::from_millis(250);

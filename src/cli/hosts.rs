@@ -1,0 +1,76 @@
+//! `virtsmoke facts`: what each host runs.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::backend::Host;
+use crate::exit;
+
+#[derive(Args)]
+pub struct FactsArgs {
+    /// Scenario files whose hosts to ask.
+    scenarios: Vec<PathBuf>,
+    /// A libvirt URI to ask (repeatable), instead of or besides scenarios.
+    #[arg(long)]
+    uri: Vec<String>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The (name, uri) pairs named by scenarios and `--uri`.
+pub fn targets(scenarios: &[PathBuf], uris: &[String]) -> Result<Vec<(String, String)>, u8> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    if !scenarios.is_empty() {
+        match crate::scenario::load(scenarios) {
+            Ok(plan) => out.extend(plan.hosts.values().map(|h| (h.name.clone(), h.uri.clone()))),
+            Err(e) => {
+                eprintln!("{e}");
+                return Err(exit::BAD_INPUT);
+            }
+        }
+    }
+    out.extend(uris.iter().map(|u| (u.clone(), u.clone())));
+    if out.is_empty() {
+        eprintln!("error: name scenario files or --uri");
+        return Err(exit::BAD_INPUT);
+    }
+    Ok(out)
+}
+
+pub fn facts(args: FactsArgs) -> u8 {
+    let targets = match targets(&args.scenarios, &args.uri) {
+        Ok(t) => t,
+        Err(code) => return code,
+    };
+    let Ok(rt) = tokio::runtime::Runtime::new() else { return exit::INFRASTRUCTURE };
+    let mut code = exit::PASSED;
+    let mut all = Vec::new();
+    for (name, uri) in targets {
+        let r = rt.block_on(async {
+            let host = Host::connect(&name, &uri).await?;
+            host.facts().await
+        });
+        match r {
+            Ok(f) => {
+                if !args.json {
+                    println!("{name}:");
+                    for (k, v) in f.properties() {
+                        println!("  {k}: {v}");
+                    }
+                    println!("  domain_types: {}", f.domain_types.join(", "));
+                }
+                all.push(f);
+            }
+            Err(e) => {
+                eprintln!("error: host {name}: {}", crate::error_chain(&e));
+                code = exit::INFRASTRUCTURE;
+            }
+        }
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
+    }
+    code
+}

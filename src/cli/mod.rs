@@ -1,0 +1,128 @@
+//! The command line: parsing, dispatch, and the mapping of results to exit codes.
+
+mod cleanup;
+mod glob;
+mod hosts;
+mod lab;
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::exit;
+
+#[derive(Parser)]
+#[command(name = "virtsmoke", version, about = "Hypervisor smoke tests: boot guests through libvirt, check them, write JUnit.")]
+#[command(after_help = "Exit codes: 0 all passed, 1 a case failed, 2 bad input or usage, 3 infrastructure unusable.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the cases of one or more scenarios.
+    Run(run::RunArgs),
+    /// Check scenario files and report every problem, without touching any host.
+    Validate {
+        /// Scenario files.
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+    },
+    /// Show the cases the scenarios expand into.
+    List {
+        #[arg(required = true)]
+        scenarios: Vec<PathBuf>,
+        /// Print JSON instead of one name per line.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage the local lab: libvirt hosts in their own network namespaces.
+    #[command(subcommand)]
+    Lab(lab::LabCommand),
+    /// Build or locate the images whose recipes ship with virtsmoke.
+    #[command(subcommand)]
+    Image(ImageCommand),
+    /// Print the facts of the hosts in the scenarios (hypervisor, libvirt, versions).
+    Facts(hosts::FactsArgs),
+    /// Remove domains and files that crashed or killed runs left behind.
+    Cleanup(cleanup::CleanupArgs),
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Build an image (default: test-image) unless its recipe's build is cached.
+    Build(ImageArgs),
+    /// Print the directory of a built image (building it first if needed).
+    Path(ImageArgs),
+}
+
+#[derive(Args)]
+struct ImageArgs {
+    #[arg(default_value = "test-image")]
+    name: String,
+    /// Rebuild even if cached.
+    #[arg(long)]
+    force: bool,
+}
+
+pub fn main() -> u8 {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::BAD_INPUT } else { exit::PASSED };
+            let _ = e.print();
+            return code;
+        }
+    };
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Validate { scenarios } => match crate::scenario::load(&scenarios) {
+            Ok(plan) => {
+                println!("ok: {} case(s) on {} host(s)", plan.cases.len(), plan.hosts.len());
+                exit::PASSED
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                exit::BAD_INPUT
+            }
+        },
+        Command::List { scenarios, json } => match crate::scenario::load(&scenarios) {
+            Ok(plan) => {
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&plan.cases).unwrap_or_default());
+                } else {
+                    for c in &plan.cases {
+                        let guests: Vec<String> = c.guests.iter().map(|g| format!("{}({})", g.name, g.kind)).collect();
+                        println!("{}\thost={}\tguests={}", c.name, c.host, guests.join(","));
+                    }
+                }
+                exit::PASSED
+            }
+            Err(e) => {
+                eprintln!("{e}");
+                exit::BAD_INPUT
+            }
+        },
+        Command::Lab(cmd) => lab::run(cmd),
+        Command::Image(ImageCommand::Build(a)) | Command::Image(ImageCommand::Path(a)) => {
+            match crate::image::ensure(&a.name, a.force) {
+                Ok(img) => {
+                    println!("{}", img.dir.display());
+                    exit::PASSED
+                }
+                Err(e @ crate::image::ImageError::Unknown { .. }) => {
+                    eprintln!("error: {e}");
+                    exit::BAD_INPUT
+                }
+                Err(e) => {
+                    eprintln!("error: {}", crate::error_chain(&e));
+                    exit::INFRASTRUCTURE
+                }
+            }
+        }
+        Command::Facts(args) => hosts::facts(args),
+        Command::Cleanup(args) => cleanup::run(args),
+    }
+}

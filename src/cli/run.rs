@@ -1,0 +1,108 @@
+//! `virtsmoke run`.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::events::{CaseReport, Outcome, RunEvent};
+use crate::exit;
+use crate::report::{json, junit, terminal::Terminal};
+use crate::runner::{self, RunOptions};
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// Scenario files.
+    #[arg(required = true)]
+    scenarios: Vec<PathBuf>,
+    /// Write JUnit XML here.
+    #[arg(long, value_name = "PATH")]
+    junit: Option<PathBuf>,
+    /// Write JSON results here.
+    #[arg(long, value_name = "PATH")]
+    json: Option<PathBuf>,
+    /// Consoles, domain XML and other evidence go under DIR/RUN-ID.
+    #[arg(long, value_name = "DIR", default_value = "virtsmoke-artifacts")]
+    artifacts: PathBuf,
+    /// Cases run at once (each host's capacity also applies).
+    #[arg(long, short = 'j', default_value_t = 4)]
+    jobs: usize,
+    /// Run only cases whose name matches this glob (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    only: Vec<String>,
+    /// Leave a failed case's guests running and print how to reach them.
+    #[arg(long)]
+    keep_on_failure: bool,
+    /// Print every step, not only the ones that did not pass.
+    #[arg(long, short = 'v')]
+    verbose: bool,
+}
+
+pub fn run(args: RunArgs) -> u8 {
+    let mut plan = match crate::scenario::load(&args.scenarios) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    if !args.only.is_empty() {
+        plan.cases.retain(|c| args.only.iter().any(|g| super::glob::matches(g, &c.name)));
+        if plan.cases.is_empty() {
+            eprintln!("error: no case matches --only {}", args.only.join(", "));
+            return exit::BAD_INPUT;
+        }
+    }
+    let run_id = runner::new_run_id();
+    let artifacts = args.artifacts.join(&run_id);
+    let opts = RunOptions { artifacts: artifacts.clone(), jobs: args.jobs, keep_on_failure: args.keep_on_failure, run_id: run_id.clone() };
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return exit::INFRASTRUCTURE;
+        }
+    };
+    let mut term = Terminal::new(args.verbose);
+    let mut on_event = |ev: &RunEvent| term.handle(ev);
+    let result = rt.block_on(runner::run(plan, opts, &mut on_event));
+    let result = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {}", crate::error_chain(&e));
+            return exit::INFRASTRUCTURE;
+        }
+    };
+    let mut code = verdict(&result.cases, result.interrupted);
+    let name = format!("virtsmoke run {run_id}");
+    if let Some(path) = &args.junit {
+        if let Err(e) = junit::write(path, &name, &result.cases) {
+            eprintln!("error: {}", crate::error_chain(&e));
+            code = code.max(exit::INFRASTRUCTURE);
+        }
+    }
+    if let Some(path) = &args.json {
+        if let Err(e) = json::write(path, &run_id, &result.cases) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            code = code.max(exit::INFRASTRUCTURE);
+        }
+    }
+    eprint!("{}", term.summary(&result.cases));
+    eprintln!("artifacts: {}", artifacts.display());
+    if let Some(p) = &args.junit {
+        eprintln!("junit: {}", p.display());
+    }
+    code
+}
+
+/// 1 if anything failed; 3 if nothing failed but infrastructure errors stopped cases; else 0.
+fn verdict(cases: &[CaseReport], interrupted: bool) -> u8 {
+    if cases.iter().any(|c| c.outcome == Outcome::Failed) {
+        exit::CASE_FAILED
+    } else if interrupted {
+        exit::CASE_FAILED
+    } else if cases.iter().any(|c| c.outcome == Outcome::Error) {
+        exit::INFRASTRUCTURE
+    } else {
+        exit::PASSED
+    }
+}

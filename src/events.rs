@@ -1,0 +1,101 @@
+//! What happens during a run, as events. The runner emits them; reporters
+//! consume them. Nothing that runs guests prints.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::Serialize;
+
+use crate::backend::HostFacts;
+
+/// The result of one step or check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    Passed,
+    /// A capability is missing; the reason says which.
+    Skipped,
+    /// The system under test misbehaved.
+    Failed,
+    /// Setup or infrastructure failed; the system under test was not judged.
+    Error,
+}
+
+/// One testcase of a case: a boot step, a check, teardown.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepRecord {
+    /// `boot.ssh`, or `GUEST: boot.ssh` in a multi-guest case.
+    pub name: String,
+    pub outcome: Outcome,
+    #[serde(with = "millis")]
+    pub duration: Duration,
+    /// One line: what went wrong (or why skipped).
+    pub message: Option<String>,
+    /// Longer evidence: console excerpt, command output.
+    pub detail: Option<String>,
+}
+
+/// Everything known about a finished case.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseReport {
+    pub name: String,
+    pub scenario: String,
+    pub host: String,
+    pub started: SystemTime,
+    #[serde(with = "millis")]
+    pub duration: Duration,
+    pub outcome: Outcome,
+    pub steps: Vec<StepRecord>,
+    /// Measured figures and host facts (`boot_ms`, `libvirt_version`, ...).
+    pub properties: Vec<(String, String)>,
+    /// Console tail per guest.
+    pub consoles: Vec<(String, String)>,
+    pub artifacts: Vec<PathBuf>,
+    /// Guests left running for a human (`--keep-on-failure`).
+    pub kept: Vec<KeptGuest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KeptGuest {
+    pub domain: String,
+    pub uri: String,
+    pub ssh: Option<String>,
+}
+
+impl CaseReport {
+    /// The worst outcome among the steps.
+    pub fn outcome_of(steps: &[StepRecord]) -> Outcome {
+        let worst = steps.iter().map(|s| s.outcome).max().unwrap_or(Outcome::Passed);
+        if worst == Outcome::Skipped && steps.iter().any(|s| s.outcome == Outcome::Passed) {
+            Outcome::Passed
+        } else {
+            worst
+        }
+    }
+
+    pub fn property(&self, name: &str) -> Option<&str> {
+        self.properties.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum RunEvent {
+    RunStarted { run_id: String, cases: usize, artifacts: PathBuf },
+    /// A preparation step of the run (image build, host connection, accelerator probe).
+    Preparing { what: String },
+    HostReady { host: String, domain_type: String, accel_reason: String, facts: HostFacts },
+    HostUnusable { host: String, error: String },
+    CaseStarted { case: String, host: String },
+    StepFinished { case: String, step: StepRecord },
+    CaseFinished { report: CaseReport },
+    Interrupted { signal: String, count: u32 },
+    RunFinished { passed: usize, failed: usize, errors: usize, skipped: usize, #[serde(with = "millis")] duration: Duration },
+}
+
+mod millis {
+    use std::time::Duration;
+    pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+}

@@ -1,0 +1,7 @@
+//! Reaching into guests: SSH with deadlines, sockets from inside namespaces,
+//! console scanning.
+
+pub mod console_scan;
+pub mod keys;
+pub mod netns;
+pub mod ssh;

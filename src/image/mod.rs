@@ -1,0 +1,156 @@
+//! Guest images whose recipes ship with virtsmoke, built on first use and cached
+//! by a hash of their recipe.
+
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+
+include!(concat!(env!("OUT_DIR"), "/recipes.rs"));
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImageError {
+    #[error("no image recipe named `{name}` (known: {known})")]
+    Unknown { name: String, known: String },
+    #[error("cannot prepare {}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("building image `{name}` failed (log: {}):\n{tail}", .log.display())]
+    Build { name: String, log: PathBuf, tail: String },
+}
+
+/// A built image: direct kernel boot files.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct BuiltImage {
+    pub name: String,
+    pub hash: String,
+    pub dir: PathBuf,
+    pub kernel: PathBuf,
+    pub initrd: PathBuf,
+    pub manifest: PathBuf,
+}
+
+/// Where built images live: `$VIRTSMOKE_CACHE` or `/var/cache/virtsmoke`.
+pub fn cache_dir() -> PathBuf {
+    std::env::var_os("VIRTSMOKE_CACHE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/cache/virtsmoke"))
+}
+
+pub fn names() -> Vec<&'static str> {
+    RECIPES.iter().map(|(n, _)| *n).collect()
+}
+
+fn recipe(name: &str) -> Result<&'static [(&'static str, &'static [u8])], ImageError> {
+    RECIPES.iter().find(|(n, _)| *n == name).map(|(_, files)| *files).ok_or_else(|| ImageError::Unknown {
+        name: name.to_string(),
+        known: names().join(", "),
+    })
+}
+
+/// The content hash of a recipe: file names and contents, in name order.
+pub fn recipe_hash(name: &str) -> Result<String, ImageError> {
+    let mut h = Sha256::new();
+    for (file, bytes) in recipe(name)? {
+        h.update(file.as_bytes());
+        h.update([0]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    }
+    let digest = h.finalize();
+    Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
+}
+
+fn built(name: &str, hash: &str, dir: PathBuf) -> BuiltImage {
+    BuiltImage {
+        name: name.to_string(),
+        hash: hash.to_string(),
+        kernel: dir.join("vmlinuz"),
+        initrd: dir.join("initrd.img"),
+        manifest: dir.join("manifest.json"),
+        dir,
+    }
+}
+
+/// The image if it is already built for the current recipe.
+pub fn cached(name: &str) -> Result<Option<BuiltImage>, ImageError> {
+    let hash = recipe_hash(name)?;
+    let img = built(name, &hash, cache_dir().join("images").join(format!("{name}-{hash}")));
+    Ok([&img.kernel, &img.initrd, &img.manifest].iter().all(|p| p.is_file()).then_some(img))
+}
+
+/// Builds the image unless the cache has it. Safe to call from several processes at once.
+pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
+    if !force {
+        if let Some(img) = cached(name)? {
+            return Ok(img);
+        }
+    }
+    let hash = recipe_hash(name)?;
+    let images = cache_dir().join("images");
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| ImageError::Io { path, source }
+    };
+    std::fs::create_dir_all(&images).map_err(io(&images))?;
+    let lock_path = images.join(format!("{name}.lock"));
+    let lock = File::create(&lock_path).map_err(io(&lock_path))?;
+    // Another virtsmoke may be building the same image: wait for it, then reuse its result.
+    let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| ImageError::Io { path: lock_path.clone(), source: e.into() })?;
+    if !force {
+        if let Some(img) = cached(name)? {
+            return Ok(img);
+        }
+    }
+    let dir = images.join(format!("{name}-{hash}"));
+    let recipe_dir = tempfile::Builder::new()
+        .prefix(&format!("virtsmoke-recipe-{name}-"))
+        .tempdir()
+        .map_err(io(&std::env::temp_dir()))?;
+    for (file, bytes) in recipe(name)? {
+        let p = recipe_dir.path().join(file);
+        std::fs::write(&p, bytes).map_err(io(&p))?;
+    }
+    let log = images.join(format!("{name}-{hash}.build.log"));
+    let log_file = File::create(&log).map_err(io(&log))?;
+    let log_err = log_file.as_fd().try_clone_to_owned().map_err(io(&log))?;
+    let status = Command::new("bash")
+        .arg(recipe_dir.path().join("build.sh"))
+        .arg(&dir)
+        .current_dir(recipe_dir.path())
+        .stdout(log_file)
+        .stderr(File::from(log_err))
+        .status()
+        .map_err(io(Path::new("bash")))?;
+    let img = built(name, &hash, dir);
+    if !status.success() || !img.kernel.is_file() || !img.initrd.is_file() {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let tail = text.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        return Err(ImageError::Build { name: name.to_string(), log, tail });
+    }
+    Ok(img)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_image_recipe_is_embedded_and_hashed_stably() {
+        assert!(names().contains(&"test-image"));
+        let a = recipe_hash("test-image").unwrap();
+        assert_eq!(a, recipe_hash("test-image").unwrap());
+        assert_eq!(a.len(), 16);
+        assert!(recipe("test-image").unwrap().iter().any(|(f, _)| *f == "build.sh"));
+    }
+
+    #[test]
+    fn unknown_recipe_names_the_known_ones() {
+        let err = recipe_hash("nope").unwrap_err().to_string();
+        assert!(err.contains("no image recipe named `nope`") && err.contains("test-image"), "{err}");
+    }
+}

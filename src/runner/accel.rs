@@ -1,0 +1,84 @@
+//! Choosing the libvirt domain type: KVM where it really works, TCG otherwise.
+//!
+//! A host can offer `kvm` and still hang every KVM guest early in boot (nested
+//! virtualisation without working MSRs, for one). So `auto` boots the kernel
+//! once under KVM and looks for its banner on the console.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::backend::domain_xml::{self, DomainType, DomainXmlInput, Ownership};
+use crate::backend::{BackendError, Host, HostFacts};
+use crate::checks::wait::{self, Probe};
+use crate::plan::{AccelPreference, GuestKind, Hypervisor};
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(20);
+const KERNEL_BANNER: &str = "Linux version";
+
+pub struct AccelChoice {
+    pub domain_type: DomainType,
+    pub reason: String,
+}
+
+pub async fn choose(
+    host: &Host,
+    facts: &HostFacts,
+    hypervisor: Hypervisor,
+    pref: AccelPreference,
+    probe_kernel: &Path,
+    run_id: &str,
+    scratch: &Path,
+) -> Result<AccelChoice, BackendError> {
+    let choice = |domain_type, reason: &str| Ok(AccelChoice { domain_type, reason: reason.to_string() });
+    if hypervisor == Hypervisor::Xen {
+        return choice(DomainType::Xen, "xen host");
+    }
+    match pref {
+        AccelPreference::Kvm => return choice(DomainType::Kvm, "set in the scenario"),
+        AccelPreference::Qemu => return choice(DomainType::Qemu, "set in the scenario"),
+        AccelPreference::Auto => {}
+    }
+    if !facts.domain_types.iter().any(|t| t == "kvm") {
+        return choice(DomainType::Qemu, "the host offers no kvm domain type");
+    }
+    if probe(host, probe_kernel, run_id, scratch).await? {
+        choice(DomainType::Kvm, "a probe guest booted under kvm")
+    } else {
+        choice(DomainType::Qemu, "kvm is offered but a probe guest did not boot under it")
+    }
+}
+
+/// Boots the kernel under KVM without disk or NIC; true if its banner appears in time.
+async fn probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> Result<bool, BackendError> {
+    let name = format!("vs-{run_id}-kvm-probe");
+    let xml = domain_xml::build(&DomainXmlInput {
+        name: name.clone(),
+        kind: GuestKind::Kvm,
+        domain_type: DomainType::Kvm,
+        memory_mib: 128,
+        vcpus: 1,
+        kernel: Some(kernel.to_path_buf()),
+        initrd: None,
+        cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1".to_string(),
+        disk: None,
+        bridge: String::new(),
+        mac: String::new(),
+        hvmloader: Default::default(),
+        owner: Ownership { run_id: run_id.to_string(), case: "kvm-probe".into(), guest: "probe".into(), created: crate::unix_now() },
+    });
+    let dom = host.create_paused(&name, xml).await?;
+    let result = async {
+        let console = dom.open_console(scratch.join(format!("{name}.console.log"))).await?;
+        dom.resume().await?;
+        let booted = wait::until(PROBE_TIMEOUT, Duration::from_millis(200), Some(console.subscribe()), || async {
+            if console.text().contains(KERNEL_BANNER) { Probe::Ready(()) } else { Probe::NotYet }
+        })
+        .await
+        .is_ok();
+        console.stop();
+        Ok(booted)
+    }
+    .await;
+    dom.destroy().await?;
+    result
+}

@@ -1,0 +1,426 @@
+//! One case, start to finish: provision its guests, run the boot chain and the
+//! checks, and tear everything down whatever happened.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::context::{HostState, ReadyHost, RunContext};
+use crate::backend::domain_xml::{self, DomainXmlInput, Ownership};
+use crate::backend::RunState;
+use crate::checks::{self, GuestUnderTest, StepFailure};
+use crate::events::{CaseReport, KeptGuest, Outcome, RunEvent, StepRecord};
+use crate::guest::console_scan;
+use crate::plan::{Case, CheckSpec, GuestNetwork, GuestSpec, ImageSpec};
+
+/// Collects a case's steps and announces each as it finishes.
+struct Recorder<'a> {
+    case: &'a str,
+    multi_guest: bool,
+    steps: Vec<StepRecord>,
+    properties: Vec<(String, String)>,
+    tx: &'a UnboundedSender<RunEvent>,
+}
+
+impl Recorder<'_> {
+    fn step_name(&self, guest: Option<&str>, step: &str) -> String {
+        match guest {
+            Some(g) if self.multi_guest => format!("{g}: {step}"),
+            _ => step.to_string(),
+        }
+    }
+
+    fn record(&mut self, guest: Option<&str>, step: &str, started: Instant, result: Result<(), StepFailure>) -> bool {
+        let (outcome, message, detail) = match result {
+            Ok(()) => (Outcome::Passed, None, None),
+            Err(f) => (f.outcome, Some(f.message), f.detail),
+        };
+        let rec = StepRecord { name: self.step_name(guest, step), outcome, duration: started.elapsed(), message, detail };
+        let passed = rec.outcome == Outcome::Passed;
+        let _ = self.tx.send(RunEvent::StepFinished { case: self.case.to_string(), step: rec.clone() });
+        self.steps.push(rec);
+        passed
+    }
+
+    /// Marks steps that never ran, so every case shows the same testcases.
+    fn not_run(&mut self, guest: Option<&str>, step: &str, why: &str) {
+        let name = self.step_name(guest, step);
+        if self.steps.iter().any(|s| s.name == name) {
+            return;
+        }
+        self.steps.push(StepRecord {
+            name,
+            outcome: Outcome::Skipped,
+            duration: Duration::ZERO,
+            message: Some(why.to_string()),
+            detail: None,
+        });
+    }
+
+    fn property(&mut self, k: impl Into<String>, v: impl ToString) {
+        self.properties.push((k.into(), v.to_string()));
+    }
+}
+
+const BOOT_STEPS: [&str; 4] = ["boot.running", "boot.console", "boot.address", "boot.ssh"];
+
+pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: UnboundedSender<RunEvent>) -> CaseReport {
+    let started = SystemTime::now();
+    let t0 = Instant::now();
+    let _ = tx.send(RunEvent::CaseStarted { case: case.name.clone(), host: case.host.clone() });
+    let case_dir = ctx.artifacts.join(slug(&case.name));
+    let mut rec = Recorder {
+        case: &case.name,
+        multi_guest: case.guests.len() > 1,
+        steps: Vec::new(),
+        properties: Vec::new(),
+        tx: &tx,
+    };
+    rec.property("run_id", &ctx.run_id);
+    let mut guests: Vec<GuestUnderTest> = Vec::new();
+    let mut artifacts: Vec<PathBuf> = Vec::new();
+
+    let host = match ctx.hosts.get(&case.host) {
+        Some(HostState::Ready(h)) => Some(h),
+        Some(HostState::Unusable(why)) => {
+            let why = format!("host `{}` is unusable: {why}", case.host);
+            rec.record(None, "host", Instant::now(), Err(StepFailure::error(why)));
+            None
+        }
+        None => {
+            rec.record(None, "host", Instant::now(), Err(StepFailure::error(format!("host `{}` unknown", case.host))));
+            None
+        }
+    };
+
+    if let Some(host) = host {
+        rec.property("domain_type", host.domain_type.as_str());
+        for (k, v) in host.facts.properties() {
+            rec.property(k, v);
+        }
+        let body = run_body(&ctx, host, index, &case, &case_dir, &mut guests, &mut artifacts, &mut rec);
+        tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => {
+                rec.record(None, "interrupted", Instant::now(), Err(StepFailure::error("the run was interrupted")));
+            }
+            r = tokio::time::timeout(case.timeouts.case, body) => if r.is_err() {
+                rec.record(None, "case", t0, Err(StepFailure::failed(format!(
+                    "the case did not finish within {}", humantime::format_duration(case.timeouts.case)))));
+            }
+        }
+    }
+
+    for g in &case.guests {
+        for step in BOOT_STEPS {
+            rec.not_run(Some(&g.name), step, "not run: an earlier step did not pass");
+        }
+    }
+    for check in &case.checks {
+        if *check != CheckSpec::Boot {
+            rec.not_run(None, check.name(), "not run: an earlier step did not pass");
+        }
+    }
+
+    let outcome_before_teardown = CaseReport::outcome_of(&rec.steps);
+    let keep = ctx.keep_on_failure && matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error);
+    let (consoles, kept) = teardown(&ctx, &case.host, index, guests, keep, &mut rec).await;
+
+    let mut report = CaseReport {
+        name: case.name.clone(),
+        scenario: case.scenario.clone(),
+        host: case.host.clone(),
+        started,
+        duration: t0.elapsed(),
+        outcome: Outcome::Passed,
+        steps: rec.steps,
+        properties: rec.properties,
+        consoles,
+        artifacts,
+        kept,
+    };
+    report.outcome = CaseReport::outcome_of(&report.steps);
+    report
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_body(
+    ctx: &RunContext,
+    host: &ReadyHost,
+    index: usize,
+    case: &Case,
+    case_dir: &Path,
+    guests: &mut Vec<GuestUnderTest>,
+    artifacts: &mut Vec<PathBuf>,
+    rec: &mut Recorder<'_>,
+) {
+    // Provision every guest first, so a multi-guest case boots them side by side.
+    let boot_started = Instant::now();
+    for spec in &case.guests {
+        let t = Instant::now();
+        match provision(ctx, host, index, case, spec, case_dir, artifacts).await {
+            Ok(g) => {
+                guests.push(g);
+                rec.record(Some(&spec.name), "boot.running", t, Ok(()));
+            }
+            Err(f) => {
+                rec.record(Some(&spec.name), "boot.running", t, Err(f));
+                return;
+            }
+        }
+    }
+    let mut boot_ms: u128 = 0;
+    for (g, spec) in guests.iter_mut().zip(&case.guests) {
+        let t = Instant::now();
+        let r = checks::boot::console_marker(g, case.timeouts.console).await;
+        rec.property(format!("{}.console_ms", spec.name), t.elapsed().as_millis());
+        if !rec.record(Some(&spec.name), "boot.console", t, r) {
+            return;
+        }
+        let t = Instant::now();
+        let static_addr = match &spec.network {
+            GuestNetwork::Static { address, .. } => address.split('/').next().and_then(|a| a.parse::<IpAddr>().ok()),
+            _ => None,
+        };
+        let addr = match checks::boot::address(g, static_addr, case.timeouts.address).await {
+            Ok(a) => a,
+            Err(f) => {
+                rec.record(Some(&spec.name), "boot.address", t, Err(f));
+                return;
+            }
+        };
+        g.address = Some(addr);
+        rec.property(format!("{}.address", spec.name), addr);
+        rec.property(format!("{}.address_ms", spec.name), t.elapsed().as_millis());
+        rec.record(Some(&spec.name), "boot.address", t, Ok(()));
+
+        let t = Instant::now();
+        let target = checks::boot::target(addr, host.spec.netns.as_deref(), &ctx.key.private);
+        match checks::boot::ssh_ready(g, &target, case.timeouts.ssh).await {
+            Ok(kernel) => {
+                rec.property(format!("{}.ssh_ms", spec.name), t.elapsed().as_millis());
+                rec.property(format!("{}.kernel", spec.name), kernel);
+                g.ssh = Some(target);
+                rec.record(Some(&spec.name), "boot.ssh", t, Ok(()));
+            }
+            Err(f) => {
+                rec.record(Some(&spec.name), "boot.ssh", t, Err(f));
+                return;
+            }
+        }
+        boot_ms = boot_ms.max(boot_started.elapsed().as_millis());
+    }
+    rec.property("boot_ms", boot_ms);
+
+    for check in &case.checks {
+        match check {
+            CheckSpec::Boot => {}
+            CheckSpec::Command { name, run, expect_exit, expect_output } => {
+                let t = Instant::now();
+                let mut result = Ok(());
+                for g in guests.iter() {
+                    let Some(target) = &g.ssh else { continue };
+                    if let Err(mut f) = checks::command::run(target, run, *expect_exit, expect_output.as_deref(), case.timeouts.command).await {
+                        if guests.len() > 1 {
+                            f.message = format!("{}: {}", g.name, f.message);
+                        }
+                        result = Err(f);
+                        break;
+                    }
+                }
+                rec.record(None, name, t, result);
+            }
+        }
+    }
+}
+
+/// Creates the guest's domain paused, attaches the console, then lets it run.
+async fn provision(
+    ctx: &RunContext,
+    host: &ReadyHost,
+    index: usize,
+    case: &Case,
+    spec: &GuestSpec,
+    case_dir: &Path,
+    artifacts: &mut Vec<PathBuf>,
+) -> Result<GuestUnderTest, StepFailure> {
+    let (kernel, initrd, marker) = match &spec.image.spec {
+        ImageSpec::Builtin { name } => {
+            let img = ctx.images.get(name).ok_or_else(|| StepFailure::error(format!("image `{name}` was not built")))?;
+            (Some(img.kernel.clone()), Some(img.initrd.clone()), "VIRTSMOKE-MARKER boot".to_string())
+        }
+        ImageSpec::Files { kernel, initrd, disk: _ } => (kernel.clone(), initrd.clone(), "Linux version".to_string()),
+    };
+    let name = domain_name(&ctx.run_id, index, &spec.name);
+    let mac = mac_for(&name, spec.kind);
+    let mut cmdline = vec![
+        format!("console={}", domain_xml::kernel_console(spec.kind)),
+        ctx.key.cmdline_param(),
+        format!("virtsmoke.hostname={}", spec.name),
+    ];
+    match &spec.network {
+        GuestNetwork::Dhcp => {}
+        GuestNetwork::None => cmdline.push("virtsmoke.net=none".into()),
+        GuestNetwork::Static { address, gateway } => {
+            cmdline.push(format!("virtsmoke.net=static,{address},{}", gateway.clone().unwrap_or_default()))
+        }
+    }
+    let extra = domain_xml::kind_cmdline(spec.kind);
+    if !extra.is_empty() {
+        cmdline.push(extra.to_string());
+    }
+    if let Some(c) = &spec.image.cmdline {
+        cmdline.push(c.clone());
+    }
+    let xml = domain_xml::build(&DomainXmlInput {
+        name: name.clone(),
+        kind: spec.kind,
+        domain_type: host.domain_type,
+        memory_mib: spec.memory_mib,
+        vcpus: spec.vcpus,
+        kernel,
+        initrd,
+        cmdline: cmdline.join(" "),
+        disk: None,
+        bridge: host.spec.bridge.clone(),
+        mac: mac.clone(),
+        hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
+        owner: Ownership { run_id: ctx.run_id.clone(), case: case.name.clone(), guest: spec.name.clone(), created: crate::unix_now() },
+    });
+    let infra = |e: crate::backend::BackendError| StepFailure::error(crate::error_chain(&e));
+    let xml_path = case_dir.join(format!("{}.domain.xml", spec.name));
+    std::fs::create_dir_all(case_dir)
+        .and_then(|_| std::fs::write(&xml_path, &xml))
+        .map_err(|e| StepFailure::error(format!("cannot write {}: {e}", xml_path.display())))?;
+    artifacts.push(xml_path);
+
+    let domain = host.host.create_paused(&name, xml).await.map_err(infra)?;
+    let console_path = case_dir.join(format!("{}.console.log", spec.name));
+    let console = match domain.open_console(console_path.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = domain.destroy().await;
+            return Err(infra(e));
+        }
+    };
+    artifacts.push(console_path);
+    let guest = GuestUnderTest { name: spec.name.clone(), domain, console, mac, address: None, ssh: None, boot_marker: marker };
+    // From here on the caller owns the guest and tears it down, even if resuming fails.
+    if let Err(e) = guest.domain.resume().await {
+        let _ = guest.domain.destroy().await;
+        return Err(infra(e));
+    }
+    match guest.domain.state().await {
+        Ok(RunState::Running) => Ok(guest),
+        Ok(other) => {
+            let _ = guest.domain.destroy().await;
+            Err(StepFailure::failed(format!("the domain is {other:?} right after starting")))
+        }
+        Err(e) => {
+            let _ = guest.domain.destroy().await;
+            Err(infra(e))
+        }
+    }
+}
+
+/// Destroys every guest (unless kept), proves each is gone, and records it.
+async fn teardown(
+    ctx: &RunContext,
+    rec_host: &str,
+    index: usize,
+    guests: Vec<GuestUnderTest>,
+    keep: bool,
+    rec: &mut Recorder<'_>,
+) -> (Vec<(String, String)>, Vec<KeptGuest>) {
+    let t = Instant::now();
+    let mut consoles = Vec::new();
+    let mut kept = Vec::new();
+    let mut problems = Vec::new();
+    for g in guests {
+        if keep {
+            kept.push(KeptGuest {
+                domain: g.domain.name.clone(),
+                uri: g.domain.host.uri.clone(),
+                ssh: g.ssh.as_ref().map(|s| {
+                    let ns = s.netns.as_deref().map(|n| format!("ip netns exec {n} ")).unwrap_or_default();
+                    format!(
+                        "{ns}ssh -i {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {}@{}",
+                        s.private_key.display(),
+                        s.user,
+                        s.addr.ip()
+                    )
+                }),
+            });
+            consoles.push((g.name.clone(), console_scan::tail(&g.console.text(), 60)));
+            continue;
+        }
+        if let Err(e) = g.domain.destroy().await {
+            problems.push(format!("{}: {}", g.domain.name, crate::error_chain(&e)));
+        }
+        match g.domain.state().await {
+            Ok(RunState::Gone) => {}
+            Ok(s) => problems.push(format!("{} survived teardown ({s:?})", g.domain.name)),
+            Err(e) => problems.push(format!("{}: {}", g.domain.name, crate::error_chain(&e))),
+        }
+        let text = g.console.stop();
+        consoles.push((g.name.clone(), console_scan::tail(&text, 60)));
+    }
+    // A case cancelled mid-provisioning may have a domain it never got a handle for.
+    if !keep {
+        if let Some(HostState::Ready(host)) = ctx.hosts.get(rec_host) {
+            let prefix = format!("vs-{}-{index}-", ctx.run_id);
+            match host.host.owned_domains().await {
+                Ok(doms) => {
+                    for d in doms.into_iter().filter(|d| d.run_id == ctx.run_id && d.name.starts_with(&prefix)) {
+                        problems.push(format!("{} was left without a handle and is now removed", d.name));
+                        let _ = host.host.remove_domain(&d.name).await;
+                    }
+                }
+                Err(e) => problems.push(format!("cannot list domains to prove teardown: {}", crate::error_chain(&e))),
+            }
+        }
+    }
+    let result = if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(StepFailure::failed(format!("teardown left resources behind: {}", problems.join("; "))))
+    };
+    rec.record(None, "teardown", t, result);
+    (consoles, kept)
+}
+
+/// `vs-RUNID-INDEX-GUEST`: unique per run, traceable to the case.
+pub fn domain_name(run_id: &str, index: usize, guest: &str) -> String {
+    format!("vs-{run_id}-{index}-{}", slug(guest))
+}
+
+/// A locally administered MAC derived from the domain name (stable for reruns of a name).
+pub fn mac_for(name: &str, kind: crate::plan::GuestKind) -> String {
+    use sha2::{Digest, Sha256};
+    let h = Sha256::digest(name.as_bytes());
+    let prefix = if kind == crate::plan::GuestKind::Kvm { "52:54:00" } else { "00:16:3e" };
+    format!("{prefix}:{:02x}:{:02x}:{:02x}", h[0] & 0x7f, h[1], h[2])
+}
+
+/// A name safe for files and domains.
+pub fn slug(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') { c } else { '_' }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_safe_and_stable() {
+        assert_eq!(slug("local-kvm/tiny@lab1"), "local-kvm_tiny_lab1");
+        assert_eq!(domain_name("r1", 3, "tiny-2"), "vs-r1-3-tiny-2");
+        let a = mac_for("vs-r1-0-tiny", crate::plan::GuestKind::Kvm);
+        assert_eq!(a, mac_for("vs-r1-0-tiny", crate::plan::GuestKind::Kvm));
+        assert!(a.starts_with("52:54:00:"));
+        assert!(mac_for("x", crate::plan::GuestKind::XenPv).starts_with("00:16:3e:"));
+    }
+}

@@ -1,0 +1,37 @@
+//! What every case of a run shares: the run's identity, key, images and hosts.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::domain_xml::DomainType;
+use crate::backend::{Host, HostFacts};
+use crate::guest::keys::RunKey;
+use crate::image::BuiltImage;
+use crate::plan::HostSpec;
+
+pub struct ReadyHost {
+    pub spec: HostSpec,
+    pub host: Host,
+    pub facts: HostFacts,
+    pub domain_type: DomainType,
+}
+
+pub enum HostState {
+    Ready(ReadyHost),
+    Unusable(String),
+}
+
+pub struct RunContext {
+    pub run_id: String,
+    /// Per-run scratch: key, overlays. Removed at the end of the run.
+    pub run_dir: PathBuf,
+    pub artifacts: PathBuf,
+    pub key: RunKey,
+    pub images: BTreeMap<String, BuiltImage>,
+    pub hosts: BTreeMap<String, HostState>,
+    pub keep_on_failure: bool,
+    /// First signal: stop starting cases, tear down.
+    pub cancel: CancellationToken,
+}

@@ -1,0 +1,267 @@
+//! The run: prepares images and hosts, schedules cases within host capacity,
+//! listens for signals, and hands every event to the reporters. The only place
+//! that spawns tasks.
+
+mod accel;
+pub mod case;
+mod context;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::backend::Host;
+use crate::events::{CaseReport, Outcome, RunEvent};
+use crate::guest::keys::RunKey;
+use crate::plan::{ImageSpec, Plan};
+use context::{HostState, ReadyHost, RunContext};
+
+pub struct RunOptions {
+    pub artifacts: PathBuf,
+    pub jobs: usize,
+    pub keep_on_failure: bool,
+    pub run_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot prepare the run directory {}", .0.display())]
+    RunDir(PathBuf, #[source] std::io::Error),
+    #[error(transparent)]
+    Key(#[from] crate::guest::keys::KeyError),
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    #[error("the image worker died")]
+    Worker(#[from] tokio::task::JoinError),
+}
+
+pub struct RunResult {
+    pub cases: Vec<CaseReport>,
+    pub interrupted: bool,
+    /// Hosts that could not be used at all.
+    pub unusable_hosts: Vec<String>,
+}
+
+/// A fresh run id: sortable by time, unique enough across concurrent runs.
+pub fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    format!("{}-{:04x}", now.format("%Y%m%d%H%M%S"), rand::random::<u16>())
+}
+
+/// Where per-run scratch lives.
+pub fn runs_dir() -> PathBuf {
+    std::env::var_os("VIRTSMOKE_RUN_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/tmp/virtsmoke/runs"))
+}
+
+pub async fn run(plan: Plan, opts: RunOptions, mut emit: impl FnMut(&RunEvent)) -> Result<RunResult, RunError> {
+    let t0 = Instant::now();
+    let run_dir = runs_dir().join(&opts.run_id);
+    std::fs::create_dir_all(&run_dir).map_err(|e| RunError::RunDir(run_dir.clone(), e))?;
+    std::fs::create_dir_all(&opts.artifacts).map_err(|e| RunError::RunDir(opts.artifacts.clone(), e))?;
+    emit(&RunEvent::RunStarted { run_id: opts.run_id.clone(), cases: plan.cases.len(), artifacts: opts.artifacts.clone() });
+
+    let result = prepare_and_run(plan, &opts, &run_dir, &mut emit).await;
+    // The run's scratch (key, overlays) goes, unless guests were kept for a human.
+    let kept_any = result.as_ref().map(|r| r.cases.iter().any(|c| !c.kept.is_empty())).unwrap_or(false);
+    if !kept_any {
+        let _ = std::fs::remove_dir_all(&run_dir);
+    }
+    if let Ok(r) = &result {
+        let count = |o| r.cases.iter().filter(|c| c.outcome == o).count();
+        emit(&RunEvent::RunFinished {
+            passed: count(Outcome::Passed),
+            failed: count(Outcome::Failed),
+            errors: count(Outcome::Error),
+            skipped: count(Outcome::Skipped),
+            duration: t0.elapsed(),
+        });
+    }
+    result
+}
+
+async fn prepare_and_run(
+    plan: Plan,
+    opts: &RunOptions,
+    run_dir: &std::path::Path,
+    emit: &mut impl FnMut(&RunEvent),
+) -> Result<RunResult, RunError> {
+    let key = RunKey::generate(run_dir, &format!("virtsmoke-run-{}", opts.run_id))?;
+
+    // Images: the builtin test image is always needed for the KVM probe.
+    let mut wanted: BTreeSet<String> = BTreeSet::from(["test-image".to_string()]);
+    for case in &plan.cases {
+        for g in &case.guests {
+            if let ImageSpec::Builtin { name } = &g.image.spec {
+                wanted.insert(name.clone());
+            }
+        }
+    }
+    let mut images = BTreeMap::new();
+    for name in wanted {
+        if crate::image::cached(&name)?.is_none() {
+            emit(&RunEvent::Preparing { what: format!("building image {name} (first use; cached afterwards)") });
+        }
+        let n = name.clone();
+        let img = tokio::task::spawn_blocking(move || crate::image::ensure(&n, false)).await??;
+        images.insert(name, img);
+    }
+
+    // Hosts, concurrently: connect, read facts, choose the accelerator.
+    let used: BTreeSet<&String> = plan.cases.iter().map(|c| &c.host).collect();
+    let mut hosts = BTreeMap::new();
+    let mut unusable_hosts = Vec::new();
+    let mut prep = JoinSet::new();
+    for name in used {
+        let Some(spec) = plan.hosts.get(name).cloned() else { continue };
+        let kernel = images["test-image"].kernel.clone();
+        let run_id = opts.run_id.clone();
+        let scratch = run_dir.to_path_buf();
+        emit(&RunEvent::Preparing { what: format!("connecting to host {} ({})", spec.name, spec.uri) });
+        prep.spawn(async move {
+            let r = async {
+                let host = Host::connect(&spec.name, &spec.uri).await?;
+                let facts = host.facts().await?;
+                let choice =
+                    accel::choose(&host, &facts, spec.hypervisor, spec.accel, &kernel, &run_id, &scratch).await?;
+                Ok::<_, crate::backend::BackendError>((host, facts, choice))
+            }
+            .await;
+            (spec, r)
+        });
+    }
+    while let Some(joined) = prep.join_next().await {
+        let (spec, r) = joined?;
+        match r {
+            Ok((host, facts, choice)) => {
+                emit(&RunEvent::HostReady {
+                    host: spec.name.clone(),
+                    domain_type: choice.domain_type.as_str().to_string(),
+                    accel_reason: choice.reason.clone(),
+                    facts: facts.clone(),
+                });
+                hosts.insert(spec.name.clone(), HostState::Ready(ReadyHost { spec, host, facts, domain_type: choice.domain_type }));
+            }
+            Err(e) => {
+                let msg = crate::error_chain(&e);
+                emit(&RunEvent::HostUnusable { host: spec.name.clone(), error: msg.clone() });
+                unusable_hosts.push(spec.name.clone());
+                hosts.insert(spec.name.clone(), HostState::Unusable(msg));
+            }
+        }
+    }
+
+    let ctx = Arc::new(RunContext {
+        run_id: opts.run_id.clone(),
+        run_dir: run_dir.to_path_buf(),
+        artifacts: opts.artifacts.clone(),
+        key,
+        images,
+        hosts,
+        keep_on_failure: opts.keep_on_failure,
+        cancel: CancellationToken::new(),
+    });
+    let (cases, interrupted) = schedule(&ctx, &plan, opts.jobs.max(1), emit).await;
+    Ok(RunResult { cases, interrupted, unusable_hosts })
+}
+
+/// Runs the cases with at most `jobs` at once and within each host's guest capacity;
+/// the first SIGINT/SIGTERM cancels, a second one is reported and escalates.
+async fn schedule(
+    ctx: &Arc<RunContext>,
+    plan: &Plan,
+    jobs: usize,
+    emit: &mut impl FnMut(&RunEvent),
+) -> (Vec<CaseReport>, bool) {
+    let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
+    let global = Arc::new(Semaphore::new(jobs));
+    let per_host: BTreeMap<String, Arc<Semaphore>> = plan
+        .hosts
+        .iter()
+        .map(|(n, h)| (n.clone(), Arc::new(Semaphore::new(h.capacity.guests.max(1) as usize))))
+        .collect();
+    let mut set = JoinSet::new();
+    for (index, case) in plan.cases.iter().cloned().enumerate() {
+        let ctx = Arc::clone(ctx);
+        let tx = tx.clone();
+        let global = Arc::clone(&global);
+        let host_sem = per_host.get(&case.host).cloned().unwrap_or_else(|| Arc::new(Semaphore::new(1)));
+        let need = (case.guests.len() as u32).min(host_sem.available_permits().max(1) as u32);
+        set.spawn(async move {
+            let permits = tokio::select! {
+                biased;
+                _ = ctx.cancel.cancelled() => None,
+                p = async { (global.acquire_owned().await, host_sem.acquire_many_owned(need).await) } => Some(p),
+            };
+            if permits.is_none() {
+                return (index, interrupted_before_start(&case));
+            }
+            (index, case::execute(ctx, index, case, tx).await)
+        });
+    }
+    drop(tx);
+
+    let mut sigint = signal(SignalKind::interrupt()).ok();
+    let mut sigterm = signal(SignalKind::terminate()).ok();
+    let mut signals = 0u32;
+    let mut reports: Vec<(usize, CaseReport)> = Vec::new();
+    loop {
+        tokio::select! {
+            Some(ev) = rx.recv() => emit(&ev),
+            joined = set.join_next() => match joined {
+                Some(Ok((i, report))) => {
+                    while let Ok(ev) = rx.try_recv() { emit(&ev); }
+                    emit(&RunEvent::CaseFinished { report: report.clone() });
+                    reports.push((i, report));
+                }
+                Some(Err(e)) => {
+                    // A panicking case is a bug; the other cases go on.
+                    emit(&RunEvent::HostUnusable { host: "runner".into(), error: format!("a case task died: {e}") });
+                }
+                None => break,
+            },
+            Some(_) = recv_signal(&mut sigint) => { signals += 1; ctx.cancel.cancel(); emit(&RunEvent::Interrupted { signal: "SIGINT".into(), count: signals }); }
+            Some(_) = recv_signal(&mut sigterm) => { signals += 1; ctx.cancel.cancel(); emit(&RunEvent::Interrupted { signal: "SIGTERM".into(), count: signals }); }
+        }
+    }
+    while let Ok(ev) = rx.try_recv() {
+        emit(&ev);
+    }
+    reports.sort_by_key(|(i, _)| *i);
+    (reports.into_iter().map(|(_, r)| r).collect(), signals > 0)
+}
+
+async fn recv_signal(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
+    match s {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn interrupted_before_start(case: &crate::plan::Case) -> CaseReport {
+    let step = crate::events::StepRecord {
+        name: "interrupted".into(),
+        outcome: Outcome::Error,
+        duration: std::time::Duration::ZERO,
+        message: Some("the run was interrupted before this case started".into()),
+        detail: None,
+    };
+    CaseReport {
+        name: case.name.clone(),
+        scenario: case.scenario.clone(),
+        host: case.host.clone(),
+        started: std::time::SystemTime::now(),
+        duration: std::time::Duration::ZERO,
+        outcome: Outcome::Error,
+        steps: vec![step],
+        properties: vec![],
+        consoles: vec![],
+        artifacts: vec![],
+        kept: vec![],
+    }
+}

@@ -1,0 +1,291 @@
+//! Across files: merging hosts, then expanding each scenario's matrix into cases.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::plan::{Case, GuestKind, GuestSpec, HostSpec, Plan};
+
+use super::ctx::{Cx, SourceFile};
+use super::diagnostic::Diagnostic;
+use super::file::Scenario;
+use super::guest::GuestTemplate;
+use super::suggest;
+use super::yaml::Node;
+
+/// A file's index into the sources and what was read from it.
+pub(crate) type Read<'n> = (usize, Scenario<'n>);
+
+/// Builds the plan; problems go to `diags` (the plan is only meaningful when none were added).
+pub(crate) fn plan(sources: &[SourceFile], scenarios: &[Read<'_>], diags: &mut Vec<Diagnostic>) -> Plan {
+    let mut hosts: BTreeMap<String, (HostSpec, usize)> = BTreeMap::new();
+    let mut host_names: BTreeSet<&str> = BTreeSet::new();
+    for (fi, s) in scenarios {
+        let mut cx = Cx::new(&sources[*fi]);
+        host_names.extend(s.host_names.iter().map(String::as_str));
+        for (h, key) in &s.hosts {
+            match hosts.get(&h.name) {
+                Some((existing, origin)) if existing != h => cx.error(
+                    key,
+                    format!("host `{}` is defined differently in {}", h.name, sources[*origin].path.display()),
+                    Some("hosts with the same name are merged across files and must be identical; rename one of them".into()),
+                ),
+                Some(_) => {}
+                None => {
+                    hosts.insert(h.name.clone(), (h.clone(), *fi));
+                }
+            }
+        }
+        diags.append(&mut cx.diags);
+    }
+    let plan_hosts: BTreeMap<String, HostSpec> = hosts.into_iter().map(|(k, (h, _))| (k, h)).collect();
+    let mut plan = Plan { hosts: plan_hosts, cases: Vec::new() };
+
+    if host_names.is_empty() {
+        if let Some((fi, s)) = scenarios.first() {
+            let mut cx = Cx::new(&sources[*fi]);
+            cx.error(
+                s.root,
+                "no hosts are defined in any scenario file",
+                Some("add a `hosts:` section, e.g. `hosts: { lab1: { uri: \"qemu:///system\" } }`".into()),
+            );
+            diags.append(&mut cx.diags);
+        }
+        return plan;
+    }
+
+    let mut scenario_names: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut case_names: BTreeMap<String, usize> = BTreeMap::new();
+    for (fi, s) in scenarios {
+        let mut cx = Cx::new(&sources[*fi]);
+        let mut expandable = s.valid;
+        if let Some((name, node)) = &s.name {
+            if let Some(origin) = scenario_names.get(name.as_str()) {
+                cx.error(
+                    node,
+                    format!("scenario name `{name}` is also used by {}", sources[*origin].path.display()),
+                    Some("case names start with the scenario name, so it must be unique".into()),
+                );
+                expandable = false;
+            } else {
+                scenario_names.insert(name, *fi);
+            }
+        }
+        let axis_hosts = s.matrix.as_ref().and_then(|m| m.host.as_ref());
+        for (h, at) in axis_hosts.into_iter().flatten() {
+            if !host_names.contains(h.as_str()) {
+                let help = suggest::help_for(h, &host_names.iter().copied().collect::<Vec<_>>(), "defined hosts are");
+                cx.error(at, format!("`matrix.host` uses undefined host `{h}`"), help);
+                expandable = false;
+            }
+        }
+        if expandable && s.has_guests {
+            expand(&mut cx, *fi, s, &plan.hosts, &mut case_names, sources, &mut plan.cases);
+        }
+        diags.append(&mut cx.diags);
+    }
+
+    if plan.cases.is_empty() && diags.is_empty() {
+        if let Some((fi, s)) = scenarios.first() {
+            let mut cx = Cx::new(&sources[*fi]);
+            cx.error(s.root, "the scenario files define no cases", Some("add a `guests:` section".into()));
+            diags.append(&mut cx.diags);
+        }
+    }
+    plan
+}
+
+/// The guests booted together in one case.
+enum GuestSet<'a, 'n> {
+    One(&'a GuestTemplate<'n>),
+    Cluster(Vec<&'a GuestTemplate<'n>>, &'n Node),
+}
+
+impl<'n> GuestSet<'_, 'n> {
+    fn templates(&self) -> Vec<&GuestTemplate<'n>> {
+        match self {
+            GuestSet::One(t) => vec![*t],
+            GuestSet::Cluster(ts, _) => ts.clone(),
+        }
+    }
+
+    fn label(&self) -> String {
+        self.templates().iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join("+")
+    }
+
+    /// Where problems with the whole set point.
+    fn node(&self) -> &'n Node {
+        match self {
+            GuestSet::One(t) => t.key,
+            GuestSet::Cluster(_, n) => n,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn expand(
+    cx: &mut Cx<'_>,
+    fi: usize,
+    s: &Scenario<'_>,
+    hosts: &BTreeMap<String, HostSpec>,
+    case_names: &mut BTreeMap<String, usize>,
+    sources: &[SourceFile],
+    out: &mut Vec<Case>,
+) {
+    let Some((scenario, _)) = &s.name else { return };
+    let matrix = s.matrix.as_ref();
+
+    let host_axis: Vec<(&HostSpec, Option<&Node>)> = match matrix.and_then(|m| m.host.as_ref()) {
+        Some(values) => {
+            let found: Vec<_> = values.iter().filter_map(|(h, at)| hosts.get(h).map(|h| (h, Some(*at)))).collect();
+            if found.len() != values.len() {
+                return; // a referenced host is itself invalid, and reported
+            }
+            found
+        }
+        None => hosts.values().map(|h| (h, None)).collect(),
+    };
+    let sets: Vec<GuestSet<'_, '_>> = match (&s.cluster, matrix.and_then(|m| m.guest.as_ref())) {
+        (Some((names, at)), _) => {
+            let Some(ts) = names.iter().map(|(n, _)| s.guests.get(n)).collect::<Option<Vec<_>>>() else { return };
+            vec![GuestSet::Cluster(ts, at)]
+        }
+        (None, Some(names)) => {
+            let Some(ts) = names.iter().map(|(n, _)| s.guests.get(n)).collect::<Option<Vec<_>>>() else { return };
+            ts.into_iter().map(GuestSet::One).collect()
+        }
+        (None, None) => s.guests.values().map(GuestSet::One).collect(),
+    };
+    let kinds: Vec<Option<(GuestKind, &Node)>> = match matrix.and_then(|m| m.kind.as_ref()) {
+        Some(values) => values.iter().map(|(k, at)| Some((*k, *at))).collect(),
+        None => vec![None],
+    };
+    let images: Vec<Option<(&str, &Node)>> = match matrix.and_then(|m| m.image.as_ref()) {
+        Some(values) => values.iter().map(|(i, at)| Some((i.as_str(), *at))).collect(),
+        None => vec![None],
+    };
+
+    let mut reported: BTreeSet<String> = BTreeSet::new();
+    let mut report = |cx: &mut Cx<'_>, at: &Node, message: String, help: String| {
+        if reported.insert(message.clone()) {
+            cx.error(at, message, Some(help));
+        }
+    };
+
+    for &(host, host_node) in &host_axis {
+        for set in &sets {
+            for &kind in &kinds {
+                for &image in &images {
+                    let mut name = format!("{scenario}/{}", set.label());
+                    let mut axes = BTreeMap::from([("host".to_owned(), host.name.clone())]);
+                    match set {
+                        GuestSet::One(_) => axes.insert("guest".to_owned(), set.label()),
+                        GuestSet::Cluster(..) => axes.insert("cluster".to_owned(), set.label()),
+                    };
+                    if let Some((k, _)) = kind {
+                        name.push('-');
+                        name.push_str(k.as_str());
+                        axes.insert("kind".to_owned(), k.as_str().to_owned());
+                    }
+                    if let Some((i, _)) = image {
+                        name.push('-');
+                        name.push_str(i);
+                        axes.insert("image".to_owned(), i.to_owned());
+                    }
+                    name.push('@');
+                    name.push_str(&host.name);
+
+                    let mut ok = true;
+                    let templates = set.templates();
+                    let mut totals: BTreeMap<&str, u32> = BTreeMap::new();
+                    for t in &templates {
+                        *totals.entry(t.name.as_str()).or_default() += t.count;
+                    }
+                    let mut numbered: BTreeMap<&str, u32> = BTreeMap::new();
+                    let mut guests: Vec<GuestSpec> = Vec::new();
+                    for t in &templates {
+                        let guest_kind = kind.map_or(t.kind, |(k, _)| k);
+                        if guest_kind.hypervisor() != host.hypervisor {
+                            let at = kind.map(|(_, n)| n).or(host_node).unwrap_or(t.kind_node);
+                            let host_kind = if host.hypervisor == crate::plan::Hypervisor::Kvm { "kvm" } else { "xen" };
+                            report(
+                                cx,
+                                at,
+                                format!("guest `{}` of kind `{guest_kind}` cannot run on {host_kind} host `{}`", t.name, host.name),
+                                "kvm guests need a kvm host and xen-* guests a xen host; pick compatible hosts with `matrix.host`, or split the scenario".into(),
+                            );
+                            ok = false;
+                        }
+                        let image_name = image.map_or(t.image.as_str(), |(i, _)| i);
+                        let Some(img) = s.images.get(image_name) else { return };
+                        for _ in 0..t.count {
+                            let n = numbered.entry(t.name.as_str()).or_default();
+                            *n += 1;
+                            let guest_name = if totals[t.name.as_str()] > 1 { format!("{}-{n}", t.name) } else { t.name.clone() };
+                            guests.push(GuestSpec {
+                                name: guest_name,
+                                kind: guest_kind,
+                                memory_mib: t.memory_mib,
+                                vcpus: t.vcpus,
+                                image: img.clone(),
+                                network: t.network.clone(),
+                            });
+                        }
+                    }
+                    for (i, g) in guests.iter().enumerate() {
+                        if guests[..i].iter().any(|o| o.name == g.name) {
+                            report(
+                                cx,
+                                set.node(),
+                                format!("two guests of case `{name}` would be named `{}`", g.name),
+                                format!("instances are numbered `NAME-1`, `NAME-2`, ...; rename the guest template `{}`", g.name),
+                            );
+                            ok = false;
+                        }
+                    }
+                    let count = guests.len() as u64;
+                    if count > u64::from(host.capacity.guests) {
+                        report(
+                            cx,
+                            host_node.unwrap_or(set.node()),
+                            format!("case `{name}` boots {count} guests but host `{}` takes at most {}", host.name, host.capacity.guests),
+                            format!("raise `capacity.guests` of host `{}`, or boot fewer guests", host.name),
+                        );
+                        ok = false;
+                    }
+                    let memory: u64 = guests.iter().map(|g| g.memory_mib).fold(0, u64::saturating_add);
+                    if memory > host.capacity.memory_mib {
+                        report(
+                            cx,
+                            host_node.unwrap_or(set.node()),
+                            format!("case `{name}` needs {memory} MiB but host `{}` has {} MiB", host.name, host.capacity.memory_mib),
+                            format!("raise `capacity.memory_mib` of host `{}`, or give the guests less memory", host.name),
+                        );
+                        ok = false;
+                    }
+                    if let Some(origin) = case_names.get(&name) {
+                        let help = if *origin == fi {
+                            "two matrix combinations give the same name; rename a guest or an image".to_owned()
+                        } else {
+                            format!("also produced by {}", sources[*origin].path.display())
+                        };
+                        report(cx, set.node(), format!("case `{name}` is defined twice"), help);
+                        ok = false;
+                    }
+                    if !ok {
+                        continue;
+                    }
+                    case_names.insert(name.clone(), fi);
+                    out.push(Case {
+                        name,
+                        scenario: scenario.clone(),
+                        source: sources[fi].path.clone(),
+                        host: host.name.clone(),
+                        guests,
+                        checks: s.checks.clone(),
+                        timeouts: s.timeouts,
+                        matrix: axes,
+                    });
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! One scenario file's top level: everything that can be checked without
+//! looking at the other files.
+
+use std::collections::BTreeMap;
+
+use crate::plan::{CheckSpec, HostSpec, Image, Timeouts};
+
+use super::check::checks;
+use super::ctx::Cx;
+use super::guest::{GuestTemplate, guest};
+use super::host::host;
+use super::image::image;
+use super::matrix::{AxisValues, Matrix, cluster, matrix};
+use super::timeouts::timeouts;
+use super::yaml::{Node, Value};
+
+const KEYS: &[&str] = &[
+    "version", "name", "description", "hosts", "images", "guests", "checks", "timeouts", "matrix", "cluster",
+];
+
+/// A file read as far as it can be on its own. Invalid parts are left out
+/// (and reported); `valid` says whether anything was.
+#[derive(Debug)]
+pub(crate) struct Scenario<'n> {
+    pub root: &'n Node,
+    pub name: Option<(String, &'n Node)>,
+    /// Every name under `hosts:`, valid or not (so references to a broken host
+    /// are not also reported as undefined).
+    pub host_names: Vec<String>,
+    pub hosts: Vec<(HostSpec, &'n Node)>,
+    pub images: BTreeMap<String, Image>,
+    pub guests: BTreeMap<String, GuestTemplate<'n>>,
+    /// True when the file has a `guests:` section (a file may only define hosts).
+    pub has_guests: bool,
+    pub checks: Vec<CheckSpec>,
+    pub timeouts: Timeouts,
+    pub matrix: Option<Matrix<'n>>,
+    pub cluster: Option<(AxisValues<'n, String>, &'n Node)>,
+    pub valid: bool,
+}
+
+pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'n>> {
+    let before = cx.diags.len();
+    let f = cx.fields(root, root, "the top level", KEYS)?;
+
+    match f.get("version") {
+        None => cx.missing(&f, "version", Some("start the file with `version: 1`".into())),
+        Some(n) => match n.value {
+            Value::Int(1) => {}
+            Value::Int(v) => cx.error(n, format!("unsupported scenario version `{v}`"), Some("this virtsmoke reads `version: 1`".into())),
+            _ => cx.wrong_type(n, "`version`", "the integer 1"),
+        },
+    }
+    let name = match f.get("name") {
+        None => {
+            cx.missing(&f, "name", Some("e.g. `name: local-kvm`; it prefixes every case name".into()));
+            None
+        }
+        Some(n) => cx.text(n, "`name`").filter(|s| cx.name(n, s, "scenario name")).map(|s| (s, n)),
+    };
+    if let Some(n) = f.get("description") {
+        cx.string(n, "`description`");
+    }
+
+    let mut host_names = Vec::new();
+    let mut hosts = Vec::new();
+    if let Some(entries) = f.get("hosts").and_then(|n| cx.named_entries(n, "`hosts`")) {
+        for (name, key, value) in entries {
+            host_names.push(name.to_owned());
+            if let Some(h) = host(cx, name, key, value) {
+                hosts.push((h, key));
+            }
+        }
+    }
+
+    let mut image_names = Vec::new();
+    let mut images = BTreeMap::new();
+    if let Some(entries) = f.get("images").and_then(|n| cx.named_entries(n, "`images`")) {
+        for (name, key, value) in entries {
+            image_names.push(name);
+            if let Some(i) = image(cx, name, key, value) {
+                images.insert(name.to_owned(), i);
+            }
+        }
+    }
+
+    let mut guest_names = Vec::new();
+    let mut guests = BTreeMap::new();
+    if let Some(n) = f.get("guests")
+        && let Some(entries) = cx.named_entries(n, "`guests`")
+    {
+        if entries.is_empty() {
+            cx.error(n, "`guests` is empty", Some("define at least one guest template, or remove `guests`".into()));
+        }
+        for (name, key, value) in entries {
+            guest_names.push(name);
+            if let Some(g) = guest(cx, name, key, value, &image_names) {
+                guests.insert(name.to_owned(), g);
+            }
+        }
+    }
+
+    let checks = f.get("checks").map_or(Some(vec![CheckSpec::Boot]), |n| checks(cx, n));
+    let timeouts = f.get("timeouts").map_or(Some(Timeouts::default()), |n| timeouts(cx, f.key_node("timeouts").unwrap_or(n), n));
+    let matrix = f.get("matrix").and_then(|n| matrix(cx, f.key_node("matrix").unwrap_or(n), n, &guest_names, &image_names));
+    let cluster = f.get("cluster").and_then(|n| cluster(cx, n, &guest_names)).map(|c| (c, f.key_node("cluster").unwrap_or(root)));
+    if let (Some(c), Some(m)) = (f.key_node("cluster"), f.get("matrix"))
+        && let Value::Map(axes) = &m.value
+        && axes.iter().any(|(k, _)| k.as_str() == Some("guest"))
+    {
+        cx.error(
+            c,
+            "`cluster` and `matrix.guest` cannot both be set",
+            Some("use `cluster` to boot several guests together in every case, or `matrix.guest` for one case per guest".into()),
+        );
+    }
+
+    Some(Scenario {
+        root,
+        name,
+        host_names,
+        hosts,
+        images,
+        guests,
+        has_guests: f.get("guests").is_some(),
+        checks: checks.unwrap_or_default(),
+        timeouts: timeouts.unwrap_or_default(),
+        matrix,
+        cluster,
+        valid: cx.diags.len() == before,
+    })
+}

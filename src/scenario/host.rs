@@ -1,0 +1,167 @@
+//! `hosts:` entries.
+
+use std::collections::BTreeMap;
+
+use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor};
+
+use super::ctx::Cx;
+use super::yaml::{Node, Value};
+
+const KEYS: &[&str] = &["uri", "hypervisor", "accel", "netns", "bridge", "capacity", "roles", "labels"];
+
+pub(crate) const DEFAULT_CAPACITY: Capacity = Capacity { guests: 4, memory_mib: 8192 };
+
+/// The hypervisor a libvirt URI implies, if its scheme says.
+fn hypervisor_of_uri(uri: &str) -> Option<Hypervisor> {
+    if uri.starts_with("qemu") {
+        Some(Hypervisor::Kvm)
+    } else if uri.starts_with("xen") || uri.starts_with("libxl") {
+        Some(Hypervisor::Xen)
+    } else {
+        None
+    }
+}
+
+fn hypervisor_name(h: Hypervisor) -> &'static str {
+    match h {
+        Hypervisor::Kvm => "kvm",
+        Hypervisor::Xen => "xen",
+    }
+}
+
+/// Reads one host; `None` if anything in it is wrong (all of it reported).
+pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Option<HostSpec> {
+    let before = cx.diags.len();
+    cx.name(key, name, "host name");
+    let f = cx.fields(key, value, format!("host `{name}`"), KEYS)?;
+
+    let uri = match f.get("uri") {
+        Some(n) => cx.text(n, &f.desc("uri")),
+        None => {
+            cx.missing(&f, "uri", Some("e.g. `uri: qemu:///system`".into()));
+            None
+        }
+    };
+    let implied = uri.as_deref().and_then(hypervisor_of_uri);
+    let hypervisor = match f.get("hypervisor") {
+        Some(n) => match cx.choice(n, &f.desc("hypervisor"), &["kvm", "xen"]) {
+            Some(h) => {
+                let h = if h == "kvm" { Hypervisor::Kvm } else { Hypervisor::Xen };
+                if let (Some(implied), Some(uri)) = (implied, &uri)
+                    && implied != h
+                {
+                    cx.error(
+                        n,
+                        format!("host `{name}` says `hypervisor: {}` but its uri `{uri}` is a {} uri", hypervisor_name(h), hypervisor_name(implied)),
+                        Some("`qemu…` uris manage kvm hosts; `xen…` and `libxl…` uris manage xen hosts".into()),
+                    );
+                }
+                Some(h)
+            }
+            None => None,
+        },
+        None => match (implied, &uri) {
+            (Some(h), _) => Some(h),
+            (None, Some(uri)) => {
+                cx.missing(
+                    &f,
+                    "hypervisor",
+                    Some(format!("it cannot be told from uri `{uri}`; set `hypervisor: kvm` or `hypervisor: xen`")),
+                );
+                None
+            }
+            (None, None) => None,
+        },
+    };
+    let accel = match f.get("accel") {
+        None => Some(AccelPreference::Auto),
+        Some(n) => {
+            let accel = cx.choice(n, &f.desc("accel"), &["auto", "kvm", "qemu"]).map(|a| match a {
+                "kvm" => AccelPreference::Kvm,
+                "qemu" => AccelPreference::Qemu,
+                _ => AccelPreference::Auto,
+            });
+            if hypervisor == Some(Hypervisor::Xen) {
+                let at = f.key_node("accel").unwrap_or(n);
+                cx.error(
+                    at,
+                    format!("`accel` is set on xen host `{name}`"),
+                    Some("`accel` only applies to kvm hosts; remove it".into()),
+                );
+            }
+            accel
+        }
+    };
+    let netns = match f.get("netns") {
+        None => Some(None),
+        Some(n) => cx.text(n, &f.desc("netns")).map(Some),
+    };
+    let bridge = match f.get("bridge") {
+        Some(n) => cx.text(n, &f.desc("bridge")),
+        None => hypervisor.map(|h| match h {
+            Hypervisor::Kvm => "virbr0".to_owned(),
+            Hypervisor::Xen => "xenbr0".to_owned(),
+        }),
+    };
+    let capacity = match f.get("capacity") {
+        None => Some(DEFAULT_CAPACITY),
+        Some(n) => capacity(cx, f.key_node("capacity").unwrap_or(n), n, name),
+    };
+    let roles = match f.get("roles") {
+        None => Some(Vec::new()),
+        Some(n) => cx.string_list(n, &f.desc("roles")).map(|v| v.into_iter().map(|(s, _)| s).collect()),
+    };
+    let labels = match f.get("labels") {
+        None => Some(BTreeMap::new()),
+        Some(n) => labels(cx, n, name),
+    };
+
+    if cx.diags.len() > before {
+        return None;
+    }
+    Some(HostSpec {
+        name: name.to_owned(),
+        uri: uri?,
+        hypervisor: hypervisor?,
+        accel: accel?,
+        netns: netns?,
+        bridge: bridge?,
+        capacity: capacity?,
+        roles: roles?,
+        labels: labels?,
+    })
+}
+
+fn capacity(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<Capacity> {
+    let f = cx.fields(key, value, format!("`capacity` of host `{host}`"), &["guests", "memory_mib"])?;
+    let guests = match f.get("guests") {
+        None => Some(DEFAULT_CAPACITY.guests),
+        Some(n) => cx.u32(n, &f.desc("guests"), 1, u32::MAX),
+    };
+    let memory_mib = match f.get("memory_mib") {
+        None => Some(DEFAULT_CAPACITY.memory_mib),
+        Some(n) => cx.u64(n, &f.desc("memory_mib"), 64),
+    };
+    Some(Capacity { guests: guests?, memory_mib: memory_mib? })
+}
+
+fn labels(cx: &mut Cx<'_>, value: &Node, host: &str) -> Option<BTreeMap<String, String>> {
+    let entries = cx.named_entries(value, &format!("`labels` of host `{host}`"))?;
+    let mut out = BTreeMap::new();
+    let mut ok = true;
+    for (k, _, v) in entries {
+        match &v.value {
+            Value::Str(s) => {
+                out.insert(k.to_owned(), s.clone());
+            }
+            Value::Int(i) => {
+                out.insert(k.to_owned(), i.to_string());
+            }
+            _ => {
+                cx.wrong_type(v, &format!("label `{k}` of host `{host}`"), "a string");
+                ok = false;
+            }
+        }
+    }
+    ok.then_some(out)
+}
