@@ -114,12 +114,18 @@ fn build_kvm(input: &DomainXmlInput) -> String {
 
 fn build_xen_pv(input: &DomainXmlInput) -> String {
     let mut x = header(input);
+    if input.kernel.is_none() {
+        // A PV guest has no firmware: without a kernel, the host's bootloader reads the disk.
+        x.push_str("  <bootloader>/usr/bin/pygrub</bootloader>\n");
+    }
     let os_type = match input.kind {
         GuestKind::XenPvh => "<type arch='x86_64' machine='xenpvh'>xenpvh</type>",
         _ => "<type arch='x86_64' machine='xenpv'>linux</type>",
     };
     let _ = writeln!(x, "  <os>\n    {os_type}");
-    boot_files(&mut x, input);
+    if input.kernel.is_some() {
+        boot_files(&mut x, input);
+    }
     x.push_str("  </os>\n");
     lifecycle(&mut x);
     x.push_str("  <devices>\n");

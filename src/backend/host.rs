@@ -58,8 +58,15 @@ impl Host {
         let target = name.to_string();
         let dom = self
             .call(move |c| {
-                c.create_domain_xml(&xml, sys::VIR_DOMAIN_START_PAUSED)
-                    .map_err(BackendError::libvirt("creating the domain", target))
+                match c.create_domain_xml(&xml, sys::VIR_DOMAIN_START_PAUSED) {
+                    // Drivers without START_PAUSED (libvirt's test driver): start, then pause.
+                    Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::InvalidArg) => {
+                        let d = c.create_domain_xml(&xml, 0).map_err(BackendError::libvirt("creating the domain", target.clone()))?;
+                        d.suspend().map_err(BackendError::libvirt("pausing the new domain", target))?;
+                        Ok(d)
+                    }
+                    r => r.map_err(BackendError::libvirt("creating the domain", target)),
+                }
             })
             .await?;
         Ok(GuestDomain::new(self.clone(), name.to_string(), dom))

@@ -13,3 +13,6 @@ pub use domain::{GuestDomain, RunState};
 pub use error::BackendError;
 pub use facts::HostFacts;
 pub use host::Host;
+
+#[cfg(test)]
+mod tests;

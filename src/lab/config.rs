@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::command::{self, QUICK};
 use super::error::LabError;
-use super::layout::HostLayout;
+use super::layout::{DOMAIN, HostLayout, MAX_HOSTS};
 
 /// Where the copied configuration comes from.
 pub const SYSTEM_ETC: &str = "/etc/libvirt";
@@ -34,8 +34,11 @@ const QEMU_SETTINGS: &[(&str, &str)] = &[
     ("namespaces", "[ ]"),
 ];
 
-/// Copies `SYSTEM_ETC` into the host's `etc` directory and edits it.
+/// Copies `SYSTEM_ETC` into the host's `etc` directory and edits it, and
+/// writes the host's `hosts` file.
 pub fn prepare(host: &HostLayout, host_uuid: &str) -> Result<(), LabError> {
+    let hosts = host.hosts_file();
+    fs::write(&hosts, hosts_file_text()).map_err(|e| LabError::io("write hosts file", &hosts, e))?;
     let etc = host.etc();
     let src = format!("{SYSTEM_ETC}/.");
     command::run(
@@ -58,6 +61,18 @@ pub fn prepare(host: &HostLayout, host_uuid: &str) -> Result<(), LabError> {
     qemu.push(("migration_host", quoted(&host.ip())));
     edit_file(&etc.join("qemu.conf"), &qemu)?;
     Ok(())
+}
+
+/// The `/etc/hosts` of the daemons (bind-mounted in their mount namespace)
+/// and extra hosts of dnsmasq: every possible lab host by name, so libvirt
+/// resolves its own host name and guests can resolve the hosts'.
+pub fn hosts_file_text() -> String {
+    let mut text = String::from("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n");
+    for n in 1..=MAX_HOSTS {
+        let h = HostLayout::new(Path::new("/"), n);
+        text.push_str(&format!("{} {}.{DOMAIN} {}\n", h.ip(), h.hostname(), h.hostname()));
+    }
+    text
 }
 
 /// Removes definitions the copy must not carry into the lab: networks (above
@@ -187,6 +202,14 @@ mod tests {
         let text = set_value("", "host_uuid", &quoted("0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b"));
         assert_eq!(text, "host_uuid = \"0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b\"\n");
         assert_eq!(quoted(r#"a"b\c"#), r#""a\"b\\c""#);
+    }
+
+    #[test]
+    fn hosts_file_names_every_possible_host() {
+        let text = hosts_file_text();
+        assert!(text.starts_with("127.0.0.1 localhost\n"));
+        assert!(text.contains("\n10.77.0.1 vs-lab-h1.lab.virtsmoke.test vs-lab-h1\n"));
+        assert!(text.ends_with("\n10.77.0.8 vs-lab-h8.lab.virtsmoke.test vs-lab-h8\n"));
     }
 
     #[test]

@@ -22,7 +22,8 @@ const READY_POLL: Duration = Duration::from_millis(100);
 ///
 /// `/run` becomes a private tmpfs first: `/run/libvirt` need not exist on the
 /// machine (nothing is created outside the lab directory), and the daemons do
-/// not see the machine's D-Bus or anything else under `/run`. Every mount is
+/// not see the machine's D-Bus or anything else under `/run`. `/etc/hosts`
+/// becomes the lab's, so libvirtd resolves its own host name. Every mount is
 /// private to this namespace, so all of them vanish when its last process
 /// exits. libvirtd's own default is to never exit when idle (the 120 s seen on
 /// Debian comes from the systemd unit's LIBVIRTD_ARGS); `--timeout 0` says so
@@ -37,6 +38,7 @@ mount --bind "$2/lib" /var/lib/libvirt
 mount --bind "$2/etc" /etc/libvirt
 mount --bind "$2/log" /var/log/libvirt
 mount --bind "$2/cache" /var/cache/libvirt
+mount --bind "$2/hosts" /etc/hosts
 virtlogd -d -p /run/libvirt/virtlogd.pid
 exec libvirtd -d --timeout 0 --pid-file /run/libvirt/libvirtd.pid
 "#;
@@ -127,6 +129,7 @@ pub fn dnsmasq_args(h1: &HostLayout) -> Vec<String> {
         "--log-dhcp".into(),
         "--no-resolv".into(),
         "--no-hosts".into(),
+        format!("--addn-hosts={}", path(&h1.hosts_file())),
         format!("--domain={DOMAIN}"),
         format!("--address=/gateway.{DOMAIN}/{gw}"),
         "--user=root".into(),

@@ -100,8 +100,8 @@ lab /lab: 2 hosts, 1 healthy
 HOST  NETNS      ADDRESS       LIBVIRTD  VIRTLOGD  DNSMASQ  HEALTHY  URI
 h1    vs-lab-h1  10.77.0.1/24  101       201       300      yes      qemu+unix:///system?socket=/lab/h1/run/libvirt-sock
 h2    vs-lab-h2  10.77.0.2/24  -         -         -        no       qemu+unix:///system?socket=/lab/h2/run/libvirt-sock
-h2: libvirtd is not running
 h1: dhcp leases in /lab/h1/dnsmasq.leases
+h2: libvirtd is not running
 ";
         assert_eq!(status.to_string(), expected);
     }

@@ -71,6 +71,11 @@ impl HostLayout {
         ]
     }
 
+    /// The `/etc/hosts` the daemons see: every lab host's name and address.
+    pub fn hosts_file(&self) -> PathBuf {
+        self.root.join("hosts")
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.run().join("libvirt-sock")
     }

@@ -94,7 +94,7 @@ impl<'s> Cx<'s> {
                 continue;
             }
             if !known.contains(&name) {
-                let help = suggest::help_for(name, known, "expected one of");
+                let help = suggest::help_for(name, known, "valid keys are");
                 self.error(key, format!("unknown key `{name}` in {what}"), help);
                 continue;
             }

@@ -102,7 +102,14 @@ impl fmt::Display for Diagnostic {
                 .sum();
             writeln!(f, "{pad} |")?;
             writeln!(f, "{number} | {}", shown.trim_end())?;
-            writeln!(f, "{pad} | {}{}", " ".repeat(lead), "^".repeat(snippet.width.max(1)))?;
+            let carets: usize = snippet
+                .text
+                .chars()
+                .skip(self.column.saturating_sub(1))
+                .take(snippet.width)
+                .map(|c| if c == '\t' { TAB.len() } else { 1 })
+                .sum();
+            writeln!(f, "{pad} | {}{}", " ".repeat(lead), "^".repeat(carets.max(1)))?;
         }
         if let Some(help) = &self.help {
             writeln!(f, "{pad} = help: {help}")?;

@@ -41,7 +41,11 @@ pub(crate) struct Scenario<'n> {
 
 pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'n>> {
     let before = cx.diags.len();
-    let f = cx.fields(root, root, "the top level", KEYS)?;
+    if root.value == Value::Null {
+        cx.error(root, "scenario file is empty", Some("a scenario starts with `version: 1` and `name: ...`".into()));
+        return None;
+    }
+    let f = cx.fields(root, root, "the scenario", KEYS)?;
 
     match f.get("version") {
         None => cx.missing(&f, "version", Some("start the file with `version: 1`".into())),

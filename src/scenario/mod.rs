@@ -91,10 +91,6 @@ fn build(sources: Vec<SourceFile>, mut diags: Vec<Diagnostic>) -> Result<Plan, S
 }
 
 fn syntax_error(src: &SourceFile, e: yaml::SyntaxError) -> Diagnostic {
-    if e.line == 0 && src.text.lines().all(|l| l.trim().is_empty() || l.trim_start().starts_with('#')) {
-        return Diagnostic::whole_file(&src.path, "scenario file is empty")
-            .with_help(Some("a scenario starts with `version: 1` and `name: ...`".into()));
-    }
     let tabs = src.text.lines().nth(e.line.saturating_sub(1)).is_some_and(|l| l.contains('\t'));
     let help = tabs.then(|| "YAML indentation must use spaces, not tabs".to_owned());
     let message = format!("invalid YAML: {}", e.message);

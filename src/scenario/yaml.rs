@@ -335,6 +335,7 @@ pub(crate) fn token_width(line: &str, column: usize) -> usize {
     let Some(&first) = chars.get(column) else { return 1 };
     let rest = &chars[column..];
     let width = match first {
+        c if c.is_whitespace() => 1,
         '"' => {
             let mut i = 1;
             loop {
