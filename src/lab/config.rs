@@ -70,7 +70,8 @@ pub fn hosts_file_text() -> String {
     let mut text = String::from("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n");
     for n in 1..=MAX_HOSTS {
         let h = HostLayout::new(Path::new("/"), n);
-        text.push_str(&format!("{} {}.{DOMAIN} {}\n", h.ip(), h.hostname(), h.hostname()));
+        // The short name first: it is the canonical one libvirt reports.
+        text.push_str(&format!("{} {} {}.{DOMAIN}\n", h.ip(), h.hostname(), h.hostname()));
     }
     text
 }
@@ -208,8 +209,8 @@ mod tests {
     fn hosts_file_names_every_possible_host() {
         let text = hosts_file_text();
         assert!(text.starts_with("127.0.0.1 localhost\n"));
-        assert!(text.contains("\n10.77.0.1 vs-lab-h1.lab.virtsmoke.test vs-lab-h1\n"));
-        assert!(text.ends_with("\n10.77.0.8 vs-lab-h8.lab.virtsmoke.test vs-lab-h8\n"));
+        assert!(text.contains("\n10.77.0.1 vs-lab-h1 vs-lab-h1.lab.virtsmoke.test\n"));
+        assert!(text.ends_with("\n10.77.0.8 vs-lab-h8 vs-lab-h8.lab.virtsmoke.test\n"));
     }
 
     #[test]

@@ -103,7 +103,8 @@ pub fn answers(host: &HostLayout) -> Result<(), String> {
     let mut cmd = command::command(&["virsh", "-q", "-c", uri.as_str(), "hostname"]);
     let out = command::run("probe libvirtd", &mut cmd, PROBE_TIMEOUT).map_err(|e| e.to_string())?;
     let name = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if name == host.hostname() {
+    let fqdn = format!("{}.{DOMAIN}", host.hostname());
+    if name == host.hostname() || name == fqdn {
         Ok(())
     } else {
         Err(format!("libvirtd on {} calls itself {name:?}, expected {:?}", host.socket().display(), host.hostname()))

@@ -15,6 +15,17 @@ pub(crate) struct SourceFile {
     pub text: String,
 }
 
+impl SourceFile {
+    /// Drops a leading byte-order mark, which libyaml mishandles in multi-line files.
+    pub fn new(path: PathBuf, text: String) -> SourceFile {
+        let text = match text.strip_prefix('\u{feff}') {
+            Some(rest) => rest.to_owned(),
+            None => text,
+        };
+        SourceFile { path, text }
+    }
+}
+
 /// Error collector for one file.
 pub(crate) struct Cx<'s> {
     pub src: &'s SourceFile,
@@ -149,9 +160,17 @@ impl<'s> Cx<'s> {
 
     /// An integer within `min..=max`.
     pub fn int(&mut self, node: &Node, subject: &str, min: i128, max: i128) -> Option<i128> {
-        let Value::Int(v) = node.value else {
-            self.wrong_type(node, subject, "an integer");
-            return None;
+        let v = match node.value {
+            Value::Int(v) => v,
+            // The YAML reader turns integers too big for 128 bits into floats.
+            Value::Float(f) if f.is_finite() && f.fract() == 0.0 && f.abs() >= 1e38 => {
+                self.error(node, format!("{subject} is far too large"), None);
+                return None;
+            }
+            _ => {
+                self.wrong_type(node, subject, "an integer");
+                return None;
+            }
         };
         if v < min || v > max {
             let message = if max == i128::from(u64::MAX) || max == i128::from(u32::MAX) {
@@ -203,7 +222,7 @@ impl<'s> Cx<'s> {
 
     /// A humantime duration such as `30s` or `1h 5m`, greater than zero.
     pub fn duration(&mut self, node: &Node, subject: &str) -> Option<Duration> {
-        const HELP: &str = "write a number and a unit, e.g. `30s`, `2m` or `1h 5m`";
+        const HELP: &str = "write numbers with units (s, m, h, d, ...), e.g. `30s`, `2m` or `1h 5m`";
         let Some(s) = node.as_str() else {
             let message = format!("wrong type for {subject}: expected a duration such as `30s`, found {}", node.type_name());
             self.error(node, message, Some(HELP.into()));
@@ -216,7 +235,15 @@ impl<'s> Cx<'s> {
             }
             Ok(d) => Some(d),
             Err(e) => {
-                self.error(node, format!("invalid duration `{s}` for {subject}: {e}"), Some(HELP.into()));
+                use humantime::DurationError as E;
+                let reason = match e {
+                    E::UnknownUnit { unit, .. } if !unit.is_empty() => format!("unknown time unit `{unit}`"),
+                    E::UnknownUnit { .. } => "a number needs a unit".to_owned(),
+                    E::NumberExpected(_) | E::Empty => "expected a number and a unit".to_owned(),
+                    E::InvalidCharacter(_) => "invalid character".to_owned(),
+                    E::NumberOverflow => "too long".to_owned(),
+                };
+                self.error(node, format!("invalid duration `{s}` for {subject}: {reason}"), Some(HELP.into()));
                 None
             }
         }

@@ -40,7 +40,8 @@ pub(crate) fn plan(sources: &[SourceFile], scenarios: &[Read<'_>], diags: &mut V
     let mut plan = Plan { hosts: plan_hosts, cases: Vec::new() };
 
     if host_names.is_empty() {
-        if let Some((fi, s)) = scenarios.first() {
+        // A broken `hosts:` is reported already; only say so when none is written.
+        if let Some((fi, s)) = scenarios.first().filter(|_| !scenarios.iter().any(|(_, s)| s.declares_hosts)) {
             let mut cx = Cx::new(&sources[*fi]);
             cx.error(
                 s.root,

@@ -27,6 +27,8 @@ pub(crate) struct Scenario<'n> {
     /// Every name under `hosts:`, valid or not (so references to a broken host
     /// are not also reported as undefined).
     pub host_names: Vec<String>,
+    /// True when the file has a `hosts:` key, even an invalid one.
+    pub declares_hosts: bool,
     pub hosts: Vec<(HostSpec, &'n Node)>,
     pub images: BTreeMap<String, Image>,
     pub guests: BTreeMap<String, GuestTemplate<'n>>,
@@ -123,6 +125,7 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         root,
         name,
         host_names,
+        declares_hosts: f.get("hosts").is_some(),
         hosts,
         images,
         guests,

@@ -44,17 +44,17 @@ pub fn load(paths: &[PathBuf]) -> Result<Plan, ScenarioErrors> {
         match std::fs::read(path) {
             Err(e) => diags.push(Diagnostic::whole_file(path, format!("cannot read scenario file: {e}"))),
             Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => sources.push(SourceFile { path: path.clone(), text }),
+                Ok(text) => sources.push(SourceFile::new(path.clone(), text)),
                 Err(e) => diags.push(not_utf8(path, e.as_bytes(), e.utf8_error().valid_up_to())),
             },
         }
     }
-    build(sources, diags)
+    build(sources, diags, paths)
 }
 
 /// Loads one scenario given as text; `source_name` is used in diagnostics.
 pub fn load_str(source_name: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
-    build(vec![SourceFile { path: source_name.to_owned(), text: text.to_owned() }], Vec::new())
+    build(vec![SourceFile::new(source_name.to_owned(), text.to_owned())], Vec::new(), &[source_name.to_owned()])
 }
 
 fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
@@ -65,7 +65,8 @@ fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
     Diagnostic::at_position(path, &text, line, column, "scenario file is not valid UTF-8")
 }
 
-fn build(sources: Vec<SourceFile>, mut diags: Vec<Diagnostic>) -> Result<Plan, ScenarioErrors> {
+/// `order`: the files as given, to sort diagnostics by.
+fn build(sources: Vec<SourceFile>, mut diags: Vec<Diagnostic>, order: &[PathBuf]) -> Result<Plan, ScenarioErrors> {
     let mut roots = Vec::new();
     for (i, src) in sources.iter().enumerate() {
         match yaml::parse(&src.text) {
@@ -86,24 +87,44 @@ fn build(sources: Vec<SourceFile>, mut diags: Vec<Diagnostic>) -> Result<Plan, S
     let plan = complete.then(|| expand::plan(&sources, &scenarios, &mut diags));
     match plan {
         Some(plan) if diags.is_empty() => Ok(plan),
-        _ => Err(sorted(&sources, diags)),
+        _ => Err(sorted(order, diags)),
     }
 }
 
 fn syntax_error(src: &SourceFile, e: yaml::SyntaxError) -> Diagnostic {
-    let tabs = src.text.lines().nth(e.line.saturating_sub(1)).is_some_and(|l| l.contains('\t'));
-    let help = tabs.then(|| "YAML indentation must use spaces, not tabs".to_owned());
-    let message = format!("invalid YAML: {}", e.message);
-    if e.line == 0 {
-        Diagnostic::whole_file(&src.path, message).with_help(help)
+    let (mut line, mut column, mut help) = (e.line, e.column, None);
+    if e.kind == yaml::SyntaxErrorKind::MoreThanOneDocument {
+        line = second_document(&src.text).unwrap_or(0);
+        column = usize::from(line > 0);
+        help = Some("remove the `---` separator, or put each document in its own file".to_owned());
+    }
+    let tabs = src.text.lines().nth(line.saturating_sub(1)).is_some_and(|l| l.contains('\t'));
+    if tabs && line > 0 {
+        help = Some("YAML indentation must use spaces, not tabs".to_owned());
+    }
+    if line == 0 {
+        Diagnostic::whole_file(&src.path, e.message).with_help(help)
     } else {
-        Diagnostic::at_position(&src.path, &src.text, e.line, e.column, message).with_help(help)
+        Diagnostic::at_position(&src.path, &src.text, line, column, e.message).with_help(help)
     }
 }
 
+/// The 1-based line of the `---` that starts a second YAML document.
+fn second_document(text: &str) -> Option<usize> {
+    let mut content = false;
+    for (i, l) in text.lines().enumerate() {
+        if l.starts_with("---") && content {
+            return Some(i + 1);
+        }
+        let t = l.trim();
+        content |= !(t.is_empty() || t.starts_with('#') || t.starts_with('%') || t.starts_with("---"));
+    }
+    None
+}
+
 /// File order first (as given), then position; otherwise the order found.
-fn sorted(sources: &[SourceFile], mut diags: Vec<Diagnostic>) -> ScenarioErrors {
-    let order = |d: &Diagnostic| sources.iter().position(|s| s.path == d.file).unwrap_or(usize::MAX);
-    diags.sort_by_key(|d| (order(d), d.line, d.column));
+fn sorted(order: &[PathBuf], mut diags: Vec<Diagnostic>) -> ScenarioErrors {
+    let rank = |d: &Diagnostic| order.iter().position(|p| *p == d.file).unwrap_or(usize::MAX);
+    diags.sort_by_key(|d| (rank(d), d.line, d.column));
     ScenarioErrors { diagnostics: diags }
 }

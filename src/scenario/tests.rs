@@ -40,7 +40,13 @@ const BAD: &[(&str, &str, &str)] = &[
 guests: { tiny: { kind: kvm, image: tiny } }
 timeout: { case: 1m }
 "#,
-        "",
+        r#"error: unknown key `timeout` in the scenario
+ --> x.yaml:6:1
+  |
+6 | timeout: { case: 1m }
+  | ^^^^^^^
+  = help: did you mean `timeouts`?
+"#,
     ),
     (
         "unknown nested key with suggestion",
@@ -51,7 +57,13 @@ guests:
     image: tiny
     memroy_mib: 512
 "#,
-        "",
+        r#"error: unknown key `memroy_mib` in guest `tiny`
+ --> x.yaml:9:5
+  |
+9 |     memroy_mib: 512
+  |     ^^^^^^^^^^
+  = help: did you mean `memory_mib`?
+"#,
     ),
     (
         "unknown key without a close match lists the valid keys",
@@ -59,7 +71,13 @@ guests:
 guests:
   tiny: { kind: kvm, image: tiny, colour: blue }
 "#,
-        "",
+        r#"error: unknown key `colour` in guest `tiny`
+ --> x.yaml:6:35
+  |
+6 |   tiny: { kind: kvm, image: tiny, colour: blue }
+  |                                   ^^^^^^
+  = help: valid keys are: kind, image, memory_mib, vcpus, count, network
+"#,
     ),
     (
         "wrong type",
@@ -67,7 +85,12 @@ guests:
 guests:
   tiny: { kind: kvm, image: tiny, vcpus: two }
 "#,
-        "",
+        r#"error: wrong type for `vcpus` in guest `tiny`: expected an integer, found a string
+ --> x.yaml:6:42
+  |
+6 |   tiny: { kind: kvm, image: tiny, vcpus: two }
+  |                                          ^^^
+"#,
     ),
     (
         "missing required key",
@@ -76,7 +99,12 @@ guests:
   tiny:
     kind: kvm
 "#,
-        "",
+        r#"error: missing required key `image` in guest `tiny`
+ --> x.yaml:6:3
+  |
+6 |   tiny:
+  |   ^^^^
+"#,
     ),
     (
         "bad kind lists the expected values",
@@ -84,7 +112,13 @@ guests:
 guests:
   tiny: { kind: xen-pvm, image: tiny }
 "#,
-        "",
+        r#"error: invalid value `xen-pvm` for `kind` in guest `tiny`: expected one of kvm, xen-pv, xen-pvh, xen-pvhvm, xen-hvm
+ --> x.yaml:6:17
+  |
+6 |   tiny: { kind: xen-pvm, image: tiny }
+  |                 ^^^^^^^
+  = help: did you mean `xen-pv`?
+"#,
     ),
     (
         "undefined image reference with suggestion",
@@ -92,7 +126,13 @@ guests:
 guests:
   tiny: { kind: kvm, image: tyny }
 "#,
-        "",
+        r#"error: guest `tiny` uses undefined image `tyny`
+ --> x.yaml:6:29
+  |
+6 |   tiny: { kind: kvm, image: tyny }
+  |                             ^^^^
+  = help: did you mean `tiny`?
+"#,
     ),
     (
         "bad duration",
@@ -102,7 +142,13 @@ timeouts:
   console: 2 minutes
   ssh: 5x
 "#,
-        "",
+        r#"error: invalid duration `5x` for `timeouts.ssh`: unknown time unit `x`
+ --> x.yaml:8:8
+  |
+8 |   ssh: 5x
+  |        ^^
+  = help: write numbers with units (s, m, h, d, ...), e.g. `30s`, `2m` or `1h 5m`
+"#,
     ),
     (
         "duplicate key",
@@ -113,7 +159,13 @@ guests:
     image: tiny
     kind: xen-pv
 "#,
-        "",
+        r#"error: duplicate key `kind` in guest `tiny`
+ --> x.yaml:9:5
+  |
+9 |     kind: xen-pv
+  |     ^^^^
+  = help: first defined on line 7
+"#,
     ),
     (
         "version other than 1",
@@ -123,7 +175,13 @@ hosts: { lab1: { uri: "qemu:///system" } }
 images: { tiny: { builtin: test-image } }
 guests: { tiny: { kind: kvm, image: tiny } }
 "#,
-        "",
+        r#"error: unsupported scenario version `2`
+ --> x.yaml:1:10
+  |
+1 | version: 2
+  |          ^
+  = help: this virtsmoke reads `version: 1`
+"#,
     ),
     (
         "version missing",
@@ -132,7 +190,13 @@ hosts: { lab1: { uri: "qemu:///system" } }
 images: { tiny: { builtin: test-image } }
 guests: { tiny: { kind: kvm, image: tiny } }
 "#,
-        "",
+        r#"error: missing required key `version` in the scenario
+ --> x.yaml:1:1
+  |
+1 | name: t
+  | ^^^^
+  = help: start the file with `version: 1`
+"#,
     ),
     (
         "cluster and matrix.guest both set",
@@ -142,7 +206,13 @@ matrix:
   guest: [tiny]
 cluster: [tiny, tiny]
 "#,
-        "",
+        r#"error: `cluster` and `matrix.guest` cannot both be set
+ --> x.yaml:8:1
+  |
+8 | cluster: [tiny, tiny]
+  | ^^^^^^^
+  = help: use `cluster` to boot several guests together in every case, or `matrix.guest` for one case per guest
+"#,
     ),
     (
         "guest kind not runnable on the host",
@@ -150,7 +220,13 @@ cluster: [tiny, tiny]
 guests:
   tiny: { kind: xen-pv, image: tiny }
 "#,
-        "",
+        r#"error: guest `tiny` of kind `xen-pv` cannot run on kvm host `lab1`
+ --> x.yaml:6:17
+  |
+6 |   tiny: { kind: xen-pv, image: tiny }
+  |                 ^^^^^^
+  = help: kvm guests need a kvm host and xen-* guests a xen host; pick compatible hosts with `matrix.host`, or split the scenario
+"#,
     ),
     (
         "matrix kind not runnable on the selected host",
@@ -160,7 +236,13 @@ matrix:
   host: [lab1]
   kind: [kvm, xen-pvh]
 "#,
-        "",
+        r#"error: guest `tiny` of kind `xen-pvh` cannot run on kvm host `lab1`
+ --> x.yaml:8:15
+  |
+8 |   kind: [kvm, xen-pvh]
+  |               ^^^^^^^
+  = help: kvm guests need a kvm host and xen-* guests a xen host; pick compatible hosts with `matrix.host`, or split the scenario
+"#,
     ),
     (
         "several errors in one file are all reported",
@@ -170,7 +252,32 @@ guests:
   big: { kind: kvm, image: nope, memory_mib: 32 }
 checks: [boot, reboot]
 "#,
-        "",
+        r#"error: `count` in guest `tiny` must be between 1 and 64, found 0
+ --> x.yaml:6:42
+  |
+6 |   tiny: { kind: kvm, image: tiny, count: 0 }
+  |                                          ^
+
+error: guest `big` uses undefined image `nope`
+ --> x.yaml:7:28
+  |
+7 |   big: { kind: kvm, image: nope, memory_mib: 32 }
+  |                            ^^^^
+  = help: defined images are: tiny
+
+error: `memory_mib` in guest `big` must be at least 64, found 32
+ --> x.yaml:7:46
+  |
+7 |   big: { kind: kvm, image: nope, memory_mib: 32 }
+  |                                              ^^
+
+error: unknown check `reboot`
+ --> x.yaml:8:16
+  |
+8 | checks: [boot, reboot]
+  |                ^^^^^^
+  = help: did you mean `boot`?
+"#,
     ),
     (
         "tabs are a YAML syntax error with a location",
@@ -178,14 +285,22 @@ checks: [boot, reboot]
 name: t
 	hosts: {}
 "#,
-        "",
+        r#"error: invalid YAML: found a tab character that violates indentation, while scanning a plain scalar
+ --> x.yaml:3:1
+  |
+3 |     hosts: {}
+  | ^^^^
+  = help: YAML indentation must use spaces, not tabs
+"#,
     ),
     (
         "unclosed flow mapping is a YAML syntax error",
         r#"HEAD
 guests: { tiny: { kind: kvm, image: tiny }
 "#,
-        "",
+        r#"error: invalid YAML: did not find expected ',' or '}', while parsing a flow mapping
+ --> x.yaml:6:1
+"#,
     ),
     (
         "empty matrix and empty axis",
@@ -193,7 +308,13 @@ guests: { tiny: { kind: kvm, image: tiny }
 guests: { tiny: { kind: kvm, image: tiny } }
 matrix: {}
 "#,
-        "",
+        r#"error: `matrix` has no axes
+ --> x.yaml:6:1
+  |
+6 | matrix: {}
+  | ^^^^^^
+  = help: remove it to run every guest on every host, or list values under `host`, `guest`, `kind` or `image`
+"#,
     ),
     (
         "empty matrix axis",
@@ -202,7 +323,13 @@ guests: { tiny: { kind: kvm, image: tiny } }
 matrix:
   image: []
 "#,
-        "",
+        r#"error: matrix axis `image` is empty
+ --> x.yaml:7:10
+  |
+7 |   image: []
+  |          ^
+  = help: list at least one value, or remove `image`
+"#,
     ),
     (
         "undefined host in the matrix with suggestion",
@@ -211,7 +338,13 @@ guests: { tiny: { kind: kvm, image: tiny } }
 matrix:
   host: [lab]
 "#,
-        "",
+        r#"error: `matrix.host` uses undefined host `lab`
+ --> x.yaml:7:10
+  |
+7 |   host: [lab]
+  |          ^^^
+  = help: did you mean `lab1`?
+"#,
     ),
     (
         "undefined guest in a cluster",
@@ -219,7 +352,13 @@ matrix:
 guests: { tiny: { kind: kvm, image: tiny } }
 cluster: [tiny, tyni]
 "#,
-        "",
+        r#"error: `cluster` uses undefined guest `tyni`
+ --> x.yaml:6:17
+  |
+6 | cluster: [tiny, tyni]
+  |                 ^^^^
+  = help: did you mean `tiny`?
+"#,
     ),
     (
         "unknown builtin image",
@@ -229,7 +368,13 @@ hosts: { lab1: { uri: "qemu:///system" } }
 images:
   tiny: { builtin: tiny-image }
 "#,
-        "",
+        r#"error: unknown builtin image `tiny-image` in image `tiny`
+ --> x.yaml:5:20
+  |
+5 |   tiny: { builtin: tiny-image }
+  |                    ^^^^^^^^^^
+  = help: builtin images are: test-image
+"#,
     ),
     (
         "relative image path, initrd without kernel",
@@ -241,7 +386,19 @@ images:
     disk: images/x.qcow2
     initrd: /boot/initrd.img
 "#,
-        "",
+        r#"error: `disk` in image `custom` must be an absolute path, found `images/x.qcow2`
+ --> x.yaml:6:11
+  |
+6 |     disk: images/x.qcow2
+  |           ^^^^^^^^^^^^^^
+  = help: paths are read on the libvirt host, so relative paths are ambiguous
+
+error: `initrd` in image `custom` needs `kernel`
+ --> x.yaml:7:5
+  |
+7 |     initrd: /boot/initrd.img
+  |     ^^^^^^
+"#,
     ),
     (
         "image with both builtin and files",
@@ -251,7 +408,13 @@ hosts: { lab1: { uri: "qemu:///system" } }
 images:
   both: { builtin: test-image, kernel: /boot/vmlinuz }
 "#,
-        "",
+        r#"error: image `both` sets both `builtin` and `kernel`
+ --> x.yaml:5:32
+  |
+5 |   both: { builtin: test-image, kernel: /boot/vmlinuz }
+  |                                ^^^^^^
+  = help: an image is either `builtin`, or files given with `kernel`/`initrd`/`disk`
+"#,
     ),
     (
         "accel on a xen host",
@@ -262,7 +425,13 @@ hosts:
     uri: "xen:///system"
     accel: kvm
 "#,
-        "",
+        r#"error: `accel` is set on xen host `x1`
+ --> x.yaml:6:5
+  |
+6 |     accel: kvm
+  |     ^^^^^
+  = help: `accel` only applies to kvm hosts; remove it
+"#,
     ),
     (
         "hypervisor cannot be inferred from the uri",
@@ -272,7 +441,13 @@ hosts:
   t1:
     uri: "test:///default"
 "#,
-        "",
+        r#"error: missing required key `hypervisor` in host `t1`
+ --> x.yaml:4:3
+  |
+4 |   t1:
+  |   ^^
+  = help: it cannot be told from uri `test:///default`; set `hypervisor: kvm` or `hypervisor: xen`
+"#,
     ),
     (
         "hypervisor contradicts the uri",
@@ -283,7 +458,13 @@ hosts:
     uri: "qemu:///system"
     hypervisor: xen
 "#,
-        "",
+        r#"error: host `k1` says `hypervisor: xen` but its uri `qemu:///system` is a kvm uri
+ --> x.yaml:6:17
+  |
+6 |     hypervisor: xen
+  |                 ^^^
+  = help: `qemu…` uris manage kvm hosts; `xen…` and `libxl…` uris manage xen hosts
+"#,
     ),
     (
         "invalid scenario name",
@@ -291,14 +472,25 @@ hosts:
 name: Local KVM
 hosts: { lab1: { uri: "qemu:///system" } }
 "#,
-        "",
+        r#"error: invalid scenario name `Local KVM`
+ --> x.yaml:2:7
+  |
+2 | name: Local KVM
+  |       ^^^^^^^^^
+  = help: names use lowercase letters, digits and `-`, and start with a letter or digit
+"#,
     ),
     (
         "yes is a string, not a boolean",
         r#"HEAD
 guests: { tiny: { kind: kvm, image: tiny, network: yes } }
 "#,
-        "",
+        r#"error: invalid value `yes` for `network` in guest `tiny`: expected `dhcp`, `none` or a mapping like `{ static: 10.0.0.5/24, gateway: 10.0.0.1 }`
+ --> x.yaml:5:52
+  |
+5 | guests: { tiny: { kind: kvm, image: tiny, network: yes } }
+  |                                                    ^^^
+"#,
     ),
     (
         "static address with count > 1",
@@ -310,7 +502,13 @@ guests:
     count: 2
     network: { static: 10.0.0.5/24, gateway: 10.0.0.1 }
 "#,
-        "",
+        r#"error: guest `tiny` has a static address but `count: 2`
+  --> x.yaml:10:14
+   |
+10 |     network: { static: 10.0.0.5/24, gateway: 10.0.0.1 }
+   |              ^
+   = help: every instance would get the same address; use `dhcp` or one template per address
+"#,
     ),
     (
         "host capacity exceeded by a cluster",
@@ -322,7 +520,13 @@ images: { tiny: { builtin: test-image } }
 guests: { tiny: { kind: kvm, image: tiny } }
 cluster: [tiny, tiny, tiny]
 "#,
-        "",
+        r#"error: case `t/tiny+tiny+tiny@lab1` boots 3 guests but host `lab1` takes at most 2
+ --> x.yaml:7:1
+  |
+7 | cluster: [tiny, tiny, tiny]
+  | ^^^^^^^
+  = help: raise `capacity.guests` of host `lab1`, or boot fewer guests
+"#,
     ),
     (
         "command check errors",
@@ -334,7 +538,33 @@ checks:
   - command: { run: "true", expect_exit: -1 }
   - { command: { run: a }, boot: ~ }
 "#,
-        "",
+        r#"error: check 1 (`command`) needs settings
+ --> x.yaml:7:5
+  |
+7 |   - command
+  |     ^^^^^^^
+  = help: write `- command: { run: "uname -r" }`
+
+error: invalid check name `Kernel Version`
+ --> x.yaml:8:22
+  |
+8 |   - command: { name: Kernel Version, run: "uname -r" }
+  |                      ^^^^^^^^^^^^^^
+  = help: names use lowercase letters, digits and `-`, and start with a letter or digit
+
+error: `expect_exit` in check 3 (`command`) must be between 0 and 255, found -1
+ --> x.yaml:9:42
+  |
+9 |   - command: { run: "true", expect_exit: -1 }
+  |                                          ^^
+
+error: check 4 has more than one key
+  --> x.yaml:10:28
+   |
+10 |   - { command: { run: a }, boot: ~ }
+   |                            ^^^^
+   = help: start each check with its own `- `
+"#,
     ),
     (
         "huge numbers",
@@ -342,7 +572,18 @@ checks:
 guests:
   tiny: { kind: kvm, image: tiny, memory_mib: 99999999999999999999999999999999999999999999, vcpus: 1e3 }
 "#,
-        "",
+        r#"error: `memory_mib` in guest `tiny` is far too large
+ --> x.yaml:6:47
+  |
+6 |   tiny: { kind: kvm, image: tiny, memory_mib: 99999999999999999999999999999999999999999999, vcpus: 1e3 }
+  |                                               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+
+error: wrong type for `vcpus` in guest `tiny`: expected an integer, found a floating-point number
+ --> x.yaml:6:100
+  |
+6 |   tiny: { kind: kvm, image: tiny, memory_mib: 99999999999999999999999999999999999999999999, vcpus: 1e3 }
+  |                                                                                                    ^^^
+"#,
     ),
     (
         "no hosts anywhere",
@@ -351,18 +592,32 @@ name: t
 images: { tiny: { builtin: test-image } }
 guests: { tiny: { kind: kvm, image: tiny } }
 "#,
-        "",
+        r#"error: no hosts are defined in any scenario file
+ --> x.yaml:1:1
+  |
+1 | version: 1
+  | ^^^^^^^
+  = help: add a `hosts:` section, e.g. `hosts: { lab1: { uri: "qemu:///system" } }`
+"#,
     ),
     (
         "empty file",
         r#""#,
-        "",
+        r#"error: scenario file is empty
+ --> x.yaml:1:1
+  = help: a scenario starts with `version: 1` and `name: ...`
+"#,
     ),
     (
         "top-level list",
         r#"- version: 1
 "#,
-        "",
+        r#"error: wrong type for the scenario file: expected a mapping, found a list
+ --> x.yaml:1:1
+  |
+1 | - version: 1
+  | ^
+"#,
     ),
 ];
 
@@ -377,4 +632,372 @@ fn bad_inputs_give_exact_diagnostics() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn multi_error_file_display() {
+    let text = "version: 1
+name: local-kvm
+hosts:
+  lab1:
+    uri: \"qemu:///system\"
+    capacity: { guests: four }
+  xen1:
+    uri: \"xen:///system\"
+    accel: kvm
+images:
+  tiny:
+    builtin: test-image
+    cmdline: quiet
+guests:
+  tiny:
+    kind: kvm
+    image: tyny
+    memroy_mib: 512
+  web:
+    kind: xen-pvm
+    image: tiny
+    network: { static: 10.0.0.5/24, gatway: 10.0.0.1 }
+checks:
+  - boot
+  - command: { name: kernel-version, run: \"uname -r\", expect_exit: zero }
+timeouts:
+  console: 2 mins
+  ssh: soon
+matrix:
+  host: [lab1, lab3]
+  kind: [kvm]
+";
+    insta::assert_snapshot!(errors(text));
+}
+
+const GOOD: &str = r#"version: 1
+name: local-kvm
+description: "two hosts, a builtin image and files"
+hosts:
+  lab1:
+    uri: "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock"
+    netns: vs-lab-h1
+    roles: [migration-target]
+    labels: { rack: a, slot: 3, on: yes }
+  lab0:
+    uri: "qemu:///system"
+    accel: qemu
+    bridge: br-test
+    capacity: { guests: 8, memory_mib: 16384 }
+images:
+  tiny:
+    builtin: test-image
+    cmdline: yes
+  custom:
+    kernel: /boot/vmlinuz
+    initrd: /boot/initrd.img
+guests:
+  tiny:
+    kind: kvm
+    image: tiny
+  pair:
+    kind: kvm
+    image: custom
+    memory_mib: 512
+    vcpus: 2
+    count: 2
+    network: none
+checks:
+  - command: { run: "uname -r", expect_output: "6.1" }
+  - boot
+  - command: { name: exit-three, run: "exit 3", expect_exit: 3 }
+timeouts:
+  console: 2m
+  case: 1h 5m
+"#;
+
+#[test]
+fn defaults_are_filled_and_every_guest_runs_on_every_host() {
+    let plan = plan(GOOD);
+    assert_eq!(
+        case_names(&plan),
+        ["local-kvm/pair@lab0", "local-kvm/tiny@lab0", "local-kvm/pair@lab1", "local-kvm/tiny@lab1"]
+    );
+
+    let lab1 = &plan.hosts["lab1"];
+    assert_eq!(lab1.hypervisor, Hypervisor::Kvm);
+    assert_eq!(lab1.accel, crate::plan::AccelPreference::Auto);
+    assert_eq!(lab1.bridge, "virbr0");
+    assert_eq!(lab1.netns.as_deref(), Some("vs-lab-h1"));
+    assert_eq!((lab1.capacity.guests, lab1.capacity.memory_mib), (4, 8192));
+    assert_eq!(lab1.roles, ["migration-target"]);
+    assert_eq!(lab1.labels.get("slot").map(String::as_str), Some("3"));
+    assert_eq!(lab1.labels.get("on").map(String::as_str), Some("yes"), "`yes` is a string");
+    let lab0 = &plan.hosts["lab0"];
+    assert_eq!((lab0.accel, lab0.bridge.as_str(), lab0.capacity.guests), (crate::plan::AccelPreference::Qemu, "br-test", 8));
+
+    let tiny = &plan.cases[1];
+    assert_eq!(tiny.scenario, "local-kvm");
+    assert_eq!(tiny.host, "lab0");
+    assert_eq!(tiny.source, Path::new("x.yaml"));
+    assert_eq!(tiny.matrix.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(), ["guest=tiny", "host=lab0"]);
+    let [g] = tiny.guests.as_slice() else { panic!("one guest expected") };
+    assert_eq!((g.name.as_str(), g.kind, g.memory_mib, g.vcpus), ("tiny", GuestKind::Kvm, 256, 1));
+    assert_eq!(g.network, GuestNetwork::Dhcp);
+    assert_eq!(g.image.spec, ImageSpec::Builtin { name: "test-image".into() });
+    assert_eq!(g.image.cmdline.as_deref(), Some("yes"), "`yes` is a string");
+
+    let pair = &plan.cases[0];
+    let names: Vec<_> = pair.guests.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["pair-1", "pair-2"]);
+    assert_eq!((pair.guests[0].memory_mib, pair.guests[0].vcpus), (512, 2));
+    assert_eq!(pair.guests[1].network, GuestNetwork::None);
+    assert_eq!(
+        pair.guests[0].image.spec,
+        ImageSpec::Files { kernel: Some("/boot/vmlinuz".into()), initrd: Some("/boot/initrd.img".into()), disk: None }
+    );
+
+    let checks: Vec<_> = tiny.checks.iter().map(CheckSpec::name).collect();
+    assert_eq!(checks, ["boot", "command-1", "exit-three"], "boot first, commands numbered");
+    assert_eq!(
+        tiny.checks[1],
+        CheckSpec::Command { name: "command-1".into(), run: "uname -r".into(), expect_exit: 0, expect_output: Some("6.1".into()) }
+    );
+    let t = tiny.timeouts;
+    assert_eq!((t.console.as_secs(), t.case.as_secs(), t.running.as_secs()), (120, 3900, 60));
+    assert_eq!((t.address.as_secs(), t.ssh.as_secs(), t.command.as_secs()), (120, 120, 60));
+}
+
+#[test]
+fn boot_is_added_when_checks_are_omitted() {
+    let plan = plan(&format!("{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n"));
+    assert_eq!(plan.cases[0].checks, [CheckSpec::Boot]);
+    assert_eq!(plan.cases[0].timeouts, crate::plan::Timeouts::default());
+}
+
+#[test]
+fn matrix_expands_in_axis_order() {
+    let text = r#"version: 1
+name: m
+hosts:
+  lab1: { uri: "qemu:///system" }
+  xen1: { uri: "xen:///system" }
+images:
+  tiny: { builtin: test-image }
+  custom: { disk: /var/lib/images/x.qcow2 }
+guests:
+  a: { kind: kvm, image: tiny }
+  b: { kind: kvm, image: tiny }
+matrix:
+  host: [lab1]
+  guest: [b, a]
+  kind: [kvm]
+  image: [tiny, custom]
+"#;
+    let plan = plan(text);
+    assert_eq!(case_names(&plan), ["m/b-kvm-tiny@lab1", "m/b-kvm-custom@lab1", "m/a-kvm-tiny@lab1", "m/a-kvm-custom@lab1"]);
+    let c = &plan.cases[1];
+    assert_eq!(c.guests[0].image.name, "custom");
+    assert_eq!(
+        c.matrix.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        ["guest=b", "host=lab1", "image=custom", "kind=kvm"]
+    );
+    assert_eq!(plan.hosts.len(), 2, "unused hosts stay in the plan");
+}
+
+#[test]
+fn kind_axis_overrides_the_guest_kind() {
+    let text = r#"version: 1
+name: x
+hosts:
+  xen1: { uri: "xen:///system", bridge: xbr1 }
+images: { tiny: { builtin: test-image } }
+guests: { tiny: { kind: xen-pv, image: tiny } }
+matrix:
+  kind: [xen-pv, xen-pvh, xen-hvm]
+"#;
+    let plan = plan(text);
+    assert_eq!(case_names(&plan), ["x/tiny-xen-pv@xen1", "x/tiny-xen-pvh@xen1", "x/tiny-xen-hvm@xen1"]);
+    assert_eq!(plan.cases[2].guests[0].kind, GuestKind::XenHvm);
+    assert_eq!(plan.hosts["xen1"].hypervisor, Hypervisor::Xen);
+    assert_eq!(plan.hosts["xen1"].bridge, "xbr1");
+}
+
+#[test]
+fn cluster_boots_templates_together() {
+    let text = r#"version: 1
+name: c
+hosts:
+  lab1: { uri: "qemu:///system" }
+images: { tiny: { builtin: test-image } }
+guests:
+  web: { kind: kvm, image: tiny }
+  db: { kind: kvm, image: tiny, network: { static: 10.0.0.5/24 } }
+cluster: [web, db, web]
+"#;
+    let plan = plan(text);
+    assert_eq!(case_names(&plan), ["c/web+db+web@lab1"]);
+    let names: Vec<_> = plan.cases[0].guests.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["web-1", "db", "web-2"]);
+    assert_eq!(plan.cases[0].guests[1].network, GuestNetwork::Static { address: "10.0.0.5/24".into(), gateway: None });
+    assert_eq!(plan.cases[0].matrix.get("cluster").map(String::as_str), Some("web+db+web"));
+}
+
+#[test]
+fn colliding_case_names_are_an_error() {
+    let text = r#"version: 1
+name: c
+hosts:
+  lab1: { uri: "qemu:///system" }
+images:
+  b-c: { builtin: test-image }
+  c: { builtin: test-image }
+guests:
+  a: { kind: kvm, image: c }
+  a-b: { kind: kvm, image: c }
+matrix:
+  image: [b-c, c]
+"#;
+    let out = errors(text);
+    assert!(out.starts_with("error: case `c/a-b-c@lab1` is defined twice\n  --> x.yaml:10:3\n"), "{out}");
+}
+
+/// Files on disk, for `load`.
+fn write(dir: &tempfile::TempDir, name: &str, text: &[u8]) -> std::path::PathBuf {
+    let path = dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const HOSTS_ONLY: &str = "version: 1\nname: lab\nhosts:\n  lab1: { uri: \"qemu:///system\" }\n";
+
+#[test]
+fn files_merge_hosts_and_concatenate_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let hosts = write(&dir, "hosts.yaml", HOSTS_ONLY.as_bytes());
+    let a = write(&dir, "a.yaml", b"version: 1\nname: a\nimages: { i: { builtin: test-image } }\nguests: { g: { kind: kvm, image: i } }\n");
+    let b = write(
+        &dir,
+        "b.yaml",
+        format!("{HOSTS_ONLY}images: {{ i: {{ builtin: test-image }} }}\nguests: {{ z: {{ kind: kvm, image: i }} }}\n")
+            .replace("name: lab", "name: b")
+            .as_bytes(),
+    );
+    let plan = load(&[hosts, a.clone(), b.clone()]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(case_names(&plan), ["a/g@lab1", "b/z@lab1"]);
+    assert_eq!(plan.cases[0].source, a);
+    assert_eq!(plan.cases[1].source, b);
+    assert_eq!(plan.hosts.len(), 1);
+}
+
+#[test]
+fn conflicting_hosts_and_duplicate_scenarios_across_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(&dir, "a.yaml", format!("{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n").as_bytes());
+    let b = write(
+        &dir,
+        "b.yaml",
+        format!("{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n").replace("qemu:///system", "qemu:///session").as_bytes(),
+    );
+    let e = load(&[a.clone(), b.clone()]).unwrap_err();
+    let got: Vec<_> = e.diagnostics.iter().map(|d| (d.file.clone(), d.line, d.column, d.message.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (b.clone(), 2, 7, format!("scenario name `t` is also used by {}", a.display()).as_str()),
+            (b.clone(), 3, 10, format!("host `lab1` is defined differently in {}", a.display()).as_str()),
+        ]
+    );
+}
+
+#[test]
+fn unreadable_and_non_utf8_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(&dir, "bad.yaml", b"version: 1\nname: caf\xe9\n");
+    let missing = dir.path().join("missing.yaml");
+    let e = load(&[bad.clone(), missing.clone()]).unwrap_err();
+    assert_eq!(e.len(), 2);
+    assert_eq!((e.diagnostics[0].line, e.diagnostics[0].column), (2, 10));
+    assert_eq!(e.diagnostics[0].message, "scenario file is not valid UTF-8");
+    assert_eq!(e.diagnostics[1].file, missing);
+    assert!(e.diagnostics[1].message.starts_with("cannot read scenario file: "), "{}", e.diagnostics[1].message);
+    assert!(e.to_string().contains("2 | name: caf\u{fffd}\n  |          ^\n"), "{e}");
+    assert_eq!(load(&[]).unwrap_err().diagnostics[0].message, "no scenario files given");
+}
+
+#[test]
+fn nasty_inputs_do_not_panic() {
+    let deep_seq = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+    let deep_map = "a:\n".to_owned() + &(1..300).map(|i| format!("{}a:\n", " ".repeat(i))).collect::<String>();
+    let laughs = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n";
+    let inputs: &[&str] = &[
+        "",
+        "\n\n# only a comment\n",
+        "---",
+        "...",
+        "~",
+        "[]",
+        "{}",
+        "- a\n- b\n",
+        "\t",
+        "\tversion: 1",
+        "a: [",
+        "a: 'unterminated",
+        "version: 99999999999999999999999999999999999999999999999999",
+        "version: -99999999999999999999999999999999999999999999999999",
+        "version: 1e999\nname: .nan",
+        "version: 1\n---\nversion: 1\n",
+        "? [a, b]\n: c\n",
+        "{ [1]: 2, ~: 3, true: 4 }",
+        "version: !custom 1",
+        "!!binary aGVsbG8=",
+        "version: *nope",
+        "\u{feff}version: 1\r\nname: t\r\nbogus: 1\r\n",
+        "version: 1\0\nname: t",
+        "a: \u{2028}b\u{85}c: d",
+        "version: 1\nname: t\nhosts: [1, 2]\nimages: 3\nguests: 'x'\nchecks: {}\ntimeouts: []\nmatrix: 4\ncluster: {}\n",
+        "version: 1\nname: t\nhosts: { h: ~ }\nimages: { i: ~ }\nguests: { g: ~ }\nchecks: [~, 1, [], {}]\n",
+        laughs,
+        &deep_seq,
+        &deep_map,
+    ];
+    for input in inputs {
+        let result = load_str(Path::new("nasty.yaml"), input);
+        let e = result.expect_err(&format!("accepted {input:?}"));
+        assert!(!e.is_empty());
+        let shown = e.to_string();
+        if std::env::var_os("SHOW_NASTY").is_some() {
+            println!("=== {input:?}\n{shown}");
+        }
+    }
+}
+
+
+#[test]
+fn byte_order_mark_and_crlf_are_accepted() {
+    let text = format!("\u{feff}{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n").replace('\n', "\r\n");
+    assert_eq!(case_names(&plan(&text)), ["t/tiny@lab1"]);
+}
+
+/// `tests/fixtures/scenarios/*.yaml` say in a comment what loading them gives.
+#[test]
+fn fixtures_match_their_expectations() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenarios");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "yaml") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let result = load(std::slice::from_ref(&path));
+        if let Some(expected) = text.lines().find_map(|l| l.strip_prefix("# expect-first-error: ")) {
+            let e = result.expect_err(&path.display().to_string());
+            let d = &e.diagnostics[0];
+            assert_eq!(format!("{}:{}: {}", d.line, d.column, d.message), expected, "{}", path.display());
+        } else if let Some(expected) = text.lines().find_map(|l| l.strip_prefix("# expect-cases: ")) {
+            let plan = result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            assert_eq!(case_names(&plan).join(" "), expected, "{}", path.display());
+        } else {
+            panic!("{} has no `# expect-…` comment", path.display());
+        }
+        seen += 1;
+    }
+    assert!(seen >= 3);
 }

@@ -71,21 +71,38 @@ impl Node {
 /// A document that could not be read as YAML at all.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SyntaxError {
+    /// Complete, e.g. "invalid YAML: did not find expected ',' or '}'".
     pub message: String,
     /// 1-based; 0 when the parser gave no position.
     pub line: usize,
     pub column: usize,
+    pub kind: SyntaxErrorKind,
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SyntaxErrorKind {
+    Invalid,
+    MoreThanOneDocument,
+    Tag,
+}
+
+const TAGS_UNSUPPORTED: &str = "YAML tags such as `!name` are not supported in scenario files";
 
 /// Parses one YAML document into a [`Node`] tree.
 pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     let de = serde_yaml_ng::Deserializer::from_str(text);
-    NodeSeed { path: Vec::new() }
-        .deserialize(de)
-        .map_err(|err| {
-            let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
-            SyntaxError { message: strip_positions(&err.to_string()), line, column }
-        })
+    NodeSeed { path: Vec::new() }.deserialize(de).map_err(|err| {
+        let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
+        let raw = err.to_string();
+        let (kind, message) = if raw.contains(TAGS_UNSUPPORTED) {
+            (SyntaxErrorKind::Tag, TAGS_UNSUPPORTED.to_owned())
+        } else if raw.contains("more than one document") {
+            (SyntaxErrorKind::MoreThanOneDocument, "a scenario file must hold a single YAML document".to_owned())
+        } else {
+            (SyntaxErrorKind::Invalid, format!("invalid YAML: {}", strip_positions(&raw)))
+        };
+        SyntaxError { message, line, column, kind }
+    })
 }
 
 /// 1-based (line, column) of the node at `path`, if it can be found.
@@ -218,7 +235,7 @@ impl<'de> Visitor<'de> for NodeSeed {
     }
 
     fn visit_enum<A: de::EnumAccess<'de>>(self, _data: A) -> Result<Node, A::Error> {
-        Err(de::Error::custom("YAML tags such as `!name` are not supported in scenario files"))
+        Err(de::Error::custom(TAGS_UNSUPPORTED))
     }
 }
 
@@ -439,9 +456,10 @@ mod tests {
         assert_eq!(token_width("    memroy_mib: 512", 16), 3);
         assert_eq!(token_width("  x: \"a \\\" b\" # c", 5), 8);
         assert_eq!(token_width("  x: 'it''s' # c", 5), 7);
-        assert_eq!(token_width("  c: { guests: 4, memory_mib: lots }", 16), 1);
-        assert_eq!(token_width("  c: { guests: 4, memory_mib: lots }", 32), 4);
-        assert_eq!(token_width("  k: [kvm, xen-pvm]", 12), 7);
+        assert_eq!(token_width("  c: { guests: 4, memory_mib: lots }", 15), 1);
+        assert_eq!(token_width("  c: { guests: 4, memory_mib: lots }", 30), 4);
+        assert_eq!(token_width("  k: [kvm, xen-pvm]", 11), 7);
+        assert_eq!(token_width("\tb: 1", 0), 1);
         assert_eq!(token_width("  - boot", 2), 1);
         assert_eq!(token_width("a: plain words # comment", 3), 11);
         assert_eq!(token_width("", 5), 1);

@@ -1,0 +1,236 @@
+//! End-to-end: the built binary boots real guests on the real local lab
+//! (`virtsmoke lab up`, which ci/test brings up) and the tests read what it wrote.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_virtsmoke");
+const LAB_URI: &str = "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn virtsmoke(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).current_dir(root()).env("CI", "true").output().expect("run virtsmoke")
+}
+
+fn text(o: &Output) -> String {
+    format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn xmllint_schema(path: &Path) {
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(root().join("tests/schemas/junit-10.xsd"))
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Nothing of virtsmoke's is left on the lab host.
+fn assert_no_leftovers() {
+    let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--dry-run"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(!listed.contains("would remove domain"), "leftover domains:\n{listed}");
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn case<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no case {name}"))
+}
+
+fn step<'a>(case: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    case["steps"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}"))
+}
+
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn local_kvm_scenario_boots_and_writes_valid_junit() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let results = dir.path().join("results.json");
+    let arts = dir.path().join("artifacts");
+    let out = virtsmoke(&[
+        "run",
+        "scenarios/local-kvm.yaml",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        results.to_str().unwrap(),
+        "--artifacts",
+        arts.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    xmllint_schema(&junit);
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite name=\"local-kvm/tiny@lab1\""), "{xml}");
+    for tc in ["boot.running", "boot.console", "boot.address", "boot.ssh", "kernel-version", "teardown"] {
+        assert!(xml.contains(&format!("<testcase name=\"{tc}\"")), "missing testcase {tc}");
+    }
+    for p in ["boot_ms", "libvirt_version", "hypervisor", "hypervisor_version", "host", "domain_type"] {
+        assert!(xml.contains(&format!("<property name=\"{p}\"")), "missing property {p}");
+    }
+    assert!(!xml.contains("<failure") && !xml.contains("<error"));
+
+    let doc = json(&results);
+    let c = case(&doc, "local-kvm/tiny@lab1");
+    let props: Vec<(String, String)> = serde_json::from_value(c["properties"].clone()).unwrap();
+    let prop = |k: &str| props.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    assert!(prop("tiny.kernel").ends_with("-amd64"), "{props:?}");
+    assert!(prop("tiny.address").starts_with("10.77.0."), "{props:?}");
+    assert!(prop("boot_ms").parse::<u64>().unwrap() > 0);
+
+    // The console went to the artifacts and holds the marker.
+    let console = walk(&arts).into_iter().find(|p| p.ends_with("tiny.console.log")).expect("console artifact");
+    assert!(std::fs::read_to_string(console).unwrap().contains("VIRTSMOKE-MARKER ssh-ready"));
+    assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn faults_fail_the_right_step_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let results = dir.path().join("results.json");
+    let out = virtsmoke(&[
+        "run",
+        "tests/fixtures/e2e/faults.yaml",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        results.to_str().unwrap(),
+        "--artifacts",
+        dir.path().join("a").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    xmllint_schema(&junit);
+    let doc = json(&results);
+
+    let healthy = case(&doc, "e2e-faults/healthy@lab1");
+    assert_eq!(healthy["outcome"], "passed", "{healthy:#}");
+
+    let panic = case(&doc, "e2e-faults/panic@lab1");
+    assert_eq!(panic["outcome"], "failed");
+    let s = step(panic, "boot.console");
+    // The marker comes before the panic; whichever step was waiting reports the panic.
+    let failing: Vec<&serde_json::Value> =
+        panic["steps"].as_array().unwrap().iter().filter(|s| s["outcome"] == "failed").collect();
+    assert!(!failing.is_empty(), "{panic:#}");
+    assert!(failing[0]["message"].as_str().unwrap().contains("Kernel panic"), "{panic:#} / {s}");
+
+    let nonet = case(&doc, "e2e-faults/nonet@lab1");
+    assert_eq!(step(nonet, "boot.console")["outcome"], "passed");
+    assert_eq!(step(nonet, "boot.address")["outcome"], "failed", "{nonet:#}");
+    assert_eq!(step(nonet, "boot.ssh")["outcome"], "skipped");
+
+    let nossh = case(&doc, "e2e-faults/nossh@lab1");
+    assert_eq!(step(nossh, "boot.address")["outcome"], "passed", "{nossh:#}");
+    let ssh = step(nossh, "boot.ssh");
+    assert_eq!(ssh["outcome"], "failed");
+    assert!(ssh["message"].as_str().unwrap().contains("did not answer"), "{ssh}");
+
+    // Every case tore down cleanly, failed or not.
+    for c in doc["cases"].as_array().unwrap() {
+        assert_eq!(step(c, "teardown")["outcome"], "passed", "{c:#}");
+    }
+    assert_no_leftovers();
+}
+
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn sigterm_tears_down_and_reports_interrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let mut child = Command::new(BIN)
+        .args(["run", "scenarios/local-kvm.yaml", "--junit", junit.to_str().unwrap(), "--artifacts"])
+        .arg(dir.path().join("a"))
+        .current_dir(root())
+        .env("CI", "true")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the case has started (its domain may exist), then interrupt.
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
+        assert!(n > 0, "virtsmoke ended before starting the case:\n{seen}");
+        seen.push_str(&line);
+        if line.contains("start    local-kvm/tiny@lab1") {
+            break;
+        }
+    }
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert_ne!(status.code(), Some(0), "{seen}{rest}");
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("interrupted"), "{xml}");
+    xmllint_schema(&junit);
+    assert_no_leftovers();
+}
+
+#[test]
+fn bad_input_is_exit_2_with_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nname: bad\nhosts:\n  h:\n    uri: \"test:///default\"\nimages:\n  tiny:\n    builtin: test-image\nguests:\n  g:\n    kind: kvm\n    image: tiny\n    memroy_mib: 512\n",
+    )
+    .unwrap();
+    for cmd in ["validate", "run"] {
+        let out = virtsmoke(&[cmd, path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad.yaml:13:5"), "{err}");
+        assert!(err.contains("memory_mib"), "{err}");
+    }
+}
+
+#[test]
+fn usage_errors_are_exit_2_and_help_is_exit_0() {
+    assert_eq!(virtsmoke(&["run"]).status.code(), Some(2));
+    assert_eq!(virtsmoke(&["frobnicate"]).status.code(), Some(2));
+    for sub in ["run", "validate", "list", "lab", "image", "facts", "cleanup"] {
+        let out = virtsmoke(&[sub, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{sub}: {}", text(&out));
+    }
+}
+
+#[test]
+fn an_unreachable_host_is_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nname: gone\nhosts:\n  h:\n    uri: \"qemu+unix:///system?socket=/nonexistent/sock\"\n    accel: qemu\nimages:\n  tiny:\n    builtin: test-image\nguests:\n  g:\n    kind: kvm\n    image: tiny\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("j.xml");
+    let out = virtsmoke(&["run", path.to_str().unwrap(), "--junit", junit.to_str().unwrap(), "--artifacts", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<error") && xml.contains("cannot connect to libvirt"), "{xml}");
+    xmllint_schema(&junit);
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() { out.extend(walk(&p)); } else { out.push(p); }
+        }
+    }
+    out
+}
