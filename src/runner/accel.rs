@@ -41,15 +41,22 @@ pub async fn choose(
     if !facts.domain_types.iter().any(|t| t == "kvm") {
         return choice(DomainType::Qemu, "the host offers no kvm domain type");
     }
-    if probe(host, probe_kernel, run_id, scratch).await? {
-        choice(DomainType::Kvm, "a probe guest booted under kvm")
-    } else {
-        choice(DomainType::Qemu, "kvm is offered but a probe guest did not boot under it")
+    match probe(host, probe_kernel, run_id, scratch).await? {
+        Probed::Booted => choice(DomainType::Kvm, "a probe guest booted under kvm"),
+        Probed::Hung => choice(DomainType::Qemu, "kvm is offered but a probe guest hung under it"),
+        Probed::Refused(why) => choice(DomainType::Qemu, &format!("kvm is offered but a probe guest could not start: {why}")),
     }
 }
 
-/// Boots the kernel under KVM without disk or NIC; true if its banner appears in time.
-async fn probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> Result<bool, BackendError> {
+enum Probed {
+    Booted,
+    Hung,
+    /// libvirt or QEMU would not even start it (e.g. QEMU aborting on an MSR).
+    Refused(String),
+}
+
+/// Boots the kernel under KVM without disk or NIC and looks for its banner.
+async fn probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> Result<Probed, BackendError> {
     let name = format!("vs-{run_id}-kvm-probe");
     let xml = domain_xml::build(&DomainXmlInput {
         name: name.clone(),
@@ -66,7 +73,14 @@ async fn probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> Resu
         hvmloader: Default::default(),
         owner: Ownership { run_id: run_id.to_string(), case: "kvm-probe".into(), guest: "probe".into(), created: crate::unix_now() },
     });
-    let dom = host.create_paused(&name, xml).await?;
+    let dom = match host.create_paused(&name, xml).await {
+        Ok(d) => d,
+        Err(BackendError::Libvirt { source, .. }) => {
+            let msg = source.message().lines().map(str::trim).collect::<Vec<_>>().join(" ");
+            return Ok(Probed::Refused(msg));
+        }
+        Err(e) => return Err(e),
+    };
     let result = async {
         let console = dom.open_console(scratch.join(format!("{name}.console.log"))).await?;
         dom.resume().await?;
@@ -76,7 +90,7 @@ async fn probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> Resu
         .await
         .is_ok();
         console.stop();
-        Ok(booted)
+        Ok(if booted { Probed::Booted } else { Probed::Hung })
     }
     .await;
     dom.destroy().await?;

@@ -84,12 +84,13 @@ pub(crate) fn plan(sources: &[SourceFile], scenarios: &[Read<'_>], diags: &mut V
         diags.append(&mut cx.diags);
     }
 
-    if plan.cases.is_empty() && diags.is_empty() {
-        if let Some((fi, s)) = scenarios.first() {
-            let mut cx = Cx::new(&sources[*fi]);
-            cx.error(s.root, "the scenario files define no cases", Some("add a `guests:` section".into()));
-            diags.append(&mut cx.diags);
-        }
+    if plan.cases.is_empty()
+        && diags.is_empty()
+        && let Some((fi, s)) = scenarios.first()
+    {
+        let mut cx = Cx::new(&sources[*fi]);
+        cx.error(s.root, "the scenario files define no cases", Some("add a `guests:` section".into()));
+        diags.append(&mut cx.diags);
     }
     plan
 }

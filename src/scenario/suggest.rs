@@ -22,7 +22,7 @@ pub(crate) fn list<'a>(items: impl IntoIterator<Item = &'a str>) -> String {
 }
 
 /// `did you mean ...?` if something is close, otherwise "expected one of ...".
-pub(crate) fn help_for<'a>(input: &str, candidates: &[&'a str], what: &str) -> Option<String> {
+pub(crate) fn help_for(input: &str, candidates: &[&str], what: &str) -> Option<String> {
     if candidates.is_empty() {
         return None;
     }
