@@ -164,6 +164,7 @@ async fn run_body(
         match provision(ctx, host, index, case, spec, case_dir, artifacts).await {
             Ok(g) => {
                 guests.push(g);
+                rec.property(format!("{}.running_ms", spec.name), t.elapsed().as_millis());
                 rec.record(Some(&spec.name), "boot.running", t, Ok(()));
             }
             Err(f) => {

@@ -57,8 +57,18 @@ impl Diagnostic {
         let snippet = line
             .checked_sub(1)
             .and_then(|i| text.lines().nth(i))
-            .map(|l| Snippet { width: yaml::token_width(l, column.saturating_sub(1)), text: l.to_owned() });
-        Diagnostic { file: file.into(), line, column, message: message.into(), help: None, snippet }
+            .map(|l| Snippet {
+                width: yaml::token_width(l, column.saturating_sub(1)),
+                text: l.to_owned(),
+            });
+        Diagnostic {
+            file: file.into(),
+            line,
+            column,
+            message: message.into(),
+            help: None,
+            snippet,
+        }
     }
 
     /// A diagnostic pointing at `node` in `text`.
@@ -109,7 +119,12 @@ impl fmt::Display for Diagnostic {
                 .take(snippet.width)
                 .map(|c| if c == '\t' { TAB.len() } else { 1 })
                 .sum();
-            writeln!(f, "{pad} | {}{}", " ".repeat(lead), "^".repeat(carets.max(1)))?;
+            writeln!(
+                f,
+                "{pad} | {}{}",
+                " ".repeat(lead),
+                "^".repeat(carets.max(1))
+            )?;
         }
         if let Some(help) = &self.help {
             writeln!(f, "{pad} = help: {help}")?;
@@ -149,8 +164,14 @@ mod tests {
     #[test]
     fn renders_like_rustc() {
         let text = "guests:\n  tiny:\n    memroy_mib: 512\n";
-        let d = Diagnostic::at_position("scenarios/x.yaml", text, 3, 5, "unknown key `memroy_mib` in guest `tiny`")
-            .with_help(Some("did you mean `memory_mib`?".into()));
+        let d = Diagnostic::at_position(
+            "scenarios/x.yaml",
+            text,
+            3,
+            5,
+            "unknown key `memroy_mib` in guest `tiny`",
+        )
+        .with_help(Some("did you mean `memory_mib`?".into()));
         assert_eq!(
             d.to_string(),
             "error: unknown key `memroy_mib` in guest `tiny`\n \

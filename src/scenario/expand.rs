@@ -15,7 +15,11 @@ use super::yaml::Node;
 pub(crate) type Read<'n> = (usize, Scenario<'n>);
 
 /// Builds the plan; problems go to `diags` (the plan is only meaningful when none were added).
-pub(crate) fn plan(sources: &[SourceFile], scenarios: &[Read<'_>], diags: &mut Vec<Diagnostic>) -> Plan {
+pub(crate) fn plan(
+    sources: &[SourceFile],
+    scenarios: &[Read<'_>],
+    diags: &mut Vec<Diagnostic>,
+) -> Plan {
     let mut hosts: BTreeMap<String, (HostSpec, usize)> = BTreeMap::new();
     let mut host_names: BTreeSet<&str> = BTreeSet::new();
     for (fi, s) in scenarios {
@@ -36,17 +40,27 @@ pub(crate) fn plan(sources: &[SourceFile], scenarios: &[Read<'_>], diags: &mut V
         }
         diags.append(&mut cx.diags);
     }
-    let plan_hosts: BTreeMap<String, HostSpec> = hosts.into_iter().map(|(k, (h, _))| (k, h)).collect();
-    let mut plan = Plan { hosts: plan_hosts, cases: Vec::new() };
+    let plan_hosts: BTreeMap<String, HostSpec> =
+        hosts.into_iter().map(|(k, (h, _))| (k, h)).collect();
+    let mut plan = Plan {
+        hosts: plan_hosts,
+        cases: Vec::new(),
+    };
 
     if host_names.is_empty() {
         // A broken `hosts:` is reported already; only say so when none is written.
-        if let Some((fi, s)) = scenarios.first().filter(|_| !scenarios.iter().any(|(_, s)| s.declares_hosts)) {
+        if let Some((fi, s)) = scenarios
+            .first()
+            .filter(|_| !scenarios.iter().any(|(_, s)| s.declares_hosts))
+        {
             let mut cx = Cx::new(&sources[*fi]);
             cx.error(
                 s.root,
                 "no hosts are defined in any scenario file",
-                Some("add a `hosts:` section, e.g. `hosts: { lab1: { uri: \"qemu:///system\" } }`".into()),
+                Some(
+                    "add a `hosts:` section, e.g. `hosts: { lab1: { uri: \"qemu:///system\" } }`"
+                        .into(),
+                ),
             );
             diags.append(&mut cx.diags);
         }
@@ -62,7 +76,10 @@ pub(crate) fn plan(sources: &[SourceFile], scenarios: &[Read<'_>], diags: &mut V
             if let Some(origin) = scenario_names.get(name.as_str()) {
                 cx.error(
                     node,
-                    format!("scenario name `{name}` is also used by {}", sources[*origin].path.display()),
+                    format!(
+                        "scenario name `{name}` is also used by {}",
+                        sources[*origin].path.display()
+                    ),
                     Some("case names start with the scenario name, so it must be unique".into()),
                 );
                 expandable = false;
@@ -73,13 +90,25 @@ pub(crate) fn plan(sources: &[SourceFile], scenarios: &[Read<'_>], diags: &mut V
         let axis_hosts = s.matrix.as_ref().and_then(|m| m.host.as_ref());
         for (h, at) in axis_hosts.into_iter().flatten() {
             if !host_names.contains(h.as_str()) {
-                let help = suggest::help_for(h, &host_names.iter().copied().collect::<Vec<_>>(), "defined hosts are");
+                let help = suggest::help_for(
+                    h,
+                    &host_names.iter().copied().collect::<Vec<_>>(),
+                    "defined hosts are",
+                );
                 cx.error(at, format!("`matrix.host` uses undefined host `{h}`"), help);
                 expandable = false;
             }
         }
         if expandable && s.has_guests {
-            expand(&mut cx, *fi, s, &plan.hosts, &mut case_names, sources, &mut plan.cases);
+            expand(
+                &mut cx,
+                *fi,
+                s,
+                &plan.hosts,
+                &mut case_names,
+                sources,
+                &mut plan.cases,
+            );
         }
         diags.append(&mut cx.diags);
     }
@@ -89,7 +118,11 @@ pub(crate) fn plan(sources: &[SourceFile], scenarios: &[Read<'_>], diags: &mut V
         && let Some((fi, s)) = scenarios.first()
     {
         let mut cx = Cx::new(&sources[*fi]);
-        cx.error(s.root, "the scenario files define no cases", Some("add a `guests:` section".into()));
+        cx.error(
+            s.root,
+            "the scenario files define no cases",
+            Some("add a `guests:` section".into()),
+        );
         diags.append(&mut cx.diags);
     }
     plan
@@ -110,7 +143,11 @@ impl<'n> GuestSet<'_, 'n> {
     }
 
     fn label(&self) -> String {
-        self.templates().iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join("+")
+        self.templates()
+            .iter()
+            .map(|t| t.name.as_str())
+            .collect::<Vec<_>>()
+            .join("+")
     }
 
     /// Where problems with the whole set point.
@@ -122,7 +159,6 @@ impl<'n> GuestSet<'_, 'n> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 fn expand(
     cx: &mut Cx<'_>,
     fi: usize,
@@ -137,7 +173,10 @@ fn expand(
 
     let host_axis: Vec<(&HostSpec, Option<&Node>)> = match matrix.and_then(|m| m.host.as_ref()) {
         Some(values) => {
-            let found: Vec<_> = values.iter().filter_map(|(h, at)| hosts.get(h).map(|h| (h, Some(*at)))).collect();
+            let found: Vec<_> = values
+                .iter()
+                .filter_map(|(h, at)| hosts.get(h).map(|h| (h, Some(*at))))
+                .collect();
             if found.len() != values.len() {
                 return; // a referenced host is itself invalid, and reported
             }
@@ -147,11 +186,23 @@ fn expand(
     };
     let sets: Vec<GuestSet<'_, '_>> = match (&s.cluster, matrix.and_then(|m| m.guest.as_ref())) {
         (Some((names, at)), _) => {
-            let Some(ts) = names.iter().map(|(n, _)| s.guests.get(n)).collect::<Option<Vec<_>>>() else { return };
+            let Some(ts) = names
+                .iter()
+                .map(|(n, _)| s.guests.get(n))
+                .collect::<Option<Vec<_>>>()
+            else {
+                return;
+            };
             vec![GuestSet::Cluster(ts, at)]
         }
         (None, Some(names)) => {
-            let Some(ts) = names.iter().map(|(n, _)| s.guests.get(n)).collect::<Option<Vec<_>>>() else { return };
+            let Some(ts) = names
+                .iter()
+                .map(|(n, _)| s.guests.get(n))
+                .collect::<Option<Vec<_>>>()
+            else {
+                return;
+            };
             ts.into_iter().map(GuestSet::One).collect()
         }
         (None, None) => s.guests.values().map(GuestSet::One).collect(),
@@ -161,7 +212,10 @@ fn expand(
         None => vec![None],
     };
     let images: Vec<Option<(&str, &Node)>> = match matrix.and_then(|m| m.image.as_ref()) {
-        Some(values) => values.iter().map(|(i, at)| Some((i.as_str(), *at))).collect(),
+        Some(values) => values
+            .iter()
+            .map(|(i, at)| Some((i.as_str(), *at)))
+            .collect(),
         None => vec![None],
     };
 
@@ -207,7 +261,11 @@ fn expand(
                         let guest_kind = kind.map_or(t.kind, |(k, _)| k);
                         if guest_kind.hypervisor() != host.hypervisor {
                             let at = kind.map(|(_, n)| n).or(host_node).unwrap_or(t.kind_node);
-                            let host_kind = if host.hypervisor == crate::plan::Hypervisor::Kvm { "kvm" } else { "xen" };
+                            let host_kind = if host.hypervisor == crate::plan::Hypervisor::Kvm {
+                                "kvm"
+                            } else {
+                                "xen"
+                            };
                             report(
                                 cx,
                                 at,
@@ -217,11 +275,17 @@ fn expand(
                             ok = false;
                         }
                         let image_name = image.map_or(t.image.as_str(), |(i, _)| i);
-                        let Some(img) = s.images.get(image_name) else { return };
+                        let Some(img) = s.images.get(image_name) else {
+                            return;
+                        };
                         for _ in 0..t.count {
                             let n = numbered.entry(t.name.as_str()).or_default();
                             *n += 1;
-                            let guest_name = if totals[t.name.as_str()] > 1 { format!("{}-{n}", t.name) } else { t.name.clone() };
+                            let guest_name = if totals[t.name.as_str()] > 1 {
+                                format!("{}-{n}", t.name)
+                            } else {
+                                t.name.clone()
+                            };
                             guests.push(GuestSpec {
                                 name: guest_name,
                                 kind: guest_kind,
@@ -238,7 +302,10 @@ fn expand(
                                 cx,
                                 set.node(),
                                 format!("two guests of case `{name}` would be named `{}`", g.name),
-                                format!("instances are numbered `NAME-1`, `NAME-2`, ...; rename the guest template `{}`", g.name),
+                                format!(
+                                    "instances are numbered `NAME-1`, `NAME-2`, ...; rename the guest template `{}`",
+                                    g.name
+                                ),
                             );
                             ok = false;
                         }
@@ -248,28 +315,49 @@ fn expand(
                         report(
                             cx,
                             host_node.unwrap_or(set.node()),
-                            format!("case `{name}` boots {count} guests but host `{}` takes at most {}", host.name, host.capacity.guests),
-                            format!("raise `capacity.guests` of host `{}`, or boot fewer guests", host.name),
+                            format!(
+                                "case `{name}` boots {count} guests but host `{}` takes at most {}",
+                                host.name, host.capacity.guests
+                            ),
+                            format!(
+                                "raise `capacity.guests` of host `{}`, or boot fewer guests",
+                                host.name
+                            ),
                         );
                         ok = false;
                     }
-                    let memory: u64 = guests.iter().map(|g| g.memory_mib).fold(0, u64::saturating_add);
+                    let memory: u64 = guests
+                        .iter()
+                        .map(|g| g.memory_mib)
+                        .fold(0, u64::saturating_add);
                     if memory > host.capacity.memory_mib {
                         report(
                             cx,
                             host_node.unwrap_or(set.node()),
-                            format!("case `{name}` needs {memory} MiB but host `{}` has {} MiB", host.name, host.capacity.memory_mib),
-                            format!("raise `capacity.memory_mib` of host `{}`, or give the guests less memory", host.name),
+                            format!(
+                                "case `{name}` needs {memory} MiB but host `{}` has {} MiB",
+                                host.name, host.capacity.memory_mib
+                            ),
+                            format!(
+                                "raise `capacity.memory_mib` of host `{}`, or give the guests less memory",
+                                host.name
+                            ),
                         );
                         ok = false;
                     }
                     if let Some(origin) = case_names.get(&name) {
                         let help = if *origin == fi {
-                            "two matrix combinations give the same name; rename a guest or an image".to_owned()
+                            "two matrix combinations give the same name; rename a guest or an image"
+                                .to_owned()
                         } else {
                             format!("also produced by {}", sources[*origin].path.display())
                         };
-                        report(cx, set.node(), format!("case `{name}` is defined twice"), help);
+                        report(
+                            cx,
+                            set.node(),
+                            format!("case `{name}` is defined twice"),
+                            help,
+                        );
                         ok = false;
                     }
                     if !ok {

@@ -34,13 +34,22 @@ pub(crate) fn kind_names() -> Vec<&'static str> {
 
 /// Reads one guest template; `None` if anything in it is wrong (all of it reported).
 /// `images` are the names defined under `images:`.
-pub(crate) fn guest<'n>(cx: &mut Cx<'_>, name: &str, key: &'n Node, value: &'n Node, images: &[&str]) -> Option<GuestTemplate<'n>> {
+pub(crate) fn guest<'n>(
+    cx: &mut Cx<'_>,
+    name: &str,
+    key: &'n Node,
+    value: &'n Node,
+    images: &[&str],
+) -> Option<GuestTemplate<'n>> {
     let before = cx.diags.len();
     cx.name(key, name, "guest name");
     let f = cx.fields(key, value, format!("guest `{name}`"), KEYS)?;
 
     let kind = match f.get("kind") {
-        Some(n) => cx.choice(n, &f.desc("kind"), &kind_names()).and_then(GuestKind::parse).map(|k| (k, n)),
+        Some(n) => cx
+            .choice(n, &f.desc("kind"), &kind_names())
+            .and_then(GuestKind::parse)
+            .map(|k| (k, n)),
         None => {
             let help = format!("expected one of {}", suggest::list(kind_names()));
             cx.missing(&f, "kind", Some(help));
@@ -48,21 +57,34 @@ pub(crate) fn guest<'n>(cx: &mut Cx<'_>, name: &str, key: &'n Node, value: &'n N
         }
     };
     let image = match f.get("image") {
-        Some(n) => cx.text(n, &f.desc("image")).and_then(|i| image_ref(cx, n, &i, &format!("guest `{name}`"), images).then_some(i)),
+        Some(n) => cx
+            .text(n, &f.desc("image"))
+            .and_then(|i| image_ref(cx, n, &i, &format!("guest `{name}`"), images).then_some(i)),
         None => {
             cx.missing(&f, "image", None);
             None
         }
     };
-    let memory_mib = f.get("memory_mib").map_or(Some(DEFAULT_MEMORY_MIB), |n| cx.u64(n, &f.desc("memory_mib"), 64));
-    let vcpus = f.get("vcpus").map_or(Some(DEFAULT_VCPUS), |n| cx.u32(n, &f.desc("vcpus"), 1, 64));
-    let count = f.get("count").map_or(Some(1), |n| cx.u32(n, &f.desc("count"), 1, 64));
-    let network = f.get("network").map_or(Some(GuestNetwork::Dhcp), |n| network(cx, f.key_node("network").unwrap_or(n), n, name));
+    let memory_mib = f.get("memory_mib").map_or(Some(DEFAULT_MEMORY_MIB), |n| {
+        cx.u64(n, &f.desc("memory_mib"), 64)
+    });
+    let vcpus = f
+        .get("vcpus")
+        .map_or(Some(DEFAULT_VCPUS), |n| cx.u32(n, &f.desc("vcpus"), 1, 64));
+    let count = f
+        .get("count")
+        .map_or(Some(1), |n| cx.u32(n, &f.desc("count"), 1, 64));
+    let network = f.get("network").map_or(Some(GuestNetwork::Dhcp), |n| {
+        network(cx, f.key_node("network").unwrap_or(n), n, name)
+    });
     if let (Some(GuestNetwork::Static { .. }), Some(c @ 2..)) = (&network, count) {
         cx.error(
             f.get("network").unwrap_or(key),
             format!("guest `{name}` has a static address but `count: {c}`"),
-            Some("every instance would get the same address; use `dhcp` or one template per address".into()),
+            Some(
+                "every instance would get the same address; use `dhcp` or one template per address"
+                    .into(),
+            ),
         );
     }
 
@@ -84,7 +106,13 @@ pub(crate) fn guest<'n>(cx: &mut Cx<'_>, name: &str, key: &'n Node, value: &'n N
 }
 
 /// Checks that `image` names a defined image, reporting it with a suggestion otherwise.
-pub(crate) fn image_ref(cx: &mut Cx<'_>, at: &Node, image: &str, user: &str, images: &[&str]) -> bool {
+pub(crate) fn image_ref(
+    cx: &mut Cx<'_>,
+    at: &Node,
+    image: &str,
+    user: &str,
+    images: &[&str],
+) -> bool {
     if images.contains(&image) {
         return true;
     }
@@ -97,7 +125,8 @@ pub(crate) fn image_ref(cx: &mut Cx<'_>, at: &Node, image: &str, user: &str, ima
     false
 }
 
-const NETWORK_EXPECTED: &str = "`dhcp`, `none` or a mapping like `{ static: 10.0.0.5/24, gateway: 10.0.0.1 }`";
+const NETWORK_EXPECTED: &str =
+    "`dhcp`, `none` or a mapping like `{ static: 10.0.0.5/24, gateway: 10.0.0.1 }`";
 
 fn network(cx: &mut Cx<'_>, key: &Node, value: &Node, guest: &str) -> Option<GuestNetwork> {
     let subject = format!("`network` in guest `{guest}`");
@@ -107,7 +136,11 @@ fn network(cx: &mut Cx<'_>, key: &Node, value: &Node, guest: &str) -> Option<Gue
             "none" => Some(GuestNetwork::None),
             other => {
                 let help = suggest::did_you_mean(other, ["dhcp", "none", "static"]);
-                cx.error(value, format!("invalid value `{other}` for {subject}: expected {NETWORK_EXPECTED}"), help);
+                cx.error(
+                    value,
+                    format!("invalid value `{other}` for {subject}: expected {NETWORK_EXPECTED}"),
+                    help,
+                );
                 None
             }
         },
@@ -117,12 +150,20 @@ fn network(cx: &mut Cx<'_>, key: &Node, value: &Node, guest: &str) -> Option<Gue
                 Some(n) => cx.text(n, &f.desc("static")).and_then(|a| {
                     let ok = parse_cidr(&a);
                     if !ok {
-                        cx.error(n, format!("invalid address `{a}` for {}", f.desc("static")), Some("expected ADDRESS/PREFIX, e.g. `10.0.0.5/24`".into()));
+                        cx.error(
+                            n,
+                            format!("invalid address `{a}` for {}", f.desc("static")),
+                            Some("expected ADDRESS/PREFIX, e.g. `10.0.0.5/24`".into()),
+                        );
                     }
                     ok.then_some(a)
                 }),
                 None => {
-                    cx.missing(&f, "static", Some("e.g. `{ static: 10.0.0.5/24, gateway: 10.0.0.1 }`".into()));
+                    cx.missing(
+                        &f,
+                        "static",
+                        Some("e.g. `{ static: 10.0.0.5/24, gateway: 10.0.0.1 }`".into()),
+                    );
                     None
                 }
             };
@@ -131,12 +172,19 @@ fn network(cx: &mut Cx<'_>, key: &Node, value: &Node, guest: &str) -> Option<Gue
                 Some(n) => cx.text(n, &f.desc("gateway")).and_then(|g| {
                     let ok = g.parse::<IpAddr>().is_ok();
                     if !ok {
-                        cx.error(n, format!("invalid address `{g}` for {}", f.desc("gateway")), Some("expected an IP address, e.g. `10.0.0.1`".into()));
+                        cx.error(
+                            n,
+                            format!("invalid address `{g}` for {}", f.desc("gateway")),
+                            Some("expected an IP address, e.g. `10.0.0.1`".into()),
+                        );
                     }
                     ok.then_some(Some(g))
                 }),
             };
-            Some(GuestNetwork::Static { address: address?, gateway: gateway? })
+            Some(GuestNetwork::Static {
+                address: address?,
+                gateway: gateway?,
+            })
         }
         _ => {
             cx.wrong_type(value, &subject, NETWORK_EXPECTED);
@@ -146,8 +194,14 @@ fn network(cx: &mut Cx<'_>, key: &Node, value: &Node, guest: &str) -> Option<Gue
 }
 
 fn parse_cidr(s: &str) -> bool {
-    let Some((addr, prefix)) = s.split_once('/') else { return false };
-    let Ok(addr) = addr.parse::<IpAddr>() else { return false };
-    let Ok(prefix) = prefix.parse::<u8>() else { return false };
+    let Some((addr, prefix)) = s.split_once('/') else {
+        return false;
+    };
+    let Ok(addr) = addr.parse::<IpAddr>() else {
+        return false;
+    };
+    let Ok(prefix) = prefix.parse::<u8>() else {
+        return false;
+    };
     prefix <= if addr.is_ipv4() { 32 } else { 128 }
 }

@@ -29,7 +29,11 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
             return Some(b);
         }
         let help = suggest::help_for(&b, BUILTIN_IMAGES, "builtin images are");
-        cx.error(n, format!("unknown builtin image `{b}` in image `{name}`"), help);
+        cx.error(
+            n,
+            format!("unknown builtin image `{b}` in image `{name}`"),
+            help,
+        );
         None
     });
     let kernel = path(cx, &f, "kernel");
@@ -49,24 +53,46 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         builtin.map(|name| ImageSpec::Builtin { name })
     } else {
         if f.get("kernel").is_none() && f.get("disk").is_none() {
-            let message = format!("image `{name}` has no source: set `builtin`, or `kernel` and/or `disk`");
-            cx.error(f.owner, message, Some(format!("builtin images are: {}", suggest::list(BUILTIN_IMAGES.iter().copied()))));
+            let message =
+                format!("image `{name}` has no source: set `builtin`, or `kernel` and/or `disk`");
+            cx.error(
+                f.owner,
+                message,
+                Some(format!(
+                    "builtin images are: {}",
+                    suggest::list(BUILTIN_IMAGES.iter().copied())
+                )),
+            );
         }
         if let (Some(k), None) = (f.key_node("initrd"), f.get("kernel")) {
-            cx.error(k, format!("`initrd` in image `{name}` needs `kernel`"), None);
+            cx.error(
+                k,
+                format!("`initrd` in image `{name}` needs `kernel`"),
+                None,
+            );
         }
-        Some(ImageSpec::Files { kernel: kernel?, initrd: initrd?, disk: disk? })
+        Some(ImageSpec::Files {
+            kernel: kernel?,
+            initrd: initrd?,
+            disk: disk?,
+        })
     };
 
     if cx.diags.len() > before {
         return None;
     }
-    Some(Image { name: name.to_owned(), spec: spec?, cmdline: cmdline? })
+    Some(Image {
+        name: name.to_owned(),
+        spec: spec?,
+        cmdline: cmdline?,
+    })
 }
 
 /// An optional absolute path; `None` if invalid, `Some(None)` if absent.
 fn path(cx: &mut Cx<'_>, f: &Fields<'_>, key: &str) -> Option<Option<PathBuf>> {
-    let Some(n) = f.get(key) else { return Some(None) };
+    let Some(n) = f.get(key) else {
+        return Some(None);
+    };
     let s = cx.text(n, &f.desc(key))?;
     let p = PathBuf::from(&s);
     if !p.is_absolute() {

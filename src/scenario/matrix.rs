@@ -22,7 +22,13 @@ pub(crate) struct Matrix<'n> {
     pub image: Option<AxisValues<'n, String>>,
 }
 
-pub(crate) fn matrix<'n>(cx: &mut Cx<'_>, key: &'n Node, value: &'n Node, guests: &[&str], images: &[&str]) -> Option<Matrix<'n>> {
+pub(crate) fn matrix<'n>(
+    cx: &mut Cx<'_>,
+    key: &'n Node,
+    value: &'n Node,
+    guests: &[&str],
+    images: &[&str],
+) -> Option<Matrix<'n>> {
     let f = cx.fields(key, value, "`matrix`", AXES)?;
     if AXES.iter().all(|a| f.get(a).is_none()) {
         cx.error(
@@ -51,7 +57,10 @@ pub(crate) fn matrix<'n>(cx: &mut Cx<'_>, key: &'n Node, value: &'n Node, guests
             let mut out = Vec::new();
             let mut ok = true;
             for (_, at) in values {
-                match cx.choice(at, "`matrix.kind`", &kinds).and_then(GuestKind::parse) {
+                match cx
+                    .choice(at, "`matrix.kind`", &kinds)
+                    .and_then(GuestKind::parse)
+                {
                     Some(k) => out.push((k, at)),
                     None => ok = false,
                 }
@@ -76,7 +85,11 @@ fn axis<'n>(cx: &mut Cx<'_>, value: &'n Node, name: &str) -> Option<AxisValues<'
     let subject = format!("`matrix.{name}`");
     let values = cx.string_list(value, &subject)?;
     if values.is_empty() {
-        cx.error(value, format!("matrix axis `{name}` is empty"), Some(format!("list at least one value, or remove `{name}`")));
+        cx.error(
+            value,
+            format!("matrix axis `{name}` is empty"),
+            Some(format!("list at least one value, or remove `{name}`")),
+        );
         return None;
     }
     let mut ok = true;
@@ -90,10 +103,18 @@ fn axis<'n>(cx: &mut Cx<'_>, value: &'n Node, name: &str) -> Option<AxisValues<'
 }
 
 /// `cluster: [a, b]`: guest templates booted together in every case.
-pub(crate) fn cluster<'n>(cx: &mut Cx<'_>, value: &'n Node, guests: &[&str]) -> Option<AxisValues<'n, String>> {
+pub(crate) fn cluster<'n>(
+    cx: &mut Cx<'_>,
+    value: &'n Node,
+    guests: &[&str],
+) -> Option<AxisValues<'n, String>> {
     let values = cx.string_list(value, "`cluster`")?;
     if values.is_empty() {
-        cx.error(value, "`cluster` is empty", Some("list the guest templates to boot together, e.g. `[tiny, tiny]`".into()));
+        cx.error(
+            value,
+            "`cluster` is empty",
+            Some("list the guest templates to boot together, e.g. `[tiny, tiny]`".into()),
+        );
         return None;
     }
     let mut ok = true;

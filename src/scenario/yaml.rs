@@ -91,18 +91,31 @@ const TAGS_UNSUPPORTED: &str = "YAML tags such as `!name` are not supported in s
 /// Parses one YAML document into a [`Node`] tree.
 pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     let de = serde_yaml_ng::Deserializer::from_str(text);
-    NodeSeed { path: Vec::new() }.deserialize(de).map_err(|err| {
-        let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
-        let raw = err.to_string();
-        let (kind, message) = if raw.contains(TAGS_UNSUPPORTED) {
-            (SyntaxErrorKind::Tag, TAGS_UNSUPPORTED.to_owned())
-        } else if raw.contains("more than one document") {
-            (SyntaxErrorKind::MoreThanOneDocument, "a scenario file must hold a single YAML document".to_owned())
-        } else {
-            (SyntaxErrorKind::Invalid, format!("invalid YAML: {}", strip_positions(&raw)))
-        };
-        SyntaxError { message, line, column, kind }
-    })
+    NodeSeed { path: Vec::new() }
+        .deserialize(de)
+        .map_err(|err| {
+            let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
+            let raw = err.to_string();
+            let (kind, message) = if raw.contains(TAGS_UNSUPPORTED) {
+                (SyntaxErrorKind::Tag, TAGS_UNSUPPORTED.to_owned())
+            } else if raw.contains("more than one document") {
+                (
+                    SyntaxErrorKind::MoreThanOneDocument,
+                    "a scenario file must hold a single YAML document".to_owned(),
+                )
+            } else {
+                (
+                    SyntaxErrorKind::Invalid,
+                    format!("invalid YAML: {}", strip_positions(&raw)),
+                )
+            };
+            SyntaxError {
+                message,
+                line,
+                column,
+                kind,
+            }
+        })
 }
 
 /// 1-based (line, column) of the node at `path`, if it can be found.
@@ -149,7 +162,10 @@ impl NodeSeed {
     }
 
     fn node(self, value: Value) -> Node {
-        Node { value, path: self.path }
+        Node {
+            value,
+            path: self.path,
+        }
     }
 }
 
@@ -227,7 +243,9 @@ impl<'de> Visitor<'de> for NodeSeed {
         let mut entries = Vec::new();
         loop {
             let i = entries.len();
-            let Some(key) = map.next_key_seed(self.child(Step::Key(i)))? else { break };
+            let Some(key) = map.next_key_seed(self.child(Step::Key(i)))? else {
+                break;
+            };
             let value = map.next_value_seed(self.child(Step::Value(i)))?;
             entries.push((key, value));
         }
@@ -349,7 +367,9 @@ impl<'de> Visitor<'de> for Here {
 /// starting there spans on `line`; at least 1.
 pub(crate) fn token_width(line: &str, column: usize) -> usize {
     let chars: Vec<char> = line.chars().collect();
-    let Some(&first) = chars.get(column) else { return 1 };
+    let Some(&first) = chars.get(column) else {
+        return 1;
+    };
     let rest = &chars[column..];
     let width = match first {
         c if c.is_whitespace() => 1,
@@ -420,11 +440,15 @@ mod tests {
     #[test]
     fn tree_keeps_duplicates_and_order() {
         let node = parse("b: 1\na: yes\nb: [x, ~]\n").unwrap();
-        let Value::Map(entries) = &node.value else { panic!("not a map") };
+        let Value::Map(entries) = &node.value else {
+            panic!("not a map")
+        };
         let keys: Vec<_> = entries.iter().map(|(k, _)| k.as_str().unwrap()).collect();
         assert_eq!(keys, ["b", "a", "b"]);
         assert_eq!(entries[1].1.value, Value::Str("yes".into()));
-        let Value::Seq(items) = &entries[2].1.value else { panic!("not a seq") };
+        let Value::Seq(items) = &entries[2].1.value else {
+            panic!("not a seq")
+        };
         assert_eq!(items[1].value, Value::Null);
         assert_eq!(items[1].path, [Step::Value(2), Step::Index(1)]);
     }
@@ -434,12 +458,26 @@ mod tests {
         let text = "top:\n  inner:\n    x: 1\n    y: { a: \"q\" }\nlist:\n  - one\n  - two\n";
         assert_eq!(locate(text, &[]), Some((1, 1)));
         assert_eq!(locate(text, &[Step::Key(0)]), Some((1, 1)));
-        assert_eq!(locate(text, &[Step::Value(0), Step::Value(0), Step::Key(1)]), Some((4, 5)));
         assert_eq!(
-            locate(text, &[Step::Value(0), Step::Value(0), Step::Value(1), Step::Value(0)]),
+            locate(text, &[Step::Value(0), Step::Value(0), Step::Key(1)]),
+            Some((4, 5))
+        );
+        assert_eq!(
+            locate(
+                text,
+                &[
+                    Step::Value(0),
+                    Step::Value(0),
+                    Step::Value(1),
+                    Step::Value(0)
+                ]
+            ),
             Some((4, 13))
         );
-        assert_eq!(locate(text, &[Step::Value(1), Step::Index(1)]), Some((7, 5)));
+        assert_eq!(
+            locate(text, &[Step::Value(1), Step::Index(1)]),
+            Some((7, 5))
+        );
         assert_eq!(locate(text, &[Step::Value(7)]), None);
     }
 
