@@ -73,3 +73,23 @@ impl GuestUnderTest {
 
 /// How often a wait re-checks when nothing wakes it.
 pub const POLL: Duration = Duration::from_millis(250);
+
+/// What a check sees of its case.
+pub struct CheckEnv<'a> {
+    pub guests: &'a [GuestUnderTest],
+    /// The network namespace the host side of the guests' network is reached from
+    /// (the lab host's), `None` for the root namespace.
+    pub host_netns: Option<&'a str>,
+    pub timeouts: &'a crate::plan::Timeouts,
+}
+
+/// One testcase a check produced, with the figures it measured.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubResult {
+    /// Testcase name, e.g. `network.mtu` or `network.ping: a -> b`.
+    pub name: String,
+    pub duration: Duration,
+    pub result: Result<(), StepFailure>,
+    /// Measured figures, e.g. (`network.rtt_ms`, `0.41`).
+    pub properties: Vec<(String, String)>,
+}

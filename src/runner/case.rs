@@ -238,6 +238,18 @@ async fn run_body(
     }
 }
 
+/// Records what a multi-testcase check produced.
+#[allow(dead_code)]
+fn record_sub_results(rec: &mut Recorder<'_>, results: Vec<checks::SubResult>) {
+    for r in results {
+        let started = Instant::now() - r.duration;
+        for (k, v) in r.properties {
+            rec.property(k, v);
+        }
+        rec.record(None, &r.name, started, r.result);
+    }
+}
+
 /// Creates the guest's domain paused, attaches the console, then lets it run.
 async fn provision(
     ctx: &RunContext,
