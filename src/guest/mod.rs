@@ -2,6 +2,7 @@
 //! console scanning.
 
 pub mod console_scan;
+pub mod jump;
 pub mod keys;
 pub mod netns;
 pub mod ssh;

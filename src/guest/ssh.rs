@@ -19,6 +19,8 @@ pub struct SshTarget {
     pub netns: Option<String>,
     pub user: String,
     pub private_key: PathBuf,
+    /// Reach the guest through this SSH host instead of directly.
+    pub jump: Option<super::jump::JumpHost>,
 }
 
 impl std::fmt::Display for SshTarget {
@@ -26,6 +28,9 @@ impl std::fmt::Display for SshTarget {
         write!(f, "{}@{}", self.user, self.addr)?;
         if let Some(ns) = &self.netns {
             write!(f, " (netns {ns})")?;
+        }
+        if let Some(j) = &self.jump {
+            write!(f, " (via {j})")?;
         }
         Ok(())
     }
@@ -38,6 +43,12 @@ pub enum SshError {
         target: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("cannot reach {target} through its jump host")]
+    Jump {
+        target: String,
+        #[source]
+        source: super::jump::JumpError,
     },
     #[error("ssh handshake with {target} failed")]
     Handshake {
@@ -74,7 +85,7 @@ pub enum SshError {
 impl SshError {
     /// Errors worth retrying while a guest is still coming up.
     pub fn is_transient(&self) -> bool {
-        matches!(self, SshError::Connect { .. } | SshError::Handshake { .. })
+        matches!(self, SshError::Connect { .. } | SshError::Handshake { .. } | SshError::Jump { .. })
     }
 }
 
@@ -95,10 +106,20 @@ pub async fn exec(target: &SshTarget, command: &str, timeout: Duration) -> Resul
 fn exec_blocking(target: &SshTarget, command: &str, timeout: Duration) -> Result<ExecOutput, SshError> {
     let t = target.to_string();
     let started = Instant::now();
-    let tcp = netns::connect_tcp(target.netns.as_deref(), target.addr, timeout.min(Duration::from_secs(10)))
-        .map_err(|source| SshError::Connect { target: t.clone(), source })?;
+    let connect_timeout = timeout.min(Duration::from_secs(10));
     let mut sess = Session::new().map_err(|source| SshError::Handshake { target: t.clone(), source })?;
-    sess.set_tcp_stream(tcp);
+    match &target.jump {
+        None => {
+            let tcp = netns::connect_tcp(target.netns.as_deref(), target.addr, connect_timeout)
+                .map_err(|source| SshError::Connect { target: t.clone(), source })?;
+            sess.set_tcp_stream(tcp);
+        }
+        Some(jump) => {
+            let stream = super::jump::open(jump, target.addr, connect_timeout)
+                .map_err(|source| SshError::Jump { target: t.clone(), source })?;
+            sess.set_tcp_stream(stream);
+        }
+    }
     sess.set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
     sess.handshake().map_err(|source| SshError::Handshake { target: t.clone(), source })?;
     sess.userauth_pubkey_file(&target.user, None, &target.private_key, None)
