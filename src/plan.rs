@@ -100,6 +100,18 @@ pub struct HostSpec {
     pub capacity: Capacity,
     pub roles: Vec<String>,
     pub labels: BTreeMap<String, String>,
+    /// An SSH server on the host through which its guests are reached (a Xen dom0,
+    /// a host whose guests sit on a private bridge).
+    pub jump: Option<JumpSpec>,
+}
+
+/// How to log in to a host to reach the guests behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JumpSpec {
+    /// `HOST:PORT`.
+    pub address: String,
+    pub user: String,
+    pub key: PathBuf,
 }
 
 /// Where a guest's bootable bits come from.

@@ -199,7 +199,16 @@ async fn run_body(
         rec.record(Some(&spec.name), "boot.address", t, Ok(()));
 
         let t = Instant::now();
-        let target = checks::boot::target(addr, host.spec.netns.as_deref(), &ctx.key.private);
+        let mut target = checks::boot::target(addr, host.spec.netns.as_deref(), &ctx.key.private);
+        if let Some(j) = &host.spec.jump {
+            match jump_host(j, host.spec.netns.as_deref()) {
+                Ok(jh) => target.jump = Some(jh),
+                Err(f) => {
+                    rec.record(Some(&spec.name), "boot.ssh", Instant::now(), Err(f));
+                    return;
+                }
+            }
+        }
         match checks::boot::ssh_ready(g, &target, case.timeouts.ssh).await {
             Ok(kernel) => {
                 rec.property(format!("{}.ssh_ms", spec.name), t.elapsed().as_millis());
@@ -359,8 +368,13 @@ async fn teardown(
                 uri: g.domain.host.uri.clone(),
                 ssh: g.ssh.as_ref().map(|s| {
                     let ns = s.netns.as_deref().map(|n| format!("ip netns exec {n} ")).unwrap_or_default();
+                    let jump = s
+                        .jump
+                        .as_ref()
+                        .map(|j| format!("-o ProxyJump={}@{}:{} ", j.user, j.addr.ip(), j.addr.port()))
+                        .unwrap_or_default();
                     format!(
-                        "{ns}ssh -i {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {}@{}",
+                        "{ns}ssh {jump}-i {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {}@{}",
                         s.private_key.display(),
                         s.user,
                         s.addr.ip()
@@ -403,6 +417,23 @@ async fn teardown(
     };
     rec.record(None, "teardown", t, result);
     (consoles, kept)
+}
+
+/// The jump host of a host spec, resolved.
+fn jump_host(j: &crate::plan::JumpSpec, netns: Option<&str>) -> Result<crate::guest::jump::JumpHost, StepFailure> {
+    use std::net::ToSocketAddrs;
+    let addr = j
+        .address
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| StepFailure::error(format!("cannot resolve the jump host address `{}`", j.address)))?;
+    Ok(crate::guest::jump::JumpHost {
+        addr,
+        user: j.user.clone(),
+        private_key: j.key.clone(),
+        netns: netns.map(str::to_string),
+    })
 }
 
 /// `vs-RUNID-INDEX-GUEST`: unique per run, traceable to the case.

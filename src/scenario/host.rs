@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor};
+use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
 
 use super::ctx::Cx;
 use super::yaml::{Node, Value};
@@ -16,6 +16,7 @@ const KEYS: &[&str] = &[
     "capacity",
     "roles",
     "labels",
+    "jump",
 ];
 
 pub(crate) const DEFAULT_CAPACITY: Capacity = Capacity {
@@ -135,6 +136,10 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
         None => Some(BTreeMap::new()),
         Some(n) => labels(cx, n, name),
     };
+    let jump = match f.get("jump") {
+        None => Some(None),
+        Some(n) => jump(cx, f.key_node("jump").unwrap_or(n), n, name).map(Some),
+    };
 
     if cx.diags.len() > before {
         return None;
@@ -149,7 +154,39 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
         capacity: capacity?,
         roles: roles?,
         labels: labels?,
+        jump: jump?,
     })
+}
+
+fn jump(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<JumpSpec> {
+    let f = cx.fields(key, value, format!("`jump` of host `{host}`"), &["address", "user", "key"])?;
+    let address = match f.get("address") {
+        Some(n) => {
+            let a = cx.text(n, &f.desc("address"))?;
+            if a.rsplit_once(':').is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err()) {
+                cx.error(n, format!("`address` of the jump host of `{host}` must be HOST:PORT, found `{a}`"), None);
+                None
+            } else {
+                Some(a)
+            }
+        }
+        None => {
+            cx.missing(&f, "address", Some("e.g. `address: \"127.0.0.1:2221\"`".into()));
+            None
+        }
+    };
+    let user = match f.get("user") {
+        Some(n) => cx.text(n, &f.desc("user")),
+        None => Some("root".to_owned()),
+    };
+    let key_path = match f.get("key") {
+        Some(n) => cx.text(n, &f.desc("key")).map(std::path::PathBuf::from),
+        None => {
+            cx.missing(&f, "key", Some("the private key that logs in to the host".into()));
+            None
+        }
+    };
+    Some(JumpSpec { address: address?, user: user?, key: key_path? })
 }
 
 fn capacity(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<Capacity> {
