@@ -71,7 +71,7 @@ fn local_kvm_scenario_boots_and_writes_valid_junit() {
 
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<testsuite name=\"local-kvm/tiny@lab1\""), "{xml}");
-    for tc in ["boot.running", "boot.console", "boot.address", "boot.ssh", "kernel-version", "teardown"] {
+    for tc in ["boot.running", "boot.console", "boot.address", "boot.ssh", "boot.kind", "kernel-version", "teardown"] {
         assert!(xml.contains(&format!("<testcase name=\"{tc}\"")), "missing testcase {tc}");
     }
     for p in ["boot_ms", "libvirt_version", "hypervisor", "hypervisor_version", "host", "domain_type"] {

@@ -2,6 +2,7 @@
 
 pub mod boot;
 pub mod command;
+pub mod guest_kind;
 pub mod wait;
 
 use std::net::IpAddr;

@@ -65,7 +65,7 @@ impl Recorder<'_> {
     }
 }
 
-const BOOT_STEPS: [&str; 4] = ["boot.running", "boot.console", "boot.address", "boot.ssh"];
+const BOOT_STEPS: [&str; 5] = ["boot.running", "boot.console", "boot.address", "boot.ssh", "boot.kind"];
 
 pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: UnboundedSender<RunEvent>) -> CaseReport {
     let started = SystemTime::now();
@@ -213,15 +213,28 @@ async fn run_body(
             Ok(kernel) => {
                 rec.property(format!("{}.ssh_ms", spec.name), t.elapsed().as_millis());
                 rec.property(format!("{}.kernel", spec.name), kernel);
-                g.ssh = Some(target);
                 rec.record(Some(&spec.name), "boot.ssh", t, Ok(()));
+                boot_ms = boot_ms.max(boot_started.elapsed().as_millis());
+                let t = Instant::now();
+                let verdict = match crate::guest::ssh::exec(&target, checks::guest_kind::PROBE, case.timeouts.command).await {
+                    Ok(out) => {
+                        let ev = checks::guest_kind::Evidence::parse(&out.stdout, &g.console.text());
+                        checks::guest_kind::judge(spec.kind, host.domain_type, &ev)
+                            .map(|seen| rec.property(format!("{}.kind_evidence", spec.name), seen))
+                            .map_err(|why| StepFailure::failed(why).with_detail(g.console_excerpt()))
+                    }
+                    Err(e) => Err(StepFailure::failed(crate::error_chain(&e))),
+                };
+                g.ssh = Some(target);
+                if !rec.record(Some(&spec.name), "boot.kind", t, verdict) {
+                    return;
+                }
             }
             Err(f) => {
                 rec.record(Some(&spec.name), "boot.ssh", t, Err(f));
                 return;
             }
         }
-        boot_ms = boot_ms.max(boot_started.elapsed().as_millis());
     }
     rec.property("boot_ms", boot_ms);
 

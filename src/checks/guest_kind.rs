@@ -1,0 +1,126 @@
+//! Proves from inside the guest that it booted as the kind the case asked for:
+//! a Xen PV guest that silently came up as HVM is a failure that says so.
+
+use crate::backend::domain_xml::DomainType;
+use crate::plan::GuestKind;
+
+/// The shell command whose output `judge` reads. Sections are separated by `---`.
+pub const PROBE: &str = "cat /sys/hypervisor/type 2>/dev/null; echo ---; \
+     dmesg 2>/dev/null | grep -E 'Booting paravirtualized kernel|Hypervisor detected|Xen HVM callback|unplug' | head -n 5; echo ---; \
+     d=$(readlink /sys/class/net/eth0/device/driver 2>/dev/null); echo ${d##*/}";
+
+/// What the guest says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Evidence {
+    pub hypervisor_type: String,
+    pub boot_lines: Vec<String>,
+    pub nic_driver: String,
+}
+
+impl Evidence {
+    /// Reads the probe's output; the console text fills in boot lines dmesg no longer holds.
+    pub fn parse(probe_output: &str, console: &str) -> Evidence {
+        let mut parts = probe_output.split("---\n");
+        let hypervisor_type = parts.next().unwrap_or("").trim().to_string();
+        let mut boot_lines: Vec<String> =
+            parts.next().unwrap_or("").lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+        if !boot_lines.iter().any(|l| l.contains("Booting paravirtualized kernel")) {
+            if let Some(l) = console.lines().find(|l| l.contains("Booting paravirtualized kernel")) {
+                boot_lines.push(l.trim().to_string());
+            }
+        }
+        let nic_driver = parts.next().unwrap_or("").trim().to_string();
+        Evidence { hypervisor_type, boot_lines, nic_driver }
+    }
+
+    fn booted_on(&self) -> Option<&str> {
+        self.boot_lines.iter().find_map(|l| l.split("Booting paravirtualized kernel on ").nth(1)).map(str::trim)
+    }
+
+    fn summary(&self) -> String {
+        format!(
+            "/sys/hypervisor/type={:?}, booted on {:?}, eth0 driver {:?}",
+            self.hypervisor_type,
+            self.booted_on().unwrap_or("(unknown)"),
+            self.nic_driver
+        )
+    }
+}
+
+/// `Ok(summary)` when the evidence matches `kind`; `Err(why)` naming what the guest really is.
+pub fn judge(kind: GuestKind, domain_type: DomainType, ev: &Evidence) -> Result<String, String> {
+    let on = ev.booted_on().unwrap_or("");
+    let is_xen = ev.hypervisor_type == "xen";
+    let seen = ev.summary();
+    let verdict = match kind {
+        GuestKind::XenPv => is_xen && on == "Xen",
+        GuestKind::XenPvh => is_xen && on == "Xen PVH",
+        GuestKind::XenPvhvm => is_xen && on == "Xen HVM" && ev.nic_driver != "e1000",
+        GuestKind::XenHvm => !on.starts_with("Xen") && ev.nic_driver != "vif",
+        GuestKind::Kvm => {
+            !is_xen
+                && (domain_type != DomainType::Kvm
+                    || ev.boot_lines.iter().any(|l| l.contains("Hypervisor detected: KVM") || on == "KVM"))
+        }
+    };
+    if verdict {
+        Ok(seen)
+    } else {
+        Err(format!("the guest did not boot as {kind}: {seen} ({})", describe(ev)))
+    }
+}
+
+/// What the evidence says the guest is.
+fn describe(ev: &Evidence) -> String {
+    match (ev.hypervisor_type.as_str(), ev.booted_on()) {
+        ("xen", Some("Xen")) => "it is a Xen PV guest".into(),
+        ("xen", Some("Xen PVH")) => "it is a Xen PVH guest".into(),
+        ("xen", Some("Xen HVM")) if ev.nic_driver == "vif" => "it is a Xen PVHVM guest".into(),
+        ("xen", Some("Xen HVM")) => "it is Xen HVM with PV extensions but an emulated NIC".into(),
+        (_, Some("KVM")) => "it is a KVM guest".into(),
+        (_, Some("bare hardware")) if ev.nic_driver == "e1000" => "it is a fully emulated (HVM) guest".into(),
+        (_, Some(other)) => format!("its kernel booted on {other}"),
+        _ => "its kind could not be determined".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(ty: &str, line: &str, nic: &str) -> Evidence {
+        Evidence::parse(&format!("{ty}\n---\n{line}\n---\n{nic}\n"), "")
+    }
+
+    #[test]
+    fn each_kind_is_recognised() {
+        let pv = ev("xen", "[0.0] Booting paravirtualized kernel on Xen", "vif");
+        let pvh = ev("xen", "[0.0] Booting paravirtualized kernel on Xen PVH", "vif");
+        let pvhvm = ev("xen", "[0.0] Booting paravirtualized kernel on Xen HVM", "vif");
+        let hvm = ev("", "[0.0] Booting paravirtualized kernel on bare hardware", "e1000");
+        let kvm = ev("", "[0.0] Booting paravirtualized kernel on KVM\n[0.0] Hypervisor detected: KVM", "virtio_net");
+        let tcg = ev("", "[0.0] Booting paravirtualized kernel on bare hardware", "virtio_net");
+        assert!(judge(GuestKind::XenPv, DomainType::Xen, &pv).is_ok());
+        assert!(judge(GuestKind::XenPvh, DomainType::Xen, &pvh).is_ok());
+        assert!(judge(GuestKind::XenPvhvm, DomainType::Xen, &pvhvm).is_ok());
+        assert!(judge(GuestKind::XenHvm, DomainType::Xen, &hvm).is_ok());
+        assert!(judge(GuestKind::Kvm, DomainType::Kvm, &kvm).is_ok());
+        assert!(judge(GuestKind::Kvm, DomainType::Qemu, &tcg).is_ok());
+        assert!(judge(GuestKind::Kvm, DomainType::Kvm, &tcg).is_err(), "kvm requested, no KVM seen");
+    }
+
+    #[test]
+    fn the_wrong_kind_says_what_it_is() {
+        let pvhvm = ev("xen", "Booting paravirtualized kernel on Xen HVM", "vif");
+        let err = judge(GuestKind::XenPv, DomainType::Xen, &pvhvm).unwrap_err();
+        assert!(err.contains("did not boot as xen-pv") && err.contains("it is a Xen PVHVM guest"), "{err}");
+        let err = judge(GuestKind::XenHvm, DomainType::Xen, &pvhvm).unwrap_err();
+        assert!(err.contains("PVHVM"), "{err}");
+    }
+
+    #[test]
+    fn console_fills_in_rotated_dmesg() {
+        let e = Evidence::parse("xen\n---\n---\nvif\n", "[ 0.0] Booting paravirtualized kernel on Xen PVH\n");
+        assert!(judge(GuestKind::XenPvh, DomainType::Xen, &e).is_ok());
+    }
+}
