@@ -7,6 +7,7 @@ pub mod domain_xml;
 pub mod error;
 pub mod facts;
 pub mod host;
+pub mod host_shell;
 pub mod metadata;
 
 pub use domain::{GuestDomain, RunState};

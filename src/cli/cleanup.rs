@@ -37,7 +37,8 @@ pub fn run(args: CleanupArgs) -> u8 {
     let min_age = args.older_than.map(|d| d.as_secs()).unwrap_or(0);
     let mut code = exit::PASSED;
     let mut removed = 0;
-    for (name, uri) in targets {
+    for spec in targets {
+        let (name, uri) = (spec.name.clone(), spec.uri.clone());
         let r = rt.block_on(async {
             let host = Host::connect(&name, &uri).await?;
             let mut gone = Vec::new();

@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::backend::Host;
 use crate::exit;
+use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor};
 
 #[derive(Args)]
 pub struct FactsArgs {
@@ -19,19 +20,30 @@ pub struct FactsArgs {
     json: bool,
 }
 
-/// The (name, uri) pairs named by scenarios and `--uri`.
-pub fn targets(scenarios: &[PathBuf], uris: &[String]) -> Result<Vec<(String, String)>, u8> {
-    let mut out: Vec<(String, String)> = Vec::new();
+/// The hosts named by scenarios and `--uri`.
+pub fn targets(scenarios: &[PathBuf], uris: &[String]) -> Result<Vec<HostSpec>, u8> {
+    let mut out: Vec<HostSpec> = Vec::new();
     if !scenarios.is_empty() {
         match crate::scenario::load(scenarios) {
-            Ok(plan) => out.extend(plan.hosts.values().map(|h| (h.name.clone(), h.uri.clone()))),
+            Ok(plan) => out.extend(plan.hosts.into_values()),
             Err(e) => {
                 eprintln!("{e}");
                 return Err(exit::BAD_INPUT);
             }
         }
     }
-    out.extend(uris.iter().map(|u| (u.clone(), u.clone())));
+    out.extend(uris.iter().map(|u| HostSpec {
+        name: u.clone(),
+        uri: u.clone(),
+        hypervisor: if u.starts_with("xen") || u.starts_with("libxl") { Hypervisor::Xen } else { Hypervisor::Kvm },
+        accel: AccelPreference::Auto,
+        netns: None,
+        bridge: String::new(),
+        capacity: Capacity { guests: 1, memory_mib: 0 },
+        roles: vec![],
+        labels: Default::default(),
+        jump: None,
+    }));
     if out.is_empty() {
         eprintln!("error: name scenario files or --uri");
         return Err(exit::BAD_INPUT);
@@ -47,10 +59,13 @@ pub fn facts(args: FactsArgs) -> u8 {
     let Ok(rt) = tokio::runtime::Runtime::new() else { return exit::INFRASTRUCTURE };
     let mut code = exit::PASSED;
     let mut all = Vec::new();
-    for (name, uri) in targets {
+    for spec in targets {
+        let name = spec.name.clone();
         let r = rt.block_on(async {
-            let host = Host::connect(&name, &uri).await?;
-            host.facts().await
+            let host = Host::connect(&spec.name, &spec.uri).await?;
+            let mut facts = host.facts().await?;
+            crate::runner::host_facts::enrich(&spec, &mut facts).await;
+            Ok::<_, crate::backend::BackendError>(facts)
         });
         match r {
             Ok(f) => {

@@ -5,6 +5,7 @@
 mod accel;
 pub mod case;
 mod context;
+pub mod host_facts;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -126,7 +127,8 @@ async fn prepare_and_run(
         prep.spawn(async move {
             let r = async {
                 let host = Host::connect(&spec.name, &spec.uri).await?;
-                let facts = host.facts().await?;
+                let mut facts = host.facts().await?;
+                host_facts::enrich(&spec, &mut facts).await;
                 let choice =
                     accel::choose(&host, &facts, spec.hypervisor, spec.accel, &kernel, &run_id, &scratch).await?;
                 Ok::<_, crate::backend::BackendError>((host, facts, choice))
