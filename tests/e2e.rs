@@ -30,11 +30,17 @@ fn xmllint_schema(path: &Path) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
-/// Nothing of virtsmoke's is left on the lab host.
-fn assert_no_leftovers() {
-    let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--dry-run"]);
+/// The run id virtsmoke announced on its first line.
+fn run_id(stderr: &str) -> String {
+    let line = stderr.lines().find(|l| l.starts_with("run ")).expect("a `run ID:` line");
+    line["run ".len()..].split(':').next().unwrap().to_string()
+}
+
+/// Nothing of the run is left on the lab host: no domain, no scratch directory.
+fn assert_no_leftovers(run: &str) {
+    let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--run", run, "--dry-run"]);
     let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(!listed.contains("would remove domain"), "leftover domains:\n{listed}");
+    assert!(listed.contains("nothing to clean up"), "leftovers of run {run}:\n{listed}");
 }
 
 fn json(path: &Path) -> serde_json::Value {
@@ -90,7 +96,7 @@ fn local_kvm_scenario_boots_and_writes_valid_junit() {
     // The console went to the artifacts and holds the marker.
     let console = walk(&arts).into_iter().find(|p| p.ends_with("tiny.console.log")).expect("console artifact");
     assert!(std::fs::read_to_string(console).unwrap().contains("VIRTSMOKE-MARKER ssh-ready"));
-    assert_no_leftovers();
+    assert_no_leftovers(&run_id(&String::from_utf8_lossy(&out.stderr)));
 }
 
 #[test]
@@ -140,7 +146,7 @@ fn faults_fail_the_right_step_and_the_run_goes_on() {
     for c in doc["cases"].as_array().unwrap() {
         assert_eq!(step(c, "teardown")["outcome"], "passed", "{c:#}");
     }
-    assert_no_leftovers();
+    assert_no_leftovers(&run_id(&String::from_utf8_lossy(&out.stderr)));
 }
 
 #[test]
@@ -176,7 +182,7 @@ fn sigterm_tears_down_and_reports_interrupted() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("interrupted"), "{xml}");
     xmllint_schema(&junit);
-    assert_no_leftovers();
+    assert_no_leftovers(&run_id(&seen));
 }
 
 #[test]
