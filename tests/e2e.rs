@@ -142,6 +142,22 @@ fn faults_fail_the_right_step_and_the_run_goes_on() {
     assert_eq!(ssh["outcome"], "failed");
     assert!(ssh["message"].as_str().unwrap().contains("did not answer"), "{ssh}");
 
+    let hang = case(&doc, "e2e-faults/hang@lab1");
+    assert_eq!(step(hang, "boot.console")["outcome"], "passed");
+    assert_eq!(step(hang, "boot.address")["outcome"], "failed", "{hang:#}");
+
+    let poweroff = case(&doc, "e2e-faults/poweroff@lab1");
+    let failed = first_failed(poweroff);
+    assert!(failed["message"].as_str().unwrap().contains("no longer running"), "{poweroff:#}");
+
+    let sshdie = case(&doc, "e2e-faults/sshdie@lab1");
+    assert_eq!(step(sshdie, "boot.ssh")["outcome"], "passed", "{sshdie:#}");
+    let failed = first_failed(sshdie);
+    assert!(
+        ["boot.kind", "long-command"].contains(&failed["name"].as_str().unwrap()),
+        "the SSH server died during a check: {sshdie:#}"
+    );
+
     // Every case tore down cleanly, failed or not.
     for c in doc["cases"].as_array().unwrap() {
         assert_eq!(step(c, "teardown")["outcome"], "passed", "{c:#}");
@@ -228,6 +244,10 @@ fn an_unreachable_host_is_exit_3() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<error") && xml.contains("cannot connect to libvirt"), "{xml}");
     xmllint_schema(&junit);
+}
+
+fn first_failed(case: &serde_json::Value) -> &serde_json::Value {
+    case["steps"].as_array().unwrap().iter().find(|s| s["outcome"] == "failed").unwrap_or_else(|| panic!("nothing failed: {case:#}"))
 }
 
 fn walk(dir: &Path) -> Vec<PathBuf> {

@@ -168,7 +168,11 @@ async fn prepare_and_run(
         keep_on_failure: opts.keep_on_failure,
         cancel: CancellationToken::new(),
     });
-    let (cases, interrupted) = schedule(&ctx, &plan, opts.jobs.max(1), emit).await;
+    let (mut cases, interrupted) = schedule(&ctx, &plan, opts.jobs.max(1), emit).await;
+    if let Some(leaks) = leak_check(&ctx, &cases).await {
+        emit(&RunEvent::CaseFinished { report: leaks.clone() });
+        cases.push(leaks);
+    }
     Ok(RunResult { cases, interrupted, unusable_hosts })
 }
 
@@ -266,4 +270,48 @@ fn interrupted_before_start(case: &crate::plan::Case) -> CaseReport {
         artifacts: vec![],
         kept: vec![],
     }
+}
+
+/// After every case: no domain of this run may remain on any host. Anything found
+/// is removed and reported as a failed `teardown` testcase of its own.
+async fn leak_check(ctx: &RunContext, cases: &[CaseReport]) -> Option<CaseReport> {
+    let t = Instant::now();
+    // Guests kept for a human (`--keep-on-failure`) are meant to stay.
+    let kept: BTreeSet<&str> = cases.iter().flat_map(|c| c.kept.iter().map(|k| k.domain.as_str())).collect();
+    let mut found = Vec::new();
+    for (name, state) in &ctx.hosts {
+        let HostState::Ready(h) = state else { continue };
+        match h.host.owned_domains().await {
+            Ok(doms) => {
+                for d in doms.into_iter().filter(|d| d.run_id == ctx.run_id && !kept.contains(d.name.as_str())) {
+                    let removed = h.host.remove_domain(&d.name).await.is_ok();
+                    found.push(format!("{} on {name}{}", d.name, if removed { "" } else { " (could not be removed)" }));
+                }
+            }
+            Err(e) => found.push(format!("cannot list the domains of {name}: {}", crate::error_chain(&e))),
+        }
+    }
+    if found.is_empty() {
+        return None;
+    }
+    let step = crate::events::StepRecord {
+        name: "teardown".into(),
+        outcome: Outcome::Failed,
+        duration: t.elapsed(),
+        message: Some(format!("the run left domains behind: {}", found.join("; "))),
+        detail: None,
+    };
+    Some(CaseReport {
+        name: "virtsmoke/leak-check".into(),
+        scenario: "virtsmoke".into(),
+        host: String::new(),
+        started: std::time::SystemTime::now(),
+        duration: t.elapsed(),
+        outcome: Outcome::Failed,
+        steps: vec![step],
+        properties: vec![("run_id".into(), ctx.run_id.clone())],
+        consoles: vec![],
+        artifacts: vec![],
+        kept: vec![],
+    })
 }
