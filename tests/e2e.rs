@@ -202,6 +202,39 @@ fn sigterm_tears_down_and_reports_interrupted() {
 }
 
 #[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn cleanup_removes_what_a_killed_run_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["run", "-v", "tests/fixtures/e2e/faults.yaml", "--only", "*/hang@*", "--artifacts"])
+        .arg(dir.path())
+        .current_dir(root())
+        .env("CI", "true")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(std::io::BufRead::read_line(&mut stderr, &mut line).unwrap() > 0, "{seen}");
+        seen.push_str(&line);
+        if line.contains("boot.running") {
+            break;
+        }
+    }
+    // No chance to tear down: the domain and the run's scratch stay behind.
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let run = run_id(&seen);
+    let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--run", &run]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("removed domain vs-{run}-")), "{said}");
+    assert!(said.contains("removed run directory"), "{said}");
+    assert_no_leftovers(&run);
+}
+
+#[test]
 fn bad_input_is_exit_2_with_location() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.yaml");

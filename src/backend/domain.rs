@@ -54,7 +54,13 @@ impl GuestDomain {
         tokio::task::spawn_blocking(move || {
             // Look the domain up afresh: a transient domain that stopped is gone,
             // and the old handle would only report an error.
-            let Ok(d) = conn.lookup_domain_by_name(&name) else { return Ok(RunState::Gone) };
+            let d = match conn.lookup_domain_by_name(&name) {
+                Ok(d) => d,
+                Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::NoDomain) => {
+                    return Ok(RunState::Gone);
+                }
+                Err(e) => return Err(BackendError::Libvirt { op: "looking up the domain", target: name, source: e }),
+            };
             let (state, _) = d.state().map_err(BackendError::libvirt("reading the domain state", name))?;
             Ok(match state.unwrap_or(DomainState::NoState) {
                 DomainState::Running | DomainState::Blocked => RunState::Running,

@@ -115,12 +115,27 @@ impl Host {
     pub async fn remove_domain(&self, name: &str) -> Result<bool, BackendError> {
         let name = name.to_string();
         self.call(move |c| {
-            let Ok(d) = c.lookup_domain_by_name(&name) else { return Ok(false) };
+            let d = match c.lookup_domain_by_name(&name) {
+                Ok(d) => d,
+                Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::NoDomain) => return Ok(false),
+                Err(e) => return Err(BackendError::Libvirt { op: "looking up the domain", target: name, source: e }),
+            };
+            // A domain that vanishes between lookup and destroy is just as gone.
+            let gone = |e: &virt::error::Error| {
+                e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::NoDomain)
+                    || e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::OperationInvalid)
+            };
             if d.is_active().unwrap_or(false) {
-                d.destroy().map_err(BackendError::libvirt("destroying the domain", name.clone()))?;
+                match d.destroy() {
+                    Err(e) if gone(&e) => return Ok(false),
+                    r => r.map_err(BackendError::libvirt("destroying the domain", name.clone()))?,
+                }
             }
             if d.is_persistent().unwrap_or(false) {
-                d.undefine().map_err(BackendError::libvirt("undefining the domain", name.clone()))?;
+                match d.undefine() {
+                    Err(e) if gone(&e) => {}
+                    r => r.map_err(BackendError::libvirt("undefining the domain", name.clone()))?,
+                }
             }
             Ok(true)
         })

@@ -373,7 +373,10 @@ async fn teardown(
     let t = Instant::now();
     let mut consoles = Vec::new();
     let mut kept = Vec::new();
+    // Domains that outlived teardown are failures; a host we can no longer ask is
+    // an infrastructure error (nothing is proven either way).
     let mut problems = Vec::new();
+    let mut unreachable = Vec::new();
     for g in guests {
         if keep {
             kept.push(KeptGuest {
@@ -398,12 +401,12 @@ async fn teardown(
             continue;
         }
         if let Err(e) = g.domain.destroy().await {
-            problems.push(format!("{}: {}", g.domain.name, crate::error_chain(&e)));
+            unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e)));
         }
         match g.domain.state().await {
             Ok(RunState::Gone) => {}
             Ok(s) => problems.push(format!("{} survived teardown ({s:?})", g.domain.name)),
-            Err(e) => problems.push(format!("{}: {}", g.domain.name, crate::error_chain(&e))),
+            Err(e) => unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e))),
         }
         let text = g.console.stop();
         consoles.push((g.name.clone(), console_scan::tail(&text, 60)));
@@ -419,14 +422,16 @@ async fn teardown(
                         let _ = host.host.remove_domain(&d.name).await;
                     }
                 }
-                Err(e) => problems.push(format!("cannot list domains to prove teardown: {}", crate::error_chain(&e))),
+                Err(e) => unreachable.push(format!("cannot list domains to prove teardown: {}", crate::error_chain(&e))),
             }
         }
     }
-    let result = if problems.is_empty() {
-        Ok(())
-    } else {
+    let result = if !problems.is_empty() {
         Err(StepFailure::failed(format!("teardown left resources behind: {}", problems.join("; "))))
+    } else if !unreachable.is_empty() {
+        Err(StepFailure::error(format!("teardown could not be proven: {}", unreachable.join("; "))))
+    } else {
+        Ok(())
     };
     rec.record(None, "teardown", t, result);
     (consoles, kept)

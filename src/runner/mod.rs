@@ -279,6 +279,7 @@ async fn leak_check(ctx: &RunContext, cases: &[CaseReport]) -> Option<CaseReport
     // Guests kept for a human (`--keep-on-failure`) are meant to stay.
     let kept: BTreeSet<&str> = cases.iter().flat_map(|c| c.kept.iter().map(|k| k.domain.as_str())).collect();
     let mut found = Vec::new();
+    let mut unreachable = Vec::new();
     for (name, state) in &ctx.hosts {
         let HostState::Ready(h) = state else { continue };
         match h.host.owned_domains().await {
@@ -288,26 +289,24 @@ async fn leak_check(ctx: &RunContext, cases: &[CaseReport]) -> Option<CaseReport
                     found.push(format!("{} on {name}{}", d.name, if removed { "" } else { " (could not be removed)" }));
                 }
             }
-            Err(e) => found.push(format!("cannot list the domains of {name}: {}", crate::error_chain(&e))),
+            Err(e) => unreachable.push(format!("cannot list the domains of {name}: {}", crate::error_chain(&e))),
         }
     }
-    if found.is_empty() {
+    let (outcome, message) = if !found.is_empty() {
+        (Outcome::Failed, format!("the run left domains behind: {}", found.join("; ")))
+    } else if !unreachable.is_empty() {
+        (Outcome::Error, format!("the run's leftovers could not be checked: {}", unreachable.join("; ")))
+    } else {
         return None;
-    }
-    let step = crate::events::StepRecord {
-        name: "teardown".into(),
-        outcome: Outcome::Failed,
-        duration: t.elapsed(),
-        message: Some(format!("the run left domains behind: {}", found.join("; "))),
-        detail: None,
     };
+    let step = crate::events::StepRecord { name: "teardown".into(), outcome, duration: t.elapsed(), message: Some(message), detail: None };
     Some(CaseReport {
         name: "virtsmoke/leak-check".into(),
         scenario: "virtsmoke".into(),
         host: String::new(),
         started: std::time::SystemTime::now(),
         duration: t.elapsed(),
-        outcome: Outcome::Failed,
+        outcome,
         steps: vec![step],
         properties: vec![("run_id".into(), ctx.run_id.clone())],
         consoles: vec![],
