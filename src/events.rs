@@ -59,7 +59,10 @@ pub struct CaseReport {
 pub struct KeptGuest {
     pub domain: String,
     pub uri: String,
+    /// A shell command that logs in to the guest.
     pub ssh: Option<String>,
+    /// A shell command that removes the guest and the run's scratch (its key).
+    pub remove: String,
 }
 
 impl CaseReport {

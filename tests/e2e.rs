@@ -235,6 +235,37 @@ fn cleanup_removes_what_a_killed_run_left() {
 }
 
 #[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn keep_on_failure_leaves_a_guest_a_human_can_enter() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = virtsmoke(&["run", "tests/fixtures/e2e/keep.yaml", "--keep-on-failure", "--artifacts", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    let printed = |label: &str| -> String {
+        err.lines()
+            .find_map(|l| l.trim().strip_prefix(label).map(|r| r.trim().to_string()))
+            .unwrap_or_else(|| panic!("no `{label}` line in:\n{err}"))
+    };
+    let console = printed("console:");
+    let shell = printed("shell:");
+    let remove = printed("remove:");
+    assert!(console.starts_with("virsh -c 'qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock' console vs-"), "{console}");
+
+    // The printed shell line really logs in to the kept guest.
+    let sh = Command::new("sh").arg("-c").arg(format!("{shell} -o BatchMode=yes uname -r")).output().unwrap();
+    assert!(sh.status.success(), "{}", String::from_utf8_lossy(&sh.stderr));
+    assert!(String::from_utf8_lossy(&sh.stdout).trim().ends_with("-amd64"));
+
+    // And the printed removal removes it and the run's scratch.
+    let run = run_id(&err);
+    let rm = remove.replacen("virtsmoke", BIN, 1);
+    let removed = Command::new("sh").arg("-c").arg(&rm).output().unwrap();
+    let said = String::from_utf8_lossy(&removed.stdout);
+    assert!(said.contains("removed domain") && said.contains("removed run directory"), "{said}");
+    assert_no_leftovers(&run);
+}
+
+#[test]
 fn bad_input_is_exit_2_with_location() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.yaml");

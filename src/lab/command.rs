@@ -29,14 +29,21 @@ pub fn command<S: AsRef<str>>(argv: &[S]) -> Command {
 pub fn run(step: &str, cmd: &mut Command, timeout: Duration) -> Result<Output, LabError> {
     let output = run_unchecked(step, cmd, timeout)?;
     if !output.status.success() {
-        return Err(failed(step, cmd, output.status, &String::from_utf8_lossy(&output.stderr)));
+        return Err(failed(
+            step,
+            cmd,
+            output.status,
+            &String::from_utf8_lossy(&output.stderr),
+        ));
     }
     Ok(output)
 }
 
 /// Like [`run`] but returns the output whatever the exit status.
 pub fn run_unchecked(step: &str, cmd: &mut Command, timeout: Duration) -> Result<Output, LabError> {
-    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     let mut child = spawn(step, cmd)?;
     let stdout = reader(child.stdout.take());
     let stderr = reader(child.stderr.take());
@@ -160,7 +167,11 @@ fn failed(step: &str, cmd: &Command, status: ExitStatus, stderr: &str) -> LabErr
         step: step.to_string(),
         command: describe(cmd),
         status: status.to_string(),
-        stderr: if stderr.is_empty() { "no output on stderr".to_string() } else { stderr },
+        stderr: if stderr.is_empty() {
+            "no output on stderr".to_string()
+        } else {
+            stderr
+        },
     }
 }
 
@@ -196,10 +207,17 @@ mod tests {
 
     #[test]
     fn run_reports_exit_status_and_stderr() {
-        let err = run("testing", &mut command(&["sh", "-c", "echo oops >&2; exit 3"]), QUICK)
-            .unwrap_err();
+        let err = run(
+            "testing",
+            &mut command(&["sh", "-c", "echo oops >&2; exit 3"]),
+            QUICK,
+        )
+        .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.starts_with("testing: `sh -c 'echo oops >&2; exit 3'` failed"), "{msg}");
+        assert!(
+            msg.starts_with("testing: `sh -c 'echo oops >&2; exit 3'` failed"),
+            "{msg}"
+        );
         assert!(msg.ends_with(": oops"), "{msg}");
     }
 
@@ -211,9 +229,16 @@ mod tests {
 
     #[test]
     fn run_kills_on_timeout() {
-        let err = run("testing", &mut command(&["sleep", "10"]), Duration::from_millis(50))
-            .unwrap_err();
-        assert_eq!(err.to_string(), "testing: `sleep 10` did not finish within 50ms");
+        let err = run(
+            "testing",
+            &mut command(&["sleep", "10"]),
+            Duration::from_millis(50),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "testing: `sleep 10` did not finish within 50ms"
+        );
     }
 
     #[test]

@@ -38,7 +38,8 @@ const QEMU_SETTINGS: &[(&str, &str)] = &[
 /// writes the host's `hosts` file.
 pub fn prepare(host: &HostLayout, host_uuid: &str) -> Result<(), LabError> {
     let hosts = host.hosts_file();
-    fs::write(&hosts, hosts_file_text()).map_err(|e| LabError::io("write hosts file", &hosts, e))?;
+    fs::write(&hosts, hosts_file_text())
+        .map_err(|e| LabError::io("write hosts file", &hosts, e))?;
     let etc = host.etc();
     let src = format!("{SYSTEM_ETC}/.");
     command::run(
@@ -48,8 +49,10 @@ pub fn prepare(host: &HostLayout, host_uuid: &str) -> Result<(), LabError> {
     )?;
     strip_definitions(&etc)?;
 
-    let mut libvirtd: Vec<(&str, String)> =
-        LIBVIRTD_SETTINGS.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    let mut libvirtd: Vec<(&str, String)> = LIBVIRTD_SETTINGS
+        .iter()
+        .map(|(k, v)| (*k, v.to_string()))
+        .collect();
     libvirtd.push(("host_uuid", quoted(host_uuid)));
     edit_file(&etc.join("libvirtd.conf"), &libvirtd)?;
 
@@ -71,7 +74,12 @@ pub fn hosts_file_text() -> String {
     for n in 1..=MAX_HOSTS {
         let h = HostLayout::new(Path::new("/"), n);
         // The short name first: it is the canonical one libvirt reports.
-        text.push_str(&format!("{} {} {}.{DOMAIN}\n", h.ip(), h.hostname(), h.hostname()));
+        text.push_str(&format!(
+            "{} {} {}.{DOMAIN}\n",
+            h.ip(),
+            h.hostname(),
+            h.hostname()
+        ));
     }
     text
 }
@@ -81,11 +89,19 @@ pub fn hosts_file_text() -> String {
 /// what it removed.
 pub fn strip_definitions(etc: &Path) -> Result<Vec<PathBuf>, LabError> {
     let mut removed = Vec::new();
-    for dir in ["qemu/networks/autostart", "qemu/autostart", "storage/autostart"] {
+    for dir in [
+        "qemu/networks/autostart",
+        "qemu/autostart",
+        "storage/autostart",
+    ] {
         remove_matching(&etc.join(dir), |_| true, &mut removed)?;
     }
     for dir in ["qemu/networks", "qemu", "storage"] {
-        remove_matching(&etc.join(dir), |p| p.extension().is_some_and(|e| e == "xml"), &mut removed)?;
+        remove_matching(
+            &etc.join(dir),
+            |p| p.extension().is_some_and(|e| e == "xml"),
+            &mut removed,
+        )?;
     }
     Ok(removed)
 }
@@ -195,13 +211,23 @@ mod tests {
             set_value(text, "namespaces", "[ ]"),
             "after = 1\nother = [ \"a\" ]\nnamespaces = [ ]\n"
         );
-        assert_eq!(set_value("namespaces = [ \"mount\" ]\nx = 1\n", "namespaces", "[ ]"), "x = 1\nnamespaces = [ ]\n");
+        assert_eq!(
+            set_value("namespaces = [ \"mount\" ]\nx = 1\n", "namespaces", "[ ]"),
+            "x = 1\nnamespaces = [ ]\n"
+        );
     }
 
     #[test]
     fn host_uuid_is_quoted() {
-        let text = set_value("", "host_uuid", &quoted("0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b"));
-        assert_eq!(text, "host_uuid = \"0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b\"\n");
+        let text = set_value(
+            "",
+            "host_uuid",
+            &quoted("0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b"),
+        );
+        assert_eq!(
+            text,
+            "host_uuid = \"0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b\"\n"
+        );
         assert_eq!(quoted(r#"a"b\c"#), r#""a\"b\\c""#);
     }
 
@@ -217,7 +243,12 @@ mod tests {
     fn strip_definitions_keeps_configuration_files() {
         let dir = tempfile::tempdir().unwrap();
         let etc = dir.path();
-        for d in ["qemu/networks/autostart", "qemu/autostart", "storage/autostart", "nwfilter"] {
+        for d in [
+            "qemu/networks/autostart",
+            "qemu/autostart",
+            "storage/autostart",
+            "nwfilter",
+        ] {
             fs::create_dir_all(etc.join(d)).unwrap();
         }
         for f in [
@@ -229,7 +260,11 @@ mod tests {
         ] {
             fs::write(etc.join(f), "x").unwrap();
         }
-        std::os::unix::fs::symlink("../default.xml", etc.join("qemu/networks/autostart/default.xml")).unwrap();
+        std::os::unix::fs::symlink(
+            "../default.xml",
+            etc.join("qemu/networks/autostart/default.xml"),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("../vm1.xml", etc.join("qemu/autostart/vm1.xml")).unwrap();
 
         let mut removed: Vec<_> = strip_definitions(etc)

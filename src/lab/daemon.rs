@@ -47,7 +47,18 @@ exec libvirtd -d --timeout 0 --pid-file /run/libvirt/libvirtd.pid
 pub fn libvirt_start_argv(host: &HostLayout) -> Vec<String> {
     let mut argv: Vec<String> = ["ip", "netns", "exec"].map(String::from).to_vec();
     argv.push(host.netns());
-    argv.extend(["unshare", "-m", "-u", "sh", "-c", START_SCRIPT, "vs-lab-start"].map(String::from));
+    argv.extend(
+        [
+            "unshare",
+            "-m",
+            "-u",
+            "sh",
+            "-c",
+            START_SCRIPT,
+            "vs-lab-start",
+        ]
+        .map(String::from),
+    );
     argv.push(host.hostname());
     argv.push(host.root.to_string_lossy().into_owned());
     argv
@@ -107,7 +118,11 @@ pub fn answers(host: &HostLayout) -> Result<(), String> {
     if name == host.hostname() || name == fqdn {
         Ok(())
     } else {
-        Err(format!("libvirtd on {} calls itself {name:?}, expected {:?}", host.socket().display(), host.hostname()))
+        Err(format!(
+            "libvirtd on {} calls itself {name:?}, expected {:?}",
+            host.socket().display(),
+            host.hostname()
+        ))
     }
 }
 
@@ -124,6 +139,11 @@ pub fn dnsmasq_args(h1: &HostLayout) -> Vec<String> {
         format!("--dhcp-option=option:router,{gw}"),
         format!("--dhcp-option=option:dns-server,{gw}"),
         "--dhcp-authoritative".into(),
+        // dnsmasq otherwise pings an address before offering it and handles
+        // no other DHCP packet for up to 3 s meanwhile: slow TCG guests with
+        // short DHCP timeouts (udhcpc -T 1) then miss their replies. The lab
+        // is the only allocator on its segment, so the check buys nothing.
+        "--no-ping".into(),
         format!("--dhcp-leasefile={}", path(&h1.dnsmasq_leases())),
         format!("--pid-file={}", path(&h1.dnsmasq_pid_file())),
         format!("--log-facility={}", path(&h1.dnsmasq_log())),
@@ -141,16 +161,24 @@ pub fn dnsmasq_args(h1: &HostLayout) -> Vec<String> {
 /// Starts dnsmasq in h1's namespace and checks it is running.
 pub fn start_dnsmasq(h1: &HostLayout) -> Result<i32, LabError> {
     let step = format!("{}: start dnsmasq", h1.name());
-    let mut argv = vec!["ip".to_string(), "netns".into(), "exec".into(), h1.netns(), "dnsmasq".into()];
+    let mut argv = vec![
+        "ip".to_string(),
+        "netns".into(),
+        "exec".into(),
+        h1.netns(),
+        "dnsmasq".into(),
+    ];
     argv.extend(dnsmasq_args(h1));
     let _ = std::fs::remove_file(h1.dnsmasq_pid_file());
     command::run_daemonizing(&step, &mut command::command(&argv), &h1.start_log(), QUICK)?;
     // dnsmasq's parent exits after the daemon has written its pid file.
     let ns = NsId::of(&super::net::netns_path(&h1.netns()));
-    process::daemon_pid(&h1.dnsmasq_pid_file(), ns, "dnsmasq").ok_or_else(|| LabError::DaemonExited {
-        host: h1.name(),
-        daemon: "dnsmasq".into(),
-        log_tail: log_tail(&h1.dnsmasq_log()),
+    process::daemon_pid(&h1.dnsmasq_pid_file(), ns, "dnsmasq").ok_or_else(|| {
+        LabError::DaemonExited {
+            host: h1.name(),
+            daemon: "dnsmasq".into(),
+            log_tail: log_tail(&h1.dnsmasq_log()),
+        }
     })
 }
 
@@ -172,8 +200,24 @@ mod tests {
     fn start_command_line() {
         let h = HostLayout::new(Path::new("/var/tmp/virtsmoke-lab"), 2);
         let argv = libvirt_start_argv(&h);
-        assert_eq!(argv[..9], ["ip", "netns", "exec", "vs-lab-h2", "unshare", "-m", "-u", "sh", "-c"]);
-        assert_eq!(argv[10..], ["vs-lab-start", "vs-lab-h2", "/var/tmp/virtsmoke-lab/h2"]);
+        assert_eq!(
+            argv[..9],
+            [
+                "ip",
+                "netns",
+                "exec",
+                "vs-lab-h2",
+                "unshare",
+                "-m",
+                "-u",
+                "sh",
+                "-c"
+            ]
+        );
+        assert_eq!(
+            argv[10..],
+            ["vs-lab-start", "vs-lab-h2", "/var/tmp/virtsmoke-lab/h2"]
+        );
     }
 
     #[test]
@@ -192,8 +236,15 @@ mod tests {
 
     #[test]
     fn start_script_is_valid_shell() {
-        let out = std::process::Command::new("sh").args(["-n", "-c", START_SCRIPT]).output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = std::process::Command::new("sh")
+            .args(["-n", "-c", START_SCRIPT])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     #[test]
@@ -209,6 +260,7 @@ mod tests {
             "--pid-file=/lab/h1/dnsmasq.pid",
             "--address=/gateway.lab.virtsmoke.test/10.77.0.1",
             "--conf-file=/dev/null",
+            "--no-ping",
         ] {
             assert!(args.iter().any(|a| a == want), "missing {want}");
         }

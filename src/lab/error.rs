@@ -78,6 +78,13 @@ pub enum LabError {
         log_tail: String,
     },
 
+    /// A lab namespace is in use by a lab in another directory.
+    #[error(
+        "network namespace {netns} belongs to the lab in {} (as libvirtd there says); take that lab down first",
+        owner.display()
+    )]
+    Foreign { netns: String, owner: PathBuf },
+
     /// `up` finished but some host is still not healthy.
     #[error("lab is not healthy after start-up: {0}")]
     Unhealthy(String),

@@ -23,7 +23,10 @@ pub fn create(host: &HostLayout) -> Result<(), LabError> {
     let uuid = fs::read_to_string(uuid_path)
         .map_err(|e| LabError::io(format!("{}: make host uuid", host.name()), uuid_path, e))?;
     config::prepare(host, uuid.trim())?;
-    net::run_all(&format!("{}: create network", host.name()), &net::host_setup_commands(host))?;
+    net::run_all(
+        &format!("{}: create network", host.name()),
+        &net::host_setup_commands(host),
+    )?;
     daemon::start_libvirt(host)
 }
 
@@ -68,7 +71,10 @@ pub fn remove(hosts: &[HostLayout]) -> Result<Vec<i32>, LabError> {
     let survivors = process::terminate(&pids);
     if !survivors.is_empty() {
         let names: Vec<String> = hosts.iter().map(HostLayout::name).collect();
-        return Err(LabError::Survivors { host: names.join(","), pids: survivors });
+        return Err(LabError::Survivors {
+            host: names.join(","),
+            pids: survivors,
+        });
     }
 
     for host in hosts {
@@ -85,7 +91,10 @@ pub fn remove(hosts: &[HostLayout]) -> Result<Vec<i32>, LabError> {
 pub fn remove_tree(dir: &Path) -> Result<(), LabError> {
     let mounts = mounts_under(dir);
     if !mounts.is_empty() {
-        return Err(LabError::MountsRemain { path: dir.to_path_buf(), mounts });
+        return Err(LabError::MountsRemain {
+            path: dir.to_path_buf(),
+            mounts,
+        });
     }
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
@@ -112,13 +121,14 @@ pub fn mount_points(mountinfo: &str) -> Vec<String> {
         .collect()
 }
 
-fn unescape_octal(s: &str) -> String {
+pub(super) fn unescape_octal(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\'
-            && b.get(i + 1..i + 4).is_some_and(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)))
+            && b.get(i + 1..i + 4)
+                .is_some_and(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)))
         {
             let d = &b[i + 1..i + 4];
             out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
@@ -139,7 +149,9 @@ pub fn ensure_link(h1: &HostLayout, peer: &HostLayout) -> Result<(), LabError> {
     let links_p = net::links(&peer.netns())?;
     let find = |links: &[net::Link], name: &str| links.iter().find(|l| l.name == name).cloned();
     let (end_a, end_b) = (find(&links1, &a), find(&links_p, &b));
-    if end_a.as_ref().is_some_and(|l| l.is_port_of(BRIDGE)) && end_b.as_ref().is_some_and(|l| l.is_port_of(BRIDGE)) {
+    if end_a.as_ref().is_some_and(|l| l.is_port_of(BRIDGE))
+        && end_b.as_ref().is_some_and(|l| l.is_port_of(BRIDGE))
+    {
         return Ok(());
     }
     // Deleting one end of a veth deletes both.
@@ -148,7 +160,10 @@ pub fn ensure_link(h1: &HostLayout, peer: &HostLayout) -> Result<(), LabError> {
     } else if end_b.is_some() {
         net::delete_link(&peer.netns(), &b)?;
     }
-    net::run_all(&format!("link {} to {}", h1.name(), peer.name()), &net::link_commands(h1, peer))
+    net::run_all(
+        &format!("link {} to {}", h1.name(), peer.name()),
+        &net::link_commands(h1, peer),
+    )
 }
 
 /// Makes sure dnsmasq runs in h1's namespace.
@@ -171,7 +186,10 @@ mod tests {
 35 22 0:30 / /var/tmp/my\\040lab/h1 rw - tmpfs tmpfs rw
 36 22 0:31 / /run/netns/vs-lab-h1 rw - nsfs nsfs rw
 ";
-        assert_eq!(mount_points(info), ["/", "/var/tmp/my lab/h1", "/run/netns/vs-lab-h1"]);
+        assert_eq!(
+            mount_points(info),
+            ["/", "/var/tmp/my lab/h1", "/run/netns/vs-lab-h1"]
+        );
     }
 
     #[test]

@@ -118,6 +118,14 @@ impl HostLayout {
         format!("{}/24", self.ip())
     }
 
+    /// The bridge's fixed MAC address (locally administered). Without one, a
+    /// Linux bridge takes the lowest MAC of its ports and changes it whenever
+    /// a port comes or goes (a guest's tap during a migration, say), and the
+    /// other hosts' ARP entries for this host go stale.
+    pub fn bridge_mac(&self) -> String {
+        format!("02:76:73:6c:00:{:02x}", self.index)
+    }
+
     /// The veth end in this host's namespace that leads to host `peer`.
     pub fn veth_to(&self, peer: u32) -> String {
         format!("vs-h{}-{peer}", self.index)
@@ -161,8 +169,12 @@ mod tests {
             h.uri(),
             "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h2/run/libvirt-sock"
         );
-        assert_eq!(h.libvirtd_pid_file(), Path::new("/var/tmp/virtsmoke-lab/h2/run/libvirtd.pid"));
+        assert_eq!(
+            h.libvirtd_pid_file(),
+            Path::new("/var/tmp/virtsmoke-lab/h2/run/libvirtd.pid")
+        );
         assert_eq!(h.veth_to(1), "vs-h2-1");
+        assert_eq!(h.bridge_mac(), "02:76:73:6c:00:02");
         assert_eq!(HostLayout::new(Path::new("/x"), 1).veth_to(8), "vs-h1-8");
     }
 
@@ -170,7 +182,14 @@ mod tests {
     fn host_numbers_from_names() {
         assert_eq!(host_of_netns("vs-lab-h1"), Some(1));
         assert_eq!(host_of_netns("vs-lab-h12"), Some(12));
-        for bad in ["vs-lab-h", "vs-lab-h0", "vs-lab-h01", "vs-lab-hx", "vs-lab-h1a", "other"] {
+        for bad in [
+            "vs-lab-h",
+            "vs-lab-h0",
+            "vs-lab-h01",
+            "vs-lab-hx",
+            "vs-lab-h1a",
+            "other",
+        ] {
             assert_eq!(host_of_netns(bad), None, "{bad}");
         }
         assert_eq!(host_of_dir("h3"), Some(3));

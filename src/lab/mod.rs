@@ -12,8 +12,9 @@
 //!
 //! Nothing is created in the machine's root network namespace, and the
 //! mounts exist only in the daemons' mount namespace. Namespace names are
-//! fixed, so there is one lab per machine. If `up` fails part-way, `down`
-//! (or another `up`) cleans up.
+//! fixed, so there is one lab per machine: `up` and `down` refuse to touch a
+//! namespace whose libvirtd belongs to a lab in another directory. If `up`
+//! fails part-way, `down` (or another `up`) cleans up.
 
 mod command;
 mod config;
@@ -23,6 +24,7 @@ mod error;
 mod host;
 mod layout;
 mod net;
+mod owner;
 mod probe;
 mod process;
 mod wait;
@@ -70,7 +72,9 @@ impl LabOptions {
         // The directory ends up in URIs and unix socket paths: keep it plain.
         let plain = dir.starts_with('/')
             && dir.len() > 1
-            && dir.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+            && dir
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
             && !dir.split('/').any(|part| part == "." || part == "..");
         if !plain {
             return Err(LabError::Options(format!(
@@ -129,23 +133,33 @@ pub struct LabHostStatus {
 
 /// Brings the lab up, or finds it up. Healthy hosts are left alone (same
 /// daemons, guests keep running); a host that is broken is removed and
-/// recreated; missing links and dnsmasq are restored; hosts beyond
-/// `opts.hosts` are removed. Fails unless every host ends up healthy.
+/// recreated; missing links and dnsmasq are restored. Hosts beyond
+/// `opts.hosts` (left by a bigger lab) are kept if healthy and removed if
+/// broken. Fails unless every host ends up healthy.
 pub fn up(opts: &LabOptions) -> Result<LabStatus, LabError> {
     opts.validate()?;
+    let found = discover(&opts.dir)?;
+    for n in found.iter().copied().chain(1..=opts.hosts) {
+        owner::check(&HostLayout::new(&opts.dir, n))?;
+    }
     make_dir(&opts.dir)?;
     make_dir(&layout::shared_dir(&opts.dir))?;
 
-    let extra: Vec<HostLayout> = discover(&opts.dir)?
+    let names = net::list_netns()?;
+    // Hosts beyond the requested number stay if they work (a bigger lab is
+    // still up: never kill its guests); broken ones go.
+    let (kept_extra, broken_extra): (Vec<u32>, Vec<u32>) = found
         .into_iter()
         .filter(|&n| n > opts.hosts)
-        .map(|n| HostLayout::new(&opts.dir, n))
-        .collect();
-    if !extra.is_empty() {
-        host::remove(&extra)?;
+        .partition(|&n| probe::probe(&HostLayout::new(&opts.dir, n), n, &names).core_ok());
+    if !broken_extra.is_empty() {
+        let broken: Vec<HostLayout> = broken_extra
+            .iter()
+            .map(|&n| HostLayout::new(&opts.dir, n))
+            .collect();
+        host::remove(&broken)?;
     }
 
-    let names = net::list_netns()?;
     let mut started = Vec::new();
     for n in 1..=opts.hosts {
         let h = HostLayout::new(&opts.dir, n);
@@ -162,7 +176,7 @@ pub fn up(opts: &LabOptions) -> Result<LabStatus, LabError> {
     }
 
     let h1 = HostLayout::new(&opts.dir, 1);
-    for n in 2..=opts.hosts {
+    for n in (2..=opts.hosts).chain(kept_extra) {
         host::ensure_link(&h1, &HostLayout::new(&opts.dir, n))?;
     }
     host::ensure_dnsmasq(&h1)?;
@@ -190,7 +204,13 @@ pub fn down(opts: &LabOptions) -> Result<LabStatus, LabError> {
     let found = discover(&opts.dir)?;
     let names = net::list_netns()?;
     let max = found.iter().copied().max().unwrap_or(0);
-    let hosts: Vec<HostLayout> = found.iter().map(|&n| HostLayout::new(&opts.dir, n)).collect();
+    let hosts: Vec<HostLayout> = found
+        .iter()
+        .map(|&n| HostLayout::new(&opts.dir, n))
+        .collect();
+    for h in &hosts {
+        owner::check(h)?;
+    }
     let before: Vec<LabHostStatus> = hosts
         .iter()
         .map(|h| probe::probe(h, max, &names).into_status(h))
@@ -202,7 +222,11 @@ pub fn down(opts: &LabOptions) -> Result<LabStatus, LabError> {
     host::remove_tree(&layout::shared_dir(&opts.dir))?;
     match fs::remove_dir(&opts.dir) {
         Ok(()) => {}
-        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty) => {}
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty
+            ) => {}
         Err(e) => return Err(LabError::io("remove lab directory", &opts.dir, e)),
     }
     Ok(LabStatus {
@@ -242,7 +266,10 @@ fn discover(dir: &Path) -> Result<BTreeSet<u32>, LabError> {
         Ok(entries) => {
             for entry in entries.flatten() {
                 let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-                if let (true, Some(n)) = (is_dir, entry.file_name().to_str().and_then(layout::host_of_dir)) {
+                if let (true, Some(n)) = (
+                    is_dir,
+                    entry.file_name().to_str().and_then(layout::host_of_dir),
+                ) {
                     found.insert(n);
                 }
             }
@@ -256,7 +283,8 @@ fn discover(dir: &Path) -> Result<BTreeSet<u32>, LabError> {
 fn make_dir(dir: &Path) -> Result<(), LabError> {
     let step = "create lab directory";
     fs::create_dir_all(dir).map_err(|e| LabError::io(step, dir, e))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(|e| LabError::io(step, dir, e))
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+        .map_err(|e| LabError::io(step, dir, e))
 }
 
 #[cfg(test)]
@@ -264,7 +292,10 @@ mod tests {
     use super::*;
 
     fn opts(dir: &str, hosts: u32) -> LabOptions {
-        LabOptions { dir: dir.into(), hosts }
+        LabOptions {
+            dir: dir.into(),
+            hosts,
+        }
     }
 
     #[test]
@@ -278,8 +309,14 @@ mod tests {
     fn bad_options_and_their_messages() {
         let long = format!("/{}", "a".repeat(90));
         let cases = [
-            (opts("/lab", 0), "invalid lab options: hosts must be between 1 and 8, not 0"),
-            (opts("/lab", 9), "invalid lab options: hosts must be between 1 and 8, not 9"),
+            (
+                opts("/lab", 0),
+                "invalid lab options: hosts must be between 1 and 8, not 0",
+            ),
+            (
+                opts("/lab", 9),
+                "invalid lab options: hosts must be between 1 and 8, not 9",
+            ),
             (
                 opts("lab", 1),
                 "invalid lab options: dir must be an absolute path of letters, digits and '/._-' without '.' or '..' parts, not \"lab\"",
@@ -298,7 +335,9 @@ mod tests {
             ),
             (
                 opts(&long, 1),
-                &format!("invalid lab options: dir is too long: the socket path {long}/h8/run/libvirt-sock exceeds 107 bytes"),
+                &format!(
+                    "invalid lab options: dir is too long: the socket path {long}/h8/run/libvirt-sock exceeds 107 bytes"
+                ),
             ),
         ];
         for (o, msg) in cases {

@@ -14,7 +14,11 @@ use super::layout::{BRIDGE, HostLayout};
 
 /// Names of the network namespaces `ip netns list` shows.
 pub fn list_netns() -> Result<Vec<String>, LabError> {
-    let out = command::run("list network namespaces", &mut command::command(&["ip", "netns", "list"]), QUICK)?;
+    let out = command::run(
+        "list network namespaces",
+        &mut command::command(&["ip", "netns", "list"]),
+        QUICK,
+    )?;
     Ok(parse_netns_list(&String::from_utf8_lossy(&out.stdout)))
 }
 
@@ -35,15 +39,33 @@ pub fn netns_path(name: &str) -> std::path::PathBuf {
 pub fn host_setup_commands(host: &HostLayout) -> Vec<Vec<String>> {
     let ns = host.netns();
     let ipn = |rest: &[&str]| -> Vec<String> {
-        ["ip", "-n", ns.as_str()].iter().chain(rest).map(|s| s.to_string()).collect()
+        ["ip", "-n", ns.as_str()]
+            .iter()
+            .chain(rest)
+            .map(|s| s.to_string())
+            .collect()
     };
     let address = host.address();
+    let mac = host.bridge_mac();
     vec![
         vec!["ip".into(), "netns".into(), "add".into(), ns.clone()],
         ipn(&["link", "set", "lo", "up"]),
-        // No STP and no forwarding delay: a new port (a guest's tap, a veth)
-        // forwards at once.
-        ipn(&["link", "add", BRIDGE, "type", "bridge", "stp_state", "0", "forward_delay", "0"]),
+        // A fixed MAC (see `HostLayout::bridge_mac`); no STP and no
+        // forwarding delay, so a new port (a guest's tap, a veth) forwards at
+        // once.
+        ipn(&[
+            "link",
+            "add",
+            BRIDGE,
+            "address",
+            mac.as_str(),
+            "type",
+            "bridge",
+            "stp_state",
+            "0",
+            "forward_delay",
+            "0",
+        ]),
         ipn(&["addr", "add", address.as_str(), "dev", BRIDGE]),
         ipn(&["link", "set", BRIDGE, "up"]),
     ]
@@ -55,7 +77,9 @@ pub fn link_commands(h1: &HostLayout, peer: &HostLayout) -> Vec<Vec<String>> {
     let (ns1, nsp) = (h1.netns(), peer.netns());
     let v = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
-        v(&["ip", "-n", &ns1, "link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &nsp]),
+        v(&[
+            "ip", "-n", &ns1, "link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &nsp,
+        ]),
         v(&["ip", "-n", &ns1, "link", "set", &a, "master", BRIDGE, "up"]),
         v(&["ip", "-n", &nsp, "link", "set", &b, "master", BRIDGE, "up"]),
     ]
@@ -78,6 +102,9 @@ pub struct Link {
     pub flags: Vec<String>,
     #[serde(default)]
     pub master: Option<String>,
+    /// The MAC address.
+    #[serde(default)]
+    pub address: Option<String>,
     #[serde(default)]
     pub addr_info: Vec<AddrInfo>,
 }
@@ -165,7 +192,23 @@ mod tests {
         for c in &cmds[1..] {
             assert_eq!(&c[..3], ["ip", "-n", "vs-lab-h2"], "{c:?}");
         }
-        assert_eq!(cmds[3], ["ip", "-n", "vs-lab-h2", "addr", "add", "10.77.0.2/24", "dev", "vsbr0"]);
+        assert_eq!(
+            cmds[2].join(" "),
+            "ip -n vs-lab-h2 link add vsbr0 address 02:76:73:6c:00:02 type bridge stp_state 0 forward_delay 0"
+        );
+        assert_eq!(
+            cmds[3],
+            [
+                "ip",
+                "-n",
+                "vs-lab-h2",
+                "addr",
+                "add",
+                "10.77.0.2/24",
+                "dev",
+                "vsbr0"
+            ]
+        );
     }
 
     #[test]
@@ -176,18 +219,25 @@ mod tests {
             cmds[0].join(" "),
             "ip -n vs-lab-h1 link add vs-h1-3 type veth peer name vs-h3-1 netns vs-lab-h3"
         );
-        assert_eq!(cmds[1].join(" "), "ip -n vs-lab-h1 link set vs-h1-3 master vsbr0 up");
-        assert_eq!(cmds[2].join(" "), "ip -n vs-lab-h3 link set vs-h3-1 master vsbr0 up");
+        assert_eq!(
+            cmds[1].join(" "),
+            "ip -n vs-lab-h1 link set vs-h1-3 master vsbr0 up"
+        );
+        assert_eq!(
+            cmds[2].join(" "),
+            "ip -n vs-lab-h3 link set vs-h3-1 master vsbr0 up"
+        );
     }
 
     #[test]
     fn parses_ip_json() {
-        let json = br#"[{"ifindex":2,"ifname":"vsbr0","flags":["NO-CARRIER","BROADCAST","MULTICAST","UP"],"mtu":1500,"operstate":"DOWN","addr_info":[{"family":"inet","local":"10.77.0.1","prefixlen":24,"scope":"global"}]},
+        let json = br#"[{"ifindex":2,"ifname":"vsbr0","flags":["NO-CARRIER","BROADCAST","MULTICAST","UP"],"mtu":1500,"address":"02:76:73:6c:00:01","operstate":"DOWN","addr_info":[{"family":"inet","local":"10.77.0.1","prefixlen":24,"scope":"global"}]},
             {"ifindex":4,"link":"vs-b","ifname":"vs-h1-2","flags":["BROADCAST","UP","M-DOWN"],"master":"vsbr0","operstate":"LOWERLAYERDOWN","addr_info":[]},
             {"ifindex":5,"ifname":"vs-h1-3","flags":["BROADCAST"],"master":"vsbr0","addr_info":[]}]"#;
         let links = parse_links(json).unwrap();
         assert_eq!(links.len(), 3);
         assert!(links[0].is_up() && links[0].has_address("10.77.0.1/24"));
+        assert_eq!(links[0].address.as_deref(), Some("02:76:73:6c:00:01"));
         assert!(!links[0].has_address("10.77.0.2/24"));
         assert!(links[1].is_port_of("vsbr0"));
         assert!(!links[2].is_port_of("vsbr0"), "down port");

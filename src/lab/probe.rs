@@ -1,11 +1,11 @@
 //! Looking at one lab host without changing it: namespace, bridge, links,
 //! daemons, and whether libvirtd answers.
 
+use super::LabHostStatus;
 use super::daemon;
 use super::layout::{BRIDGE, HostLayout};
 use super::net::{self, Link};
 use super::process::{self, NsId};
-use super::LabHostStatus;
 
 /// What was found for one host.
 #[derive(Debug)]
@@ -49,6 +49,9 @@ pub fn probe(host: &HostLayout, lab_hosts: u32, netns_names: &[String]) -> HostP
         }),
     };
     let link = |name: &str| links.iter().find(|l| l.name == name);
+    if let Err(e) = super::owner::check(host) {
+        core.push(e.to_string());
+    }
 
     if netns.is_some() {
         match link(BRIDGE) {
@@ -56,6 +59,13 @@ pub fn probe(host: &HostLayout, lab_hosts: u32, netns_names: &[String]) -> HostP
             Some(b) if !b.is_up() => core.push(format!("bridge {BRIDGE} is down")),
             Some(b) if !b.has_address(&host.address()) => {
                 core.push(format!("bridge {BRIDGE} lacks address {}", host.address()))
+            }
+            Some(b) if b.address.as_deref() != Some(host.bridge_mac().as_str()) => {
+                core.push(format!(
+                    "bridge {BRIDGE} has MAC {}, not the lab's fixed {}",
+                    b.address.as_deref().unwrap_or("none"),
+                    host.bridge_mac()
+                ))
             }
             Some(_) => {}
         }
@@ -87,14 +97,18 @@ pub fn probe(host: &HostLayout, lab_hosts: u32, netns_names: &[String]) -> HostP
             for peer in 2..=lab_hosts {
                 let name = host.veth_to(peer);
                 if !link(&name).is_some_and(|l| l.is_port_of(BRIDGE)) {
-                    other.push(format!("link {name} to h{peer} is missing or not an up port of {BRIDGE}"));
+                    other.push(format!(
+                        "link {name} to h{peer} is missing or not an up port of {BRIDGE}"
+                    ));
                 }
             }
         }
     } else if netns.is_some() {
         let name = host.veth_to(1);
         if !link(&name).is_some_and(|l| l.is_port_of(BRIDGE)) {
-            other.push(format!("link {name} to h1 is missing or not an up port of {BRIDGE}"));
+            other.push(format!(
+                "link {name} to h1 is missing or not an up port of {BRIDGE}"
+            ));
         }
     }
 

@@ -85,7 +85,7 @@ impl Terminal {
                     if let Some(ssh) = &kept.ssh {
                         self.line(&format!("      shell:   {ssh}"));
                     }
-                    self.line(&format!("      remove:  virsh -c '{}' destroy {}", kept.uri, kept.domain));
+                    self.line(&format!("      remove:  {}", kept.remove));
                 }
             }
             RunEvent::Interrupted { signal, count } => self.line(&format!(

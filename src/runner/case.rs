@@ -382,6 +382,7 @@ async fn teardown(
             kept.push(KeptGuest {
                 domain: g.domain.name.clone(),
                 uri: g.domain.host.uri.clone(),
+                remove: format!("virtsmoke cleanup --uri '{}' --run {}", g.domain.host.uri, ctx.run_id),
                 ssh: g.ssh.as_ref().map(|s| {
                     let ns = s.netns.as_deref().map(|n| format!("ip netns exec {n} ")).unwrap_or_default();
                     let jump = s
