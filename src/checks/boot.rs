@@ -126,6 +126,7 @@ pub fn target(addr: IpAddr, netns: Option<&str>, key: &std::path::Path) -> SshTa
         netns: netns.map(str::to_string),
         user: "root".to_string(),
         private_key: key.to_path_buf(),
+        jump: None,
     }
 }
 
