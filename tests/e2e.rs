@@ -266,6 +266,25 @@ fn keep_on_failure_leaves_a_guest_a_human_can_enter() {
 }
 
 #[test]
+fn a_kernel_without_xen_notes_fails_xen_pv_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.yaml");
+    // libvirt's test driver stands in for the host: the diagnosis happens before anything boots.
+    std::fs::write(
+        &path,
+        "version: 1\nname: notes\nhosts:\n  h:\n    uri: \"test:///default\"\n    hypervisor: xen\nimages:\n  not-linux:\n    kernel: /bin/sh\nguests:\n  g:\n    kind: xen-pv\n    image: not-linux\n",
+    )
+    .unwrap();
+    let json_path = dir.path().join("r.json");
+    let out = virtsmoke(&["run", path.to_str().unwrap(), "--json", json_path.to_str().unwrap(), "--artifacts", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc = json(&json_path);
+    let failed = first_failed(&doc["cases"][0]);
+    assert_eq!(failed["name"], "boot.running");
+    assert_eq!(failed["message"], "kernel /bin/sh has no Xen PV entry point (no such Xen ELF note)");
+}
+
+#[test]
 fn bad_input_is_exit_2_with_location() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.yaml");

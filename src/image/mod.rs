@@ -8,6 +8,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+pub mod xen_notes;
+
 include!(concat!(env!("OUT_DIR"), "/recipes.rs"));
 
 #[derive(Debug, thiserror::Error)]

@@ -289,6 +289,9 @@ async fn provision(
         }
         ImageSpec::Files { kernel, initrd, disk: _ } => (kernel.clone(), initrd.clone(), "Linux version".to_string()),
     };
+    if let Some(k) = kernel.as_ref().filter(|k| k.is_file()) {
+        pv_capable(k, spec.kind).await?;
+    }
     let name = domain_name(&ctx.run_id, index, &spec.name);
     let mac = mac_for(&name, spec.kind);
     let mut cmdline = vec![
@@ -358,6 +361,30 @@ async fn provision(
             let _ = guest.domain.destroy().await;
             Err(infra(e))
         }
+    }
+}
+
+/// A PV or PVH guest needs a kernel with that Xen entry point: say so at once
+/// instead of waiting for a console that will stay silent.
+async fn pv_capable(kernel: &Path, kind: crate::plan::GuestKind) -> Result<(), StepFailure> {
+    use crate::image::xen_notes;
+    use crate::plan::GuestKind;
+    if !matches!(kind, GuestKind::XenPv | GuestKind::XenPvh) {
+        return Ok(());
+    }
+    let path = kernel.to_path_buf();
+    let entries = tokio::task::spawn_blocking(move || xen_notes::read_entries(&path))
+        .await
+        .map_err(|e| StepFailure::error(e.to_string()))?
+        .map_err(|e| StepFailure::failed(format!("cannot read the kernel's Xen notes: {}", crate::error_chain(&e))))?;
+    let (ok, what) = match kind {
+        GuestKind::XenPv => (entries.pv, "Xen PV"),
+        _ => (entries.pvh, "Xen PVH"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(StepFailure::failed(format!("kernel {} has no {what} entry point (no such Xen ELF note)", kernel.display())))
     }
 }
 
