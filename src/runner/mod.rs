@@ -6,6 +6,7 @@ mod accel;
 pub mod case;
 mod context;
 pub mod host_facts;
+mod host_slots;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -186,23 +187,28 @@ async fn schedule(
 ) -> (Vec<CaseReport>, bool) {
     let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
     let global = Arc::new(Semaphore::new(jobs));
-    let per_host: BTreeMap<String, Arc<Semaphore>> = plan
-        .hosts
-        .iter()
-        .map(|(n, h)| (n.clone(), Arc::new(Semaphore::new(h.capacity.guests.max(1) as usize))))
-        .collect();
     let mut set = JoinSet::new();
     for (index, case) in plan.cases.iter().cloned().enumerate() {
         let ctx = Arc::clone(ctx);
         let tx = tx.clone();
         let global = Arc::clone(&global);
-        let host_sem = per_host.get(&case.host).cloned().unwrap_or_else(|| Arc::new(Semaphore::new(1)));
-        let need = (case.guests.len() as u32).min(host_sem.available_permits().max(1) as u32);
+        let (uri, capacity) = plan
+            .hosts
+            .get(&case.host)
+            .map(|h| (h.uri.clone(), h.capacity.guests.max(1)))
+            .unwrap_or_default();
+        let need = case.guests.len() as u32;
         set.spawn(async move {
             let permits = tokio::select! {
                 biased;
                 _ = ctx.cancel.cancelled() => None,
-                p = async { (global.acquire_owned().await, host_sem.acquire_many_owned(need).await) } => Some(p),
+                p = async {
+                    let g = global.acquire_owned().await;
+                    // Without slots (no lock directory) the case still runs: capacity then
+                    // holds only within this process, through `jobs`.
+                    let s = host_slots::acquire(&uri, capacity, need).await.ok();
+                    (g, s)
+                } => Some(p),
             };
             if permits.is_none() {
                 return (index, interrupted_before_start(&case));
