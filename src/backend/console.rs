@@ -40,12 +40,19 @@ pub struct ConsoleCapture {
 
 impl ConsoleCapture {
     /// Attaches to the domain's first console and starts copying it to `path`.
-    pub fn start(conn: &Connect, dom: &Domain, name: &str, path: PathBuf) -> Result<Self, BackendError> {
+    /// `append` continues an existing log (a guest that moved to another host).
+    pub fn start(conn: &Connect, dom: &Domain, name: &str, path: PathBuf, append: bool) -> Result<Self, BackendError> {
         let console_err = |source| BackendError::Console { domain: name.to_string(), source };
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(console_err)?;
         }
-        let mut file = File::create(&path).map_err(console_err)?;
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(&path)
+            .map_err(console_err)?;
         let stream = Stream::new(conn, sys::VIR_STREAM_NONBLOCK)
             .map_err(BackendError::libvirt("creating a console stream", name))?;
         dom.open_console(None, &stream, sys::VIR_DOMAIN_CONSOLE_FORCE)

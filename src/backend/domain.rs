@@ -26,7 +26,7 @@ pub enum RunState {
 pub struct GuestDomain {
     pub host: Host,
     pub name: String,
-    dom: Arc<Domain>,
+    pub(super) dom: Arc<Domain>,
 }
 
 impl GuestDomain {
@@ -95,10 +95,19 @@ impl GuestDomain {
     }
 
     pub async fn open_console(&self, path: PathBuf) -> Result<ConsoleCapture, BackendError> {
+        self.attach_console(path, false).await
+    }
+
+    /// Attaches to the console and appends to `path` (after a migration).
+    pub async fn reopen_console(&self, path: PathBuf) -> Result<ConsoleCapture, BackendError> {
+        self.attach_console(path, true).await
+    }
+
+    async fn attach_console(&self, path: PathBuf, append: bool) -> Result<ConsoleCapture, BackendError> {
         let conn = self.host.conn();
         let dom = Arc::clone(&self.dom);
         let name = self.name.clone();
-        tokio::task::spawn_blocking(move || ConsoleCapture::start(&conn, &dom, &name, path)).await?
+        tokio::task::spawn_blocking(move || ConsoleCapture::start(&conn, &dom, &name, path, append)).await?
     }
 
     /// Hard stop; a domain that is already gone is not an error.

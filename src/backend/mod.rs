@@ -9,6 +9,7 @@ pub mod facts;
 pub mod host;
 pub mod host_shell;
 pub mod metadata;
+pub mod migrate;
 
 pub use domain::{GuestDomain, RunState};
 pub use error::BackendError;
