@@ -171,6 +171,9 @@ pub enum CheckSpec {
         expect_exit: i32,
         expect_output: Option<String>,
     },
+    /// Addressing, reachability, DNS, MTU and throughput between the host side and
+    /// the guests, and between the guests of the case.
+    Network(NetworkCheck),
 }
 
 impl CheckSpec {
@@ -178,6 +181,113 @@ impl CheckSpec {
         match self {
             CheckSpec::Boot => "boot",
             CheckSpec::Command { name, .. } => name,
+            CheckSpec::Network(_) => "network",
+        }
+    }
+}
+
+/// What the `network` check verifies, and with which settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NetworkCheck {
+    /// The sub-checks to run, each once, in [`NetworkSubCheck::ALL`] order.
+    pub checks: Vec<NetworkSubCheck>,
+    /// A name the guests' DNS server should resolve; `dns` is skipped without one.
+    pub dns_name: Option<String>,
+    /// The guest port that host → guest TCP connects to.
+    pub tcp_port: u16,
+    /// Probes per measurement: ICMP echoes per ping, TCP connections per direction.
+    pub count: u32,
+    /// The highest loss, in percent, a ping or TCP measurement may show and pass.
+    pub max_loss_pct: u32,
+    /// A dnsmasq lease file on the machine running virtsmoke; the `address`
+    /// sub-check then compares each DHCP guest's lease with its own view.
+    pub lease_file: Option<PathBuf>,
+    pub throughput: ThroughputSpec,
+}
+
+/// How the `throughput` sub-check measures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ThroughputSpec {
+    /// How long each measurement sends.
+    #[serde(with = "humantime_secs")]
+    pub duration: Duration,
+    /// Fail below this many Mbit/s; without it the figure is only reported.
+    pub min_mbps: Option<u32>,
+}
+
+impl Default for ThroughputSpec {
+    fn default() -> Self {
+        ThroughputSpec { duration: Duration::from_secs(3), min_mbps: None }
+    }
+}
+
+/// One part of the `network` check, chosen by the scenario.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetworkSubCheck {
+    /// The address the host side knows (DHCP lease, console, ARP, static) is the one the guest has.
+    Address,
+    /// ICMP echo host → guest and guest → host.
+    Ping,
+    /// TCP connections host → guest and guest → host.
+    Tcp,
+    /// ICMP echo guest → its default gateway.
+    Gateway,
+    /// The guest resolves the scenario's `dns_name`.
+    Dns,
+    /// ICMP echo between every two guests of the case.
+    Peers,
+    /// A full-size do-not-fragment frame passes at the interface MTU.
+    Mtu,
+    /// TCP throughput host → guest and guest → guest, in Mbit/s.
+    Throughput,
+}
+
+impl NetworkSubCheck {
+    pub const ALL: [NetworkSubCheck; 8] = [
+        NetworkSubCheck::Address,
+        NetworkSubCheck::Ping,
+        NetworkSubCheck::Tcp,
+        NetworkSubCheck::Gateway,
+        NetworkSubCheck::Dns,
+        NetworkSubCheck::Peers,
+        NetworkSubCheck::Mtu,
+        NetworkSubCheck::Throughput,
+    ];
+
+    /// What runs when the scenario does not choose: everything but `throughput`.
+    pub fn defaults() -> Vec<NetworkSubCheck> {
+        NetworkSubCheck::ALL.into_iter().filter(|c| *c != NetworkSubCheck::Throughput).collect()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetworkSubCheck::Address => "address",
+            NetworkSubCheck::Ping => "ping",
+            NetworkSubCheck::Tcp => "tcp",
+            NetworkSubCheck::Gateway => "gateway",
+            NetworkSubCheck::Dns => "dns",
+            NetworkSubCheck::Peers => "peers",
+            NetworkSubCheck::Mtu => "mtu",
+            NetworkSubCheck::Throughput => "throughput",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<NetworkSubCheck> {
+        NetworkSubCheck::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+}
+
+impl Default for NetworkCheck {
+    fn default() -> Self {
+        NetworkCheck {
+            checks: NetworkSubCheck::defaults(),
+            dns_name: None,
+            tcp_port: 22,
+            count: 3,
+            max_loss_pct: 0,
+            lease_file: None,
+            throughput: ThroughputSpec::default(),
         }
     }
 }
@@ -248,4 +358,34 @@ pub struct Case {
 pub struct Plan {
     pub hosts: BTreeMap<String, HostSpec>,
     pub cases: Vec<Case>,
+}
+
+/// The `migrate` check: live-migrates the case's guests away and back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MigrateCheck {
+    /// A host name, or `None` for the first other host with role `migration-target`.
+    pub target: Option<String>,
+    /// There-and-back pairs are `rounds` moves: 1 = there, 2 = there and back, ...
+    pub rounds: u32,
+    pub live: bool,
+    pub peer_to_peer: bool,
+    pub tunnelled: bool,
+    pub persistent: bool,
+    pub undefine_source: bool,
+    pub copy_storage: bool,
+    pub bandwidth_mib_s: Option<u64>,
+    /// libvirt's allowed downtime (`virDomainMigrateSetMaxDowntime`: a tuning, not a verdict).
+    pub allowed_downtime_ms: Option<u64>,
+    /// Fail a round whose measured probe gap exceeds this; without it downtime is only reported.
+    pub max_downtime_ms: Option<u64>,
+    /// After migrating, the SSH connection opened before must still work (`keep`),
+    /// or a new one must succeed (`reconnect`).
+    pub ssh: SshContinuity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SshContinuity {
+    Keep,
+    Reconnect,
 }

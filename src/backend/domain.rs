@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use virt::domain::{Domain, DomainState};
+use virt::connect::Connect;
 use virt::sys;
 
 use super::console::ConsoleCapture;
@@ -49,28 +50,7 @@ impl GuestDomain {
     }
 
     pub async fn state(&self) -> Result<RunState, BackendError> {
-        let name = self.name.clone();
-        let conn = self.host.conn();
-        tokio::task::spawn_blocking(move || {
-            // Look the domain up afresh: a transient domain that stopped is gone,
-            // and the old handle would only report an error.
-            let d = match conn.lookup_domain_by_name(&name) {
-                Ok(d) => d,
-                Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::NoDomain) => {
-                    return Ok(RunState::Gone);
-                }
-                Err(e) => return Err(BackendError::Libvirt { op: "looking up the domain", target: name, source: e }),
-            };
-            let (state, _) = d.state().map_err(BackendError::libvirt("reading the domain state", name))?;
-            Ok(match state.unwrap_or(DomainState::NoState) {
-                DomainState::Running | DomainState::Blocked => RunState::Running,
-                DomainState::Paused | DomainState::PMSuspended => RunState::Paused,
-                DomainState::Shutoff | DomainState::Shutdown => RunState::ShutOff,
-                DomainState::Crashed => RunState::Crashed,
-                _ => RunState::Other,
-            })
-        })
-        .await?
+        self.host.domain_state(&self.name).await
     }
 
     pub async fn xml(&self) -> Result<String, BackendError> {
@@ -114,4 +94,24 @@ impl GuestDomain {
     pub async fn destroy(&self) -> Result<(), BackendError> {
         self.host.remove_domain(&self.name).await.map(|_| ())
     }
+}
+
+/// The state of the domain called `name`, looked up afresh: a transient domain
+/// that stopped is gone, and an old handle would only report an error.
+pub(super) fn state_by_name(conn: &Connect, name: &str) -> Result<RunState, BackendError> {
+    let d = match conn.lookup_domain_by_name(name) {
+        Ok(d) => d,
+        Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::NoDomain) => {
+            return Ok(RunState::Gone);
+        }
+        Err(e) => return Err(BackendError::Libvirt { op: "looking up the domain", target: name.to_string(), source: e }),
+    };
+    let (state, _) = d.state().map_err(BackendError::libvirt("reading the domain state", name))?;
+    Ok(match state.unwrap_or(DomainState::NoState) {
+        DomainState::Running | DomainState::Blocked => RunState::Running,
+        DomainState::Paused | DomainState::PMSuspended => RunState::Paused,
+        DomainState::Shutoff | DomainState::Shutdown => RunState::ShutOff,
+        DomainState::Crashed => RunState::Crashed,
+        _ => RunState::Other,
+    })
 }

@@ -72,6 +72,12 @@ impl Host {
         Ok(GuestDomain::new(self.clone(), name.to_string(), dom))
     }
 
+    /// The state of a domain by name (`Gone` when the host does not know it).
+    pub async fn domain_state(&self, name: &str) -> Result<super::RunState, BackendError> {
+        let name = name.to_string();
+        self.call(move |c| super::domain::state_by_name(c, &name)).await
+    }
+
     /// Names of every domain (running or defined) on the host.
     pub async fn domain_names(&self) -> Result<Vec<String>, BackendError> {
         let target = self.uri.clone();

@@ -3,6 +3,9 @@
 pub mod boot;
 pub mod command;
 pub mod guest_kind;
+pub mod migrate;
+pub mod network;
+pub mod probe;
 pub mod wait;
 
 use std::net::IpAddr;

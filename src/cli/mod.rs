@@ -1,9 +1,11 @@
 //! The command line: parsing, dispatch, and the mapping of results to exit codes.
 
 mod cleanup;
+mod compare;
 mod glob;
 mod hosts;
 mod lab;
+mod merge;
 mod run;
 
 use std::path::PathBuf;
@@ -48,6 +50,10 @@ enum Command {
     Facts(hosts::FactsArgs),
     /// Remove domains and files that crashed or killed runs left behind.
     Cleanup(cleanup::CleanupArgs),
+    /// Combine the JSON results of several runs (shards) into one; optionally JUnit and HTML too.
+    Merge(merge::MergeArgs),
+    /// What changed between two runs: newly failing or passing cases, timing regressions, host facts.
+    Compare(compare::CompareArgs),
 }
 
 #[derive(Subcommand)]
@@ -124,5 +130,7 @@ pub fn main() -> u8 {
         }
         Command::Facts(args) => hosts::facts(args),
         Command::Cleanup(args) => cleanup::run(args),
+        Command::Merge(args) => merge::run(args),
+        Command::Compare(args) => compare::run(args),
     }
 }

@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::events::{CaseReport, Outcome, RunEvent};
 use crate::exit;
-use crate::report::{json, junit, terminal::Terminal};
+use crate::report::{html, json, junit, shard::Shard, terminal::Terminal};
 use crate::runner::{self, RunOptions};
 
 #[derive(Args)]
@@ -20,6 +20,13 @@ pub struct RunArgs {
     /// Write JSON results here.
     #[arg(long, value_name = "PATH")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML report here.
+    #[arg(long, value_name = "PATH")]
+    html: Option<PathBuf>,
+    /// Run only shard K of N (1-based): the cases whose name hashes to it; the N
+    /// shards together run every case once, and a case's shard depends on its name only.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
     /// Consoles, domain XML and other evidence go under DIR/RUN-ID.
     #[arg(long, value_name = "DIR", default_value = "virtsmoke-artifacts")]
     artifacts: PathBuf,
@@ -53,6 +60,17 @@ pub fn run(args: RunArgs) -> u8 {
         }
     }
     let run_id = runner::new_run_id();
+    if let Some(shard) = args.shard {
+        let before = plan.cases.len();
+        plan.cases.retain(|c| shard.contains(&c.name));
+        if plan.cases.is_empty() {
+            // Not an error: a small run cannot fill every shard. The reports are
+            // still written, so a merge job finds every shard's files.
+            eprintln!("shard {shard}: none of the {before} case(s) falls in this shard");
+            return write_reports(&args, &run_id, &[], exit::PASSED);
+        }
+        eprintln!("shard {shard}: {} of {before} case(s)", plan.cases.len());
+    }
     let artifacts = args.artifacts.join(&run_id);
     let opts = RunOptions { artifacts: artifacts.clone(), jobs: args.jobs, keep_on_failure: args.keep_on_failure, run_id: run_id.clone() };
     let rt = match tokio::runtime::Runtime::new() {
@@ -72,24 +90,39 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::INFRASTRUCTURE;
         }
     };
-    let mut code = verdict(&result.cases, result.interrupted);
+    let code = write_reports(&args, &run_id, &result.cases, verdict(&result.cases, result.interrupted));
+    eprint!("{}", term.summary(&result.cases));
+    eprintln!("artifacts: {}", artifacts.display());
+    if let Some(p) = &args.junit {
+        eprintln!("junit: {}", p.display());
+    }
+    if let Some(p) = &args.html {
+        eprintln!("html: {}", p.display());
+    }
+    code
+}
+
+/// Writes the requested JUnit, JSON and HTML files; a file that cannot be written
+/// raises `code` to 3.
+fn write_reports(args: &RunArgs, run_id: &str, cases: &[CaseReport], mut code: u8) -> u8 {
     let name = format!("virtsmoke run {run_id}");
     if let Some(path) = &args.junit {
-        if let Err(e) = junit::write(path, &name, &result.cases) {
+        if let Err(e) = junit::write(path, &name, cases) {
             eprintln!("error: {}", crate::error_chain(&e));
             code = code.max(exit::INFRASTRUCTURE);
         }
     }
     if let Some(path) = &args.json {
-        if let Err(e) = json::write(path, &run_id, &result.cases) {
+        if let Err(e) = json::write(path, run_id, cases) {
             eprintln!("error: cannot write {}: {e}", path.display());
             code = code.max(exit::INFRASTRUCTURE);
         }
     }
-    eprint!("{}", term.summary(&result.cases));
-    eprintln!("artifacts: {}", artifacts.display());
-    if let Some(p) = &args.junit {
-        eprintln!("junit: {}", p.display());
+    if let Some(path) = &args.html {
+        if let Err(e) = html::write(path, run_id, cases) {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            code = code.max(exit::INFRASTRUCTURE);
+        }
     }
     code
 }

@@ -104,8 +104,14 @@ pub async fn exec(target: &SshTarget, command: &str, timeout: Duration) -> Resul
 }
 
 fn exec_blocking(target: &SshTarget, command: &str, timeout: Duration) -> Result<ExecOutput, SshError> {
-    let t = target.to_string();
     let started = Instant::now();
+    let sess = connect(target, timeout)?;
+    run_on(&sess, target, command, timeout, started)
+}
+
+/// Connects and authenticates; every later blocking call on the session is bounded by `timeout`.
+fn connect(target: &SshTarget, timeout: Duration) -> Result<Session, SshError> {
+    let t = target.to_string();
     let connect_timeout = timeout.min(Duration::from_secs(10));
     let mut sess = Session::new().map_err(|source| SshError::Handshake { target: t.clone(), source })?;
     match &target.jump {
@@ -124,7 +130,11 @@ fn exec_blocking(target: &SshTarget, command: &str, timeout: Duration) -> Result
     sess.handshake().map_err(|source| SshError::Handshake { target: t.clone(), source })?;
     sess.userauth_pubkey_file(&target.user, None, &target.private_key, None)
         .map_err(|source| SshError::Authentication { target: t.clone(), source })?;
+    Ok(sess)
+}
 
+fn run_on(sess: &Session, target: &SshTarget, command: &str, timeout: Duration, started: Instant) -> Result<ExecOutput, SshError> {
+    let t = target.to_string();
     let channel_err = |source: ssh2::Error| {
         if started.elapsed() >= timeout || source.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) {
             SshError::Timeout { target: t.clone(), command: command.to_string(), timeout }
@@ -148,4 +158,31 @@ fn exec_blocking(target: &SshTarget, command: &str, timeout: Duration) -> Result
     ch.wait_close().map_err(channel_err)?;
     let exit_status = ch.exit_status().map_err(channel_err)?;
     Ok(ExecOutput { exit_status, stdout, stderr })
+}
+
+/// One SSH connection kept open across several commands: a migration check
+/// proves that a connection opened before the move still works after it.
+pub struct SshSession {
+    target: SshTarget,
+    sess: std::sync::Arc<std::sync::Mutex<Session>>,
+}
+
+impl SshSession {
+    pub async fn open(target: &SshTarget, timeout: Duration) -> Result<SshSession, SshError> {
+        let t = target.clone();
+        let sess = tokio::task::spawn_blocking(move || connect(&t, timeout)).await??;
+        Ok(SshSession { target: target.clone(), sess: std::sync::Arc::new(std::sync::Mutex::new(sess)) })
+    }
+
+    pub async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, SshError> {
+        let sess = std::sync::Arc::clone(&self.sess);
+        let target = self.target.clone();
+        let command = command.to_string();
+        tokio::task::spawn_blocking(move || {
+            let s = sess.lock().unwrap_or_else(|p| p.into_inner());
+            s.set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
+            run_on(&s, &target, &command, timeout, Instant::now())
+        })
+        .await?
+    }
 }

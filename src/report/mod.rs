@@ -1,5 +1,14 @@
-//! Reports, built only from run events: terminal, JUnit, JSON.
+//! Reports, built only from run events or results: terminal, JUnit, JSON, HTML;
+//! merging and comparing the JSON results of runs.
 
 pub mod json;
 pub mod junit;
 pub mod terminal;
+
+pub mod compare;
+pub mod facts;
+pub mod html;
+pub mod merge;
+#[cfg(test)]
+mod sample;
+pub mod shard;

@@ -256,12 +256,20 @@ async fn run_body(
                 }
                 rec.record(None, name, t, result);
             }
+            CheckSpec::Network(spec) => {
+                let env = checks::CheckEnv {
+                    guests: guests.as_slice(),
+                    host_netns: host.spec.netns.as_deref(),
+                    timeouts: &case.timeouts,
+                };
+                let results = checks::network::run(&env, spec, &case.guests).await;
+                record_sub_results(rec, results);
+            }
         }
     }
 }
 
 /// Records what a multi-testcase check produced.
-#[allow(dead_code)]
 fn record_sub_results(rec: &mut Recorder<'_>, results: Vec<checks::SubResult>) {
     for r in results {
         let started = Instant::now() - r.duration;
@@ -388,6 +396,16 @@ async fn pv_capable(kernel: &Path, kind: crate::plan::GuestKind) -> Result<(), S
     }
 }
 
+/// Everything the console scan saw, fatal or not (warnings do not fail a case,
+/// but a reader of the report should see them).
+fn record_findings(rec: &mut Recorder<'_>, guest: &str, console: &str) {
+    let findings = console_scan::scan(console);
+    rec.property(format!("{guest}.console_findings"), findings.len());
+    for (i, f) in findings.iter().take(10).enumerate() {
+        rec.property(format!("{guest}.console_finding.{}", i + 1), format!("line {} ({:?}): {}", f.line, f.kind, f.text));
+    }
+}
+
 /// Destroys every guest (unless kept), proves each is gone, and records it.
 async fn teardown(
     ctx: &RunContext,
@@ -425,6 +443,7 @@ async fn teardown(
                     )
                 }),
             });
+            record_findings(rec, &g.name, &g.console.text());
             consoles.push((g.name.clone(), console_scan::tail(&g.console.text(), 60)));
             continue;
         }
@@ -437,6 +456,7 @@ async fn teardown(
             Err(e) => unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e))),
         }
         let text = g.console.stop();
+        record_findings(rec, &g.name, &text);
         consoles.push((g.name.clone(), console_scan::tail(&text, 60)));
     }
     // A case cancelled mid-provisioning may have a domain it never got a handle for.

@@ -6,9 +6,12 @@ use super::ctx::Cx;
 use super::suggest;
 use super::yaml::{Node, Value};
 
-const CHECKS: &[&str] = &["boot", "command"];
+mod network;
+
+const CHECKS: &[&str] = &["boot", "command", "network"];
 const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output"];
-const EXPECTED: &str = "`boot` or a mapping like `command: { run: \"uname -r\" }`";
+const EXPECTED: &str =
+    "`boot`, `network` or a mapping like `command: { run: \"uname -r\" }`";
 
 /// Reads `checks:`; `boot` always comes first, added when omitted.
 pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
@@ -20,6 +23,7 @@ pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
     let mut out = vec![CheckSpec::Boot];
     let mut named: Vec<(String, &Node)> = Vec::new();
     let mut boot_seen = false;
+    let mut network_seen = false;
     let mut commands = 0;
     for (i, item) in items.iter().enumerate() {
         let position = i + 1;
@@ -29,6 +33,14 @@ pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
                     cx.error(item, "duplicate check `boot`", None);
                 }
                 boot_seen = true;
+            }
+            Value::Str(s) if s == "network" => {
+                if std::mem::replace(&mut network_seen, true) {
+                    cx.error(item, "duplicate check `network`", None);
+                } else {
+                    named.push(("network".to_owned(), item));
+                    out.push(CheckSpec::Network(Default::default()));
+                }
             }
             Value::Str(s) if s == "command" => cx.error(
                 item,
@@ -78,6 +90,21 @@ pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
                                 "check `boot` takes no settings",
                                 Some("write `- boot`".into()),
                             );
+                        }
+                    }
+                    "network" => {
+                        let duplicate = std::mem::replace(&mut network_seen, true);
+                        if duplicate {
+                            cx.error(key, "duplicate check `network`", None);
+                        }
+                        let spec = if settings.value == Value::Null {
+                            Some(Default::default())
+                        } else {
+                            network::settings(cx, key, settings, position)
+                        };
+                        if let Some(spec) = spec.filter(|_| !duplicate) {
+                            named.push(("network".to_owned(), key));
+                            out.push(CheckSpec::Network(spec));
                         }
                     }
                     other => {

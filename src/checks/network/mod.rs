@@ -1,0 +1,657 @@
+//! The `network` check: addressing, reachability (ICMP and TCP), the gateway,
+//! DNS, the MTU and throughput, between the host side and every guest and
+//! between the guests of a case.
+//!
+//! Every measurement is its own testcase, named for what it measured
+//! (`network.ping: host -> a`, `network.ping: a -> b`, `network.mtu: a`), with
+//! its figures as properties (`network.ping.host->a.rtt_avg_ms`). Host-side
+//! probes run inside the host's network namespace when it has one (the lab's),
+//! on this machine otherwise; guest-side probes run over SSH with the guest's
+//! own tools. A tool the guest lacks makes its sub-check `skipped` with the
+//! reason, not failed.
+
+mod host;
+mod parse;
+mod script;
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{CheckEnv, GuestUnderTest, StepFailure, SubResult};
+use crate::events::Outcome;
+use crate::guest::ssh::{self, ExecOutput, SshTarget};
+use crate::plan::{GuestNetwork, GuestSpec, NetworkCheck, NetworkSubCheck};
+
+use host::HostSide;
+use parse::GuestFacts;
+
+/// Runs one measurement, `$f(ARGS.., &mut Figures)`, as a testcase pushed to `$out`.
+macro_rules! measure {
+    ($out:ident, $kind:literal, $path:expr, $f:ident($($arg:expr),*)) => {{
+        let mut fig = Figures::new($kind, $path);
+        let started = Instant::now();
+        let result = $f($($arg,)* &mut fig).await;
+        $out.push(fig.finish(started, result));
+    }};
+}
+
+fn skipped(message: impl Into<String>) -> StepFailure {
+    StepFailure { outcome: Outcome::Skipped, message: message.into(), detail: None }
+}
+
+/// Guest port of host → guest throughput.
+const HOST_TO_GUEST_PORT: u16 = 5201;
+/// Guest port of guest → guest throughput (another one, in case a receiver of the
+/// host's measurement is still giving up).
+const GUEST_TO_GUEST_PORT: u16 = 5202;
+/// One TCP connection attempt.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a sender waits for its receiver to listen.
+const RECEIVER_START: Duration = Duration::from_secs(10);
+/// Tools a guest needs to take part in a throughput measurement.
+const TRANSFER_TOOLS: [&str; 4] = ["nc", "timeout", "wc", "mkfifo"];
+
+/// Runs the sub-checks `spec` chooses on the guests of the case. `specs` are the
+/// case's guest definitions (for each guest's addressing mode).
+pub async fn run(env: &CheckEnv<'_>, spec: &NetworkCheck, specs: &[GuestSpec]) -> Vec<SubResult> {
+    let cx = Cx::new(env, spec).await;
+    let mut subjects = Vec::new();
+    for g in env.guests {
+        let network = specs.iter().find(|s| s.name == g.name).map(|s| &s.network);
+        subjects.push(Subject::new(&cx, g, network).await);
+    }
+    let mut out = Vec::new();
+    for sub in &spec.checks {
+        match sub {
+            NetworkSubCheck::Address => {
+                for g in &subjects {
+                    measure!(out, "address", &g.name, address(&cx, g));
+                }
+            }
+            NetworkSubCheck::Ping => {
+                for g in &subjects {
+                    measure!(out, "ping", format!("host -> {}", g.name), ping_from_host(&cx, g));
+                    measure!(out, "ping", format!("{} -> host", g.name), ping_to_host(&cx, g));
+                }
+            }
+            NetworkSubCheck::Tcp => {
+                for g in &subjects {
+                    measure!(out, "tcp", format!("host -> {}", g.name), tcp_from_host(&cx, g));
+                    measure!(out, "tcp", format!("{} -> host", g.name), tcp_to_host(&cx, g));
+                }
+            }
+            NetworkSubCheck::Gateway => {
+                for g in &subjects {
+                    measure!(out, "gateway", &g.name, gateway(&cx, g));
+                }
+            }
+            NetworkSubCheck::Dns => {
+                for g in &subjects {
+                    measure!(out, "dns", &g.name, dns(&cx, g));
+                }
+            }
+            NetworkSubCheck::Peers => {
+                if subjects.len() < 2 {
+                    out.push(SubResult {
+                        name: "network.peers".into(),
+                        duration: Duration::ZERO,
+                        result: Err(skipped(
+                            "the case has one guest: `peers` needs two or more (`cluster:` or `count:`)",
+                        )),
+                        properties: Vec::new(),
+                    });
+                }
+                for (a, b) in ordered_pairs(&subjects) {
+                    measure!(out, "ping", format!("{} -> {}", a.name, b.name), ping_peer(&cx, a, b));
+                }
+            }
+            NetworkSubCheck::Mtu => {
+                for g in &subjects {
+                    measure!(out, "mtu", &g.name, mtu(&cx, g));
+                }
+            }
+            NetworkSubCheck::Throughput => {
+                for g in &subjects {
+                    let path = format!("host -> {}", g.name);
+                    measure!(out, "throughput", path, throughput_from_host(&cx, g));
+                }
+                for pair in subjects.windows(2) {
+                    let (a, b) = (&pair[0], &pair[1]);
+                    let path = format!("{} -> {}", a.name, b.name);
+                    measure!(out, "throughput", path, throughput_between(&cx, a, b));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `network.KIND: PATH`, the testcase name.
+pub fn testcase(kind: &str, path: &str) -> String {
+    format!("network.{kind}: {path}")
+}
+
+/// `network.KIND.PATH.FIGURE`, a property name (`host -> a` becomes `host->a`).
+pub fn property(kind: &str, path: &str, figure: &str) -> String {
+    format!("network.{kind}.{}.{figure}", path.replace(" -> ", "->"))
+}
+
+/// Every (from, to) pair of distinct items, in order.
+fn ordered_pairs<T>(items: &[T]) -> Vec<(&T, &T)> {
+    let mut out = Vec::new();
+    for (i, a) in items.iter().enumerate() {
+        for (j, b) in items.iter().enumerate() {
+            if i != j {
+                out.push((a, b));
+            }
+        }
+    }
+    out
+}
+
+/// The figures of one testcase.
+struct Figures {
+    kind: &'static str,
+    path: String,
+    props: Vec<(String, String)>,
+}
+
+impl Figures {
+    fn add(&mut self, figure: &str, value: impl ToString) {
+        self.props.push((property(self.kind, &self.path, figure), value.to_string()));
+    }
+
+    fn ping(&mut self, stats: &parse::PingStats) {
+        self.add("sent", stats.sent);
+        self.add("received", stats.received);
+        self.add("loss_pct", format!("{:.1}", stats.loss_pct()));
+        if let Some(r) = stats.rtt {
+            self.rtt("rtt", r);
+        }
+    }
+
+    fn rtt(&mut self, what: &str, r: parse::Rtt) {
+        self.add(&format!("{what}_min_ms"), parse::ms(r.min_ms));
+        self.add(&format!("{what}_avg_ms"), parse::ms(r.avg_ms));
+        self.add(&format!("{what}_max_ms"), parse::ms(r.max_ms));
+    }
+}
+
+impl Figures {
+    fn new(kind: &'static str, path: impl Into<String>) -> Figures {
+        Figures { kind, path: path.into(), props: Vec::new() }
+    }
+
+    /// The testcase: its name, duration, result and these figures.
+    fn finish(self, started: Instant, result: Result<(), StepFailure>) -> SubResult {
+        SubResult { name: testcase(self.kind, &self.path), duration: started.elapsed(), result, properties: self.props }
+    }
+}
+
+/// What every measurement of the case shares.
+struct Cx<'a> {
+    env: &'a CheckEnv<'a>,
+    spec: &'a NetworkCheck,
+    /// Where host-side probes run, or why they cannot.
+    side: Result<HostSide, String>,
+    ping_tool: Option<host::PingTool>,
+}
+
+impl<'a> Cx<'a> {
+    async fn new(env: &'a CheckEnv<'a>, spec: &'a NetworkCheck) -> Cx<'a> {
+        let jump = env.guests.iter().any(|g| g.ssh.as_ref().is_some_and(|s| s.jump.is_some()));
+        let side = if jump {
+            Err("the guests are reached through a jump host, so this machine is not on their network: \
+                 host-side probes are not supported there"
+                .to_string())
+        } else {
+            Ok(env.host_netns.map_or(HostSide::Local, |ns| HostSide::Netns(ns.to_string())))
+        };
+        Cx { env, spec, side, ping_tool: host::ping_tool() }
+    }
+
+    fn side(&self) -> Result<&HostSide, StepFailure> {
+        self.side.as_ref().map_err(|why| skipped(why.clone()))
+    }
+
+    fn command_timeout(&self) -> Duration {
+        self.env.timeouts.command
+    }
+
+    fn loss_allowed(&self, loss_pct: f64) -> bool {
+        loss_pct <= f64::from(self.spec.max_loss_pct) + 1e-9
+    }
+}
+
+/// A guest as this check sees it.
+struct Subject<'a> {
+    name: String,
+    guest: &'a GuestUnderTest,
+    network: Option<&'a GuestNetwork>,
+    /// Everything guest-side work needs, or why it cannot run.
+    ready: Result<Ready, StepFailure>,
+}
+
+struct Ready {
+    ssh: SshTarget,
+    /// The address the boot check reached the guest at.
+    addr: IpAddr,
+    facts: GuestFacts,
+    /// The host side's own address towards this guest.
+    host_addr: Result<IpAddr, StepFailure>,
+}
+
+impl<'a> Subject<'a> {
+    async fn new(cx: &Cx<'_>, guest: &'a GuestUnderTest, network: Option<&'a GuestNetwork>) -> Subject<'a> {
+        let ready = Self::prepare(cx, guest, network).await;
+        Subject { name: guest.name.clone(), guest, network, ready }
+    }
+
+    async fn prepare(cx: &Cx<'_>, guest: &GuestUnderTest, network: Option<&GuestNetwork>) -> Result<Ready, StepFailure> {
+        if network == Some(&GuestNetwork::None) {
+            return Err(skipped(format!("networking is disabled for `{}` (`network: none`)", guest.name)));
+        }
+        let (Some(ssh), Some(addr)) = (guest.ssh.clone(), guest.address) else {
+            return Err(skipped(format!("not run: `{}` did not pass its boot check", guest.name)));
+        };
+        let out = ssh::exec(&ssh, script::PROBE, cx.command_timeout()).await.map_err(|e| {
+            StepFailure::failed(format!("cannot look at the network of `{}` over SSH: {}", guest.name, crate::error_chain(&e)))
+        })?;
+        let facts = parse::guest_facts(&out.stdout);
+        let host_addr = match cx.side() {
+            Err(f) => Err(f),
+            Ok(side) => {
+                let side = side.clone();
+                blocking(move || host::address_towards(&side, addr)).await.map_err(|e| {
+                    StepFailure::error(format!("cannot find the host side's own address towards {addr}: {e}"))
+                })
+            }
+        };
+        Ok(Ready { ssh, addr, facts, host_addr })
+    }
+
+    fn ready(&self) -> Result<&Ready, StepFailure> {
+        self.ready.as_ref().map_err(Clone::clone)
+    }
+
+    /// The guest, once it has every one of `tools`.
+    fn with_tools(&self, tools: &[&str]) -> Result<&Ready, StepFailure> {
+        let r = self.ready()?;
+        let missing: Vec<String> = tools.iter().filter(|t| !r.facts.has(t)).map(|t| format!("`{t}`")).collect();
+        if missing.is_empty() {
+            Ok(r)
+        } else {
+            Err(skipped(format!("`{}` has no {} (the image lacks the tool)", self.name, missing.join(", "))))
+        }
+    }
+
+    async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, StepFailure> {
+        let r = self.ready()?;
+        ssh::exec(&r.ssh, command, timeout)
+            .await
+            .map_err(|e| StepFailure::failed(format!("on `{}`: {}", self.name, crate::error_chain(&e))))
+    }
+}
+
+/// Runs blocking host-side work off the async threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(std::io::Error::other)?
+}
+
+/// Judges a ping's output: every echo answered (or no more loss than allowed).
+fn judge_ping(cx: &Cx<'_>, fig: &mut Figures, output: &str, target: &str) -> Result<(), StepFailure> {
+    let Some(stats) = parse::ping_stats(output) else {
+        return Err(StepFailure::failed(format!("ping to {target} printed no statistics: {}", parse::ping_evidence(output)))
+            .with_detail(output.to_string()));
+    };
+    fig.ping(&stats);
+    let evidence = || output.to_string();
+    if stats.received == 0 {
+        return Err(StepFailure::failed(format!(
+            "no reply from {target}: {} sent, 0 received (100% loss)",
+            stats.sent
+        ))
+        .with_detail(evidence()));
+    }
+    if !cx.loss_allowed(stats.loss_pct()) {
+        return Err(StepFailure::failed(format!(
+            "{:.0}% loss to {target} ({} sent, {} received), more than the allowed {}%",
+            stats.loss_pct(),
+            stats.sent,
+            stats.received,
+            cx.spec.max_loss_pct
+        ))
+        .with_detail(evidence()));
+    }
+    Ok(())
+}
+
+/// Judges a series of TCP attempts: connected ones with their times, failures with their reasons.
+fn judge_tcp(
+    cx: &Cx<'_>,
+    fig: &mut Figures,
+    attempts: u32,
+    results: &[Result<Duration, String>],
+    what: &str,
+) -> Result<(), StepFailure> {
+    let times: Vec<Duration> = results.iter().filter_map(|r| r.as_ref().ok().copied()).collect();
+    let connected = times.len() as u32;
+    let loss = parse::loss_pct(attempts, connected);
+    fig.add("attempts", attempts);
+    fig.add("connected", connected);
+    fig.add("loss_pct", format!("{loss:.1}"));
+    if let Some(r) = parse::rtt_of(&times) {
+        fig.rtt("rtt", r);
+    }
+    let last_error = results.iter().rev().find_map(|r| r.as_ref().err()).map(|e| format!(" (last error: {e})")).unwrap_or_default();
+    if connected == 0 {
+        return Err(StepFailure::failed(format!("{what}: none of {attempts} attempts connected{last_error}")));
+    }
+    if !cx.loss_allowed(loss) {
+        return Err(StepFailure::failed(format!(
+            "{what}: {connected} of {attempts} attempts connected ({loss:.0}% loss, more than the allowed {}%){last_error}",
+            cx.spec.max_loss_pct
+        )));
+    }
+    Ok(())
+}
+
+/// The guest has the address the host side knows for it.
+async fn address(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    let r = g.with_tools(&["ip"])?;
+    let own: Vec<String> = r.facts.addrs.iter().map(ToString::to_string).collect();
+    fig.add("guest", own.join(", "));
+    if own.is_empty() {
+        return Err(StepFailure::failed(format!("`{}` has no address besides loopback (`ip -o addr`)", g.name)));
+    }
+    let mut views: Vec<(String, IpAddr)> = Vec::new();
+    match g.network {
+        Some(GuestNetwork::Static { address, .. }) => {
+            let a = address.split('/').next().and_then(|a| a.parse().ok()).ok_or_else(|| {
+                StepFailure::error(format!("cannot read the static address `{address}`"))
+            })?;
+            fig.add("static", address);
+            views.push(("the scenario's static address".into(), a));
+        }
+        _ => {
+            if let Some(file) = &cx.spec.lease_file {
+                let text = std::fs::read_to_string(file)
+                    .map_err(|e| StepFailure::error(format!("cannot read the lease file {}: {e}", file.display())))?;
+                let lease = parse::lease_for(&text, &g.guest.mac).ok_or_else(|| {
+                    StepFailure::failed(format!("no DHCP lease for `{}` (MAC {}) in {}", g.name, g.guest.mac, file.display()))
+                })?;
+                fig.add("lease", lease);
+                views.push((format!("its DHCP lease in {}", file.display()), lease));
+            }
+        }
+    }
+    if let Some(a) = super::boot::announced_address(&g.guest.console.text()) {
+        fig.add("console", a);
+        views.push(("its console announcement".into(), a));
+    }
+    if let Ok(pairs) = g.guest.domain.arp_addresses().await
+        && let Some(a) = pairs
+            .iter()
+            .filter(|(m, _)| m.eq_ignore_ascii_case(&g.guest.mac))
+            .find_map(|(_, a)| a.parse::<IpAddr>().ok())
+    {
+        fig.add("arp", a);
+        views.push(("libvirt's ARP view".into(), a));
+    }
+    if views.is_empty() {
+        views.push(("the address SSH reached".into(), r.addr));
+    }
+    let wrong: Vec<String> = views
+        .iter()
+        .filter(|(_, a)| !r.facts.addrs.iter().any(|x| x.addr == *a))
+        .map(|(what, a)| format!("{what} says {a}"))
+        .collect();
+    if !wrong.is_empty() {
+        return Err(StepFailure::failed(format!(
+            "the host side and `{}` disagree: {}, but the guest has {}",
+            g.name,
+            wrong.join("; "),
+            own.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+async fn ping_from_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    let r = g.ready()?;
+    let side = cx.side()?.clone();
+    let tool = cx
+        .ping_tool
+        .clone()
+        .ok_or_else(|| skipped("this machine has neither `ping` nor `busybox` to send ICMP echo requests"))?;
+    let (addr, count) = (r.addr, cx.spec.count);
+    let output = blocking(move || host::ping(&side, &tool, addr, count))
+        .await
+        .map_err(|e| StepFailure::error(format!("cannot ping from the host side: {e}")))?;
+    judge_ping(cx, fig, &output, &format!("`{}` ({addr})", g.name))
+}
+
+async fn ping_to_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    let r = g.with_tools(&["ping"])?;
+    let host = r.host_addr.clone()?;
+    fig.add("target", host);
+    let out = g.exec(&script::ping(host, cx.spec.count, None), cx.command_timeout()).await?;
+    judge_ping(cx, fig, &out.stdout, &format!("the host side ({host})"))
+}
+
+async fn tcp_from_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    let r = g.ready()?;
+    let side = cx.side()?.clone();
+    let target = SocketAddr::new(r.addr, cx.spec.tcp_port);
+    let count = cx.spec.count;
+    fig.add("port", target.port());
+    let results = blocking(move || host::connect_times(&side, target, count, CONNECT_TIMEOUT))
+        .await
+        .map_err(|e| StepFailure::error(format!("cannot open TCP connections from the host side: {e}")))?;
+    judge_tcp(cx, fig, count, &results, &format!("TCP to `{}` at {target}", g.name))
+}
+
+async fn tcp_to_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    let r = g.with_tools(&["nc"])?;
+    let side = cx.side()?.clone();
+    let host = r.host_addr.clone()?;
+    let listener = blocking(move || host::listen(&side, host))
+        .await
+        .map_err(|e| StepFailure::error(format!("cannot listen on {host} on the host side: {e}")))?;
+    let port = listener.local_addr().map(|a| a.port()).map_err(|e| StepFailure::error(e.to_string()))?;
+    fig.add("target", SocketAddr::new(host, port));
+    let count = cx.spec.count;
+    let stop = Arc::new(AtomicBool::new(false));
+    let deadline = Instant::now() + cx.command_timeout();
+    let server = {
+        let stop = stop.clone();
+        tokio::task::spawn_blocking(move || host::serve_echoes(listener, count, deadline, stop))
+    };
+    let out = g.exec(&script::connect_back(host, port, count), cx.command_timeout()).await;
+    stop.store(true, Ordering::SeqCst);
+    let results = server.await.map_err(|e| StepFailure::error(format!("the listening thread died: {e}")))?;
+    let out = out?;
+    judge_tcp(cx, fig, count, &results, &format!("TCP from `{}` to the host side at {host}:{port}", g.name))
+        .map_err(|f| f.with_detail(format!("in the guest:\n{}{}", out.stdout, out.stderr)))
+}
+
+async fn gateway(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    let r = g.with_tools(&["ping"])?;
+    let Some(gw) = r.facts.gateway else {
+        if let Some(GuestNetwork::Static { gateway: None, .. }) = g.network {
+            return Err(skipped(format!("`{}` has a static address without a gateway", g.name)));
+        }
+        return Err(StepFailure::failed(format!("`{}` has no default route (`ip route show default` is empty)", g.name)));
+    };
+    fig.add("target", gw);
+    let out = g.exec(&script::ping(gw, cx.spec.count, None), cx.command_timeout()).await?;
+    judge_ping(cx, fig, &out.stdout, &format!("the gateway {gw}"))
+}
+
+async fn dns(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    let name = cx.spec.dns_name.as_deref().ok_or_else(|| skipped("no `dns_name` is set for the network check"))?;
+    g.with_tools(&["nslookup"])?;
+    fig.add("name", name);
+    let out = g.exec(&script::nslookup(name), cx.command_timeout()).await?;
+    let answer = out.stdout.split("--- /etc/resolv.conf").next().unwrap_or_default();
+    let addrs = parse::nslookup_addresses(answer);
+    if addrs.is_empty() {
+        return Err(StepFailure::failed(format!("`{}` cannot resolve `{name}`", g.name)).with_detail(out.stdout));
+    }
+    fig.add("addresses", addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "));
+    Ok(())
+}
+
+async fn ping_peer(cx: &Cx<'_>, a: &Subject<'_>, b: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    a.with_tools(&["ping"])?;
+    let to = b.ready()?.addr;
+    fig.add("target", to);
+    let out = a.exec(&script::ping(to, cx.spec.count, None), cx.command_timeout()).await?;
+    judge_ping(cx, fig, &out.stdout, &format!("`{}` ({to})", b.name))
+}
+
+async fn mtu(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    let r = g.with_tools(&["ping"])?;
+    if !r.facts.has("ping-df") {
+        return Err(skipped(format!(
+            "the `ping` of `{}` cannot forbid fragmentation (`-M do`): it is not iputils ping",
+            g.name
+        )));
+    }
+    let iface = r
+        .facts
+        .iface_of(r.addr)
+        .or_else(|| r.facts.addrs.first().map(|a| a.iface.as_str()))
+        .ok_or_else(|| StepFailure::failed(format!("`{}` has no address besides loopback", g.name)))?;
+    let mtu = r
+        .facts
+        .mtu_of(iface)
+        .ok_or_else(|| skipped(format!("cannot read the MTU of {iface} in `{}` (/sys/class/net)", g.name)))?;
+    let target = match (&r.host_addr, r.facts.gateway) {
+        (Ok(h), _) => *h,
+        (Err(_), Some(gw)) => gw,
+        (Err(f), None) => return Err(f.clone()),
+    };
+    let overhead = if target.is_ipv4() { 28 } else { 48 };
+    let payload = mtu.checked_sub(overhead).filter(|p| *p > 0).ok_or_else(|| {
+        StepFailure::failed(format!("the MTU of {iface} in `{}` is {mtu}, too small for a ping", g.name))
+    })?;
+    fig.add("iface", iface);
+    fig.add("mtu", mtu);
+    fig.add("payload", payload);
+    fig.add("target", target);
+    let out = g.exec(&script::ping(target, cx.spec.count, Some(payload)), cx.command_timeout()).await?;
+    judge_ping(cx, fig, &out.stdout, &format!("{target}")).map_err(|mut f| {
+        f.message = format!("{mtu}-byte packets (the MTU of {iface}) with do-not-fragment set: {}", f.message);
+        f
+    })
+}
+
+/// The figures of a transfer, and the `min_mbps` verdict.
+fn judge_throughput(cx: &Cx<'_>, fig: &mut Figures, bytes: u64, elapsed: Duration, what: &str) -> Result<(), StepFailure> {
+    let mbps = parse::mbps(bytes, elapsed);
+    fig.add("bytes", bytes);
+    fig.add("seconds", format!("{:.3}", elapsed.as_secs_f64()));
+    fig.add("mbps", format!("{mbps:.1}"));
+    if bytes == 0 {
+        return Err(StepFailure::failed(format!("{what}: no data arrived")));
+    }
+    match cx.spec.throughput.min_mbps {
+        Some(min) if mbps < f64::from(min) => Err(StepFailure::failed(format!(
+            "{what}: {mbps:.1} Mbit/s, below the required {min} Mbit/s"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Runs `command` on `g` in the background (a receiver), to be awaited later.
+fn spawn_exec(r: &Ready, command: String, timeout: Duration) -> tokio::task::JoinHandle<Result<ExecOutput, ssh::SshError>> {
+    let target = r.ssh.clone();
+    tokio::spawn(async move { ssh::exec(&target, &command, timeout).await })
+}
+
+async fn receiver_output(
+    g: &Subject<'_>,
+    handle: tokio::task::JoinHandle<Result<ExecOutput, ssh::SshError>>,
+) -> Result<ExecOutput, StepFailure> {
+    handle
+        .await
+        .map_err(|e| StepFailure::error(format!("the receiver task died: {e}")))?
+        .map_err(|e| StepFailure::failed(format!("the receiver on `{}`: {}", g.name, crate::error_chain(&e))))
+}
+
+async fn throughput_from_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    let r = g.with_tools(&TRANSFER_TOOLS)?;
+    let side = cx.side()?.clone();
+    let duration = cx.spec.throughput.duration;
+    let limit = duration + RECEIVER_START + Duration::from_secs(10);
+    let receiver = spawn_exec(r, script::receiver(HOST_TO_GUEST_PORT, limit), limit + Duration::from_secs(10));
+    let target = SocketAddr::new(r.addr, HOST_TO_GUEST_PORT);
+    let sent = blocking(move || host::send_for(&side, target, duration, RECEIVER_START)).await;
+    let sent = match sent {
+        Ok(s) => s,
+        Err(e) => {
+            // The receiver gives up on its own after `limit`; do not wait for it.
+            receiver.abort();
+            return Err(StepFailure::failed(format!("cannot send to `{}` at {target}: {e}", g.name)));
+        }
+    };
+    let out = receiver_output(g, receiver).await?;
+    let received = parse::byte_count(&out.stdout).ok_or_else(|| {
+        StepFailure::failed(format!("the receiver on `{}` reported no byte count", g.name))
+            .with_detail(format!("{}{}", out.stdout, out.stderr))
+    })?;
+    fig.add("sent_bytes", sent.bytes);
+    judge_throughput(cx, fig, received, sent.elapsed, &format!("host -> `{}`", g.name))
+}
+
+async fn throughput_between(cx: &Cx<'_>, a: &Subject<'_>, b: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+    a.with_tools(&TRANSFER_TOOLS)?;
+    let rb = b.with_tools(&TRANSFER_TOOLS)?;
+    let duration = cx.spec.throughput.duration;
+    let limit = duration + RECEIVER_START + Duration::from_secs(10);
+    let receiver = spawn_exec(rb, script::receiver(GUEST_TO_GUEST_PORT, limit), limit + Duration::from_secs(10));
+    let sender = a.exec(&script::sender(rb.addr, GUEST_TO_GUEST_PORT, duration.as_secs().max(1)), limit + Duration::from_secs(10)).await;
+    let sender = match sender {
+        Ok(out) => out,
+        Err(f) => {
+            receiver.abort();
+            return Err(f);
+        }
+    };
+    let what = format!("`{}` -> `{}`", a.name, b.name);
+    let Some(report) = parse::sender_report(&sender.stdout).filter(|r| r.exit == 143) else {
+        receiver.abort();
+        return Err(StepFailure::failed(format!("{what}: the sender could not send to {}:{GUEST_TO_GUEST_PORT}", rb.addr))
+            .with_detail(sender.stdout));
+    };
+    let out = receiver_output(b, receiver).await?;
+    let received = parse::byte_count(&out.stdout).ok_or_else(|| {
+        StepFailure::failed(format!("{what}: the receiver reported no byte count"))
+            .with_detail(format!("{}{}", out.stdout, out.stderr))
+    })?;
+    judge_throughput(cx, fig, received, report.elapsed, &what)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_readable() {
+        assert_eq!(testcase("ping", "host -> a"), "network.ping: host -> a");
+        assert_eq!(testcase("mtu", "tiny-2"), "network.mtu: tiny-2");
+        assert_eq!(property("ping", "a -> tiny-2", "rtt_avg_ms"), "network.ping.a->tiny-2.rtt_avg_ms");
+        assert_eq!(property("dns", "a", "addresses"), "network.dns.a.addresses");
+    }
+
+    #[test]
+    fn pairs_go_both_ways() {
+        let names = ["a", "b", "c"];
+        let pairs: Vec<String> = ordered_pairs(&names).into_iter().map(|(x, y)| format!("{x}{y}")).collect();
+        assert_eq!(pairs, ["ab", "ac", "ba", "bc", "ca", "cb"]);
+        assert!(ordered_pairs(&["a"]).is_empty());
+    }
+}
