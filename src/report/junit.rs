@@ -63,6 +63,13 @@ fn suite(case: &CaseReport) -> TestSuite {
         let mut tc = TestCase::new(step.name.as_str(), status);
         tc.set_classname(classname.as_str());
         tc.set_time(step.duration);
+        if matches!(step.outcome, Outcome::Failed | Outcome::Error) && !case.artifacts.is_empty() {
+            // GitLab reads attachments from a failing testcase's output, with paths
+            // relative to the project directory.
+            let lines: String =
+                case.artifacts.iter().map(|a| format!("[[ATTACHMENT|{}]]\n", project_relative(a).display())).collect();
+            tc.set_system_out(lines);
+        }
         suite.add_test_case(tc);
     }
     suite.set_system_out_lossy(system_out(case));
@@ -86,13 +93,22 @@ fn system_out(case: &CaseReport) -> String {
         ));
     }
     for a in &case.artifacts {
-        // Jenkins junit-attachments reads this form.
-        out.push_str(&format!("[[ATTACHMENT|{}]]\n", a.display()));
+        // Jenkins junit-attachments reads this form, with absolute paths.
+        out.push_str(&format!("[[ATTACHMENT|{}]]\n", absolute(a).display()));
     }
     for (guest, tail) in &case.consoles {
         out.push_str(&format!("== console of {guest} (last lines) ==\n{tail}\n"));
     }
     out
+}
+
+fn absolute(p: &Path) -> std::path::PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+fn project_relative(p: &Path) -> std::path::PathBuf {
+    let abs = absolute(p);
+    std::env::current_dir().ok().and_then(|cwd| abs.strip_prefix(cwd).ok().map(Path::to_path_buf)).unwrap_or(abs)
 }
 
 /// quick-junit writes a `skipped` count on `<testsuites>`, which junit-10.xsd does not
@@ -172,6 +188,19 @@ mod tests {
         assert!(!xml.contains('\u{0}'));
         assert!(xml.contains("<property name=\"boot_ms\" value=\"9000\"/>"));
         assert!(xml.contains("kernel panic on the console"));
+    }
+
+    #[test]
+    fn attachments_for_jenkins_and_gitlab() {
+        let mut cases = sample_cases();
+        cases[1].artifacts = vec![std::env::current_dir().unwrap().join("out/a/console.log")];
+        let xml = render("run", &cases).unwrap();
+        let abs = std::env::current_dir().unwrap().join("out/a/console.log");
+        // Jenkins: the suite's output, absolute; GitLab: the failing testcase's, project-relative.
+        assert!(xml.contains(&format!("[[ATTACHMENT|{}]]", abs.display())), "{xml}");
+        let tc = &xml[xml.find("<testcase name=\"boot.console\"").unwrap()..];
+        let tc = &tc[..tc.find("</testcase>").unwrap()];
+        assert!(tc.contains("[[ATTACHMENT|out/a/console.log]]"), "{tc}");
     }
 
     #[test]
