@@ -174,6 +174,8 @@ pub enum CheckSpec {
     /// Addressing, reachability, DNS, MTU and throughput between the host side and
     /// the guests, and between the guests of the case.
     Network(NetworkCheck),
+    /// Live-migrate the case's guests to another host and back, proving continuity.
+    Migrate(MigrateCheck),
 }
 
 impl CheckSpec {
@@ -182,6 +184,7 @@ impl CheckSpec {
             CheckSpec::Boot => "boot",
             CheckSpec::Command { name, .. } => name,
             CheckSpec::Network(_) => "network",
+            CheckSpec::Migrate(_) => "migrate",
         }
     }
 }

@@ -140,7 +140,7 @@ async fn one_round(
         Ok(m) => m,
         Err(e) => {
             let msg = crate::error_chain(&e);
-            let where_ = settle_after_failure(&guest.name, from, to).await;
+            let where_ = settle_after_failure(&guest.domain.name, from, to).await;
             return Err(StepFailure::failed(format!("migration from {} to {} failed: {msg}{where_}", from.name, to.name)));
         }
     };
@@ -152,7 +152,7 @@ async fn one_round(
         Ok(s) => lost.push(format!("the guest is {s:?} on {}", to.name)),
         Err(e) => lost.push(format!("cannot read the guest's state on {}: {}", to.name, crate::error_chain(&e))),
     }
-    match from.domain_state(&guest.name).await {
+    match from.domain_state(&guest.domain.name).await {
         Ok(RunState::Gone) | Ok(RunState::ShutOff) => {}
         Ok(s) => lost.push(format!("the guest is still {s:?} on {}", from.name)),
         Err(e) => lost.push(format!("cannot check the source {}: {}", from.name, crate::error_chain(&e))),
@@ -195,9 +195,13 @@ async fn one_round(
 /// After a failed migration the guest must be on exactly one host. A copy on the
 /// target beside a running source is removed; the outcome is described.
 async fn settle_after_failure(name: &str, from: &Host, to: &Host) -> String {
-    let on_source = matches!(from.domain_state(name).await, Ok(RunState::Running) | Ok(RunState::Paused));
-    let on_target = matches!(to.domain_state(name).await, Ok(RunState::Running) | Ok(RunState::Paused));
-    match (on_source, on_target) {
+    let present = |r: &Result<RunState, crate::backend::BackendError>| matches!(r, Ok(RunState::Running) | Ok(RunState::Paused));
+    let src = from.domain_state(name).await;
+    let dst = if to.uri == from.uri { Ok(RunState::Gone) } else { to.domain_state(name).await };
+    if let Err(e) = src.as_ref().and(dst.as_ref()) {
+        return format!(" (cannot tell where the guest is now: {})", crate::error_chain(e));
+    }
+    match (present(&src), present(&dst)) {
         (true, true) => {
             let _ = to.remove_domain(name).await;
             format!(" (a copy left on {} was removed; the guest stays on {})", to.name, from.name)

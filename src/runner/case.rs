@@ -127,7 +127,7 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
 
     let outcome_before_teardown = CaseReport::outcome_of(&rec.steps);
     let keep = ctx.keep_on_failure && matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error);
-    let (consoles, kept) = teardown(&ctx, &case.host, index, guests, keep, &mut rec).await;
+    let (consoles, kept) = teardown(&ctx, index, guests, keep, &mut rec).await;
 
     let mut report = CaseReport {
         name: case.name.clone(),
@@ -265,8 +265,44 @@ async fn run_body(
                 let results = checks::network::run(&env, spec, &case.guests).await;
                 record_sub_results(rec, results);
             }
+            CheckSpec::Migrate(spec) => {
+                let t = Instant::now();
+                let Some(away) = migration_target(ctx, host, spec.target.as_deref()) else {
+                    let why = match &spec.target {
+                        Some(t) => format!("migration target host `{t}` is not usable in this run"),
+                        None => "no other usable host has the role `migration-target`".to_string(),
+                    };
+                    rec.record(None, "migrate", t, Err(StepFailure::error(why)));
+                    continue;
+                };
+                let ends = checks::migrate::Endpoints { home: &host.host, away: &away.host, probe_netns: host.spec.netns.as_deref() };
+                for g in guests.iter_mut() {
+                    let console = case_dir.join(format!("{}.console.log", g.name));
+                    let results = checks::migrate::run(g, &ends, spec, &console).await;
+                    let failed = results.iter().any(|r| r.result.is_err());
+                    record_sub_results(rec, results);
+                    if failed {
+                        break;
+                    }
+                }
+            }
         }
     }
+}
+
+/// The host a `migrate` check moves guests to: the named one, or the first other
+/// ready host with the role `migration-target`.
+fn migration_target<'a>(ctx: &'a RunContext, home: &ReadyHost, named: Option<&str>) -> Option<&'a ReadyHost> {
+    ctx.hosts.iter().find_map(|(name, state)| match state {
+        HostState::Ready(h) if *name != home.spec.name => {
+            let wanted = match named {
+                Some(n) => name == n,
+                None => h.spec.roles.iter().any(|r| r == "migration-target"),
+            };
+            wanted.then_some(h)
+        }
+        _ => None,
+    })
 }
 
 /// Records what a multi-testcase check produced.
@@ -409,7 +445,6 @@ fn record_findings(rec: &mut Recorder<'_>, guest: &str, console: &str) {
 /// Destroys every guest (unless kept), proves each is gone, and records it.
 async fn teardown(
     ctx: &RunContext,
-    rec_host: &str,
     index: usize,
     guests: Vec<GuestUnderTest>,
     keep: bool,
@@ -461,7 +496,8 @@ async fn teardown(
     }
     // A case cancelled mid-provisioning may have a domain it never got a handle for.
     if !keep {
-        if let Some(HostState::Ready(host)) = ctx.hosts.get(rec_host) {
+        // Every host of the run: a migrated guest may sit on another host than the case's.
+        for host in ctx.hosts.values().filter_map(|h| if let HostState::Ready(h) = h { Some(h) } else { None }) {
             let prefix = format!("vs-{}-{index}-", ctx.run_id);
             match host.host.owned_domains().await {
                 Ok(doms) => {

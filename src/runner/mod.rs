@@ -115,7 +115,21 @@ async fn prepare_and_run(
     }
 
     // Hosts, concurrently: connect, read facts, choose the accelerator.
-    let used: BTreeSet<&String> = plan.cases.iter().map(|c| &c.host).collect();
+    let mut used: BTreeSet<&String> = plan.cases.iter().map(|c| &c.host).collect();
+    // Hosts that only receive migrated guests are needed too.
+    for check in plan.cases.iter().flat_map(|c| &c.checks) {
+        if let crate::plan::CheckSpec::Migrate(m) = check {
+            for (name, h) in &plan.hosts {
+                let target = match &m.target {
+                    Some(t) => t == name,
+                    None => h.roles.iter().any(|r| r == "migration-target"),
+                };
+                if target {
+                    used.insert(name);
+                }
+            }
+        }
+    }
     let mut hosts = BTreeMap::new();
     let mut unusable_hosts = Vec::new();
     let mut prep = JoinSet::new();

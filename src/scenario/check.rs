@@ -6,12 +6,13 @@ use super::ctx::Cx;
 use super::suggest;
 use super::yaml::{Node, Value};
 
+mod migrate;
 mod network;
 
-const CHECKS: &[&str] = &["boot", "command", "network"];
+const CHECKS: &[&str] = &["boot", "command", "network", "migrate"];
 const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output"];
 const EXPECTED: &str =
-    "`boot`, `network` or a mapping like `command: { run: \"uname -r\" }`";
+    "`boot`, `network`, `migrate` or a mapping like `command: { run: \"uname -r\" }`";
 
 /// Reads `checks:`; `boot` always comes first, added when omitted.
 pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
@@ -41,6 +42,10 @@ pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
                     named.push(("network".to_owned(), item));
                     out.push(CheckSpec::Network(Default::default()));
                 }
+            }
+            Value::Str(s) if s == "migrate" => {
+                named.push(("migrate".to_owned(), item));
+                out.push(CheckSpec::Migrate(migrate::defaults()));
             }
             Value::Str(s) if s == "command" => cx.error(
                 item,
@@ -105,6 +110,17 @@ pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
                         if let Some(spec) = spec.filter(|_| !duplicate) {
                             named.push(("network".to_owned(), key));
                             out.push(CheckSpec::Network(spec));
+                        }
+                    }
+                    "migrate" => {
+                        let spec = if settings.value == Value::Null {
+                            Some(migrate::defaults())
+                        } else {
+                            migrate::settings(cx, key, settings, position)
+                        };
+                        if let Some(spec) = spec {
+                            named.push(("migrate".to_owned(), key));
+                            out.push(CheckSpec::Migrate(spec));
                         }
                     }
                     other => {

@@ -665,7 +665,6 @@ error: unknown key `thruput` in check 4 (`network`)
 13 |   - network: { thruput: 1 }
    |                ^^^^^^^
    = help: did you mean `throughput`?
-
 "#,
     ),
     (

@@ -225,12 +225,12 @@ pub fn nslookup_addresses(output: &str) -> Vec<IpAddr> {
 pub fn lease_for(leases: &str, mac: &str) -> Option<IpAddr> {
     leases
         .lines()
-        .filter_map(|l| {
+        .rev()
+        .find_map(|l| {
             let mut w = l.split_whitespace();
             let (_expiry, m, ip) = (w.next()?, w.next()?, w.next()?);
             m.eq_ignore_ascii_case(mac).then(|| ip.parse().ok()).flatten()
         })
-        .last()
 }
 
 /// Mbit/s for `bytes` moved in `elapsed`.
