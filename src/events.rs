@@ -33,6 +33,19 @@ pub struct StepRecord {
     pub message: Option<String>,
     /// Longer evidence: console excerpt, command output.
     pub detail: Option<String>,
+    /// Earlier attempts that failed before this result (`retries`): a passed step
+    /// with attempts here is flaky.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempts: Vec<FailedAttempt>,
+}
+
+/// An attempt of a retried step that did not pass.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FailedAttempt {
+    #[serde(with = "millis")]
+    pub duration: Duration,
+    pub message: String,
+    pub detail: Option<String>,
 }
 
 /// Everything known about a finished case.

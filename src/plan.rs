@@ -170,6 +170,8 @@ pub enum CheckSpec {
         run: String,
         expect_exit: i32,
         expect_output: Option<String>,
+        /// Reruns after a failure; a pass on a rerun is reported as flaky, never silently.
+        retries: u32,
     },
     /// Addressing, reachability, DNS, MTU and throughput between the host side and
     /// the guests, and between the guests of the case.

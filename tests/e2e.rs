@@ -238,8 +238,23 @@ fn cleanup_removes_what_a_killed_run_left() {
 #[ignore = "boots real guests on the lab: run through ci/test"]
 fn keep_on_failure_leaves_a_guest_a_human_can_enter() {
     let dir = tempfile::tempdir().unwrap();
-    let out = virtsmoke(&["run", "tests/fixtures/e2e/keep.yaml", "--keep-on-failure", "--artifacts", dir.path().to_str().unwrap()]);
+    let junit = dir.path().join("j.xml");
+    let out = virtsmoke(&[
+        "run",
+        "tests/fixtures/e2e/keep.yaml",
+        "--keep-on-failure",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--artifacts",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    // The retried check passed on its second attempt and says so.
+    xmllint_schema(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let flaky = &xml[xml.find("<testcase name=\"flaky\"").expect("flaky testcase")..];
+    let flaky = &flaky[..flaky.find("</testcase>").unwrap()];
+    assert!(flaky.contains("<flakyFailure") && !flaky.contains("<failure"), "{flaky}");
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     let printed = |label: &str| -> String {
         err.lines()

@@ -104,6 +104,17 @@ struct StepIn {
     message: Option<String>,
     #[serde(default)]
     detail: Option<String>,
+    #[serde(default)]
+    attempts: Vec<AttemptIn>,
+}
+
+#[derive(Deserialize)]
+struct AttemptIn {
+    #[serde(deserialize_with = "millis")]
+    duration: Duration,
+    message: String,
+    #[serde(default)]
+    detail: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -159,6 +170,11 @@ impl From<CaseIn> for CaseReport {
                     duration: s.duration,
                     message: s.message,
                     detail: s.detail,
+                    attempts: s
+                        .attempts
+                        .into_iter()
+                        .map(|a| crate::events::FailedAttempt { duration: a.duration, message: a.message, detail: a.detail })
+                        .collect(),
                 })
                 .collect(),
             properties: c.properties,

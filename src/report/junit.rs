@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
+use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite};
 
 use crate::events::{CaseReport, Outcome};
 
@@ -59,6 +59,16 @@ fn suite(case: &CaseReport) -> TestSuite {
         }
         if let Some(d) = &step.detail {
             status.set_description(d.as_str());
+        }
+        // Retried steps, as nextest writes them: flakyFailure under a pass,
+        // rerunFailure under a failure. junit-10.xsd requires `type` and allows no
+        // time attributes on these elements.
+        for a in &step.attempts {
+            let mut rerun = TestRerun::new(NonSuccessKind::Failure);
+            rerun.message = Some(a.message.as_str().into());
+            rerun.ty = Some("attempt failed".into());
+            rerun.description = a.detail.as_deref().map(Into::into);
+            status.add_rerun(rerun);
         }
         let mut tc = TestCase::new(step.name.as_str(), status);
         tc.set_classname(classname.as_str());
@@ -139,6 +149,7 @@ mod tests {
             duration: Duration::from_millis(1500),
             message: message.map(Into::into),
             detail: message.map(|_| "console says \u{1b}[0m ]]> <oops> \u{0}".into()),
+            attempts: vec![],
         }
     }
 
@@ -168,6 +179,22 @@ mod tests {
                 steps: vec![
                     step("boot.console", Outcome::Failed, Some("kernel panic on the console")),
                     step("boot.ssh", Outcome::Skipped, Some("an earlier step failed")),
+                    StepRecord {
+                        attempts: vec![crate::events::FailedAttempt {
+                            duration: Duration::from_millis(5),
+                            message: "exited with 1".into(),
+                            detail: Some("stdout \u{1b}[1m".into()),
+                        }],
+                        ..step("flaky-command", Outcome::Passed, None)
+                    },
+                    StepRecord {
+                        attempts: vec![crate::events::FailedAttempt {
+                            duration: Duration::from_millis(5),
+                            message: "first try".into(),
+                            detail: None,
+                        }],
+                        ..step("broken-command", Outcome::Failed, Some("second try"))
+                    },
                     step("teardown", Outcome::Error, Some("domain survived")),
                 ],
                 properties: vec![],
@@ -188,6 +215,8 @@ mod tests {
         assert!(!xml.contains('\u{0}'));
         assert!(xml.contains("<property name=\"boot_ms\" value=\"9000\"/>"));
         assert!(xml.contains("kernel panic on the console"));
+        assert!(xml.contains("<flakyFailure message=\"exited with 1\" type=\"attempt failed\""), "{xml}");
+        assert!(xml.contains("<rerunFailure message=\"first try\" type=\"attempt failed\""), "{xml}");
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub fn step(name: &str, outcome: Outcome, ms: u64, message: Option<&str>) -> Ste
         duration: Duration::from_millis(ms),
         message: message.map(Into::into),
         detail: message.map(|_| "console says \u{1b}[31m<oops> & \"quoted\"\u{1b}[0m\r\n\u{0}end".into()),
+        attempts: vec![],
     }
 }
 

@@ -34,11 +34,30 @@ impl Recorder<'_> {
     }
 
     fn record(&mut self, guest: Option<&str>, step: &str, started: Instant, result: Result<(), StepFailure>) -> bool {
+        self.record_with_attempts(guest, step, started, result, Vec::new())
+    }
+
+    /// Records a step that was retried: `attempts` are the failures before the last result.
+    fn record_with_attempts(
+        &mut self,
+        guest: Option<&str>,
+        step: &str,
+        started: Instant,
+        result: Result<(), StepFailure>,
+        attempts: Vec<crate::events::FailedAttempt>,
+    ) -> bool {
         let (outcome, message, detail) = match result {
             Ok(()) => (Outcome::Passed, None, None),
             Err(f) => (f.outcome, Some(f.message), f.detail),
         };
-        let rec = StepRecord { name: self.step_name(guest, step), outcome, duration: started.elapsed(), message, detail };
+        let rec = StepRecord {
+            name: self.step_name(guest, step),
+            outcome,
+            duration: started.elapsed(),
+            message,
+            detail,
+            attempts,
+        };
         let passed = rec.outcome == Outcome::Passed;
         let _ = self.tx.send(RunEvent::StepFinished { case: self.case.to_string(), step: rec.clone() });
         self.steps.push(rec);
@@ -57,6 +76,7 @@ impl Recorder<'_> {
             duration: Duration::ZERO,
             message: Some(why.to_string()),
             detail: None,
+            attempts: Vec::new(),
         });
     }
 
@@ -241,20 +261,34 @@ async fn run_body(
     for check in &case.checks {
         match check {
             CheckSpec::Boot => {}
-            CheckSpec::Command { name, run, expect_exit, expect_output } => {
+            CheckSpec::Command { name, run, expect_exit, expect_output, retries } => {
                 let t = Instant::now();
-                let mut result = Ok(());
-                for g in guests.iter() {
-                    let Some(target) = &g.ssh else { continue };
-                    if let Err(mut f) = checks::command::run(target, run, *expect_exit, expect_output.as_deref(), case.timeouts.command).await {
-                        if guests.len() > 1 {
-                            f.message = format!("{}: {}", g.name, f.message);
+                let mut attempts = Vec::new();
+                let result = loop {
+                    let at = Instant::now();
+                    let mut result = Ok(());
+                    for g in guests.iter() {
+                        let Some(target) = &g.ssh else { continue };
+                        if let Err(mut f) =
+                            checks::command::run(target, run, *expect_exit, expect_output.as_deref(), case.timeouts.command).await
+                        {
+                            if guests.len() > 1 {
+                                f.message = format!("{}: {}", g.name, f.message);
+                            }
+                            result = Err(f);
+                            break;
                         }
-                        result = Err(f);
-                        break;
                     }
-                }
-                rec.record(None, name, t, result);
+                    match result {
+                        Err(f) if (attempts.len() as u32) < *retries => attempts.push(crate::events::FailedAttempt {
+                            duration: at.elapsed(),
+                            message: f.message,
+                            detail: f.detail,
+                        }),
+                        r => break r,
+                    }
+                };
+                rec.record_with_attempts(None, name, t, result, attempts);
             }
             CheckSpec::Network(spec) => {
                 let env = checks::CheckEnv {

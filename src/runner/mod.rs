@@ -276,6 +276,7 @@ fn interrupted_before_start(case: &crate::plan::Case) -> CaseReport {
         duration: std::time::Duration::ZERO,
         message: Some("the run was interrupted before this case started".into()),
         detail: None,
+        attempts: vec![],
     };
     CaseReport {
         name: case.name.clone(),
@@ -319,7 +320,14 @@ async fn leak_check(ctx: &RunContext, cases: &[CaseReport]) -> Option<CaseReport
     } else {
         return None;
     };
-    let step = crate::events::StepRecord { name: "teardown".into(), outcome, duration: t.elapsed(), message: Some(message), detail: None };
+    let step = crate::events::StepRecord {
+        name: "teardown".into(),
+        outcome,
+        duration: t.elapsed(),
+        message: Some(message),
+        detail: None,
+        attempts: vec![],
+    };
     Some(CaseReport {
         name: "virtsmoke/leak-check".into(),
         scenario: "virtsmoke".into(),

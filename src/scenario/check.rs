@@ -10,7 +10,7 @@ mod migrate;
 mod network;
 
 const CHECKS: &[&str] = &["boot", "command", "network", "migrate"];
-const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output"];
+const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output", "retries"];
 const EXPECTED: &str =
     "`boot`, `network`, `migrate` or a mapping like `command: { run: \"uname -r\" }`";
 
@@ -182,10 +182,12 @@ fn command(
         None => Some(None),
         Some(node) => cx.string(node, &f.desc("expect_output")).map(Some),
     };
+    let retries = f.get("retries").map_or(Some(0), |node| cx.u32(node, &f.desc("retries"), 0, 10));
     Some(CheckSpec::Command {
         name: name?,
         run: run?,
         expect_exit: expect_exit?,
         expect_output: expect_output?,
+        retries: retries?,
     })
 }

@@ -900,7 +900,8 @@ fn defaults_are_filled_and_every_guest_runs_on_every_host() {
             name: "command-1".into(),
             run: "uname -r".into(),
             expect_exit: 0,
-            expect_output: Some("6.1".into())
+            expect_output: Some("6.1".into()),
+            retries: 0,
         }
     );
     let t = tiny.timeouts;

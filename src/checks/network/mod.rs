@@ -37,10 +37,6 @@ macro_rules! measure {
     }};
 }
 
-fn skipped(message: impl Into<String>) -> StepFailure {
-    StepFailure { outcome: Outcome::Skipped, message: message.into(), detail: None }
-}
-
 /// Guest port of host → guest throughput.
 const HOST_TO_GUEST_PORT: u16 = 5201;
 /// Guest port of guest → guest throughput (another one, in case a receiver of the
@@ -56,7 +52,7 @@ const TRANSFER_TOOLS: [&str; 4] = ["nc", "timeout", "wc", "mkfifo"];
 /// Runs the sub-checks `spec` chooses on the guests of the case. `specs` are the
 /// case's guest definitions (for each guest's addressing mode).
 pub async fn run(env: &CheckEnv<'_>, spec: &NetworkCheck, specs: &[GuestSpec]) -> Vec<SubResult> {
-    let cx = Cx::new(env, spec).await;
+    let cx = Cx::new(env, spec);
     let mut subjects = Vec::new();
     for g in env.guests {
         let network = specs.iter().find(|s| s.name == g.name).map(|s| &s.network);
@@ -159,6 +155,15 @@ struct Figures {
 }
 
 impl Figures {
+    fn new(kind: &'static str, path: impl Into<String>) -> Figures {
+        Figures { kind, path: path.into(), props: Vec::new() }
+    }
+
+    /// The testcase: its name, duration, result and these figures.
+    fn finish(self, started: Instant, result: Result<(), StepFailure>) -> SubResult {
+        SubResult { name: testcase(self.kind, &self.path), duration: started.elapsed(), result, properties: self.props }
+    }
+
     fn add(&mut self, figure: &str, value: impl ToString) {
         self.props.push((property(self.kind, &self.path, figure), value.to_string()));
     }
@@ -179,15 +184,9 @@ impl Figures {
     }
 }
 
-impl Figures {
-    fn new(kind: &'static str, path: impl Into<String>) -> Figures {
-        Figures { kind, path: path.into(), props: Vec::new() }
-    }
-
-    /// The testcase: its name, duration, result and these figures.
-    fn finish(self, started: Instant, result: Result<(), StepFailure>) -> SubResult {
-        SubResult { name: testcase(self.kind, &self.path), duration: started.elapsed(), result, properties: self.props }
-    }
+/// A sub-check that cannot run here, and why.
+fn skipped(message: impl Into<String>) -> StepFailure {
+    StepFailure { outcome: Outcome::Skipped, message: message.into(), detail: None }
 }
 
 /// What every measurement of the case shares.
@@ -200,7 +199,7 @@ struct Cx<'a> {
 }
 
 impl<'a> Cx<'a> {
-    async fn new(env: &'a CheckEnv<'a>, spec: &'a NetworkCheck) -> Cx<'a> {
+    fn new(env: &'a CheckEnv<'a>, spec: &'a NetworkCheck) -> Cx<'a> {
         let jump = env.guests.iter().any(|g| g.ssh.as_ref().is_some_and(|s| s.jump.is_some()));
         let side = if jump {
             Err("the guests are reached through a jump host, so this machine is not on their network: \

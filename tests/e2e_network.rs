@@ -1,0 +1,157 @@
+//! End-to-end: the `network` check on the real local lab (`virtsmoke lab up`).
+//! One run boots both fixtures side by side: a two-guest case that passes
+//! every sub-check, and a guest crippled on purpose whose host -> guest ping
+//! fails (and whose ping-based sub-checks are skipped) while the run goes on.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_virtsmoke");
+const LAB_URI: &str = "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn virtsmoke(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).current_dir(root()).env("CI", "true").output().expect("run virtsmoke")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn xmllint_schema(path: &Path) {
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(root().join("tests/schemas/junit-10.xsd"))
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn run_id(stderr: &str) -> String {
+    let line = stderr.lines().find(|l| l.starts_with("run ")).expect("a `run ID:` line");
+    line["run ".len()..].split(':').next().unwrap().to_string()
+}
+
+fn assert_no_leftovers(run: &str) {
+    let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--run", run, "--dry-run"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("nothing to clean up"), "leftovers of run {run}:\n{listed}");
+}
+
+fn case<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no case {name}"))
+}
+
+fn step<'a>(case: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    case["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {case:#}"))
+}
+
+fn prop(case: &serde_json::Value, name: &str) -> String {
+    let props: Vec<(String, String)> = serde_json::from_value(case["properties"].clone()).unwrap();
+    props.into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or_else(|| panic!("no property {name}"))
+}
+
+fn number(case: &serde_json::Value, name: &str) -> f64 {
+    let v = prop(case, name);
+    v.parse().unwrap_or_else(|_| panic!("property {name} = `{v}` is not a number"))
+}
+
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn network_checks_pass_between_guests_and_fail_the_right_sub_check() {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let results = dir.path().join("results.json");
+    let out = virtsmoke(&[
+        "run",
+        "tests/fixtures/e2e/network.yaml",
+        "tests/fixtures/e2e/network-broken.yaml",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        results.to_str().unwrap(),
+        "--artifacts",
+        dir.path().join("a").to_str().unwrap(),
+    ]);
+    // The crippled guest fails its case; the run still finishes both.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    xmllint_schema(&junit);
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+
+    // Two guests: every sub-check passes, in both directions and between the guests.
+    let pair = case(&doc, "e2e-network/pair@lab1");
+    assert_eq!(pair["outcome"], "passed", "{pair:#}");
+    let mut expected = Vec::new();
+    for g in ["pair-1", "pair-2"] {
+        for kind in ["address", "gateway", "dns", "mtu"] {
+            expected.push(format!("network.{kind}: {g}"));
+        }
+        for kind in ["ping", "tcp"] {
+            expected.push(format!("network.{kind}: host -> {g}"));
+            expected.push(format!("network.{kind}: {g} -> host"));
+        }
+        expected.push(format!("network.throughput: host -> {g}"));
+    }
+    expected.push("network.ping: pair-1 -> pair-2".into());
+    expected.push("network.ping: pair-2 -> pair-1".into());
+    expected.push("network.throughput: pair-1 -> pair-2".into());
+    for name in &expected {
+        assert_eq!(step(pair, name)["outcome"], "passed", "{name}: {:#}", step(pair, name));
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testcase name=\"network.ping: pair-1 -&gt; pair-2\""), "{xml}");
+
+    // Figures: loss and RTT of every ping, the lease matching the guest, throughput.
+    for path in ["host->pair-1", "pair-1->host", "pair-1->pair-2", "pair-2->pair-1"] {
+        assert_eq!(prop(pair, &format!("network.ping.{path}.loss_pct")), "0.0");
+        assert!(number(pair, &format!("network.ping.{path}.rtt_avg_ms")) > 0.0);
+    }
+    assert!(number(pair, "network.tcp.host->pair-2.rtt_avg_ms") > 0.0);
+    assert!(number(pair, "network.tcp.pair-2->host.rtt_avg_ms") > 0.0);
+    assert_eq!(prop(pair, "network.mtu.pair-1.payload"), "1472");
+    assert_eq!(prop(pair, "network.dns.pair-1.addresses"), "10.77.0.1");
+    let lease = prop(pair, "network.address.pair-1.lease");
+    assert!(prop(pair, "network.address.pair-1.guest").starts_with(&format!("{lease}/24 ")), "{pair:#}");
+    assert_eq!(lease, prop(pair, "pair-1.address"));
+    for path in ["host->pair-1", "host->pair-2", "pair-1->pair-2"] {
+        assert!(number(pair, &format!("network.throughput.{path}.mbps")) > 0.0);
+        assert!(number(pair, &format!("network.throughput.{path}.bytes")) > 0.0);
+    }
+
+    // The crippled guest: ICMP echo ignored, ping removed.
+    let solo = case(&doc, "e2e-network-broken/solo@lab1");
+    assert_eq!(solo["outcome"], "failed", "{solo:#}");
+    let ping = step(solo, "network.ping: host -> solo");
+    assert_eq!(ping["outcome"], "failed", "{ping}");
+    let message = ping["message"].as_str().unwrap();
+    assert!(message.starts_with("no reply from `solo` (10.77.0.") && message.ends_with("3 sent, 0 received (100% loss)"), "{message}");
+    assert_eq!(prop(solo, "network.ping.host->solo.loss_pct"), "100.0");
+    for name in ["network.ping: solo -> host", "network.gateway: solo", "network.mtu: solo"] {
+        let s = step(solo, name);
+        assert_eq!(s["outcome"], "skipped", "{s}");
+        assert_eq!(s["message"], "`solo` has no `ping` (the image lacks the tool)", "{s}");
+    }
+    assert_eq!(step(solo, "network.dns: solo")["message"], "no `dns_name` is set for the network check");
+    assert_eq!(step(solo, "network.peers")["outcome"], "skipped");
+    // The failure stays where it belongs: TCP and addressing still pass.
+    for name in ["network.address: solo", "network.tcp: host -> solo", "network.tcp: solo -> host", "teardown"] {
+        assert_eq!(step(solo, name)["outcome"], "passed", "{:#}", step(solo, name));
+    }
+
+    assert_no_leftovers(&run_id(&String::from_utf8_lossy(&out.stderr)));
+}
