@@ -140,7 +140,10 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
         }
     }
     for check in &case.checks {
-        if *check != CheckSpec::Boot {
+        // Checks with several testcases name them `CHECK.something`; none of them
+        // having run means the check itself did not run.
+        let prefix = format!("{}.", check.name());
+        if *check != CheckSpec::Boot && !rec.steps.iter().any(|s| s.name.starts_with(&prefix)) {
             rec.not_run(None, check.name(), "not run: an earlier step did not pass");
         }
     }
