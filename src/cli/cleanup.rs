@@ -11,7 +11,7 @@ use crate::exit;
 
 #[derive(Args)]
 pub struct CleanupArgs {
-    /// Scenario files whose hosts to clean.
+    /// Scenario or inventory files whose hosts to clean.
     scenarios: Vec<PathBuf>,
     /// A libvirt URI to clean (repeatable).
     #[arg(long)]

@@ -10,7 +10,7 @@ use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor};
 
 #[derive(Args)]
 pub struct FactsArgs {
-    /// Scenario files whose hosts to ask.
+    /// Scenario or inventory files whose hosts to ask.
     scenarios: Vec<PathBuf>,
     /// A libvirt URI to ask (repeatable), instead of or besides scenarios.
     #[arg(long)]
@@ -24,7 +24,7 @@ pub struct FactsArgs {
 pub fn targets(scenarios: &[PathBuf], uris: &[String]) -> Result<Vec<HostSpec>, u8> {
     let mut out: Vec<HostSpec> = Vec::new();
     if !scenarios.is_empty() {
-        match crate::scenario::load(scenarios) {
+        match crate::scenario::load_hosts(scenarios) {
             Ok(plan) => out.extend(plan.hosts.into_values()),
             Err(e) => {
                 eprintln!("{e}");

@@ -19,6 +19,7 @@ pub(crate) fn plan(
     sources: &[SourceFile],
     scenarios: &[Read<'_>],
     diags: &mut Vec<Diagnostic>,
+    need_cases: bool,
 ) -> Plan {
     let mut hosts: BTreeMap<String, (HostSpec, usize)> = BTreeMap::new();
     let mut host_names: BTreeSet<&str> = BTreeSet::new();
@@ -113,7 +114,8 @@ pub(crate) fn plan(
         diags.append(&mut cx.diags);
     }
 
-    if plan.cases.is_empty()
+    if need_cases
+        && plan.cases.is_empty()
         && diags.is_empty()
         && let Some((fi, s)) = scenarios.first()
     {

@@ -35,6 +35,16 @@ pub use diagnostic::{Diagnostic, ScenarioErrors};
 /// Loads scenario files into one plan. Hosts merge by name across files;
 /// cases concatenate in file order.
 pub fn load(paths: &[PathBuf]) -> Result<Plan, ScenarioErrors> {
+    load_with(paths, true)
+}
+
+/// Loads files for their hosts only (an inventory, for `facts` and `cleanup`):
+/// files that define no cases are fine.
+pub fn load_hosts(paths: &[PathBuf]) -> Result<Plan, ScenarioErrors> {
+    load_with(paths, false)
+}
+
+fn load_with(paths: &[PathBuf], need_cases: bool) -> Result<Plan, ScenarioErrors> {
     let mut diags = Vec::new();
     let mut sources = Vec::new();
     if paths.is_empty() {
@@ -52,7 +62,7 @@ pub fn load(paths: &[PathBuf]) -> Result<Plan, ScenarioErrors> {
             },
         }
     }
-    build(sources, diags, paths)
+    build(sources, diags, paths, need_cases)
 }
 
 /// Loads one scenario given as text; `source_name` is used in diagnostics.
@@ -61,6 +71,7 @@ pub fn load_str(source_name: &Path, text: &str) -> Result<Plan, ScenarioErrors> 
         vec![SourceFile::new(source_name.to_owned(), text.to_owned())],
         Vec::new(),
         &[source_name.to_owned()],
+        true,
     )
 }
 
@@ -83,6 +94,7 @@ fn build(
     sources: Vec<SourceFile>,
     mut diags: Vec<Diagnostic>,
     order: &[PathBuf],
+    need_cases: bool,
 ) -> Result<Plan, ScenarioErrors> {
     let mut roots = Vec::new();
     for (i, src) in sources.iter().enumerate() {
@@ -101,7 +113,7 @@ fn build(
         diags.append(&mut cx.diags);
     }
     // Cross-file checks would mislead if a file could not be read at all.
-    let plan = complete.then(|| expand::plan(&sources, &scenarios, &mut diags));
+    let plan = complete.then(|| expand::plan(&sources, &scenarios, &mut diags, need_cases));
     match plan {
         Some(plan) if diags.is_empty() => Ok(plan),
         _ => Err(sorted(order, diags)),
