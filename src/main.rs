@@ -1,6 +1,32 @@
 //! virtsmoke: boots guests through libvirt on real hosts, checks them, and
 //! writes JUnit that CI systems show.
 
+// The CLI prints with these instead of std's, which panic when the reader of a
+// pipe goes away (`virtsmoke list x.yaml | head`): stdout then ends the process
+// quietly, as other Unix tools do; stderr output is dropped.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(0);
+            }
+        }
+    }};
+}
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+macro_rules! eprint {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 mod backend;
 mod checks;
 mod cli;

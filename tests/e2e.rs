@@ -318,6 +318,22 @@ fn bad_input_is_exit_2_with_location() {
 }
 
 #[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let mut child = Command::new(BIN)
+        .args(["list", "tests/fixtures/e2e/faults.yaml"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is printed
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
 fn usage_errors_are_exit_2_and_help_is_exit_0() {
     assert_eq!(virtsmoke(&["run"]).status.code(), Some(2));
     assert_eq!(virtsmoke(&["frobnicate"]).status.code(), Some(2));
