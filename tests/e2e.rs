@@ -131,6 +131,11 @@ fn faults_fail_the_right_step_and_the_run_goes_on() {
     assert!(!failing.is_empty(), "{panic:#}");
     assert!(failing[0]["message"].as_str().unwrap().contains("Kernel panic"), "{panic:#} / {s}");
 
+    // Evidence kept from a failed case: the domain as libvirt last saw it.
+    let arts: Vec<String> = serde_json::from_value(panic["artifacts"].clone()).unwrap();
+    let live = arts.iter().find(|a| a.ends_with("panic.live.xml")).unwrap_or_else(|| panic!("{arts:?}"));
+    assert!(std::fs::read_to_string(live).unwrap().contains("<domain type='qemu'"));
+
     let nonet = case(&doc, "e2e-faults/nonet@lab1");
     assert_eq!(step(nonet, "boot.console")["outcome"], "passed");
     assert_eq!(step(nonet, "boot.address")["outcome"], "failed", "{nonet:#}");

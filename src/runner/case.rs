@@ -150,6 +150,13 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
 
     let outcome_before_teardown = CaseReport::outcome_of(&rec.steps);
     let keep = ctx.keep_on_failure && matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error);
+    if matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error) {
+        if let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host) {
+            for g in &guests {
+                artifacts.extend(super::evidence::collect(host, g, &case_dir).await);
+            }
+        }
+    }
     let (consoles, kept) = teardown(&ctx, index, guests, keep, &mut rec).await;
 
     let mut report = CaseReport {

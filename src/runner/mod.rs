@@ -5,6 +5,7 @@
 mod accel;
 pub mod case;
 mod context;
+mod evidence;
 pub mod host_facts;
 mod host_slots;
 
