@@ -342,7 +342,7 @@ fn a_closed_pipe_is_not_a_panic() {
 fn usage_errors_are_exit_2_and_help_is_exit_0() {
     assert_eq!(virtsmoke(&["run"]).status.code(), Some(2));
     assert_eq!(virtsmoke(&["frobnicate"]).status.code(), Some(2));
-    for sub in ["run", "validate", "list", "lab", "image", "facts", "cleanup"] {
+    for sub in ["run", "validate", "list", "lab", "image", "facts", "cleanup", "schema", "merge", "compare"] {
         let out = virtsmoke(&[sub, "--help"]);
         assert_eq!(out.status.code(), Some(0), "{sub}: {}", text(&out));
     }

@@ -48,6 +48,8 @@ enum Command {
     Image(ImageCommand),
     /// Print the facts of the hosts in the scenarios (hypervisor, libvirt, versions).
     Facts(hosts::FactsArgs),
+    /// Print the JSON Schema of scenario files (for editors: yaml-language-server).
+    Schema,
     /// Remove domains and files that crashed or killed runs left behind.
     Cleanup(cleanup::CleanupArgs),
     /// Combine the JSON results of several runs (shards) into one; optionally JUnit and HTML too.
@@ -130,6 +132,10 @@ pub fn main() -> u8 {
         }
         Command::Facts(args) => hosts::facts(args),
         Command::Cleanup(args) => cleanup::run(args),
+        Command::Schema => {
+            println!("{}", serde_json::to_string_pretty(&crate::scenario::schema::scenario()).unwrap_or_default());
+            exit::PASSED
+        }
         Command::Merge(args) => merge::run(args),
         Command::Compare(args) => compare::run(args),
     }

@@ -6,11 +6,11 @@ use super::ctx::Cx;
 use super::suggest;
 use super::yaml::{Node, Value};
 
-mod migrate;
-mod network;
+pub(crate) mod migrate;
+pub(crate) mod network;
 
-const CHECKS: &[&str] = &["boot", "command", "network", "migrate"];
-const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output", "retries"];
+pub(crate) const CHECKS: &[&str] = &["boot", "command", "network", "migrate"];
+pub(crate) const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output", "retries"];
 const EXPECTED: &str =
     "`boot`, `network`, `migrate` or a mapping like `command: { run: \"uname -r\" }`";
 

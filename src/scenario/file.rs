@@ -14,7 +14,7 @@ use super::matrix::{AxisValues, Matrix, cluster, matrix};
 use super::timeouts::timeouts;
 use super::yaml::{Node, Value};
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "version",
     "name",
     "description",

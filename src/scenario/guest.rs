@@ -8,7 +8,7 @@ use super::ctx::Cx;
 use super::suggest;
 use super::yaml::{Node, Value};
 
-const KEYS: &[&str] = &["kind", "image", "memory_mib", "vcpus", "count", "network"];
+pub(crate) const KEYS: &[&str] = &["kind", "image", "memory_mib", "vcpus", "count", "network"];
 
 pub(crate) const DEFAULT_MEMORY_MIB: u64 = 256;
 pub(crate) const DEFAULT_VCPUS: u32 = 1;

@@ -7,7 +7,7 @@ use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
 use super::ctx::Cx;
 use super::yaml::{Node, Value};
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "uri",
     "hypervisor",
     "accel",

@@ -8,7 +8,7 @@ use super::ctx::{Cx, Fields};
 use super::suggest;
 use super::yaml::Node;
 
-const KEYS: &[&str] = &["builtin", "cmdline", "kernel", "initrd", "disk"];
+pub(crate) const KEYS: &[&str] = &["builtin", "cmdline", "kernel", "initrd", "disk"];
 
 /// Images whose recipe ships with virtsmoke.
 pub(crate) const BUILTIN_IMAGES: &[&str] = &["test-image"];

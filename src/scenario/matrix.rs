@@ -8,7 +8,7 @@ use super::guest::{image_ref, kind_names};
 use super::suggest;
 use super::yaml::Node;
 
-const AXES: &[&str] = &["host", "guest", "kind", "image"];
+pub(crate) const AXES: &[&str] = &["host", "guest", "kind", "image"];
 
 /// A value of an axis and where it was written.
 pub(crate) type AxisValues<'n, T> = Vec<(T, &'n Node)>;

@@ -21,6 +21,7 @@ mod matrix;
 mod suggest;
 mod timeouts;
 mod yaml;
+pub mod schema;
 
 #[cfg(test)]
 mod tests;

@@ -5,7 +5,7 @@ use crate::plan::Timeouts;
 use super::ctx::Cx;
 use super::yaml::Node;
 
-const KEYS: &[&str] = &["running", "console", "address", "ssh", "command", "case"];
+pub(crate) const KEYS: &[&str] = &["running", "console", "address", "ssh", "command", "case"];
 
 /// Reads `timeouts:`; unset ones keep [`Timeouts::default`].
 pub(crate) fn timeouts(cx: &mut Cx<'_>, key: &Node, value: &Node) -> Option<Timeouts> {

@@ -5,7 +5,7 @@ use crate::plan::{MigrateCheck, SshContinuity};
 use super::super::ctx::Cx;
 use super::super::yaml::{Node, Value};
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "target",
     "rounds",
     "live",

@@ -8,7 +8,7 @@ use super::super::ctx::{Cx, Fields};
 use super::super::suggest;
 use super::super::yaml::{Node, Value};
 
-const KEYS: &[&str] = &[
+pub(crate) const KEYS: &[&str] = &[
     "checks",
     "dns_name",
     "tcp_port",
@@ -17,7 +17,7 @@ const KEYS: &[&str] = &[
     "lease_file",
     "throughput",
 ];
-const THROUGHPUT_KEYS: &[&str] = &["duration", "min_mbps"];
+pub(crate) const THROUGHPUT_KEYS: &[&str] = &["duration", "min_mbps"];
 /// Longest `throughput.duration`: each measurement runs this long, one after another.
 const MAX_THROUGHPUT_SECS: u64 = 300;
 
