@@ -17,7 +17,7 @@ WITH_PING=${VIRTSMOKE_WITH_PING:-1}
 # Modules to put in the initramfs and load at boot (plus their dependencies).
 # virtio_pci is the PCI transport for virtio devices; it is a module in the
 # Debian kernel (CONFIG_VIRTIO_PCI=m), built-in ones are skipped.
-REQUIRED_MODULES=(virtio_pci virtio_net virtio_blk virtio_console xen-netfront xen-blkfront e1000)
+REQUIRED_MODULES=(virtio_pci virtio_net virtio_blk virtio_console virtio_rng xen-netfront xen-blkfront e1000)
 OPTIONAL_MODULES=(8139cp)
 
 log() { echo "build.sh: $*" >&2; }

@@ -23,6 +23,8 @@ impl Host {
         let conn = tokio::task::spawn_blocking(move || {
             // libvirt would otherwise print every error itself, on top of ours.
             virt::error::clear_error_callback();
+            // Console streams need it; a failure only makes consoles slower.
+            let _ = super::event_loop::ensure_running();
             Connect::open(Some(&uri_owned))
         })
         .await?

@@ -5,6 +5,7 @@ pub mod console;
 pub mod domain;
 pub mod domain_xml;
 pub mod error;
+pub mod event_loop;
 pub mod facts;
 pub mod host;
 pub mod host_shell;
