@@ -41,11 +41,54 @@ pub async fn choose(
     if !facts.domain_types.iter().any(|t| t == "kvm") {
         return choice(DomainType::Qemu, "the host offers no kvm domain type");
     }
-    match probe(host, probe_kernel, run_id, scratch).await? {
-        Probed::Booted => choice(DomainType::Kvm, "a probe guest booted under kvm"),
-        Probed::Hung => choice(DomainType::Qemu, "kvm is offered but a probe guest hung under it"),
-        Probed::Refused(why) => choice(DomainType::Qemu, &format!("kvm is offered but a probe guest could not start: {why}")),
+    let cache = cache_path(facts);
+    if let Some(hit) = cached(&cache) {
+        return Ok(hit);
     }
+    let fresh = match probe(host, probe_kernel, run_id, scratch).await? {
+        Probed::Booted => AccelChoice { domain_type: DomainType::Kvm, reason: "a probe guest booted under kvm".into() },
+        Probed::Hung => AccelChoice { domain_type: DomainType::Qemu, reason: "kvm is offered but a probe guest hung under it".into() },
+        Probed::Refused(why) => AccelChoice {
+            domain_type: DomainType::Qemu,
+            reason: format!("kvm is offered but a probe guest could not start: {why}"),
+        },
+    };
+    store(&cache, &fresh);
+    Ok(fresh)
+}
+
+/// How long a probe verdict is trusted for the same host build.
+const CACHE_FOR: Duration = Duration::from_secs(24 * 3600);
+
+/// The verdict holds for one host, libvirt and QEMU build: any change probes again.
+fn cache_path(facts: &HostFacts) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let key = format!("{}|{}|{}|{}", facts.uri, facts.hostname, facts.hypervisor_version, facts.libvirt_version);
+    let digest = Sha256::digest(key.as_bytes());
+    let name: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    crate::image::cache_dir().join("accel").join(format!("{name}.json"))
+}
+
+fn cached(path: &Path) -> Option<AccelChoice> {
+    let age = path.metadata().ok()?.modified().ok()?.elapsed().ok()?;
+    if age > CACHE_FOR {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()?;
+    let domain_type = match v["domain_type"].as_str()? {
+        "kvm" => DomainType::Kvm,
+        "qemu" => DomainType::Qemu,
+        _ => return None,
+    };
+    Some(AccelChoice { domain_type, reason: format!("{} (probed earlier)", v["reason"].as_str()?) })
+}
+
+fn store(path: &Path, c: &AccelChoice) {
+    let doc = serde_json::json!({ "domain_type": c.domain_type.as_str(), "reason": c.reason });
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(path, doc.to_string());
 }
 
 enum Probed {
@@ -68,6 +111,7 @@ async fn probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> Resu
         initrd: None,
         cmdline: "console=ttyS0 earlyprintk=serial,ttyS0,115200 panic=-1".to_string(),
         disk: None,
+        seed: None,
         bridge: String::new(),
         mac: String::new(),
         hvmloader: Default::default(),
