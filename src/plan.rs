@@ -135,6 +135,49 @@ pub struct Image {
     pub spec: ImageSpec,
     /// Appended to the kernel command line virtsmoke builds.
     pub cmdline: Option<String>,
+    /// A full distribution booted from a disk image (a `disk`, or a builtin
+    /// recipe that makes one). Each guest runs on its own qcow2 overlay, and the
+    /// boot chain adds `boot.systemd` (and `boot.cloud-init` with a seed).
+    pub from_disk: bool,
+    /// What the console shows once the guest has booted far enough: the test
+    /// image's marker, a `login:` prompt for disk images.
+    pub marker: String,
+    /// How the run's key and the guest's name reach a guest that does not
+    /// read virtsmoke's kernel parameters.
+    pub seed: SeedKind,
+    /// Extra cloud-config merged into the seed's user-data (a YAML mapping).
+    pub cloud_config: Option<String>,
+    /// The user SSH logs in as.
+    pub user: String,
+    /// `systemctl is-system-running` may say `degraded` (failed units are still reported).
+    pub allow_degraded: bool,
+}
+
+/// A per-guest configuration disk the guest's own tools read at boot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeedKind {
+    /// Nothing attached: the image gets the key some other way (the test image
+    /// reads it from the kernel command line).
+    None,
+    /// A cloud-init NoCloud seed: an ISO 9660 volume `cidata` with `user-data`
+    /// and `meta-data`, attached as a CD-ROM.
+    Nocloud,
+}
+
+impl SeedKind {
+    pub const ALL: [SeedKind; 2] = [SeedKind::Nocloud, SeedKind::None];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SeedKind::None => "none",
+            SeedKind::Nocloud => "nocloud",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SeedKind> {
+        SeedKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 /// How a guest's NIC is configured.

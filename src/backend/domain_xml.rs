@@ -56,6 +56,9 @@ pub struct DomainXmlInput {
     pub cmdline: String,
     /// A qcow2 overlay (never the base image).
     pub disk: Option<PathBuf>,
+    /// A NoCloud seed (ISO 9660, `cidata`), attached read-only: a CD-ROM on
+    /// IDE for emulated machines, a second `xvd` disk for Xen PV/PVH.
+    pub seed: Option<PathBuf>,
     pub bridge: String,
     pub mac: String,
     /// `hvmloader` for Xen HVM guests.
@@ -99,6 +102,7 @@ fn build_kvm(input: &DomainXmlInput) -> String {
     lifecycle(&mut x);
     x.push_str("  <devices>\n");
     disk(&mut x, input, "vda", "virtio");
+    cdrom(&mut x, input, "hdc", "ide");
     if !input.bridge.is_empty() {
         nic(&mut x, input, Some("virtio"));
     }
@@ -130,6 +134,15 @@ fn build_xen_pv(input: &DomainXmlInput) -> String {
     lifecycle(&mut x);
     x.push_str("  <devices>\n");
     disk(&mut x, input, "xvda", "xen");
+    // PV and PVH guests have no emulated CD-ROM: the seed is a read-only disk.
+    if let Some(s) = &input.seed {
+        let _ = writeln!(
+            x,
+            "    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n      \
+             <source file='{}'/>\n      <target dev='xvdb' bus='xen'/>\n      <readonly/>\n    </disk>",
+            esc(&s.display().to_string())
+        );
+    }
     nic(&mut x, input, None);
     x.push_str("    <console type='pty'>\n      <target type='xen' port='0'/>\n    </console>\n");
     x.push_str("  </devices>\n</domain>\n");
@@ -148,6 +161,7 @@ fn build_xen_hvm(input: &DomainXmlInput) -> String {
     lifecycle(&mut x);
     x.push_str("  <devices>\n");
     disk(&mut x, input, "hda", "ide");
+    cdrom(&mut x, input, "hdc", "ide");
     // Plain HVM gets an emulated NIC it cannot unplug; PVHVM keeps the default
     // so the guest's netfront takes over.
     let model = (input.kind == GuestKind::XenHvm).then_some("e1000");
@@ -213,6 +227,17 @@ fn disk(x: &mut String, input: &DomainXmlInput, dev: &str, bus: &str) {
     }
 }
 
+fn cdrom(x: &mut String, input: &DomainXmlInput, dev: &str, bus: &str) {
+    if let Some(s) = &input.seed {
+        let _ = writeln!(
+            x,
+            "    <disk type='file' device='cdrom'>\n      <driver name='qemu' type='raw'/>\n      \
+             <source file='{}'/>\n      <target dev='{dev}' bus='{bus}'/>\n      <readonly/>\n    </disk>",
+            esc(&s.display().to_string())
+        );
+    }
+}
+
 fn nic(x: &mut String, input: &DomainXmlInput, model: Option<&str>) {
     let _ = write!(
         x,
@@ -257,6 +282,7 @@ mod tests {
             initrd: Some("/var/cache/virtsmoke/images/test-image-abc/initrd.img".into()),
             cmdline: format!("console={} virtsmoke.hostname=tiny", kernel_console(kind)),
             disk: None,
+            seed: None,
             bridge: "vsbr0".into(),
             mac: "52:54:00:12:34:56".into(),
             hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
@@ -288,6 +314,28 @@ mod tests {
         i.initrd = None;
         i.disk = Some("/var/tmp/run/overlay.qcow2".into());
         insta::assert_snapshot!(build(&i));
+    }
+
+    #[test]
+    fn kvm_disk_image_with_kernel_and_seed() {
+        let mut i = input(GuestKind::Kvm, DomainType::Qemu);
+        i.cmdline = "console=ttyS0 root=LABEL=vs-debian rw net.ifnames=0".into();
+        i.disk = Some("/var/tmp/virtsmoke/runs/r1/vs-r1-0-tiny.overlay.qcow2".into());
+        i.seed = Some("/var/tmp/virtsmoke/runs/r1/vs-r1-0-tiny.seed.iso".into());
+        insta::assert_snapshot!(build(&i));
+    }
+
+    #[test]
+    fn xen_pv_seed_is_a_second_disk() {
+        let mut i = input(GuestKind::XenPv, DomainType::Xen);
+        i.disk = Some("/r/vs-r1-0-tiny.overlay.qcow2".into());
+        i.seed = Some("/r/vs-r1-0-tiny.seed.iso".into());
+        let xml = build(&i);
+        assert!(xml.contains("<source file='/r/vs-r1-0-tiny.seed.iso'/>\n      <target dev='xvdb' bus='xen'/>\n      <readonly/>"), "{xml}");
+        assert!(!xml.contains("cdrom"), "{xml}");
+        let mut h = input(GuestKind::XenHvm, DomainType::Xen);
+        h.seed = i.seed.clone();
+        assert!(build(&h).contains("<disk type='file' device='cdrom'>"));
     }
 
     #[test]

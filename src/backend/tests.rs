@@ -16,6 +16,7 @@ fn xml(name: &str, run: &str, created: u64) -> String {
         initrd: None,
         cmdline: "console=ttyS0".into(),
         disk: None,
+        seed: None,
         bridge: "vsbr0".into(),
         mac: "52:54:00:00:00:01".into(),
         hvmloader: Default::default(),
@@ -71,16 +72,18 @@ fn every_kind_validates_against_libvirts_schema() {
             initrd: Some("/i".into()),
             cmdline: "console=hvc0".into(),
             disk: Some("/var/tmp/o.qcow2".into()),
+            seed: None,
             bridge: "br0".into(),
             mac: "00:16:3e:00:00:01".into(),
             hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
             owner: Ownership { run_id: "r".into(), case: "c".into(), guest: "g".into(), created: 1 },
         };
-        for with_kernel in [true, false] {
+        for (with_kernel, with_seed) in [(true, false), (true, true), (false, true)] {
             if !with_kernel {
                 input.kernel = None;
                 input.initrd = None;
             }
+            input.seed = with_seed.then(|| "/var/tmp/vs-v-0-g.seed.iso".into());
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join("d.xml");
             std::fs::write(&path, domain_xml::build(&input)).unwrap();

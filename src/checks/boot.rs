@@ -1,5 +1,7 @@
-//! The boot chain, one step each: console marker, address known, SSH answers.
-//! (Domain creation up to "running" is the runner's, since it owns the domain.)
+//! The boot chain, one step each: console marker, address known, SSH answers
+//! (with the guest's host key checked against what it printed on its console).
+//! (Domain creation up to "running" is the runner's, since it owns the domain;
+//! systemd and cloud-init readiness are in [`super::systemd`].)
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -49,8 +51,55 @@ pub fn announced_address(console: &str) -> Option<IpAddr> {
     })
 }
 
+/// The global address cloud-init's network table (`ci-info: | eth0 | True |
+/// 10.77.0.5 | 255.255.255.0 | global | 52:54:00:... |`) shows for `mac`; IPv4 first.
+pub fn cloud_init_address(console: &str, mac: &str) -> Option<IpAddr> {
+    let mac = mac.to_ascii_lowercase();
+    let mut found: Vec<IpAddr> = console
+        .lines()
+        .filter(|l| l.contains("ci-info:"))
+        .filter_map(|l| {
+            let cols: Vec<&str> = l.split('|').map(str::trim).collect();
+            // ["ci-info:", device, up, address, mask, scope, hw-address, ""]
+            if cols.len() < 7 || cols[6].to_ascii_lowercase() != mac || cols[5] != "global" {
+                return None;
+            }
+            cols[3].split('/').next()?.parse().ok()
+        })
+        .collect();
+    found.sort_by_key(|a| !a.is_ipv4());
+    found.into_iter().next()
+}
+
+/// The SHA256 host key fingerprints (base64, without `SHA256:`) of the last
+/// complete `-----BEGIN SSH HOST KEY FINGERPRINTS-----` block cloud-init
+/// printed on the console (bare, or with `ec2:`/syslog prefixes); `None` when
+/// there is no complete block.
+pub fn console_host_keys(console: &str) -> Option<Vec<String>> {
+    let mut current: Option<Vec<String>> = None;
+    let mut last = None;
+    for line in console.lines() {
+        if line.contains("-----BEGIN SSH HOST KEY FINGERPRINTS-----") {
+            current = Some(Vec::new());
+        } else if line.contains("-----END SSH HOST KEY FINGERPRINTS-----") {
+            if let Some(fps) = current.take().filter(|f| !f.is_empty()) {
+                last = Some(fps);
+            }
+        } else if let Some(fps) = current.as_mut() {
+            fps.extend(line.split_whitespace().filter_map(|w| w.strip_prefix("SHA256:")).map(str::to_string));
+        }
+    }
+    last
+}
+
+/// cloud-init's last words on the console: after them it prints nothing more.
+pub fn cloud_init_finished(console: &str) -> bool {
+    console.lines().any(|l| l.contains("Cloud-init v.") && l.contains(" finished at "))
+}
+
 /// Learns the guest's address: a static one from the scenario, the console
-/// announcement, or the host's ARP table for the guest's MAC.
+/// announcement (the test image's marker, cloud-init's network table), or the
+/// host's ARP table for the guest's MAC.
 pub async fn address(
     guest: &GuestUnderTest,
     static_address: Option<IpAddr>,
@@ -61,7 +110,7 @@ pub async fn address(
     }
     wait::until(timeout, POLL, Some(guest.console.subscribe()), || async {
         let text = guest.console.text();
-        if let Some(a) = announced_address(&text) {
+        if let Some(a) = announced_address(&text).or_else(|| cloud_init_address(&text, &guest.mac)) {
             return Probe::Ready(a);
         }
         if let Some(line) = text.lines().find(|l| l.contains(NET_FAILED_MARKER)) {
@@ -82,23 +131,109 @@ pub async fn address(
     .map_err(|e| from_wait(guest, "the guest's address did not become known", e))
 }
 
-/// Runs `uname -r` until it succeeds; returns its output. Connection problems are
-/// retried until the deadline; a refused key is final.
-pub async fn ssh_ready(guest: &GuestUnderTest, target: &SshTarget, timeout: Duration) -> Result<String, StepFailure> {
+/// How `boot.ssh` decides to trust the guest's SSH host key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostKeyPolicy {
+    /// Any key (the test image makes fresh keys at every boot and prints none).
+    Any,
+    /// The fingerprints cloud-init prints on the console; with `wait`
+    /// (a seeded image) they are awaited until cloud-init says it finished.
+    /// Without any, the key seen first is trusted and pinned.
+    Console { wait: bool },
+}
+
+/// How the host key was trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostKeyTrust {
+    /// The key matched a fingerprint the guest printed on its console.
+    Console { sha256: String },
+    /// The guest printed none: the first key seen was trusted and pinned.
+    FirstUse { sha256: String },
+}
+
+/// What `boot.ssh` learned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshReady {
+    /// `uname -r`.
+    pub kernel: String,
+    /// The target with its host key pinned (when checked): later connections verify it.
+    pub target: SshTarget,
+    pub host_key: Option<HostKeyTrust>,
+}
+
+/// Runs `uname -r` until it succeeds. Connection problems are retried until the
+/// deadline; a refused key or a host key the guest did not print is final.
+pub async fn ssh_ready(
+    guest: &GuestUnderTest,
+    target: &SshTarget,
+    policy: HostKeyPolicy,
+    timeout: Duration,
+) -> Result<SshReady, StepFailure> {
     let last: std::sync::Mutex<Option<String>> = Default::default();
+    let trust: std::sync::Mutex<Option<HostKeyTrust>> = Default::default();
+    let started = std::time::Instant::now();
+    // A seeded guest prints its fingerprints near the end of its boot: wait for
+    // them, but leave time to log in once it is clear none will come.
+    let fingerprint_wait = timeout.mul_f32(0.75);
     let mut backoff = Duration::from_millis(100);
     let r = wait::until(timeout, Duration::from_millis(50), None, || {
-        let last = &last;
+        let (last, trust) = (&last, &trust);
         let nap = backoff;
         backoff = (backoff * 2).min(Duration::from_secs(1));
         async move {
-            match ssh::exec(target, "uname -r", Duration::from_secs(10)).await {
-                Ok(out) if out.exit_status == 0 => return Probe::Ready(out.stdout.trim().to_string()),
+            let set_last = |m: String| *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(m);
+            let mut pinned = target.clone();
+            let current = trust.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            match (policy, current) {
+                (HostKeyPolicy::Any, _) => {}
+                (_, Some(HostKeyTrust::Console { sha256 } | HostKeyTrust::FirstUse { sha256 })) => {
+                    pinned.host_key_sha256 = Some(vec![sha256]);
+                }
+                (HostKeyPolicy::Console { wait }, None) => {
+                    let text = guest.console.text();
+                    let printed = console_host_keys(&text);
+                    let waiting = wait && !cloud_init_finished(&text) && started.elapsed() < fingerprint_wait;
+                    if printed.is_none() && waiting {
+                        set_last("waiting for the SSH host key fingerprints on the console".into());
+                    } else {
+                        match ssh::host_key_sha256(target, Duration::from_secs(10)).await {
+                            Ok(seen) => {
+                                let t = match printed {
+                                    Some(fps) if fps.contains(&seen) => HostKeyTrust::Console { sha256: seen.clone() },
+                                    Some(fps) => {
+                                        let e = SshError::HostKey {
+                                            target: target.to_string(),
+                                            seen,
+                                            expected: fps.iter().map(|f| format!("SHA256:{f}")).collect::<Vec<_>>().join(", "),
+                                        };
+                                        return Probe::Fail(crate::error_chain(&e));
+                                    }
+                                    None => HostKeyTrust::FirstUse { sha256: seen.clone() },
+                                };
+                                *trust.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+                                pinned.host_key_sha256 = Some(vec![seen]);
+                            }
+                            Err(e) => set_last(crate::error_chain(&e)),
+                        }
+                    }
+                    if pinned.host_key_sha256.is_none() {
+                        if let Err(f) = guest.health().await {
+                            return Probe::Fail(f.message);
+                        }
+                        tokio::time::sleep(nap).await;
+                        return Probe::NotYet;
+                    }
+                }
+            }
+            match ssh::exec(&pinned, "uname -r", Duration::from_secs(10)).await {
+                Ok(out) if out.exit_status == 0 => return Probe::Ready((out.stdout.trim().to_string(), pinned)),
                 Ok(out) => {
                     return Probe::Fail(format!("`uname -r` exited with {}: {}", out.exit_status, out.stderr.trim()));
                 }
-                Err(e @ SshError::Authentication { .. }) => return Probe::Fail(crate::error_chain(&e)),
-                Err(e) => *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(crate::error_chain(&e)),
+                Err(e @ (SshError::Authentication { .. } | SshError::HostKey { .. })) => {
+                    return Probe::Fail(crate::error_chain(&e));
+                }
+                Err(e) => set_last(crate::error_chain(&e)),
             }
             if let Err(f) = guest.health().await {
                 return Probe::Fail(f.message);
@@ -108,25 +243,31 @@ pub async fn ssh_ready(guest: &GuestUnderTest, target: &SshTarget, timeout: Dura
         }
     })
     .await;
-    r.map_err(|e| match e {
-        WaitError::Timeout(t) => StepFailure::failed(format!(
+    match r {
+        Ok((kernel, target)) => Ok(SshReady {
+            kernel,
+            target,
+            host_key: trust.into_inner().unwrap_or_else(|p| p.into_inner()),
+        }),
+        Err(WaitError::Timeout(t)) => Err(StepFailure::failed(format!(
             "ssh to {target} did not answer within {}{}",
             humantime::format_duration(t),
             last.into_inner().unwrap_or_else(|p| p.into_inner()).map(|l| format!(" (last error: {l})")).unwrap_or_default()
         ))
-        .with_detail(guest.console_excerpt()),
-        WaitError::Failed(m) => StepFailure::failed(m).with_detail(guest.console_excerpt()),
-    })
+        .with_detail(guest.console_excerpt())),
+        Err(WaitError::Failed(m)) => Err(StepFailure::failed(m).with_detail(guest.console_excerpt())),
+    }
 }
 
 /// The SSH target for a guest at `addr`.
-pub fn target(addr: IpAddr, netns: Option<&str>, key: &std::path::Path) -> SshTarget {
+pub fn target(addr: IpAddr, netns: Option<&str>, key: &std::path::Path, user: &str) -> SshTarget {
     SshTarget {
         addr: SocketAddr::new(addr, 22),
         netns: netns.map(str::to_string),
-        user: "root".to_string(),
+        user: user.to_string(),
         private_key: key.to_path_buf(),
         jump: None,
+        host_key_sha256: None,
     }
 }
 
@@ -140,5 +281,47 @@ mod tests {
         assert_eq!(announced_address(log), Some("10.77.0.123".parse().unwrap()));
         assert_eq!(announced_address("VIRTSMOKE-MARKER net-failed eth0\n"), None);
         assert_eq!(announced_address("VIRTSMOKE-MARKER net eth0 garbage\n"), None);
+    }
+
+    /// Console lines of a Debian 12 guest (cloud-init 22.4) booted on the lab.
+    const CLOUD_INIT: &str = "\
+[   33.974649] cloud-init[268]: ci-info: |  eth0  | True |        10.77.0.198         | 255.255.255.0 | global | 52:54:00:aa:bb:01 |\r
+[   33.975803] cloud-init[268]: ci-info: |  eth0  | True | fe80::5054:ff:feaa:bb01/64 |       .       |  link  | 52:54:00:aa:bb:01 |\r
+[   33.975803] cloud-init[268]: ci-info: |   lo   | True |         127.0.0.1          |   255.0.0.0   |  host  |         .         |\r
+<14>Nov 22 04:24:17 cloud-init: #############################################################\r
+<14>Nov 22 04:24:17 cloud-init: -----BEGIN SSH HOST KEY FINGERPRINTS-----\r
+<14>Nov 22 04:24:18 cloud-init: 256 SHA256:r/fTSjNsBWd6qiWlXGwPSYNBmE069PlS5LqaXqUFoes root@manual (ECDSA)\r
+<14>Nov 22 04:24:18 cloud-init: 256 SHA256:tJvx3D2RRAvb1rwQlerExdg6H76aaYxu83awTGcHuMI root@manual (ED25519)\r
+<14>Nov 22 04:24:18 cloud-init: -----END SSH HOST KEY FINGERPRINTS-----\r
+-----BEGIN SSH HOST KEY KEYS-----\r
+ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKL4LRGvZMDSvNz23EN+raED3P14cUsmGQX2dIIESnK4 root@manual\r
+-----END SSH HOST KEY KEYS-----\r
+[   59.047234] cloud-init[353]: Cloud-init v. 22.4.2 finished at Sun, 22 Nov 2026 04:24:18 +0000. Datasource DataSourceNoCloud [seed=/dev/sr0][dsmode=net].  Up 58.97 seconds\r
+";
+
+    #[test]
+    fn reads_cloud_inits_network_table() {
+        assert_eq!(cloud_init_address(CLOUD_INIT, "52:54:00:AA:BB:01"), Some("10.77.0.198".parse().unwrap()));
+        assert_eq!(cloud_init_address(CLOUD_INIT, "52:54:00:aa:bb:02"), None);
+        assert_eq!(cloud_init_address("ci-info: | eth0 | True |\n", "52:54:00:aa:bb:01"), None);
+    }
+
+    #[test]
+    fn reads_the_host_key_fingerprints() {
+        assert_eq!(
+            console_host_keys(CLOUD_INIT),
+            Some(vec![
+                "r/fTSjNsBWd6qiWlXGwPSYNBmE069PlS5LqaXqUFoes".to_string(),
+                "tJvx3D2RRAvb1rwQlerExdg6H76aaYxu83awTGcHuMI".to_string()
+            ])
+        );
+        assert!(cloud_init_finished(CLOUD_INIT));
+        // An unfinished block is not trusted yet.
+        let cut = &CLOUD_INIT[..CLOUD_INIT.find("-----END SSH HOST KEY FINGERPRINTS").unwrap()];
+        assert_eq!(console_host_keys(cut), None);
+        assert!(!cloud_init_finished(cut));
+        // The ec2: form some images print.
+        let ec2 = "ec2: -----BEGIN SSH HOST KEY FINGERPRINTS-----\nec2: 256 SHA256:abc root@x (ED25519)\nec2: -----END SSH HOST KEY FINGERPRINTS-----\n";
+        assert_eq!(console_host_keys(ec2), Some(vec!["abc".to_string()]));
     }
 }

@@ -6,6 +6,7 @@ pub mod guest_kind;
 pub mod migrate;
 pub mod network;
 pub mod probe;
+pub mod systemd;
 pub mod wait;
 
 use std::net::IpAddr;

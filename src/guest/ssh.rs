@@ -21,6 +21,11 @@ pub struct SshTarget {
     pub private_key: PathBuf,
     /// Reach the guest through this SSH host instead of directly.
     pub jump: Option<super::jump::JumpHost>,
+    /// When set, the server's host key must have one of these SHA256
+    /// fingerprints (base64 without padding, as `ssh-keygen -l` prints them
+    /// after `SHA256:`) or the connection is refused before authenticating.
+    /// `None` accepts any host key.
+    pub host_key_sha256: Option<Vec<String>>,
 }
 
 impl std::fmt::Display for SshTarget {
@@ -56,6 +61,13 @@ pub enum SshError {
         #[source]
         source: ssh2::Error,
     },
+    #[error(
+        "the host key of {target} is SHA256:{seen}, none of the fingerprints the guest printed on its console \
+         ({expected}): something else answers at that address, or the guest's keys changed"
+    )]
+    HostKey { target: String, seen: String, expected: String },
+    #[error("{target} sent no host key")]
+    NoHostKey { target: String },
     #[error("{target} refused the run's key")]
     Authentication {
         target: String,
@@ -112,6 +124,51 @@ fn exec_blocking(target: &SshTarget, command: &str, timeout: Duration) -> Result
 /// Connects and authenticates; every later blocking call on the session is bounded by `timeout`.
 fn connect(target: &SshTarget, timeout: Duration) -> Result<Session, SshError> {
     let t = target.to_string();
+    let sess = handshake(target, timeout)?;
+    if let Some(expected) = &target.host_key_sha256 {
+        let seen = fingerprint(&sess).ok_or_else(|| SshError::NoHostKey { target: t.clone() })?;
+        if !expected.contains(&seen) {
+            let expected = expected.iter().map(|e| format!("SHA256:{e}")).collect::<Vec<_>>().join(", ");
+            return Err(SshError::HostKey { target: t, seen, expected });
+        }
+    }
+    sess.userauth_pubkey_file(&target.user, None, &target.private_key, None)
+        .map_err(|source| SshError::Authentication { target: t.clone(), source })?;
+    Ok(sess)
+}
+
+/// The SHA256 fingerprint of the server's host key, without logging in:
+/// what trust-on-first-use pins when the guest printed none.
+pub async fn host_key_sha256(target: &SshTarget, timeout: Duration) -> Result<String, SshError> {
+    let target = target.clone();
+    tokio::task::spawn_blocking(move || {
+        let sess = handshake(&target, timeout)?;
+        fingerprint(&sess).ok_or_else(|| SshError::NoHostKey { target: target.to_string() })
+    })
+    .await?
+}
+
+/// The session's host key hash in `ssh-keygen -l`'s form (base64, no padding).
+fn fingerprint(sess: &Session) -> Option<String> {
+    sess.host_key_hash(ssh2::HashType::Sha256).map(base64_unpadded)
+}
+
+/// Standard base64 without `=` padding.
+pub fn base64_unpadded(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+/// TCP (directly, from a namespace, or through the jump host) and the SSH handshake.
+fn handshake(target: &SshTarget, timeout: Duration) -> Result<Session, SshError> {
+    let t = target.to_string();
     let connect_timeout = timeout.min(Duration::from_secs(10));
     let mut sess = Session::new().map_err(|source| SshError::Handshake { target: t.clone(), source })?;
     match &target.jump {
@@ -128,8 +185,6 @@ fn connect(target: &SshTarget, timeout: Duration) -> Result<Session, SshError> {
     }
     sess.set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
     sess.handshake().map_err(|source| SshError::Handshake { target: t.clone(), source })?;
-    sess.userauth_pubkey_file(&target.user, None, &target.private_key, None)
-        .map_err(|source| SshError::Authentication { target: t.clone(), source })?;
     Ok(sess)
 }
 
@@ -184,5 +239,64 @@ impl SshSession {
             run_on(&s, &target, &command, timeout, Instant::now())
         })
         .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_ssh_keygen() {
+        assert_eq!(base64_unpadded(b""), "");
+        assert_eq!(base64_unpadded(b"f"), "Zg");
+        assert_eq!(base64_unpadded(b"fo"), "Zm8");
+        assert_eq!(base64_unpadded(b"foo"), "Zm9v");
+        assert_eq!(base64_unpadded(b"foobar\xff"), "Zm9vYmFy/w");
+        // A SHA256 hash is 32 bytes: 43 characters, as ssh-keygen prints them.
+        assert_eq!(base64_unpadded(&[0xfb; 32]).len(), 43);
+    }
+
+    /// A real sshd would need a network; a host key ssh-keygen made is enough to
+    /// check that the fingerprint is computed the way ssh-keygen does.
+    #[test]
+    fn fingerprint_of_a_key_blob_matches_ssh_keygen() {
+        use sha2::{Digest, Sha256};
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("k");
+        let ok = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-f"])
+            .arg(&key)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!("skipped: no ssh-keygen");
+            return;
+        }
+        let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
+        let blob = decode_base64(public.split_whitespace().nth(1).unwrap());
+        let out = std::process::Command::new("ssh-keygen").args(["-l", "-E", "sha256", "-f"]).arg(key.with_extension("pub")).output().unwrap();
+        let printed = String::from_utf8(out.stdout).unwrap();
+        let expected = printed.split_whitespace().nth(1).unwrap().strip_prefix("SHA256:").unwrap().to_string();
+        assert_eq!(base64_unpadded(&Sha256::digest(&blob)), expected);
+    }
+
+    fn decode_base64(s: &str) -> Vec<u8> {
+        let val = |c: u8| match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            _ => 63,
+        } as u32;
+        let bytes: Vec<u8> = s.bytes().filter(|c| *c != b'=').collect();
+        let mut out = Vec::new();
+        for chunk in bytes.chunks(4) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, c)| n | (val(*c) << (18 - 6 * i)));
+            for i in 0..chunk.len() - 1 {
+                out.push((n >> (16 - 8 * i)) as u8);
+            }
+        }
+        out
     }
 }

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+pub mod overlay;
+pub mod seed;
 pub mod xen_notes;
 
 include!(concat!(env!("OUT_DIR"), "/recipes.rs"));
@@ -26,7 +28,7 @@ pub enum ImageError {
     Build { name: String, log: PathBuf, tail: String },
 }
 
-/// A built image: direct kernel boot files.
+/// A built image: direct kernel boot files, and for a full distribution its disk.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BuiltImage {
     pub name: String,
@@ -35,6 +37,11 @@ pub struct BuiltImage {
     pub kernel: PathBuf,
     pub initrd: PathBuf,
     pub manifest: PathBuf,
+    /// `disk.qcow2`, when the recipe makes one: the base of every guest's
+    /// overlay, never written.
+    pub disk: Option<PathBuf>,
+    /// The recipe's `cmdline` file: kernel parameters its disk needs (`root=...`).
+    pub cmdline: Option<String>,
 }
 
 /// Where built images live: `$VIRTSMOKE_CACHE` or `/var/cache/virtsmoke`.
@@ -66,13 +73,24 @@ pub fn recipe_hash(name: &str) -> Result<String, ImageError> {
     Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
 }
 
+/// Output files a recipe may write besides the kernel, initramfs and manifest.
+pub const DISK_FILE: &str = "disk.qcow2";
+pub const CMDLINE_FILE: &str = "cmdline";
+
 fn built(name: &str, hash: &str, dir: PathBuf) -> BuiltImage {
+    let disk = dir.join(DISK_FILE);
+    let cmdline = std::fs::read_to_string(dir.join(CMDLINE_FILE))
+        .ok()
+        .map(|c| c.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|c| !c.is_empty());
     BuiltImage {
         name: name.to_string(),
         hash: hash.to_string(),
         kernel: dir.join("vmlinuz"),
         initrd: dir.join("initrd.img"),
         manifest: dir.join("manifest.json"),
+        disk: disk.is_file().then_some(disk),
+        cmdline,
         dir,
     }
 }

@@ -14,7 +14,7 @@ use crate::backend::RunState;
 use crate::checks::{self, GuestUnderTest, StepFailure};
 use crate::events::{CaseReport, KeptGuest, Outcome, RunEvent, StepRecord};
 use crate::guest::console_scan;
-use crate::plan::{Case, CheckSpec, GuestNetwork, GuestSpec, ImageSpec};
+use crate::plan::{Case, CheckSpec, GuestNetwork, GuestSpec, Image, ImageSpec, SeedKind};
 
 /// Collects a case's steps and announces each as it finishes.
 struct Recorder<'a> {
@@ -86,6 +86,21 @@ impl Recorder<'_> {
 }
 
 const BOOT_STEPS: [&str; 5] = ["boot.running", "boot.console", "boot.address", "boot.ssh", "boot.kind"];
+/// Readiness steps of full distributions, after `boot.kind`.
+const READY_STEPS: [&str; 2] = ["boot.systemd", "boot.cloud-init"];
+
+/// Why a readiness step does not apply to an image, if it does not.
+fn readiness_skip(image: &Image, step: &str) -> Option<&'static str> {
+    match step {
+        _ if !image.from_disk => Some("not applicable: only disk images boot a full distribution (systemd, cloud-init)"),
+        "boot.cloud-init" if image.seed == SeedKind::None => Some("not applicable: the image has no seed (`seed: none`)"),
+        _ => None,
+    }
+}
+
+fn skipped(why: &str) -> StepFailure {
+    StepFailure { outcome: Outcome::Skipped, message: why.to_string(), detail: None }
+}
 
 pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: UnboundedSender<RunEvent>) -> CaseReport {
     let started = SystemTime::now();
@@ -137,6 +152,10 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
     for g in &case.guests {
         for step in BOOT_STEPS {
             rec.not_run(Some(&g.name), step, "not run: an earlier step did not pass");
+        }
+        for step in READY_STEPS {
+            let why = readiness_skip(&g.image, step).unwrap_or("not run: an earlier step did not pass");
+            rec.not_run(Some(&g.name), step, why);
         }
     }
     for check in &case.checks {
@@ -229,7 +248,7 @@ async fn run_body(
         rec.record(Some(&spec.name), "boot.address", t, Ok(()));
 
         let t = Instant::now();
-        let mut target = checks::boot::target(addr, host.spec.netns.as_deref(), &ctx.key.private);
+        let mut target = checks::boot::target(addr, host.spec.netns.as_deref(), &ctx.key.private, &spec.image.user);
         if let Some(j) = &host.spec.jump {
             match jump_host(j, host.spec.netns.as_deref()) {
                 Ok(jh) => target.jump = Some(jh),
@@ -239,31 +258,55 @@ async fn run_body(
                 }
             }
         }
-        match checks::boot::ssh_ready(g, &target, case.timeouts.ssh).await {
-            Ok(kernel) => {
-                rec.property(format!("{}.ssh_ms", spec.name), t.elapsed().as_millis());
-                rec.property(format!("{}.kernel", spec.name), kernel);
-                rec.record(Some(&spec.name), "boot.ssh", t, Ok(()));
-                boot_ms = boot_ms.max(boot_started.elapsed().as_millis());
-                let t = Instant::now();
-                let verdict = match crate::guest::ssh::exec(&target, checks::guest_kind::PROBE, case.timeouts.command).await {
-                    Ok(out) => {
-                        let ev = checks::guest_kind::Evidence::parse(&out.stdout, &g.console.text());
-                        checks::guest_kind::judge(spec.kind, host.domain_type, &ev)
-                            .map(|seen| rec.property(format!("{}.kind_evidence", spec.name), seen))
-                            .map_err(|why| StepFailure::failed(why).with_detail(g.console_excerpt()))
-                    }
-                    Err(e) => Err(StepFailure::failed(crate::error_chain(&e))),
-                };
-                g.ssh = Some(target);
-                if !rec.record(Some(&spec.name), "boot.kind", t, verdict) {
-                    return;
-                }
-            }
+        // Full distributions make their own host keys and (with cloud-init) print
+        // them on the console; the test image's are fresh at every boot and unprinted.
+        let policy = if spec.image.from_disk || spec.image.seed == SeedKind::Nocloud {
+            checks::boot::HostKeyPolicy::Console { wait: spec.image.seed == SeedKind::Nocloud }
+        } else {
+            checks::boot::HostKeyPolicy::Any
+        };
+        let ready = match checks::boot::ssh_ready(g, &target, policy, case.timeouts.ssh).await {
+            Ok(ready) => ready,
             Err(f) => {
                 rec.record(Some(&spec.name), "boot.ssh", t, Err(f));
                 return;
             }
+        };
+        rec.property(format!("{}.ssh_ms", spec.name), t.elapsed().as_millis());
+        rec.property(format!("{}.kernel", spec.name), &ready.kernel);
+        match &ready.host_key {
+            Some(checks::boot::HostKeyTrust::Console { sha256 }) => {
+                rec.property(format!("{}.host_key", spec.name), "verified: one of the fingerprints the guest printed on its console");
+                rec.property(format!("{}.host_key_sha256", spec.name), format!("SHA256:{sha256}"));
+            }
+            Some(checks::boot::HostKeyTrust::FirstUse { sha256 }) => {
+                rec.property(
+                    format!("{}.host_key", spec.name),
+                    "trust-on-first-use: the guest printed no host key fingerprints on its console",
+                );
+                rec.property(format!("{}.host_key_sha256", spec.name), format!("SHA256:{sha256}"));
+            }
+            None => {}
+        }
+        rec.record(Some(&spec.name), "boot.ssh", t, Ok(()));
+        boot_ms = boot_ms.max(boot_started.elapsed().as_millis());
+        let target = ready.target;
+        let t = Instant::now();
+        let verdict = match crate::guest::ssh::exec(&target, checks::guest_kind::PROBE, case.timeouts.command).await {
+            Ok(out) => {
+                let ev = checks::guest_kind::Evidence::parse(&out.stdout, &g.console.text());
+                checks::guest_kind::judge(spec.kind, host.domain_type, &ev)
+                    .map(|seen| rec.property(format!("{}.kind_evidence", spec.name), seen))
+                    .map_err(|why| StepFailure::failed(why).with_detail(g.console_excerpt()))
+            }
+            Err(e) => Err(StepFailure::failed(crate::error_chain(&e))),
+        };
+        g.ssh = Some(target.clone());
+        if !rec.record(Some(&spec.name), "boot.kind", t, verdict) {
+            return;
+        }
+        if !readiness(spec, &target, case.timeouts.console, rec).await {
+            return;
         }
     }
     rec.property("boot_ms", boot_ms);
@@ -334,6 +377,45 @@ async fn run_body(
     }
 }
 
+/// `boot.systemd` and `boot.cloud-init` for a full distribution (each skipped,
+/// with the reason, where it does not apply); false when one of them failed.
+async fn readiness(spec: &GuestSpec, target: &crate::guest::ssh::SshTarget, timeout: Duration, rec: &mut Recorder<'_>) -> bool {
+    let mut ok = true;
+    let g = spec.name.as_str();
+    if let Some(why) = readiness_skip(&spec.image, "boot.systemd") {
+        rec.record(Some(g), "boot.systemd", Instant::now(), Err(skipped(why)));
+    } else {
+        let t = Instant::now();
+        let r = checks::systemd::system_running(target, spec.image.allow_degraded, timeout).await;
+        rec.property(format!("{g}.systemd_ms"), t.elapsed().as_millis());
+        let r = r.map(|s| {
+            rec.property(format!("{g}.systemd_state"), &s.state);
+            if !s.failed_units.is_empty() {
+                rec.property(format!("{g}.failed_units"), s.failed_units.join(", "));
+            }
+            if let Some(startup) = &s.startup {
+                rec.property(format!("{g}.systemd_startup"), startup);
+            }
+        });
+        ok &= rec.record(Some(g), "boot.systemd", t, r);
+    }
+    if let Some(why) = readiness_skip(&spec.image, "boot.cloud-init") {
+        rec.record(Some(g), "boot.cloud-init", Instant::now(), Err(skipped(why)));
+    } else {
+        let t = Instant::now();
+        let r = checks::systemd::cloud_init_done(target, timeout).await;
+        rec.property(format!("{g}.cloud_init_ms"), t.elapsed().as_millis());
+        let r = r.map(|s| {
+            rec.property(format!("{g}.cloud_init_status"), &s.status);
+            if let Some(d) = &s.detail {
+                rec.property(format!("{g}.cloud_init_detail"), d);
+            }
+        });
+        ok &= rec.record(Some(g), "boot.cloud-init", t, r);
+    }
+    ok
+}
+
 /// The host a `migrate` check moves guests to: the named one, or the first other
 /// ready host with the role `migration-target`.
 fn migration_target<'a>(ctx: &'a RunContext, home: &ReadyHost, named: Option<&str>) -> Option<&'a ReadyHost> {
@@ -370,33 +452,40 @@ async fn provision(
     case_dir: &Path,
     artifacts: &mut Vec<PathBuf>,
 ) -> Result<GuestUnderTest, StepFailure> {
-    let (kernel, initrd, marker) = match &spec.image.spec {
+    let (kernel, initrd, base_disk, recipe_cmdline) = match &spec.image.spec {
         ImageSpec::Builtin { name } => {
             let img = ctx.images.get(name).ok_or_else(|| StepFailure::error(format!("image `{name}` was not built")))?;
-            (Some(img.kernel.clone()), Some(img.initrd.clone()), "VIRTSMOKE-MARKER boot".to_string())
+            (Some(img.kernel.clone()), Some(img.initrd.clone()), img.disk.clone(), img.cmdline.clone())
         }
-        ImageSpec::Files { kernel, initrd, disk: _ } => (kernel.clone(), initrd.clone(), "Linux version".to_string()),
+        ImageSpec::Files { kernel, initrd, disk } => (kernel.clone(), initrd.clone(), disk.clone(), None),
     };
+    let marker = spec.image.marker.clone();
     if let Some(k) = kernel.as_ref().filter(|k| k.is_file()) {
         pv_capable(k, spec.kind).await?;
     }
     let name = domain_name(&ctx.run_id, index, &spec.name);
     let mac = mac_for(&name, spec.kind);
-    let mut cmdline = vec![
-        format!("console={}", domain_xml::kernel_console(spec.kind)),
-        ctx.key.cmdline_param(),
-        format!("virtsmoke.hostname={}", spec.name),
-    ];
-    match &spec.network {
-        GuestNetwork::Dhcp => {}
-        GuestNetwork::None => cmdline.push("virtsmoke.net=none".into()),
-        GuestNetwork::Static { address, gateway } => {
-            cmdline.push(format!("virtsmoke.net=static,{address},{}", gateway.clone().unwrap_or_default()))
+    let (disk, seed) = scratch_disks(ctx, host, spec, &name, &mac, base_disk.as_deref()).await?;
+    let mut cmdline = vec![format!("console={}", domain_xml::kernel_console(spec.kind))];
+    // The test image (and kernels made like it) take the key, name and network
+    // from the command line; full distributions get them from their seed.
+    if !spec.image.from_disk {
+        cmdline.push(ctx.key.cmdline_param());
+        cmdline.push(format!("virtsmoke.hostname={}", spec.name));
+        match &spec.network {
+            GuestNetwork::Dhcp => {}
+            GuestNetwork::None => cmdline.push("virtsmoke.net=none".into()),
+            GuestNetwork::Static { address, gateway } => {
+                cmdline.push(format!("virtsmoke.net=static,{address},{}", gateway.clone().unwrap_or_default()))
+            }
         }
     }
     let extra = domain_xml::kind_cmdline(spec.kind);
     if !extra.is_empty() {
         cmdline.push(extra.to_string());
+    }
+    if let Some(c) = recipe_cmdline {
+        cmdline.push(c);
     }
     if let Some(c) = &spec.image.cmdline {
         cmdline.push(c.clone());
@@ -410,7 +499,8 @@ async fn provision(
         kernel,
         initrd,
         cmdline: cmdline.join(" "),
-        disk: None,
+        disk,
+        seed,
         bridge: host.spec.bridge.clone(),
         mac: mac.clone(),
         hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
@@ -450,6 +540,68 @@ async fn provision(
             Err(infra(e))
         }
     }
+}
+
+/// The guest's files in the run's scratch directory, named after its domain: a
+/// qcow2 overlay of the base disk (which is never written) and the NoCloud seed.
+/// Teardown removes them.
+async fn scratch_disks(
+    ctx: &RunContext,
+    host: &ReadyHost,
+    spec: &GuestSpec,
+    domain: &str,
+    mac: &str,
+    base: Option<&Path>,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), StepFailure> {
+    let wants_seed = spec.image.seed == SeedKind::Nocloud;
+    if base.is_none() && !wants_seed {
+        return Ok((None, None));
+    }
+    if !is_this_machine(&host.spec) {
+        return Err(StepFailure::error(format!(
+            "disk images on remote hosts are not supported yet: image `{}` needs its overlay and seed on host `{}` ({})",
+            spec.image.name, host.spec.name, host.spec.uri
+        )));
+    }
+    let disk = match base {
+        None => None,
+        Some(base) => {
+            let overlay = crate::image::overlay::overlay_path(&ctx.run_dir, domain);
+            crate::image::overlay::create(base, &overlay).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+            Some(overlay)
+        }
+    };
+    let seed = if wants_seed {
+        let iso = crate::image::seed::seed_path(&ctx.run_dir, domain);
+        let network = match &spec.network {
+            GuestNetwork::Static { address, gateway } => Some(crate::image::seed::StaticNetwork {
+                mac: mac.to_string(),
+                address: address.clone(),
+                gateway: gateway.clone(),
+            }),
+            _ => None,
+        };
+        let input = crate::image::seed::SeedInput {
+            instance_id: domain,
+            hostname: &spec.name,
+            public_key: &ctx.key.public,
+            user: &spec.image.user,
+            cloud_config: spec.image.cloud_config.as_deref(),
+            network,
+        };
+        crate::image::seed::write(&input, &iso).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+        Some(iso)
+    } else {
+        None
+    };
+    Ok((disk, seed))
+}
+
+/// Whether the host's libvirt runs on this machine (a local socket, no jump
+/// host), so that overlays and seeds made here are files it can open.
+fn is_this_machine(spec: &crate::plan::HostSpec) -> bool {
+    use crate::backend::host_shell::HostShell;
+    spec.jump.is_none() && matches!(HostShell::for_host(&spec.uri, None), HostShell::Local)
 }
 
 /// A PV or PVH guest needs a kernel with that Xen entry point: say so at once
@@ -554,6 +706,10 @@ async fn teardown(
             }
         }
     }
+    // The case's overlays and seeds (named after its domains) go with the domains.
+    if !keep {
+        unreachable.extend(crate::image::overlay::remove_scratch(&ctx.run_dir, &format!("vs-{}-{index}-", ctx.run_id)));
+    }
     let result = if !problems.is_empty() {
         Err(StepFailure::failed(format!("teardown left resources behind: {}", problems.join("; "))))
     } else if !unreachable.is_empty() {
@@ -612,5 +768,28 @@ mod tests {
         assert_eq!(a, mac_for("vs-r1-0-tiny", crate::plan::GuestKind::Kvm));
         assert!(a.starts_with("52:54:00:"));
         assert!(mac_for("x", crate::plan::GuestKind::XenPv).starts_with("00:16:3e:"));
+    }
+
+    #[test]
+    fn disk_images_need_the_host_to_be_this_machine() {
+        use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
+        let host = |uri: &str, jump: bool| HostSpec {
+            name: "h".into(),
+            uri: uri.into(),
+            hypervisor: Hypervisor::Kvm,
+            accel: AccelPreference::Auto,
+            netns: None,
+            bridge: "br0".into(),
+            capacity: Capacity { guests: 1, memory_mib: 1024 },
+            roles: vec![],
+            labels: Default::default(),
+            jump: jump.then(|| JumpSpec { address: "127.0.0.1:2221".into(), user: "root".into(), key: "/k".into() }),
+        };
+        assert!(is_this_machine(&host("qemu:///system", false)));
+        assert!(is_this_machine(&host("qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock", false)));
+        assert!(is_this_machine(&host("xen:///system", false)));
+        assert!(!is_this_machine(&host("qemu+ssh://root@kvm1/system", false)));
+        assert!(!is_this_machine(&host("xen+ssh://root@127.0.0.1:2221/system", true)));
+        assert!(!is_this_machine(&host("qemu:///system", true)));
     }
 }

@@ -16,6 +16,7 @@ pub fn shell_for(spec: &HostSpec) -> HostShell {
             user: j.user.clone(),
             private_key: j.key.clone(),
             jump: None,
+            host_key_sha256: None,
         })
     });
     HostShell::for_host(&spec.uri, ssh)

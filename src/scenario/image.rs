@@ -2,16 +2,37 @@
 
 use std::path::PathBuf;
 
-use crate::plan::{Image, ImageSpec};
+use crate::plan::{Image, ImageSpec, SeedKind};
 
 use super::ctx::{Cx, Fields};
 use super::suggest;
-use super::yaml::Node;
+use super::yaml::{Node, Value};
 
-pub(crate) const KEYS: &[&str] = &["builtin", "cmdline", "kernel", "initrd", "disk"];
+pub(crate) const KEYS: &[&str] = &[
+    "builtin",
+    "cmdline",
+    "kernel",
+    "initrd",
+    "disk",
+    "seed",
+    "user",
+    "cloud_config",
+    "marker",
+    "allow_degraded",
+];
 
 /// Images whose recipe ships with virtsmoke.
-pub(crate) const BUILTIN_IMAGES: &[&str] = &["test-image"];
+pub(crate) const BUILTIN_IMAGES: &[&str] = &["test-image", "debian-disk"];
+
+/// Builtin images whose recipe makes a disk (`disk.qcow2`): full distributions.
+pub(crate) const BUILTIN_DISK_IMAGES: &[&str] = &["debian-disk"];
+
+/// What the test image prints once its init runs.
+pub(crate) const TEST_IMAGE_MARKER: &str = "VIRTSMOKE-MARKER boot";
+/// A getty's prompt: a full distribution is up far enough to log in.
+pub(crate) const DISK_MARKER: &str = "login:";
+/// The kernel's banner: all a custom kernel is sure to print.
+pub(crate) const KERNEL_MARKER: &str = "Linux version";
 
 /// Reads one image; `None` if anything in it is wrong (all of it reported).
 pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Option<Image> {
@@ -78,6 +99,72 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         })
     };
 
+    let from_disk = match &spec {
+        Some(ImageSpec::Builtin { name }) => BUILTIN_DISK_IMAGES.contains(&name.as_str()),
+        Some(ImageSpec::Files { disk, .. }) => disk.is_some(),
+        None => false,
+    };
+    let seed = match f.get("seed") {
+        None => Some(if from_disk { SeedKind::Nocloud } else { SeedKind::None }),
+        Some(n) => {
+            let names: Vec<&str> = SeedKind::ALL.iter().map(|k| k.as_str()).collect();
+            cx.choice(n, &f.desc("seed"), &names).and_then(SeedKind::parse)
+        }
+    };
+    let user = match f.get("user") {
+        None => Some("root".to_string()),
+        Some(n) => cx.text(n, &f.desc("user")).and_then(|u| {
+            if is_user_name(&u) {
+                return Some(u);
+            }
+            cx.error(
+                n,
+                format!("invalid user name `{u}` for {}", f.desc("user")),
+                Some("a user name is lowercase letters, digits, `_` and `-`, starting with a letter or `_`".into()),
+            );
+            None
+        }),
+    };
+    let marker = match f.get("marker") {
+        None => Some(
+            match &spec {
+                Some(ImageSpec::Builtin { name }) if name == "test-image" => TEST_IMAGE_MARKER,
+                _ if from_disk => DISK_MARKER,
+                _ => KERNEL_MARKER,
+            }
+            .to_string(),
+        ),
+        Some(n) => cx.text(n, &f.desc("marker")),
+    };
+    let cloud_config = match f.get("cloud_config") {
+        None => Some(None),
+        Some(n) => cloud_config(cx, n, &f.desc("cloud_config")).map(Some),
+    };
+    if let (Some(k), Some(SeedKind::None)) = (f.key_node("cloud_config"), seed) {
+        cx.error(
+            k,
+            format!("`cloud_config` in image `{name}` needs a seed, but the image has `seed: none`"),
+            Some("cloud-config reaches the guest through a NoCloud seed: set `seed: nocloud`, or remove `cloud_config`".into()),
+        );
+    }
+    let allow_degraded = match f.get("allow_degraded") {
+        None => Some(false),
+        Some(n) => match n.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                cx.wrong_type(n, &f.desc("allow_degraded"), "`true` or `false`");
+                None
+            }
+        },
+    };
+    if let (Some(k), false, Some(_)) = (f.key_node("allow_degraded"), from_disk, &spec) {
+        cx.error(
+            k,
+            format!("`allow_degraded` in image `{name}` has no effect: only disk images run `boot.systemd`"),
+            Some("remove it, or give the image a `disk`".into()),
+        );
+    }
+
     if cx.diags.len() > before {
         return None;
     }
@@ -85,7 +172,46 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         name: name.to_owned(),
         spec: spec?,
         cmdline: cmdline?,
+        from_disk,
+        marker: marker?,
+        seed: seed?,
+        cloud_config: cloud_config?,
+        user: user?,
+        allow_degraded: allow_degraded?,
     })
+}
+
+/// A login name as `useradd` accepts it by default.
+fn is_user_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z' | '_'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_' | '-'))
+        && s.len() <= 32
+}
+
+/// Cloud-config text: it must be a YAML mapping, since it is merged into the seed's.
+fn cloud_config(cx: &mut Cx<'_>, n: &Node, subject: &str) -> Option<String> {
+    let text = cx.text(n, subject)?;
+    match serde_yaml_ng::from_str::<serde_yaml_ng::Value>(&text) {
+        Ok(serde_yaml_ng::Value::Mapping(_)) => Some(text),
+        Ok(other) => {
+            let found = match other {
+                serde_yaml_ng::Value::Null => "nothing",
+                serde_yaml_ng::Value::Sequence(_) => "a list",
+                _ => "a scalar",
+            };
+            cx.error(
+                n,
+                format!("{subject} must be a YAML mapping (cloud-config keys), found {found}"),
+                Some("write it as a block: `cloud_config: |` followed by indented cloud-config lines".into()),
+            );
+            None
+        }
+        Err(e) => {
+            cx.error(n, format!("{subject} is not valid YAML: {e}"), None);
+            None
+        }
+    }
 }
 
 /// An optional absolute path; `None` if invalid, `Some(None)` if absent.

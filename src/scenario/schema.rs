@@ -47,11 +47,16 @@ pub fn scenario() -> Value {
     );
     let image = object(
         json!({
-            "builtin": { "enum": crate::image::names() },
+            "builtin": { "enum": super::image::BUILTIN_IMAGES },
             "cmdline": { "type": "string" },
             "kernel": { "type": "string" },
             "initrd": { "type": "string" },
-            "disk": { "type": "string" }
+            "disk": { "type": "string" },
+            "seed": { "enum": ["nocloud", "none"] },
+            "user": { "type": "string" },
+            "cloud_config": { "type": "string", "description": "cloud-config (a YAML mapping, as text) merged into the NoCloud seed's user-data" },
+            "marker": { "type": "string", "description": "console text that means the guest has booted" },
+            "allow_degraded": { "type": "boolean" }
         }),
         &[],
     );
@@ -259,6 +264,18 @@ mod tests {
         let mut v: Vec<String> = k.iter().map(|s| s.to_string()).collect();
         v.sort();
         v
+    }
+
+    /// Every builtin image the validator accepts ships a recipe (and so can be built).
+    #[test]
+    fn builtin_images_have_recipes() {
+        let recipes = crate::image::names();
+        for b in super::super::image::BUILTIN_IMAGES {
+            assert!(recipes.contains(b), "no recipe under images/ for builtin image `{b}`");
+        }
+        for b in super::super::image::BUILTIN_DISK_IMAGES {
+            assert!(super::super::image::BUILTIN_IMAGES.contains(b), "{b}");
+        }
     }
 
     /// The schema names exactly the keys the validator accepts, at every level.

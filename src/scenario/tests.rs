@@ -376,7 +376,7 @@ images:
   |
 5 |   tiny: { builtin: tiny-image }
   |                    ^^^^^^^^^^
-  = help: builtin images are: test-image
+  = help: builtin images are: test-image, debian-disk
 "#,
     ),
     (
@@ -417,6 +417,75 @@ images:
 5 |   both: { builtin: test-image, kernel: /boot/vmlinuz }
   |                                ^^^^^^
   = help: an image is either `builtin`, or files given with `kernel`/`initrd`/`disk`
+"#,
+    ),
+    (
+        "disk image keys: seed, user, cloud_config, allow_degraded",
+        r#"version: 1
+name: t
+hosts: { lab1: { uri: "qemu:///system" } }
+images:
+  deb:
+    disk: /img/deb.qcow2
+    seed: cloud
+    user: Root
+    cloud_config: "- a list"
+  tiny: { builtin: test-image, cloud_config: "runcmd: [x]", allow_degraded: true }
+  raw: { disk: /img/raw.img, seed: none, cloud_config: "a: [", allow_degraded: "yes" }
+"#,
+        r#"error: invalid value `cloud` for `seed` in image `deb`: expected one of nocloud, none
+ --> x.yaml:7:11
+  |
+7 |     seed: cloud
+  |           ^^^^^
+  = help: did you mean `nocloud`?
+
+error: invalid user name `Root` for `user` in image `deb`
+ --> x.yaml:8:11
+  |
+8 |     user: Root
+  |           ^^^^
+  = help: a user name is lowercase letters, digits, `_` and `-`, starting with a letter or `_`
+
+error: `cloud_config` in image `deb` must be a YAML mapping (cloud-config keys), found a list
+ --> x.yaml:9:19
+  |
+9 |     cloud_config: "- a list"
+  |                   ^^^^^^^^^^
+  = help: write it as a block: `cloud_config: |` followed by indented cloud-config lines
+
+error: `cloud_config` in image `tiny` needs a seed, but the image has `seed: none`
+  --> x.yaml:10:32
+   |
+10 |   tiny: { builtin: test-image, cloud_config: "runcmd: [x]", allow_degraded: true }
+   |                                ^^^^^^^^^^^^
+   = help: cloud-config reaches the guest through a NoCloud seed: set `seed: nocloud`, or remove `cloud_config`
+
+error: `allow_degraded` in image `tiny` has no effect: only disk images run `boot.systemd`
+  --> x.yaml:10:61
+   |
+10 |   tiny: { builtin: test-image, cloud_config: "runcmd: [x]", allow_degraded: true }
+   |                                                             ^^^^^^^^^^^^^^
+   = help: remove it, or give the image a `disk`
+
+error: `cloud_config` in image `raw` needs a seed, but the image has `seed: none`
+  --> x.yaml:11:42
+   |
+11 |   raw: { disk: /img/raw.img, seed: none, cloud_config: "a: [", allow_degraded: "yes" }
+   |                                          ^^^^^^^^^^^^
+   = help: cloud-config reaches the guest through a NoCloud seed: set `seed: nocloud`, or remove `cloud_config`
+
+error: `cloud_config` in image `raw` is not valid YAML: did not find expected node content at line 2 column 1, while parsing a flow node
+  --> x.yaml:11:56
+   |
+11 |   raw: { disk: /img/raw.img, seed: none, cloud_config: "a: [", allow_degraded: "yes" }
+   |                                                        ^^^^^^
+
+error: wrong type for `allow_degraded` in image `raw`: expected `true` or `false`, found a string
+  --> x.yaml:11:80
+   |
+11 |   raw: { disk: /img/raw.img, seed: none, cloud_config: "a: [", allow_degraded: "yes" }
+   |                                                                                ^^^^^
 "#,
     ),
     (
@@ -913,6 +982,50 @@ fn defaults_are_filled_and_every_guest_runs_on_every_host() {
         (t.address.as_secs(), t.ssh.as_secs(), t.command.as_secs()),
         (120, 120, 60)
     );
+}
+
+#[test]
+fn image_defaults_depend_on_what_boots() {
+    use crate::plan::SeedKind;
+    let plan = plan(
+        r#"version: 1
+name: img
+hosts: { lab1: { uri: "qemu:///system" } }
+images:
+  tiny: { builtin: test-image }
+  deb: { builtin: debian-disk }
+  kernel: { kernel: /boot/vmlinuz }
+  cloud:
+    disk: /img/cloud.qcow2
+    user: debian
+    marker: "Reached target"
+    allow_degraded: true
+    cloud_config: |
+      #cloud-config
+      runcmd:
+        - touch /tmp/x
+  bios: { disk: /img/bios.raw, seed: none }
+guests: { g: { kind: kvm, image: tiny } }
+matrix: { image: [tiny, deb, kernel, cloud, bios] }
+"#,
+    );
+    let images: Vec<_> = plan.cases.iter().map(|c| &c.guests[0].image).collect();
+    let summary: Vec<_> = images
+        .iter()
+        .map(|i| (i.name.as_str(), i.from_disk, i.seed, i.marker.as_str(), i.user.as_str(), i.allow_degraded))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("tiny", false, SeedKind::None, "VIRTSMOKE-MARKER boot", "root", false),
+            ("deb", true, SeedKind::Nocloud, "login:", "root", false),
+            ("kernel", false, SeedKind::None, "Linux version", "root", false),
+            ("cloud", true, SeedKind::Nocloud, "Reached target", "debian", true),
+            ("bios", true, SeedKind::None, "login:", "root", false),
+        ]
+    );
+    assert_eq!(images[3].cloud_config.as_deref(), Some("#cloud-config\nruncmd:\n  - touch /tmp/x\n"));
+    assert_eq!(images[1].spec, ImageSpec::Builtin { name: "debian-disk".into() });
 }
 
 #[test]

@@ -1,0 +1,136 @@
+#!/bin/bash
+# Runs inside the guest's chroot (see build.sh).
+#
+#   chroot-setup.sh packages    apt sources, dpkg and initramfs settings, the packages
+#   chroot-setup.sh configure   the guest's configuration and units
+#
+# Reads MIRROR, SECURITY_MIRROR, SUITE, LABEL and PACKAGES_LIST from the environment.
+set -euo pipefail
+
+die() { echo "chroot-setup.sh: error: $*" >&2; exit 1; }
+
+packages() {
+    cat >/etc/apt/sources.list <<EOF
+deb $MIRROR $SUITE main
+deb $MIRROR $SUITE-updates main
+deb $SECURITY_MIRROR $SUITE-security main
+EOF
+    # No documentation in the image, and no fsync per file while unpacking.
+    cat >/etc/dpkg/dpkg.cfg.d/virtsmoke <<'EOF'
+force-unsafe-io
+path-exclude=/usr/share/doc/*
+path-include=/usr/share/doc/*/copyright
+path-exclude=/usr/share/man/*
+path-exclude=/usr/share/info/*
+path-exclude=/usr/share/locale/*
+path-exclude=/usr/share/lintian/*
+EOF
+    cat >/etc/apt/apt.conf.d/90virtsmoke <<'EOF'
+APT::Install-Recommends "false";
+APT::Install-Suggests "false";
+Acquire::Languages "none";
+EOF
+    # Nothing may start in the chroot.
+    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+    chmod 0755 /usr/sbin/policy-rc.d
+
+    # The kernel finds its root through a small initramfs: the block drivers of
+    # every guest kind (virtio, Xen PV, emulated IDE), not every storage driver.
+    mkdir -p /etc/initramfs-tools/conf.d /usr/share/initramfs-tools/modules.d
+    printf 'MODULES=list\nCOMPRESS=gzip\n' >/etc/initramfs-tools/conf.d/virtsmoke
+    printf '%s\n' virtio_pci virtio_blk xen_blkfront ata_piix ata_generic sd_mod ext4 \
+        >/usr/share/initramfs-tools/modules.d/virtsmoke-disk
+
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    # shellcheck disable=SC2086
+    apt-get install -y -q -o Dpkg::Options::=--force-confold $PACKAGES_LIST
+    apt-get clean
+    rm -rf /var/lib/apt/lists/*
+}
+
+configure() {
+    # Network: DHCP on the first NIC (eth0 with net.ifnames=0). cloud-init's
+    # own network configuration, when it writes one, sorts first and wins.
+    mkdir -p /etc/systemd/network
+    cat >/etc/systemd/network/80-virtsmoke-dhcp.network <<'EOF'
+[Match]
+Name=eth0 en*
+
+[Network]
+DHCP=yes
+EOF
+    systemctl enable systemd-networkd.service
+    # A guest with no network must not wait two minutes for it.
+    mkdir -p /etc/systemd/system/systemd-networkd-wait-online.service.d
+    cat >/etc/systemd/system/systemd-networkd-wait-online.service.d/virtsmoke.conf <<'EOF'
+[Service]
+ExecStart=
+ExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout=30
+EOF
+
+    # cloud-init: NoCloud only (a `cidata` seed); without one it stays disabled.
+    cat >/etc/cloud/cloud.cfg.d/90_dpkg.cfg <<'EOF'
+datasource_list: [ NoCloud, None ]
+EOF
+    # The image has no en_US locale (the default would fail and degrade the
+    # boot), no boot loader, and no use for slow RSA/DSA host keys.
+    cat >/etc/cloud/cloud.cfg.d/91_virtsmoke.cfg <<'EOF'
+locale: C.UTF-8
+grub_dpkg:
+  enabled: false
+ssh_genkeytypes: [ed25519, ecdsa]
+EOF
+
+    # sshd: keys only. Host keys are made per guest at first boot (by cloud-init,
+    # or by the unit below when cloud-init is disabled): none ship in the image.
+    mkdir -p /etc/ssh/sshd_config.d
+    cat >/etc/ssh/sshd_config.d/virtsmoke.conf <<'EOF'
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UseDNS no
+EOF
+    rm -f /etc/ssh/ssh_host_*
+    cat >/etc/systemd/system/virtsmoke-ssh-keygen.service <<'EOF'
+[Unit]
+Description=virtsmoke: SSH host keys when cloud-init made none
+After=cloud-init.service
+Before=ssh.service
+ConditionPathExists=!/etc/ssh/ssh_host_ed25519_key
+
+[Service]
+Type=oneshot
+ExecStart=/usr/bin/ssh-keygen -A
+
+[Install]
+WantedBy=ssh.service
+EOF
+    systemctl enable virtsmoke-ssh-keygen.service
+    systemctl enable ssh.service
+
+    # Every guest gets its own machine-id at first boot.
+    : >/etc/machine-id
+    rm -f /var/lib/dbus/machine-id
+    echo debian >/etc/hostname
+    printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >/etc/hosts
+    echo "LABEL=$LABEL / ext4 rw,noatime,errors=remount-ro 0 0" >/etc/fstab
+
+    mkdir -p /etc/systemd/journald.conf.d
+    printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n' >/etc/systemd/journald.conf.d/virtsmoke.conf
+
+    # Nothing periodic, and no getty on a VGA console nobody reads.
+    local unit
+    for unit in apt-daily.timer apt-daily-upgrade.timer e2scrub_all.timer e2scrub_reap.service \
+        fstrim.timer dpkg-db-backup.timer getty@tty1.service; do
+        systemctl mask "$unit" >/dev/null 2>&1 || true
+    done
+
+    rm -f /usr/sbin/policy-rc.d
+}
+
+case "${1:-}" in
+    packages) packages ;;
+    configure) configure ;;
+    *) die "usage: $0 packages|configure" ;;
+esac

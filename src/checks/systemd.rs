@@ -1,0 +1,199 @@
+//! Readiness of a full distribution, after SSH answers: systemd finished
+//! booting (`boot.systemd`) and cloud-init finished applying its seed
+//! (`boot.cloud-init`). Both wait inside the guest, so they cost one SSH
+//! command each, however long the guest takes.
+
+use std::time::Duration;
+
+use super::StepFailure;
+use crate::guest::ssh::{self, SshError, SshTarget};
+
+/// What `boot.systemd` saw, for the case's properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SystemdState {
+    /// `running`, or `degraded` when allowed.
+    pub state: String,
+    pub failed_units: Vec<String>,
+    /// systemd's own "Startup finished in ..." summary, when it gives one.
+    pub startup: Option<String>,
+}
+
+/// Units `systemctl --failed --no-legend --plain` lists (first column).
+pub fn parse_failed_units(out: &str) -> Vec<String> {
+    out.lines()
+        .filter_map(|l| l.trim_start_matches(|c: char| c == '●' || c.is_whitespace()).split_whitespace().next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// The last word `systemctl is-system-running` printed.
+fn parse_state(out: &str) -> String {
+    out.split_whitespace().last().unwrap_or("").to_string()
+}
+
+const FAILED: &str = "systemctl --failed --no-legend --plain 2>/dev/null";
+
+/// Waits for systemd to finish booting (`systemctl is-system-running --wait`);
+/// `degraded` passes only with `allow_degraded`. Failed units are named.
+pub async fn system_running(target: &SshTarget, allow_degraded: bool, timeout: Duration) -> Result<SystemdState, StepFailure> {
+    let cmd = "systemctl is-system-running --wait 2>&1";
+    let out = match ssh::exec(target, cmd, timeout).await {
+        Ok(out) => out,
+        Err(SshError::Timeout { .. }) => {
+            let jobs = quick(target, "systemctl list-jobs --no-legend --plain 2>/dev/null | head -n 20").await;
+            return Err(StepFailure::failed(format!(
+                "systemd did not finish booting within {}",
+                humantime::format_duration(timeout)
+            ))
+            .with_detail(format!("jobs still queued:\n{}", jobs.trim())));
+        }
+        Err(e) => return Err(StepFailure::failed(crate::error_chain(&e))),
+    };
+    let state = parse_state(&out.stdout);
+    if state.is_empty() {
+        return Err(StepFailure::failed(format!(
+            "`systemctl is-system-running` printed nothing (exit {}): is systemd the guest's init? {}",
+            out.exit_status,
+            out.stderr.trim()
+        )));
+    }
+    let failed_units = if state == "running" { Vec::new() } else { parse_failed_units(&quick(target, FAILED).await) };
+    let startup = quick(target, "systemd-analyze time 2>/dev/null | head -n 1").await;
+    let startup = startup.trim().strip_prefix("Startup finished in ").map(str::to_string);
+    let report = SystemdState { state: state.clone(), failed_units, startup };
+    match state.as_str() {
+        "running" => Ok(report),
+        "degraded" if allow_degraded => Ok(report),
+        other => {
+            let units = if report.failed_units.is_empty() {
+                String::new()
+            } else {
+                format!("; failed units: {}", report.failed_units.join(", "))
+            };
+            let hint = if other == "degraded" { " (`allow_degraded: true` on the image accepts this)" } else { "" };
+            let status = if report.failed_units.is_empty() {
+                String::new()
+            } else {
+                let units: Vec<&str> = report.failed_units.iter().take(5).map(String::as_str).collect();
+                quick(target, &format!("systemctl status --no-pager --full --lines=15 {} 2>&1", units.join(" "))).await
+            };
+            Err(StepFailure::failed(format!("the system is {other}{units}{hint}")).with_detail(status))
+        }
+    }
+}
+
+/// What `boot.cloud-init` saw, for the case's properties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloudInitState {
+    /// `done`, ...
+    pub status: String,
+    /// `--long`'s `detail:` (the datasource and seed it used).
+    pub detail: Option<String>,
+}
+
+/// `status:` and `detail:` of `cloud-init status --long` (the dots `--wait` prints before are skipped).
+pub fn parse_cloud_init(out: &str) -> CloudInitState {
+    let mut status = String::new();
+    let mut detail = None;
+    let mut lines = out.lines().map(|l| l.trim_start_matches('.')).peekable();
+    while let Some(l) = lines.next() {
+        if let Some(s) = l.strip_prefix("status:") {
+            status = s.trim().to_string();
+        } else if let Some(d) = l.strip_prefix("detail:") {
+            let mut d = d.trim().to_string();
+            // `detail:` may continue on the next line(s), up to the next key.
+            while let Some(next) = lines.peek() {
+                if next.is_empty() || is_key(next) {
+                    break;
+                }
+                d = format!("{d} {}", next.trim()).trim().to_string();
+                lines.next();
+            }
+            detail = Some(d).filter(|d| !d.is_empty());
+        }
+    }
+    CloudInitState { status, detail }
+}
+
+/// A line of `cloud-init status --long`'s own keys (`errors: []`), not detail text.
+fn is_key(line: &str) -> bool {
+    line.split_once(':').is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+}
+
+/// Waits for cloud-init to finish (`cloud-init status --wait --long`); anything
+/// but `done` fails with cloud-init's own account of what went wrong.
+pub async fn cloud_init_done(target: &SshTarget, timeout: Duration) -> Result<CloudInitState, StepFailure> {
+    let cmd = "if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait --long 2>&1; \
+               else echo 'status: not-installed'; fi";
+    let out = match ssh::exec(target, cmd, timeout).await {
+        Ok(out) => out,
+        Err(SshError::Timeout { .. }) => {
+            let now = quick(target, "cloud-init status --long 2>&1").await;
+            return Err(StepFailure::failed(format!(
+                "cloud-init did not finish within {}",
+                humantime::format_duration(timeout)
+            ))
+            .with_detail(now));
+        }
+        Err(e) => return Err(StepFailure::failed(crate::error_chain(&e))),
+    };
+    let state = parse_cloud_init(&out.stdout);
+    match state.status.as_str() {
+        "done" => Ok(state),
+        "not-installed" => Err(StepFailure::failed("the image has a NoCloud seed but no cloud-init")),
+        "disabled" => Err(StepFailure::failed(
+            "cloud-init is disabled: it found no datasource (did the guest see the `cidata` seed?)",
+        )
+        .with_detail(out.stdout)),
+        other => {
+            let why = state.detail.clone().map(|d| format!(": {d}")).unwrap_or_default();
+            let log = quick(
+                target,
+                "grep -E 'WARNING|ERROR|Traceback' /var/log/cloud-init.log 2>/dev/null | tail -n 20",
+            )
+            .await;
+            let status = if other.is_empty() { "unknown" } else { other };
+            Err(StepFailure::failed(format!("cloud-init finished with status `{status}`{why}"))
+                .with_detail(format!("{}\n{}", out.stdout.trim(), log.trim())))
+        }
+    }
+}
+
+/// A short diagnostic command: its output, or what went wrong instead.
+async fn quick(target: &SshTarget, cmd: &str) -> String {
+    match ssh::exec(target, cmd, Duration::from_secs(20)).await {
+        Ok(out) => out.stdout,
+        Err(e) => format!("({})", crate::error_chain(&e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failed_units_are_the_first_column() {
+        let out = "cloud-config.service loaded failed failed Apply the settings specified in cloud-config\n\
+                   ● ssh.service loaded failed failed OpenBSD Secure Shell server\n\n";
+        assert_eq!(parse_failed_units(out), ["cloud-config.service", "ssh.service"]);
+        assert!(parse_failed_units("").is_empty());
+        assert_eq!(parse_state("degraded\n"), "degraded");
+    }
+
+    #[test]
+    fn reads_cloud_init_status() {
+        let done = ".....\nstatus: done\nboot_status_code: enabled-by-generator\nlast_update: Sun, 22 Nov 2026 04:24:19 +0000\n\
+                    detail:\nDataSourceNoCloud [seed=/dev/sr0][dsmode=net]\n";
+        assert_eq!(
+            parse_cloud_init(done),
+            CloudInitState { status: "done".into(), detail: Some("DataSourceNoCloud [seed=/dev/sr0][dsmode=net]".into()) }
+        );
+        let error = "\nstatus: error\nboot_status_code: enabled-by-generator\ndetail:\n('locale', ProcessExecutionError(\"Unexpected error\nCommand: ['update-locale']\nExit code: 255\"))\nerrors: []\n";
+        let s = parse_cloud_init(error);
+        assert_eq!(s.status, "error");
+        assert_eq!(
+            s.detail.as_deref(),
+            Some("('locale', ProcessExecutionError(\"Unexpected error Command: ['update-locale'] Exit code: 255\"))")
+        );
+    }
+}

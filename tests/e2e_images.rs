@@ -1,0 +1,247 @@
+//! End-to-end: full distributions from disk images on the real local lab
+//! (`virtsmoke lab up`). The builtin `debian-disk` image (built on first use,
+//! about a minute) boots under TCG with its run's key in a cloud-init NoCloud
+//! seed, on a per-guest overlay that must vanish with the run while the base
+//! image stays byte for byte the same; and the SSH host key is checked against
+//! what the guest printed, or pinned on first use when it printed nothing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_virtsmoke");
+const LAB_URI: &str = "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock";
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn virtsmoke(args: &[&str]) -> Output {
+    Command::new(BIN).args(args).current_dir(root()).env("CI", "true").output().expect("run virtsmoke")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn xmllint_schema(path: &Path) {
+    let out = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(root().join("tests/schemas/junit-10.xsd"))
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+fn run_id(stderr: &str) -> String {
+    let line = stderr.lines().find(|l| l.starts_with("run ")).expect("a `run ID:` line");
+    line["run ".len()..].split(':').next().unwrap().to_string()
+}
+
+/// No domain and no scratch (key, overlays, seeds) of the run is left.
+fn assert_no_leftovers(run: &str) {
+    let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--run", run, "--dry-run"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(listed.contains("nothing to clean up"), "leftovers of run {run}:\n{listed}");
+    let scratch = Path::new("/var/tmp/virtsmoke/runs").join(run);
+    assert!(!scratch.exists(), "{} is still there", scratch.display());
+}
+
+fn json(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn case<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no case {name}"))
+}
+
+fn step<'a>(case: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    case["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {case:#}"))
+}
+
+fn prop(case: &serde_json::Value, name: &str) -> String {
+    let props: Vec<(String, String)> = serde_json::from_value(case["properties"].clone()).unwrap();
+    props.into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or_else(|| panic!("no property {name} in {case:#}"))
+}
+
+/// `sha256sum` (the debug build's own SHA-256 is slow on a 120 MB image).
+fn sha256(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().expect("run sha256sum");
+    assert!(out.status.success(), "{}", text(&out));
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+}
+
+/// The built `debian-disk` image's directory (built here if the cache lacks it).
+fn debian_disk() -> PathBuf {
+    let out = virtsmoke(&["image", "build", "debian-disk"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn debian_disk_boots_with_seed_verified_host_key_and_leaves_its_base_alone() {
+    let base = debian_disk().join("disk.qcow2");
+    let before = sha256(&base);
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let results = dir.path().join("results.json");
+    let arts = dir.path().join("artifacts");
+    let out = virtsmoke(&[
+        "run",
+        "scenarios/local-debian.yaml",
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        results.to_str().unwrap(),
+        "--artifacts",
+        arts.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let run = run_id(&String::from_utf8_lossy(&out.stderr));
+    xmllint_schema(&junit);
+
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite name=\"local-debian/debian@lab1\""), "{xml}");
+    let doc = json(&results);
+    let c = case(&doc, "local-debian/debian@lab1");
+    assert_eq!(c["outcome"], "passed", "{c:#}");
+    for s in [
+        "boot.running",
+        "boot.console",
+        "boot.address",
+        "boot.ssh",
+        "boot.kind",
+        "boot.systemd",
+        "boot.cloud-init",
+        "hostname",
+        "scenario-cloud-config",
+        "root-filesystem",
+        "teardown",
+    ] {
+        assert_eq!(step(c, s)["outcome"], "passed", "{s}: {c:#}");
+        assert!(xml.contains(&format!("<testcase name=\"{s}\"")), "missing testcase {s}");
+    }
+    // Readiness, host key and seed, as the case's properties say.
+    assert_eq!(prop(c, "debian.systemd_state"), "running");
+    assert_eq!(prop(c, "debian.cloud_init_status"), "done");
+    assert!(prop(c, "debian.cloud_init_detail").contains("DataSourceNoCloud"), "{c:#}");
+    assert!(prop(c, "debian.host_key").starts_with("verified"), "{c:#}");
+    assert!(prop(c, "debian.host_key_sha256").starts_with("SHA256:"), "{c:#}");
+    assert!(prop(c, "debian.kernel").ends_with("-cloud-amd64"), "{c:#}");
+    assert!(prop(c, "debian.address").starts_with("10.77.0."), "{c:#}");
+
+    // The guest ran on an overlay and a seed in the run's scratch directory...
+    let domain_xml = walk(&arts).into_iter().find(|p| p.ends_with("debian.domain.xml")).expect("domain XML artifact");
+    let domain_xml = std::fs::read_to_string(domain_xml).unwrap();
+    let scratch = format!("/var/tmp/virtsmoke/runs/{run}/vs-{run}-0-debian");
+    assert!(domain_xml.contains(&format!("<source file='{scratch}.overlay.qcow2'/>")), "{domain_xml}");
+    assert!(domain_xml.contains(&format!("<source file='{scratch}.seed.iso'/>")), "{domain_xml}");
+    assert!(domain_xml.contains("<disk type='file' device='cdrom'>"), "{domain_xml}");
+    assert!(!domain_xml.contains(&base.display().to_string()), "the base is never attached: {domain_xml}");
+    // ...which went with the run; the base image was not written.
+    assert_no_leftovers(&run);
+    assert_eq!(sha256(&base), before, "{} changed", base.display());
+}
+
+/// Two guests side by side: one whose cloud-init prints no fingerprints (the
+/// key seen first is trusted and recorded as such), one that prints forged
+/// fingerprints (SSH refuses the real key, `boot.ssh` fails and says why).
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn host_keys_are_pinned_on_first_use_or_refused_when_forged() {
+    let base = debian_disk().join("disk.qcow2");
+    let before = sha256(&base);
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = dir.path().join("host-keys.yaml");
+    std::fs::write(
+        &scenario,
+        format!(
+            r#"version: 1
+name: e2e-host-keys
+hosts:
+  lab1:
+    uri: "{LAB_URI}"
+    hypervisor: kvm
+    accel: qemu
+    netns: vs-lab-h1
+    bridge: vsbr0
+    capacity: {{ guests: 2, memory_mib: 2048 }}
+images:
+  quiet:
+    builtin: debian-disk
+    cloud_config: |
+      ssh:
+        emit_keys_to_console: false
+  forged:
+    builtin: debian-disk
+    cloud_config: |
+      ssh:
+        emit_keys_to_console: false
+      runcmd:
+        - printf '%s\n' '-----BEGIN SSH HOST KEY FINGERPRINTS-----' '256 SHA256:Zm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2U root@x (ED25519)' '-----END SSH HOST KEY FINGERPRINTS-----' > /dev/console
+guests:
+  g: {{ kind: kvm, image: quiet, memory_mib: 512 }}
+timeouts: {{ console: 5m, ssh: 3m, case: 12m }}
+matrix: {{ image: [quiet, forged] }}
+"#
+        ),
+    )
+    .unwrap();
+    let results = dir.path().join("results.json");
+    let out = virtsmoke(&[
+        "run",
+        scenario.to_str().unwrap(),
+        "-j",
+        "2",
+        "--json",
+        results.to_str().unwrap(),
+        "--artifacts",
+        dir.path().join("a").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc = json(&results);
+
+    let quiet = case(&doc, "e2e-host-keys/g-quiet@lab1");
+    assert_eq!(quiet["outcome"], "passed", "{quiet:#}");
+    assert!(prop(quiet, "g.host_key").starts_with("trust-on-first-use"), "{quiet:#}");
+    assert!(prop(quiet, "g.host_key_sha256").starts_with("SHA256:"), "{quiet:#}");
+
+    let forged = case(&doc, "e2e-host-keys/g-forged@lab1");
+    let ssh = step(forged, "boot.ssh");
+    assert_eq!(ssh["outcome"], "failed", "{forged:#}");
+    let msg = ssh["message"].as_str().unwrap();
+    assert!(msg.contains("none of the fingerprints the guest printed on its console"), "{msg}");
+    assert!(msg.contains("SHA256:Zm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2VkZm9yZ2U"), "{msg}");
+    assert_eq!(step(forged, "boot.systemd")["outcome"], "skipped", "{forged:#}");
+    assert_eq!(step(forged, "teardown")["outcome"], "passed", "{forged:#}");
+
+    assert_no_leftovers(&run_id(&String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(sha256(&base), before, "{} changed", base.display());
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
