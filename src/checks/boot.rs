@@ -233,7 +233,19 @@ pub async fn ssh_ready(
                 Err(e @ (SshError::Authentication { .. } | SshError::HostKey { .. })) => {
                     return Probe::Fail(crate::error_chain(&e));
                 }
-                Err(e) => set_last(crate::error_chain(&e)),
+                Err(e) => {
+                    // A refused connection means the server is not listening yet:
+                    // look again at the poll interval, so readiness is seen within
+                    // ~50 ms. Anything else (a server still starting up) backs off.
+                    let refused = matches!(&e, SshError::Connect { .. });
+                    set_last(crate::error_chain(&e));
+                    if refused {
+                        return match guest.health().await {
+                            Ok(()) => Probe::NotYet,
+                            Err(f) => Probe::Fail(f.message),
+                        };
+                    }
+                }
             }
             if let Err(f) = guest.health().await {
                 return Probe::Fail(f.message);
