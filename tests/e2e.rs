@@ -228,10 +228,15 @@ fn cleanup_removes_what_a_killed_run_left() {
             break;
         }
     }
+    // While the run lives, cleanup leaves its guest and scratch alone.
+    let run = run_id(&seen);
+    let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--run", &run]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("kept run directory") && !said.contains("removed"), "{said}");
+
     // No chance to tear down: the domain and the run's scratch stay behind.
     child.kill().unwrap();
     child.wait().unwrap();
-    let run = run_id(&seen);
     let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--run", &run]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains(&format!("removed domain vs-{run}-")), "{said}");

@@ -46,6 +46,10 @@ pub fn run(args: CleanupArgs) -> u8 {
                 if args.run.as_ref().is_some_and(|r| *r != d.run_id) || now.saturating_sub(d.created) < min_age {
                     continue;
                 }
+                // A run still going on this machine owns its guests.
+                if crate::runner::is_alive(&d.run_id) {
+                    continue;
+                }
                 if !args.dry_run {
                     host.remove_domain(&d.name).await?;
                 }
@@ -72,6 +76,10 @@ pub fn run(args: CleanupArgs) -> u8 {
         for e in entries.flatten() {
             let id = e.file_name().to_string_lossy().to_string();
             if args.run.as_ref().is_some_and(|r| *r != id) {
+                continue;
+            }
+            if crate::runner::is_alive(&id) {
+                println!("kept run directory {} (the run is still going)", e.path().display());
                 continue;
             }
             let age = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).map(|d| d.as_secs()).unwrap_or(0);

@@ -57,6 +57,18 @@ pub fn new_run_id() -> String {
     format!("{}-{:04x}", now.format("%Y%m%d%H%M%S"), rand::random::<u16>())
 }
 
+/// Locks `RUN_DIR/alive` for as long as the returned guard lives.
+fn mark_alive(run_dir: &std::path::Path) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
+    let f = std::fs::File::create(run_dir.join("alive"))?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e.into())
+}
+
+/// Whether the run `run_id` is still going on this machine (its scratch lock is held).
+pub fn is_alive(run_id: &str) -> bool {
+    let Ok(f) = std::fs::File::open(runs_dir().join(run_id).join("alive")) else { return false };
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockSharedNonblock).is_err()
+}
+
 /// Where per-run scratch lives.
 pub fn runs_dir() -> PathBuf {
     std::env::var_os("VIRTSMOKE_RUN_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/tmp/virtsmoke/runs"))
@@ -66,6 +78,8 @@ pub async fn run(plan: Plan, opts: RunOptions, mut emit: impl FnMut(&RunEvent)) 
     let t0 = Instant::now();
     let run_dir = runs_dir().join(&opts.run_id);
     std::fs::create_dir_all(&run_dir).map_err(|e| RunError::RunDir(run_dir.clone(), e))?;
+    // Held while the run lives, so `cleanup` leaves a running run alone.
+    let _alive = mark_alive(&run_dir).map_err(|e| RunError::RunDir(run_dir.clone(), e))?;
     std::fs::create_dir_all(&opts.artifacts).map_err(|e| RunError::RunDir(opts.artifacts.clone(), e))?;
     emit(&RunEvent::RunStarted { run_id: opts.run_id.clone(), cases: plan.cases.len(), artifacts: opts.artifacts.clone() });
 
