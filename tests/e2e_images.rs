@@ -5,44 +5,11 @@
 //! image stays byte for byte the same; and the SSH host key is checked against
 //! what the guest printed, or pinned on first use when it printed nothing.
 
+mod common;
+use common::*;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_virtsmoke");
-const LAB_URI: &str = "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn virtsmoke(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).current_dir(root()).env("CI", "true").output().expect("run virtsmoke")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn xmllint_schema(path: &Path) {
-    let out = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(root().join("tests/schemas/junit-10.xsd"))
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn run_id(stderr: &str) -> String {
-    let line = stderr.lines().find(|l| l.starts_with("run ")).expect("a `run ID:` line");
-    line["run ".len()..].split(':').next().unwrap().to_string()
-}
+use std::process::Command;
 
 /// No domain and no scratch (key, overlays, seeds) of the run is left.
 fn assert_no_leftovers(run: &str) {
@@ -51,23 +18,6 @@ fn assert_no_leftovers(run: &str) {
     assert!(listed.contains("nothing to clean up"), "leftovers of run {run}:\n{listed}");
     let scratch = Path::new("/var/tmp/virtsmoke/runs").join(run);
     assert!(!scratch.exists(), "{} is still there", scratch.display());
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn case<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no case {name}"))
-}
-
-fn step<'a>(case: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    case["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {case:#}"))
 }
 
 fn prop(case: &serde_json::Value, name: &str) -> String {
@@ -231,17 +181,3 @@ matrix: {{ image: [quiet, forged] }}
     assert_eq!(sha256(&base), before, "{} changed", base.display());
 }
 
-fn walk(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(dir) {
-        for e in entries.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
-}

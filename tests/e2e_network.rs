@@ -3,63 +3,9 @@
 //! every sub-check, and a guest crippled on purpose whose host -> guest ping
 //! fails (and whose ping-based sub-checks are skipped) while the run goes on.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
-const BIN: &str = env!("CARGO_BIN_EXE_virtsmoke");
-const LAB_URI: &str = "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock";
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn virtsmoke(args: &[&str]) -> Output {
-    Command::new(BIN).args(args).current_dir(root()).env("CI", "true").output().expect("run virtsmoke")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn xmllint_schema(path: &Path) {
-    let out = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(root().join("tests/schemas/junit-10.xsd"))
-        .arg(path)
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-}
-
-fn run_id(stderr: &str) -> String {
-    let line = stderr.lines().find(|l| l.starts_with("run ")).expect("a `run ID:` line");
-    line["run ".len()..].split(':').next().unwrap().to_string()
-}
-
-fn assert_no_leftovers(run: &str) {
-    let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--run", run, "--dry-run"]);
-    let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(listed.contains("nothing to clean up"), "leftovers of run {run}:\n{listed}");
-}
-
-fn case<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    doc["cases"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap_or_else(|| panic!("no case {name}"))
-}
-
-fn step<'a>(case: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    case["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == name)
-        .unwrap_or_else(|| panic!("no step {name} in {case:#}"))
-}
 
 fn prop(case: &serde_json::Value, name: &str) -> String {
     let props: Vec<(String, String)> = serde_json::from_value(case["properties"].clone()).unwrap();
