@@ -35,7 +35,6 @@ pub struct ConsoleCapture {
     updates: watch::Receiver<usize>,
     stop: Arc<AtomicBool>,
     pump: Option<JoinHandle<()>>,
-    pub path: PathBuf,
 }
 
 impl ConsoleCapture {
@@ -69,7 +68,7 @@ impl ConsoleCapture {
                 .spawn(move || pump(stream, &mut file, &log, &tx, &stop))
                 .map_err(console_err)?
         };
-        Ok(ConsoleCapture { log, updates, stop, pump: Some(pump), path })
+        Ok(ConsoleCapture { log, updates, stop, pump: Some(pump) })
     }
 
     /// A receiver that changes whenever new console output arrives or the console ends.
@@ -83,10 +82,6 @@ impl ConsoleCapture {
         String::from_utf8_lossy(&log.bytes).into_owned()
     }
 
-    /// Why the console ended, once it has (domain gone, stream error).
-    pub fn ended(&self) -> Option<String> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).ended.clone()
-    }
 
     /// Stops copying and waits for the pump to flush the file.
     pub fn stop(mut self) -> String {

@@ -54,6 +54,9 @@ pub async fn run(guest: &mut GuestUnderTest, ends: &Endpoints<'_>, spec: &Migrat
                 let prefix = format!("{}.migrate.round-{round}", guest.name);
                 props.push((format!("{prefix}.migration_ms"), fig.migration.as_millis().to_string()));
                 worst_total = worst_total.max(fig.migration.as_millis());
+                if let Some(total) = fig.hypervisor_total_ms {
+                    props.push((format!("{prefix}.hypervisor_migration_ms"), total.to_string()));
+                }
                 if let Some(hv) = fig.hypervisor_downtime_ms {
                     props.push((format!("{prefix}.hypervisor_downtime_ms"), hv.to_string()));
                     worst_hv = Some(worst_hv.unwrap_or(0).max(hv));
@@ -97,6 +100,7 @@ pub async fn run(guest: &mut GuestUnderTest, ends: &Endpoints<'_>, spec: &Migrat
 struct RoundFigures {
     migration: Duration,
     hypervisor_downtime_ms: Option<u64>,
+    hypervisor_total_ms: Option<u64>,
     probe: Option<ProbeFigures>,
 }
 
@@ -189,7 +193,12 @@ async fn one_round(
     if !lost.is_empty() {
         return Err(StepFailure { outcome: Outcome::Failed, message: format!("continuity lost: {}", lost.join("; ")), detail: None });
     }
-    Ok(RoundFigures { migration: moved.elapsed, hypervisor_downtime_ms: moved.hypervisor_downtime_ms, probe })
+    Ok(RoundFigures {
+        migration: moved.elapsed,
+        hypervisor_downtime_ms: moved.hypervisor_downtime_ms,
+        hypervisor_total_ms: moved.hypervisor_total_ms,
+        probe,
+    })
 }
 
 /// After a failed migration the guest must be on exactly one host. A copy on the

@@ -5,13 +5,9 @@
 //! hosts) and reads its timestamped replies.
 
 use std::process::Stdio;
-use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-
-/// Probe interval: 10 ms, so the gap resolution is 10 ms.
-pub const INTERVAL: Duration = Duration::from_millis(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
@@ -103,6 +99,7 @@ pub fn figures(replies: &[(f64, u64)]) -> Option<ProbeFigures> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn replies_and_gaps() {

@@ -92,6 +92,9 @@ pub fn run(args: RunArgs) -> u8 {
     };
     let code = write_reports(&args, &run_id, &result.cases, verdict(&result.cases, result.interrupted));
     eprint!("{}", term.summary(&result.cases));
+    if !result.unusable_hosts.is_empty() {
+        eprintln!("unusable hosts: {}", result.unusable_hosts.join(", "));
+    }
     eprintln!("artifacts: {}", artifacts.display());
     if let Some(p) = &args.junit {
         eprintln!("junit: {}", p.display());

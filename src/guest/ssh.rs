@@ -94,12 +94,6 @@ pub enum SshError {
     Worker(#[from] tokio::task::JoinError),
 }
 
-impl SshError {
-    /// Errors worth retrying while a guest is still coming up.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, SshError::Connect { .. } | SshError::Handshake { .. } | SshError::Jump { .. })
-    }
-}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
