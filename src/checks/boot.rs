@@ -44,7 +44,9 @@ pub async fn console_marker(guest: &GuestUnderTest, timeout: Duration) -> Result
 
 /// The address the guest announced on its console, if any.
 pub fn announced_address(console: &str) -> Option<IpAddr> {
-    console.lines().find_map(|l| {
+    // Only finished lines: the console may stop mid-address (`10.88.0.18` of `10.88.0.189`).
+    let complete = &console[..console.rfind('\n').map_or(0, |i| i + 1)];
+    complete.lines().find_map(|l| {
         let rest = &l[l.find(NET_MARKER)? + NET_MARKER.len()..];
         let cidr = rest.split_whitespace().nth(1)?;
         cidr.split('/').next()?.parse().ok()
@@ -293,6 +295,8 @@ mod tests {
         assert_eq!(announced_address(log), Some("10.77.0.123".parse().unwrap()));
         assert_eq!(announced_address("VIRTSMOKE-MARKER net-failed eth0\n"), None);
         assert_eq!(announced_address("VIRTSMOKE-MARKER net eth0 garbage\n"), None);
+        // A line still being printed is not read yet.
+        assert_eq!(announced_address("x\nVIRTSMOKE-MARKER net eth0 10.88.0.18"), None);
     }
 
     /// Console lines of a Debian 12 guest (cloud-init 22.4) booted on the lab.

@@ -6,7 +6,7 @@ use crate::plan::GuestKind;
 
 /// The shell command whose output `judge` reads. Sections are separated by `---`.
 pub const PROBE: &str = "cat /sys/hypervisor/type 2>/dev/null; echo ---; \
-     dmesg 2>/dev/null | grep -E 'Booting paravirtualized kernel|Hypervisor detected|Xen HVM callback|unplug' | head -n 5; echo ---; \
+     dmesg 2>/dev/null | grep -E 'Booting (paravirtualized )?kernel on|Hypervisor detected|Xen HVM callback|unplug' | head -n 5; echo ---; \
      d=$(readlink /sys/class/net/eth0/device/driver 2>/dev/null); echo ${d##*/}";
 
 /// What the guest says about itself.
@@ -24,8 +24,8 @@ impl Evidence {
         let hypervisor_type = parts.next().unwrap_or("").trim().to_string();
         let mut boot_lines: Vec<String> =
             parts.next().unwrap_or("").lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
-        if !boot_lines.iter().any(|l| l.contains("Booting paravirtualized kernel")) {
-            if let Some(l) = console.lines().find(|l| l.contains("Booting paravirtualized kernel")) {
+        if !boot_lines.iter().any(|l| booted_on(l).is_some()) {
+            if let Some(l) = console.lines().find(|l| booted_on(l).is_some()) {
                 boot_lines.push(l.trim().to_string());
             }
         }
@@ -34,7 +34,7 @@ impl Evidence {
     }
 
     fn booted_on(&self) -> Option<&str> {
-        self.boot_lines.iter().find_map(|l| l.split("Booting paravirtualized kernel on ").nth(1)).map(str::trim)
+        self.boot_lines.iter().find_map(|l| booted_on(l))
     }
 
     fn summary(&self) -> String {
@@ -45,6 +45,15 @@ impl Evidence {
             self.nic_driver
         )
     }
+}
+
+/// What a "Booting ... kernel on X" line names: Linux 6.1 says "Booting
+/// paravirtualized kernel on" for HVM guests and bare hardware, but "Booting
+/// kernel on" for Xen PV and PVH.
+fn booted_on(line: &str) -> Option<&str> {
+    let rest = &line[line.find("Booting ")? + "Booting ".len()..];
+    let rest = rest.strip_prefix("paravirtualized ").unwrap_or(rest);
+    rest.strip_prefix("kernel on ").map(str::trim)
 }
 
 /// `Ok(summary)` when the evidence matches `kind`; `Err(why)` naming what the guest really is.
@@ -116,6 +125,16 @@ mod tests {
         assert!(err.contains("did not boot as xen-pv") && err.contains("it is a Xen PVHVM guest"), "{err}");
         let err = judge(GuestKind::XenHvm, DomainType::Xen, &pvhvm).unwrap_err();
         assert!(err.contains("PVHVM"), "{err}");
+    }
+
+    #[test]
+    fn pv_and_pvh_kernels_say_booting_kernel_on() {
+        // What Linux 6.1 prints as a Xen PV and a PVH guest (seen on the nested Xen lab).
+        let pv = ev("xen", "[    0.000000] Booting kernel on Xen", "vif");
+        let pvh = ev("xen", "[    0.000000] Booting kernel on Xen PVH", "vif");
+        assert!(judge(GuestKind::XenPv, DomainType::Xen, &pv).is_ok());
+        assert!(judge(GuestKind::XenPvh, DomainType::Xen, &pvh).is_ok());
+        assert!(judge(GuestKind::XenPv, DomainType::Xen, &pvh).is_err());
     }
 
     #[test]
