@@ -82,6 +82,21 @@ impl ConsoleCapture {
         String::from_utf8_lossy(&log.bytes).into_owned()
     }
 
+    /// Waits until the console has ended (the domain went away and the
+    /// stream drained) or `max` passed: what a dying guest printed last may
+    /// still be on its way when libvirt already reports it stopped.
+    pub async fn drained(&self, max: std::time::Duration) {
+        let mut rx = self.updates.clone();
+        let ended = || self.log.lock().unwrap_or_else(|p| p.into_inner()).ended.is_some();
+        let _ = tokio::time::timeout(max, async {
+            while !ended() {
+                if rx.changed().await.is_err() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
 
     /// Stops copying and waits for the pump to flush the file.
     pub fn stop(mut self) -> String {

@@ -1,6 +1,6 @@
 //! A libvirt host: one connection, domains created on it, facts read from it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use virt::connect::Connect;
 use virt::sys;
@@ -14,22 +14,26 @@ use super::facts::HostFacts;
 pub struct Host {
     pub name: String,
     pub uri: String,
-    conn: Arc<Connect>,
+    /// Replaced when the daemon went away and came back (libvirtd restarted
+    /// by systemd after a crash): the clones share the replacement.
+    conn: Arc<Mutex<Arc<Connect>>>,
 }
 
 impl Host {
     pub async fn connect(name: &str, uri: &str) -> Result<Host, BackendError> {
         let uri_owned = uri.to_string();
-        let conn = tokio::task::spawn_blocking(move || {
-            // libvirt would otherwise print every error itself, on top of ours.
-            virt::error::clear_error_callback();
-            // Console streams need it; a failure only makes consoles slower.
-            let _ = super::event_loop::ensure_running();
-            Connect::open(Some(&uri_owned))
-        })
-        .await?
-        .map_err(|source| BackendError::Connect { uri: uri.to_string(), source })?;
-        Ok(Host { name: name.to_string(), uri: uri.to_string(), conn: Arc::new(conn) })
+        let conn = tokio::task::spawn_blocking(move || open(&uri_owned)).await??;
+        Ok(Host { name: name.to_string(), uri: uri.to_string(), conn: Arc::new(Mutex::new(Arc::new(conn))) })
+    }
+
+    /// The connection, opened anew first if the old one died (its socket was
+    /// closed: libvirtd crashed or restarted). Blocking.
+    fn live_conn(&self) -> Result<Arc<Connect>, BackendError> {
+        let mut slot = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if !slot.is_alive().unwrap_or(false) {
+            *slot = Arc::new(open(&self.uri)?);
+        }
+        Ok(Arc::clone(&slot))
     }
 
     /// Runs a blocking libvirt call on this host's connection.
@@ -38,8 +42,8 @@ impl Host {
         T: Send + 'static,
         F: FnOnce(&Connect) -> Result<T, BackendError> + Send + 'static,
     {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || f(&conn)).await?
+        let host = self.clone();
+        tokio::task::spawn_blocking(move || f(&*host.live_conn()?)).await?
     }
 
     pub async fn facts(&self) -> Result<HostFacts, BackendError> {
@@ -144,9 +148,18 @@ impl Host {
         .await
     }
 
-    pub(super) fn conn(&self) -> Arc<Connect> {
-        Arc::clone(&self.conn)
+    /// The current connection (blocking: it may reconnect).
+    pub(super) fn conn(&self) -> Result<Arc<Connect>, BackendError> {
+        self.live_conn()
     }
+}
+
+fn open(uri: &str) -> Result<Connect, BackendError> {
+    // libvirt would otherwise print every error itself, on top of ours.
+    virt::error::clear_error_callback();
+    // Console streams need it; a failure only makes consoles slower.
+    let _ = super::event_loop::ensure_running();
+    Connect::open(Some(uri)).map_err(|source| BackendError::Connect { uri: uri.to_string(), source })
 }
 
 /// A domain carrying virtsmoke's ownership metadata.

@@ -68,10 +68,11 @@ impl GuestDomain {
     /// Migrates this domain to `dest`; on success the returned domain is the one to use.
     pub async fn migrate(&self, dest: &Host, opts: MigrateOptions) -> Result<Migrated, BackendError> {
         let src = Arc::clone(&self.dom);
-        let dconn = dest.conn();
+        let dest_host = dest.clone();
         let dest_uri = dest.uri.clone();
         let name = self.name.clone();
         let (dom, elapsed, stats) = tokio::task::spawn_blocking(move || {
+            let dconn = dest_host.conn()?;
             let err = |op| BackendError::libvirt(op, name.clone());
             if let Some(ms) = opts.max_downtime_ms {
                 src.migrate_set_max_downtime(ms, 0).map_err(err("setting the maximum downtime"))?;

@@ -79,6 +79,24 @@ pub fn judge(kind: GuestKind, domain_type: DomainType, ev: &Evidence) -> Result<
     }
 }
 
+/// The kind the evidence shows, in the scenario's words where one fits:
+/// `xen-pv`, `xen-pvh`, `xen-pvhvm`, `xen-hvm`, `kvm`, `qemu` (emulation
+/// without KVM), `xen-hvm-pv-extensions` (Xen HVM, PV extensions, emulated
+/// NIC) or `unknown`.
+pub fn observed(domain_type: DomainType, ev: &Evidence) -> &'static str {
+    let is_xen = ev.hypervisor_type == "xen";
+    match ev.booted_on() {
+        Some("Xen") if is_xen => "xen-pv",
+        Some("Xen PVH") if is_xen => "xen-pvh",
+        Some("Xen HVM") if ev.nic_driver == "vif" => "xen-pvhvm",
+        Some("Xen HVM") => "xen-hvm-pv-extensions",
+        Some("KVM") => "kvm",
+        Some(_) if domain_type == DomainType::Xen => "xen-hvm",
+        Some(_) if domain_type == DomainType::Qemu => "qemu",
+        _ => "unknown",
+    }
+}
+
 /// What the evidence says the guest is.
 fn describe(ev: &Evidence) -> String {
     match (ev.hypervisor_type.as_str(), ev.booted_on()) {
@@ -116,6 +134,13 @@ mod tests {
         assert!(judge(GuestKind::Kvm, DomainType::Kvm, &kvm).is_ok());
         assert!(judge(GuestKind::Kvm, DomainType::Qemu, &tcg).is_ok());
         assert!(judge(GuestKind::Kvm, DomainType::Kvm, &tcg).is_err(), "kvm requested, no KVM seen");
+        assert_eq!(observed(DomainType::Xen, &pv), "xen-pv");
+        assert_eq!(observed(DomainType::Xen, &pvh), "xen-pvh");
+        assert_eq!(observed(DomainType::Xen, &pvhvm), "xen-pvhvm");
+        assert_eq!(observed(DomainType::Xen, &hvm), "xen-hvm");
+        assert_eq!(observed(DomainType::Kvm, &kvm), "kvm");
+        assert_eq!(observed(DomainType::Qemu, &tcg), "qemu");
+        assert_eq!(observed(DomainType::Xen, &ev("xen", "", "vif")), "unknown");
     }
 
     #[test]

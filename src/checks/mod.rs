@@ -65,8 +65,16 @@ impl GuestUnderTest {
         }
         match self.domain.state().await {
             Ok(RunState::Running) => Ok(()),
-            Ok(state) => Err(StepFailure::failed(format!("the domain is no longer running (state: {state:?})"))
-                .with_detail(console_scan::tail(&text, CONSOLE_EXCERPT_LINES))),
+            Ok(state) => {
+                // Why it stopped is usually in the last lines it printed.
+                self.console.drained(CONSOLE_DRAIN).await;
+                let text = self.console.text();
+                let why = console_scan::first_fatal(&text)
+                    .map(|f| format!(" after console line {}: {}", f.line, f.text))
+                    .unwrap_or_default();
+                Err(StepFailure::failed(format!("the domain is no longer running (state: {state:?}){why}"))
+                    .with_detail(console_scan::tail(&text, CONSOLE_EXCERPT_LINES)))
+            }
             Err(e) => Err(StepFailure::error(format!("cannot read the domain state: {}", crate::error_chain(&e)))),
         }
     }
@@ -75,6 +83,9 @@ impl GuestUnderTest {
         console_scan::tail(&self.console.text(), CONSOLE_EXCERPT_LINES)
     }
 }
+
+/// How long a stopped guest's console gets to deliver its last lines.
+const CONSOLE_DRAIN: Duration = Duration::from_secs(3);
 
 /// How often a wait re-checks when nothing wakes it.
 pub const POLL: Duration = Duration::from_millis(250);

@@ -1,62 +1,159 @@
-//! `virtsmoke lab up|down|status`.
+//! `virtsmoke lab up|down|status`: the KVM hosts (network namespaces) and the
+//! nested Xen hosts, reported together.
 
+use std::fmt;
 use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
+use serde::Serialize;
 
 use crate::exit;
-use crate::lab::{self, LabOptions};
+use crate::lab::xen::{self, XenHostStatus};
+use crate::lab::{self, LabOptions, LabStatus};
 
 #[derive(Subcommand)]
 pub enum LabCommand {
-    /// Start the lab's hosts (harmless when already up).
-    Up(LabArgs),
-    /// Stop the lab and remove every trace: daemons, guests, namespaces, bridges, state.
-    Down(LabArgs),
-    /// Show each lab host and whether it is healthy.
-    Status(LabArgs),
+    /// Start the lab's hosts (harmless when already up): KVM hosts with
+    /// `--hosts N` (the default, one host), nested Xen hosts with `--xen N`.
+    Up(UpArgs),
+    /// Stop the whole lab, KVM and Xen hosts, and remove every trace: daemons,
+    /// guests, namespaces, bridges, nested hosts, overlays, keys, state.
+    Down(CommonArgs),
+    /// Show each lab host, KVM and Xen, and whether it is healthy.
+    Status(CommonArgs),
 }
 
 #[derive(Args)]
-pub struct LabArgs {
+pub struct CommonArgs {
     /// Where the lab keeps its state.
     #[arg(long, default_value = "/var/tmp/virtsmoke-lab")]
     dir: PathBuf,
-    /// How many hosts (`up` only; `down` removes all of them).
-    #[arg(long, default_value_t = 1)]
-    hosts: u32,
     /// Print JSON.
     #[arg(long)]
     json: bool,
 }
 
+#[derive(Args)]
+pub struct UpArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// How many KVM hosts (1-8). Default: 1, or none when only `--xen` is given.
+    #[arg(long, value_name = "N")]
+    hosts: Option<u32>,
+    /// How many nested Xen hosts (1-4): Xen 4.17 with a Debian 12 dom0 under
+    /// QEMU, dom0's SSH on 127.0.0.1:2220+N. Builds the dom0 image on first use.
+    #[arg(long, value_name = "N")]
+    xen: Option<u32>,
+}
+
+/// Both kinds of lab host. JSON: the KVM lab's fields plus `xen`.
+#[derive(Serialize)]
+struct LabReport {
+    #[serde(flatten)]
+    kvm: LabStatus,
+    xen: Vec<XenHostStatus>,
+}
+
+impl LabReport {
+    /// There is a host, and every host is healthy.
+    fn usable(&self) -> bool {
+        let kvm = self.kvm.hosts.iter().map(|h| h.healthy);
+        let xen = self.xen.iter().map(|h| h.healthy);
+        let all: Vec<bool> = kvm.chain(xen).collect();
+        !all.is_empty() && all.iter().all(|&h| h)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum LabCommandError {
+    #[error(transparent)]
+    Kvm(#[from] lab::LabError),
+    #[error(transparent)]
+    Xen(#[from] xen::XenLabError),
+}
+
 pub fn run(cmd: LabCommand) -> u8 {
-    let (args, result) = match cmd {
-        LabCommand::Up(a) => {
-            let r = lab::up(&LabOptions { dir: a.dir.clone(), hosts: a.hosts });
-            (a, r)
-        }
-        LabCommand::Down(a) => {
-            let r = lab::down(&LabOptions { dir: a.dir.clone(), hosts: a.hosts });
-            (a, r)
-        }
-        LabCommand::Status(a) => {
-            let r = lab::status(&LabOptions { dir: a.dir.clone(), hosts: a.hosts });
-            (a, r)
-        }
+    // `down` succeeds when everything is gone; it prints what was there.
+    let (json, must_be_usable, result) = match cmd {
+        LabCommand::Up(a) => (a.common.json, true, up(&a)),
+        LabCommand::Down(a) => (a.json, false, down(&a)),
+        LabCommand::Status(a) => (a.json, true, status(&a)),
     };
     match result {
-        Ok(status) => {
-            if args.json {
-                println!("{}", serde_json::to_string_pretty(&status).unwrap_or_default());
+        Ok(report) => {
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
             } else {
-                println!("{status}");
+                print!("{report}");
             }
-            if status.hosts.iter().all(|h| h.healthy) { exit::PASSED } else { exit::INFRASTRUCTURE }
+            if !must_be_usable || report.usable() { exit::PASSED } else { exit::INFRASTRUCTURE }
         }
         Err(e) => {
             eprintln!("error: {}", crate::error_chain(&e));
             exit::INFRASTRUCTURE
         }
+    }
+}
+
+fn options(dir: &PathBuf, hosts: u32) -> LabOptions {
+    LabOptions { dir: dir.clone(), hosts }
+}
+
+fn up(a: &UpArgs) -> Result<LabReport, LabCommandError> {
+    let dir = &a.common.dir;
+    let kvm_hosts = match (a.hosts, a.xen) {
+        (Some(n), _) => Some(n),
+        (None, None) => Some(1),
+        (None, Some(_)) => None,
+    };
+    let kvm = match kvm_hosts {
+        Some(n) => lab::up(&options(dir, n))?,
+        None => lab::status_found(dir)?,
+    };
+    let xen = match a.xen {
+        Some(n) => xen::up(dir, n)?,
+        None => xen::status(dir)?,
+    };
+    Ok(LabReport { kvm, xen })
+}
+
+fn down(a: &CommonArgs) -> Result<LabReport, LabCommandError> {
+    // Both, even when the first fails: `down` must leave nothing it can remove.
+    let kvm = lab::down(&options(&a.dir, 1));
+    let xen = xen::down(&a.dir);
+    Ok(LabReport { kvm: kvm?, xen: xen? })
+}
+
+fn status(a: &CommonArgs) -> Result<LabReport, LabCommandError> {
+    Ok(LabReport { kvm: lab::status_found(&a.dir)?, xen: xen::status(&a.dir)? })
+}
+
+impl fmt::Display for LabReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.kvm.hosts.is_empty() || self.xen.is_empty() {
+            write!(f, "{}", self.kvm)?;
+        }
+        if self.xen.is_empty() {
+            return Ok(());
+        }
+        let healthy = self.xen.iter().filter(|h| h.healthy).count();
+        writeln!(f, "xen lab: {} host{}, {healthy} healthy", self.xen.len(), if self.xen.len() == 1 { "" } else { "s" })?;
+        for h in &self.xen {
+            let pid = h.qemu_pid.map_or_else(|| "-".to_string(), |p| p.to_string());
+            writeln!(
+                f,
+                "{}  qemu {pid}  ssh {}  healthy {}  {}",
+                h.name,
+                h.ssh,
+                if h.healthy { "yes" } else { "no" },
+                h.uri
+            )?;
+        }
+        for h in &self.xen {
+            for p in &h.problems {
+                writeln!(f, "{}: {p}", h.name)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -28,6 +28,7 @@ mod owner;
 mod probe;
 mod process;
 mod wait;
+pub mod xen;
 
 #[cfg(test)]
 mod e2e;
@@ -238,9 +239,20 @@ pub fn down(opts: &LabOptions) -> Result<LabStatus, LabError> {
 /// The state of hosts 1 to `opts.hosts`, and of any other lab host found.
 pub fn status(opts: &LabOptions) -> Result<LabStatus, LabError> {
     opts.validate()?;
-    let names = net::list_netns()?;
     let mut indices: BTreeSet<u32> = (1..=opts.hosts).collect();
     indices.extend(discover(&opts.dir)?);
+    status_of(opts, indices)
+}
+
+/// The state of the lab hosts that exist (none when no KVM lab is up).
+pub fn status_found(dir: &Path) -> Result<LabStatus, LabError> {
+    let opts = LabOptions { dir: dir.to_path_buf(), hosts: 1 };
+    opts.validate()?;
+    status_of(&opts, discover(dir)?)
+}
+
+fn status_of(opts: &LabOptions, indices: BTreeSet<u32>) -> Result<LabStatus, LabError> {
+    let names = net::list_netns()?;
     let lab_hosts = opts.hosts.max(indices.iter().copied().max().unwrap_or(0));
     let hosts = indices
         .into_iter()

@@ -295,6 +295,13 @@ async fn run_body(
         let verdict = match crate::guest::ssh::exec(&target, checks::guest_kind::PROBE, case.timeouts.command).await {
             Ok(out) => {
                 let ev = checks::guest_kind::Evidence::parse(&out.stdout, &g.console.text());
+                let observed = checks::guest_kind::observed(host.domain_type, &ev);
+                // Recorded whatever the verdict: a wrong kind is what a reader wants to see.
+                if case.guests.len() == 1 {
+                    rec.property("guest_kind_observed", observed);
+                } else {
+                    rec.property(format!("{}.guest_kind_observed", spec.name), observed);
+                }
                 checks::guest_kind::judge(spec.kind, host.domain_type, &ev)
                     .map(|seen| rec.property(format!("{}.kind_evidence", spec.name), seen))
                     .map_err(|why| StepFailure::failed(why).with_detail(g.console_excerpt()))

@@ -133,15 +133,6 @@ impl fmt::Display for Diagnostic {
     }
 }
 
-impl ScenarioErrors {
-    pub fn len(&self) -> usize {
-        self.diagnostics.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.diagnostics.is_empty()
-    }
-}
 
 impl fmt::Display for ScenarioErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -228,9 +228,18 @@ fn expand(
         }
     };
 
+    // A `kind` axis value combines only with the hosts of its hypervisor, so
+    // one matrix can name KVM and Xen hosts; a value that fits none is an error.
+    let mut kinds_used: BTreeSet<GuestKind> = BTreeSet::new();
     for &(host, host_node) in &host_axis {
         for set in &sets {
             for &kind in &kinds {
+                if let Some((k, _)) = kind {
+                    if k.hypervisor() != host.hypervisor {
+                        continue;
+                    }
+                    kinds_used.insert(k);
+                }
                 for &image in &images {
                     let mut name = format!("{scenario}/{}", set.label());
                     let mut axes = BTreeMap::from([("host".to_owned(), host.name.clone())]);
@@ -378,6 +387,18 @@ fn expand(
                     });
                 }
             }
+        }
+    }
+    for (k, at) in kinds.iter().flatten() {
+        if !kinds_used.contains(k) {
+            let names: Vec<&str> = host_axis.iter().map(|(h, _)| h.name.as_str()).collect();
+            let wanted = if k.hypervisor() == crate::plan::Hypervisor::Kvm { "kvm" } else { "xen" };
+            report(
+                cx,
+                at,
+                format!("kind `{k}` fits none of the hosts ({})", names.join(", ")),
+                format!("a `{k}` guest needs a {wanted} host: add one to `matrix.host`, or remove `{k}`"),
+            );
         }
     }
 }

@@ -67,6 +67,7 @@ fn load_with(paths: &[PathBuf], need_cases: bool) -> Result<Plan, ScenarioErrors
 }
 
 /// Loads one scenario given as text; `source_name` is used in diagnostics.
+#[cfg(test)]
 pub fn load_str(source_name: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
     build(
         vec![SourceFile::new(source_name.to_owned(), text.to_owned())],

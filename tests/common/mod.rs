@@ -70,3 +70,52 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// What `virtsmoke run` wrote, in a temporary directory that lives as long as this.
+pub struct Ran {
+    pub out: Output,
+    pub dir: tempfile::TempDir,
+    pub junit: PathBuf,
+    pub results: PathBuf,
+    pub artifacts: PathBuf,
+}
+
+impl Ran {
+    pub fn json(&self) -> serde_json::Value {
+        json(&self.results)
+    }
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.out.stderr).into_owned()
+    }
+    pub fn run_id(&self) -> String {
+        run_id(&self.stderr())
+    }
+}
+
+/// `virtsmoke run SCENARIO --junit --json --artifacts` (into a fresh temporary
+/// directory) with `extra` arguments.
+pub fn run_scenario(scenario: &str, extra: &[&str]) -> Ran {
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let results = dir.path().join("results.json");
+    let artifacts = dir.path().join("artifacts");
+    let mut args = vec![
+        "run",
+        scenario,
+        "--junit",
+        junit.to_str().unwrap(),
+        "--json",
+        results.to_str().unwrap(),
+        "--artifacts",
+        artifacts.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let out = virtsmoke(&args);
+    Ran { out, dir, junit, results, artifacts }
+}
+
+/// The case's properties as a map.
+pub fn props(case: &serde_json::Value) -> std::collections::BTreeMap<String, String> {
+    let pairs: Vec<(String, String)> = serde_json::from_value(case["properties"].clone()).unwrap();
+    pairs.into_iter().collect()
+}

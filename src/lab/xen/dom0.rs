@@ -1,0 +1,164 @@
+//! Talking to a running dom0 from the build machine: libvirt over `xen+ssh`
+//! (the readiness criterion), and SSH/scp for putting files there.
+
+use std::time::{Duration, Instant};
+
+use super::error::XenLabError;
+use super::layout::XenHostLayout;
+use super::qemu;
+use crate::image::BuiltImage;
+use crate::lab::command::{self, file_tail, tail};
+use crate::lab::wait::wait_until;
+
+/// Time limit of one `virsh version` (an SSH login plus a libvirt call on an
+/// emulated machine: a few seconds when it works).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Time limit of one SSH command or copy.
+const SSH_TIMEOUT: Duration = Duration::from_secs(120);
+/// Pause between readiness attempts (each failed attempt itself takes ~0.1-1 s).
+const RETRY_INTERVAL: Duration = Duration::from_secs(1);
+/// How much of the serial log goes into an error.
+const SERIAL_TAIL: usize = 1500;
+
+/// Asks libvirt in dom0 for its version: `Ok` with virsh's output, or `Err`
+/// with why not.
+pub fn probe(host: &XenHostLayout) -> Result<String, String> {
+    let uri = host.uri();
+    let mut cmd = command::command(&["virsh", "-c", &uri, "version"]);
+    match command::run_unchecked("probe", &mut cmd, PROBE_TIMEOUT) {
+        Ok(out) if out.status.success() => {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        }
+        Ok(out) => {
+            let err = tail(&String::from_utf8_lossy(&out.stderr), 300);
+            Err(if err.is_empty() {
+                out.status.to_string()
+            } else {
+                err
+            })
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Waits until libvirt in dom0 answers, QEMU exits (error at once), or
+/// `deadline` passes.
+pub fn wait_ready(host: &XenHostLayout, deadline: Instant) -> Result<(), XenLabError> {
+    let mut last = String::from("no attempt");
+    let timeout = deadline.saturating_duration_since(Instant::now());
+    let started = Instant::now();
+    let ready = wait_until(timeout, RETRY_INTERVAL, || {
+        if qemu::running_pid(host).is_none() {
+            return Err(XenLabError::QemuExited {
+                host: host.name(),
+                serial_tail: serial_tail(host),
+            });
+        }
+        match probe(host) {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                last = e;
+                Ok(false)
+            }
+        }
+    })?;
+    if ready {
+        return Ok(());
+    }
+    Err(XenLabError::NotReady {
+        host: host.name(),
+        uri: host.uri(),
+        timeout: humantime::format_duration(Duration::from_secs(started.elapsed().as_secs()))
+            .to_string(),
+        last,
+        serial_tail: serial_tail(host),
+    })
+}
+
+/// "; serial.log ends with: ..." or "".
+pub fn serial_tail(host: &XenHostLayout) -> String {
+    let text = file_tail(&host.serial_log(), SERIAL_TAIL);
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!("; serial.log ends with:\n{text}")
+    }
+}
+
+fn ssh_options(host: &XenHostLayout) -> Vec<String> {
+    let mut v: Vec<String> = vec!["-i".into(), host.key().display().to_string()];
+    for o in [
+        "BatchMode=yes",
+        "StrictHostKeyChecking=no",
+        "UserKnownHostsFile=/dev/null",
+        "LogLevel=ERROR",
+        "ConnectTimeout=15",
+    ] {
+        v.push("-o".into());
+        v.push(o.into());
+    }
+    v
+}
+
+/// Runs a shell command in dom0 as root; returns its standard output.
+pub fn ssh(host: &XenHostLayout, step: &str, script: &str) -> Result<String, XenLabError> {
+    let mut argv = vec!["ssh".to_string(), "-p".into(), host.port().to_string()];
+    argv.extend(ssh_options(host));
+    argv.push("root@127.0.0.1".into());
+    argv.push(script.into());
+    let out = command::run(
+        &format!("{}: {step}", host.name()),
+        &mut command::command(&argv),
+        SSH_TIMEOUT,
+    )?;
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Puts a built image's kernel, initramfs and manifest into dom0 under the
+/// same absolute directory, because the runner names builtin images by their
+/// local paths on every host. Skipped when dom0 already has this build (same
+/// manifest); the manifest is copied last, so a half copy is redone.
+pub fn copy_image(host: &XenHostLayout, image: &BuiltImage) -> Result<(), XenLabError> {
+    let dir = image.dir.display().to_string();
+    let local_manifest =
+        std::fs::read_to_string(&image.manifest).map_err(|e| XenLabError::Copy {
+            host: host.name(),
+            path: image.manifest.clone(),
+            detail: e.to_string(),
+        })?;
+    let remote_manifest = ssh(
+        host,
+        "read the test image manifest",
+        &format!("cat {dir}/manifest.json 2>/dev/null || true"),
+    )?;
+    if remote_manifest == local_manifest {
+        return Ok(());
+    }
+    ssh(
+        host,
+        "make the test image directory",
+        &format!("rm -f {dir}/manifest.json && mkdir -p {dir}"),
+    )?;
+    let mut argv = vec![
+        "scp".to_string(),
+        "-q".into(),
+        "-P".into(),
+        host.port().to_string(),
+    ];
+    argv.extend(ssh_options(host));
+    for f in [&image.kernel, &image.initrd, &image.manifest] {
+        argv.push(f.display().to_string());
+    }
+    argv.push(format!("root@127.0.0.1:{dir}/"));
+    command::run(
+        &format!("{}: copy the test image", host.name()),
+        &mut command::command(&argv),
+        SSH_TIMEOUT,
+    )
+    .map_err(|e| XenLabError::Copy {
+        host: host.name(),
+        path: image.dir.clone(),
+        detail: e.to_string(),
+    })?;
+    Ok(())
+}

@@ -1,0 +1,79 @@
+//! End-to-end on the nested Xen lab (`virtsmoke lab up --xen 1`, which
+//! ci/test brings up after the KVM tests): every Xen guest kind boots through
+//! libvirt's libxl driver over `xen+ssh`, is reached through dom0 and proves
+//! its kind; faults fail with their diagnosis. Test names start with
+//! `xen_lab_e2e` so the KVM phase can skip them.
+
+mod common;
+use common::*;
+
+const XEN_URI: &str = "xen+ssh://root@127.0.0.1:2221/system?keyfile=/var/tmp/virtsmoke-lab/xen/id_ed25519&no_verify=1";
+
+/// Nothing of the run is left on the Xen host.
+fn assert_nothing_left_on_xen(run: &str) {
+    let out = virtsmoke(&["cleanup", "--uri", XEN_URI, "--run", run, "--dry-run"]);
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success() && listed.contains("nothing to clean up"), "leftovers of run {run}: {}", text(&out));
+}
+
+#[test]
+#[ignore = "boots guests on the nested Xen lab: run through ci/test"]
+fn xen_lab_e2e_every_kind_boots_and_proves_its_kind() {
+    let ran = run_scenario("scenarios/local-xen.yaml", &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
+    xmllint_schema(&ran.junit);
+    let xml = std::fs::read_to_string(&ran.junit).unwrap();
+    let doc = ran.json();
+    for kind in ["xen-pv", "xen-pvh", "xen-pvhvm", "xen-hvm"] {
+        let name = format!("local-xen/tiny-{kind}@xen1");
+        assert!(xml.contains(&format!("<testsuite name=\"{name}\"")), "no testsuite {name}");
+        let c = case(&doc, &name);
+        assert_eq!(c["outcome"], "passed", "{c:#}");
+        assert_eq!(step(c, "boot.kind")["outcome"], "passed");
+        let p = props(c);
+        assert_eq!(p.get("guest_kind_observed").map(String::as_str), Some(kind), "{p:?}");
+        // Host facts from dom0: Xen's own, and the package builds.
+        assert!(p["xen_version"].starts_with("4.17"), "{p:?}");
+        assert!(p["xen_commandline"].contains("dom0_mem="), "{p:?}");
+        assert!(p["dom0_kernel"].ends_with("-amd64"), "{p:?}");
+        assert!(p.keys().any(|k| k.starts_with("pkg.xen-hypervisor-")), "{p:?}");
+        assert!(p.contains_key("pkg.libvirt-daemon-driver-xen"), "{p:?}");
+        assert!(p.contains_key("pkg.qemu-system-xen"), "{p:?}");
+        // Reached through dom0 on its private bridge.
+        assert!(p["tiny.address"].starts_with("10.88.0."), "{p:?}");
+        assert!(p["tiny.kernel"].ends_with("-amd64"), "{p:?}");
+    }
+    assert!(xml.contains("<property name=\"guest_kind_observed\" value=\"xen-pvhvm\"/>"), "{xml}");
+    // Each console went to the artifacts and holds the marker.
+    let consoles: Vec<_> = walk(&ran.artifacts).into_iter().filter(|p| p.ends_with("tiny.console.log")).collect();
+    assert_eq!(consoles.len(), 4, "{consoles:?}");
+    for c in consoles {
+        assert!(std::fs::read_to_string(&c).unwrap().contains("VIRTSMOKE-MARKER"), "{}", c.display());
+    }
+    assert_nothing_left_on_xen(&ran.run_id());
+}
+
+#[test]
+#[ignore = "boots guests on the nested Xen lab: run through ci/test"]
+fn xen_lab_e2e_faults_fail_with_their_diagnosis() {
+    let ran = run_scenario("tests/fixtures/e2e/xen-faults.yaml", &[]);
+    assert_eq!(ran.out.status.code(), Some(1), "{}", text(&ran.out));
+    xmllint_schema(&ran.junit);
+    let doc = ran.json();
+
+    let notpv = case(&doc, "e2e-xen-faults/notpv@xen1");
+    let failed = first_failed(notpv);
+    assert_eq!(failed["name"], "boot.running");
+    assert_eq!(failed["message"], "kernel /bin/sh has no Xen PV entry point (no such Xen ELF note)");
+
+    let panic = case(&doc, "e2e-xen-faults/panic@xen1");
+    assert_eq!(panic["outcome"], "failed", "{panic:#}");
+    let failed = first_failed(panic);
+    assert!(failed["message"].as_str().unwrap().contains("Kernel panic"), "{panic:#}");
+    // Xen's evidence of the failure, fetched from dom0.
+    let arts: Vec<String> = serde_json::from_value(panic["artifacts"].clone()).unwrap();
+    for wanted in ["xl-dmesg", "libxl.log", "panic.console.log"] {
+        assert!(arts.iter().any(|a| a.contains(wanted)), "no {wanted} in {arts:?}");
+    }
+    assert_nothing_left_on_xen(&ran.run_id());
+}
