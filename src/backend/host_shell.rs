@@ -43,6 +43,21 @@ impl HostShell {
     }
 }
 
+/// Every domain xenstore knows, `ID NAME` per line: Xen's own view, which
+/// still shows a domain libvirt lost track of.
+pub const XENSTORE_DOMAINS: &str = "for d in $(xenstore-list /local/domain); do \
+     printf '%s %s\\n' \"$d\" \"$(xenstore-read /local/domain/$d/name 2>/dev/null)\"; done";
+
+/// `XENSTORE_DOMAINS` output into domain id → name.
+pub fn parse_xenstore_domains(out: &str) -> std::collections::BTreeMap<u32, String> {
+    out.lines()
+        .filter_map(|l| {
+            let (id, name) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
+            Some((id.parse().ok()?, name.trim().to_string()))
+        })
+        .collect()
+}
+
 /// Package queries that work on RPM (CentOS, Xen4CentOS) and Debian hosts alike.
 pub const PACKAGES: &str = "if command -v rpm >/dev/null 2>&1 && rpm -q rpm >/dev/null 2>&1; then \
        rpm -qa --qf '%{NAME}=%{VERSION}-%{RELEASE}\\n' 'xen*' 'libvirt-daemon*' 'qemu-kvm*' 'qemu-system*' 'kernel' 'kernel-core' 'kernel-xen*' 2>/dev/null; \
@@ -89,6 +104,15 @@ pub fn parse_xl_info(out: &str) -> Vec<(String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xenstore_domains_are_read_by_id() {
+        let m = parse_xenstore_domains("0 Domain-0\n7 vs-20261122-1-0-tiny\n9 \nnot-a-domain x\n");
+        assert_eq!(m.len(), 3);
+        assert_eq!(m[&0], "Domain-0");
+        assert_eq!(m[&7], "vs-20261122-1-0-tiny");
+        assert_eq!(m[&9], "");
+    }
 
     #[test]
     fn xl_info_facts() {

@@ -16,6 +16,9 @@ pub struct ReadyHost {
     pub host: Host,
     pub facts: HostFacts,
     pub domain_type: DomainType,
+    /// Xen hosts: the domains xenstore knew before the run (id → name), when
+    /// the host's shell is reachable.
+    pub xenstore_basis: Option<BTreeMap<u32, String>>,
 }
 
 pub enum HostState {

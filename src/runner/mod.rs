@@ -161,7 +161,8 @@ async fn prepare_and_run(
                 host_facts::enrich(&spec, &mut facts).await;
                 let choice =
                     accel::choose(&host, &facts, spec.hypervisor, spec.accel, &kernel, &run_id, &scratch).await?;
-                Ok::<_, crate::backend::BackendError>((host, facts, choice))
+                let xenstore_basis = xenstore_domains(&spec).await;
+                Ok::<_, crate::backend::BackendError>((host, facts, choice, xenstore_basis))
             }
             .await;
             (spec, r)
@@ -170,14 +171,20 @@ async fn prepare_and_run(
     while let Some(joined) = prep.join_next().await {
         let (spec, r) = joined?;
         match r {
-            Ok((host, facts, choice)) => {
+            Ok((host, facts, choice, xenstore_basis)) => {
                 emit(&RunEvent::HostReady {
                     host: spec.name.clone(),
                     domain_type: choice.domain_type.as_str().to_string(),
                     accel_reason: choice.reason.clone(),
                     facts: facts.clone(),
                 });
-                hosts.insert(spec.name.clone(), HostState::Ready(ReadyHost { spec, host, facts, domain_type: choice.domain_type }));
+                hosts.insert(spec.name.clone(), HostState::Ready(ReadyHost {
+                    spec,
+                    host,
+                    facts,
+                    domain_type: choice.domain_type,
+                    xenstore_basis,
+                }));
             }
             Err(e) => {
                 let msg = crate::error_chain(&e);
@@ -308,6 +315,16 @@ fn interrupted_before_start(case: &crate::plan::Case) -> CaseReport {
     }
 }
 
+/// The domains xenstore knows on a Xen host (id → name); `None` elsewhere or
+/// when the host's shell cannot be reached.
+async fn xenstore_domains(spec: &crate::plan::HostSpec) -> Option<BTreeMap<u32, String>> {
+    if spec.hypervisor != crate::plan::Hypervisor::Xen {
+        return None;
+    }
+    let out = host_facts::shell_for(spec).run(crate::backend::host_shell::XENSTORE_DOMAINS).await?;
+    Some(crate::backend::host_shell::parse_xenstore_domains(&out))
+}
+
 /// After every case: no domain of this run may remain on any host. Anything found
 /// is removed and reported as a failed `teardown` testcase of its own.
 async fn leak_check(ctx: &RunContext, cases: &[CaseReport]) -> Option<CaseReport> {
@@ -326,6 +343,26 @@ async fn leak_check(ctx: &RunContext, cases: &[CaseReport]) -> Option<CaseReport
                 }
             }
             Err(e) => unreachable.push(format!("cannot list the domains of {name}: {}", crate::error_chain(&e))),
+        }
+        // Xen's own view: a domain libvirt lost track of still shows in xenstore.
+        if let Some(basis) = &h.xenstore_basis {
+            let ours = format!("vs-{}-", ctx.run_id);
+            match xenstore_domains(&h.spec).await {
+                Some(now) => {
+                    let shell = host_facts::shell_for(&h.spec);
+                    for (id, dom) in now {
+                        if basis.contains_key(&id) || !dom.starts_with(&ours) || kept.contains(dom.as_str()) {
+                            continue;
+                        }
+                        let removed = shell.run(&format!("xl destroy {id}")).await.is_some();
+                        found.push(format!(
+                            "xenstore domain {id} ({dom}) on {name}{}",
+                            if removed { "" } else { " (xl destroy failed)" }
+                        ));
+                    }
+                }
+                None => unreachable.push(format!("cannot list the xenstore domains of {name}")),
+            }
         }
     }
     let (outcome, message) = if !found.is_empty() {
