@@ -247,13 +247,7 @@ fn keep_on_failure_leaves_a_guest_a_human_can_enter() {
 #[test]
 fn a_kernel_without_xen_notes_fails_xen_pv_at_once() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("s.yaml");
-    // libvirt's test driver stands in for the host: the diagnosis happens before anything boots.
-    std::fs::write(
-        &path,
-        "version: 1\nname: notes\nhosts:\n  h:\n    uri: \"test:///default\"\n    hypervisor: xen\nimages:\n  not-linux:\n    kernel: /bin/sh\nguests:\n  g:\n    kind: xen-pv\n    image: not-linux\n",
-    )
-    .unwrap();
+    let path = not_linux_scenario(dir.path(), "notes");
     let json_path = dir.path().join("r.json");
     let out = virtsmoke(&["run", path.to_str().unwrap(), "--json", json_path.to_str().unwrap(), "--artifacts", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -324,3 +318,46 @@ fn an_unreachable_host_is_exit_3() {
     xmllint_schema(&junit);
 }
 
+
+#[test]
+fn json_format_streams_every_event_and_no_color_means_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = not_linux_scenario(dir.path(), "events");
+    let out = virtsmoke(&["run", path.to_str().unwrap(), "--format", "json", "--color", "always", "--artifacts", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let events: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"run-started"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"run-finished"), "{kinds:?}");
+    for k in ["case-started", "step-finished", "case-finished"] {
+        assert!(kinds.contains(&k), "no {k} in {kinds:?}");
+    }
+    let finished = events.iter().find(|e| e["event"] == "case-finished").unwrap();
+    assert_eq!(finished["report"]["outcome"], "failed");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\x1b[31mFAIL\x1b[0m"));
+
+    // `auto` with NO_COLOR (and no terminal): no escape codes at all.
+    let plain = Command::new(BIN)
+        .args(["run", path.to_str().unwrap(), "--artifacts", dir.path().to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(1));
+    assert!(plain.stdout.is_empty());
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains('\x1b'));
+}
+
+/// A scenario whose one case fails before anything boots: a `xen-pv` guest
+/// whose "kernel" is `/bin/sh`, on libvirt's test driver standing in for the host.
+fn not_linux_scenario(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join("s.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "version: 1\nname: {name}\nhosts:\n  h:\n    uri: \"test:///default\"\n    hypervisor: xen\nimages:\n  not-linux:\n    kernel: /bin/sh\nguests:\n  g:\n    kind: xen-pv\n    image: not-linux\n"
+        ),
+    )
+    .unwrap();
+    path
+}

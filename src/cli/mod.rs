@@ -40,7 +40,7 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Manage the local lab: libvirt hosts in their own network namespaces.
+    /// Manage the local lab: KVM hosts (libvirtd in network namespaces) and nested Xen hosts.
     #[command(subcommand)]
     Lab(lab::LabCommand),
     /// Build or locate the images whose recipes ship with virtsmoke.
@@ -56,6 +56,15 @@ enum Command {
     Merge(merge::MergeArgs),
     /// What changed between two runs: newly failing or passing cases, timing regressions, host facts.
     Compare(compare::CompareArgs),
+    /// Print a shell completion script: `virtsmoke completions bash > /etc/bash_completion.d/virtsmoke`.
+    Completions {
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page virtsmoke(1), or write one page per command into DIR.
+    Man {
+        #[arg(long, value_name = "DIR")]
+        out_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -136,7 +145,28 @@ pub fn main() -> u8 {
             println!("{}", serde_json::to_string_pretty(&crate::scenario::schema::scenario()).unwrap_or_default());
             exit::PASSED
         }
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "virtsmoke", &mut std::io::stdout());
+            exit::PASSED
+        }
+        Command::Man { out_dir } => man(out_dir),
         Command::Merge(args) => merge::run(args),
         Command::Compare(args) => compare::run(args),
+    }
+}
+
+fn man(out_dir: Option<PathBuf>) -> u8 {
+    let cmd = <Cli as clap::CommandFactory>::command();
+    let written = match &out_dir {
+        Some(dir) => std::fs::create_dir_all(dir).and_then(|()| clap_mangen::generate_to(cmd, dir)),
+        None => clap_mangen::Man::new(cmd).render(&mut std::io::stdout()),
+    };
+    match written {
+        Ok(()) => exit::PASSED,
+        Err(e) => {
+            eprintln!("error: cannot write the man pages: {e}");
+            exit::INFRASTRUCTURE
+        }
     }
 }

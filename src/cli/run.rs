@@ -6,7 +6,8 @@ use clap::Args;
 
 use crate::events::{CaseReport, Outcome, RunEvent};
 use crate::exit;
-use crate::report::{html, json, junit, shard::Shard, terminal::Terminal};
+use crate::report::terminal::{ColorChoice, Terminal};
+use crate::report::{html, json, junit, shard::Shard};
 use crate::runner::{self, RunOptions};
 
 #[derive(Args)]
@@ -42,6 +43,20 @@ pub struct RunArgs {
     /// Print every step, not only the ones that did not pass.
     #[arg(long, short = 'v')]
     verbose: bool,
+    /// `human`: lines on stderr (a progress bar on a terminal outside CI).
+    /// `json`: additionally every run event as one JSON object per line on
+    /// stdout, for machine readers (see docs/results.md).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+    /// Colour the outcome labels: `auto` on a terminal unless NO_COLOR is set.
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
+    color: ColorChoice,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
 }
 
 pub fn run(args: RunArgs) -> u8 {
@@ -80,8 +95,16 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::INFRASTRUCTURE;
         }
     };
-    let mut term = Terminal::new(args.verbose);
-    let mut on_event = |ev: &RunEvent| term.handle(ev);
+    let mut term = Terminal::new(args.verbose, args.color.enabled());
+    let json_events = args.format == Format::Json;
+    let mut on_event = |ev: &RunEvent| {
+        term.handle(ev);
+        if json_events {
+            // One object per line; a closed pipe is the reader's choice, not our failure.
+            let line = serde_json::to_string(ev).unwrap_or_default();
+            println!("{line}");
+        }
+    };
     let result = rt.block_on(runner::run(plan, opts, &mut on_event));
     let result = match result {
         Ok(r) => r,

@@ -10,12 +10,34 @@ use crate::events::{CaseReport, Outcome, RunEvent};
 pub struct Terminal {
     bar: Option<ProgressBar>,
     verbose: bool,
+    color: bool,
+}
+
+/// When outcome labels are coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set (to anything but empty).
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    pub fn enabled(self) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => {
+                std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
 }
 
 impl Terminal {
     /// A progress bar only on an interactive terminal outside CI: indicatif drops
     /// lines silently when stderr is not a TTY, so CI gets plain lines only.
-    pub fn new(verbose: bool) -> Terminal {
+    pub fn new(verbose: bool, color: bool) -> Terminal {
         let interactive = std::io::stderr().is_terminal() && std::env::var_os("CI").is_none();
         let bar = interactive.then(|| {
             let bar = ProgressBar::new(0);
@@ -26,7 +48,7 @@ impl Terminal {
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
-        Terminal { bar, verbose }
+        Terminal { bar, verbose, color }
     }
 
     fn line(&self, text: &str) {
@@ -61,8 +83,8 @@ impl Terminal {
             RunEvent::StepFinished { case, step } => {
                 if self.verbose || step.outcome != Outcome::Passed {
                     self.line(&format!(
-                        "    {:<7} {case} {} ({} ms){}",
-                        label(step.outcome),
+                        "    {} {case} {} ({} ms){}",
+                        self.label(step.outcome),
                         step.name,
                         step.duration.as_millis(),
                         step.message.as_deref().map(|m| format!(": {m}")).unwrap_or_default()
@@ -74,8 +96,8 @@ impl Terminal {
                     bar.inc(1);
                 }
                 self.line(&format!(
-                    "  {:<7}  {} [{:.1}s]",
-                    label(report.outcome),
+                    "  {}  {} [{:.1}s]",
+                    self.label(report.outcome),
                     report.name,
                     report.duration.as_secs_f64()
                 ));
@@ -124,7 +146,7 @@ impl Terminal {
             for s in c.steps.iter().filter(|s| matches!(s.outcome, Outcome::Failed | Outcome::Error)) {
                 out.push_str(&format!(
                     "{} {} {}: {}\n",
-                    label(s.outcome),
+                    self.label(s.outcome),
                     c.name,
                     s.name,
                     s.message.as_deref().unwrap_or("")
@@ -135,11 +157,32 @@ impl Terminal {
     }
 }
 
-fn label(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Passed => "PASS",
-        Outcome::Failed => "FAIL",
-        Outcome::Error => "ERROR",
-        Outcome::Skipped => "SKIP",
+impl Terminal {
+    /// `PASS`, `FAIL`, `ERROR`, `SKIP`, padded to 7 columns, coloured when enabled
+    /// (padding outside the escape codes, so columns line up either way).
+    fn label(&self, o: Outcome) -> String {
+        let (text, code) = match o {
+            Outcome::Passed => ("PASS", "32"),
+            Outcome::Failed => ("FAIL", "31"),
+            Outcome::Error => ("ERROR", "1;31"),
+            Outcome::Skipped => ("SKIP", "33"),
+        };
+        let pad = " ".repeat(7 - text.len());
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m{pad}") } else { format!("{text}{pad}") }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_coloured_only_when_asked_and_keep_their_width() {
+        let plain = Terminal { bar: None, verbose: false, color: false };
+        let coloured = Terminal { bar: None, verbose: false, color: true };
+        assert_eq!(plain.label(Outcome::Failed), "FAIL   ");
+        assert_eq!(coloured.label(Outcome::Failed), "\x1b[31mFAIL\x1b[0m   ");
+        assert_eq!(coloured.label(Outcome::Error), "\x1b[1;31mERROR\x1b[0m  ");
+        assert!(!plain.summary(&[]).contains('\x1b'));
     }
 }
