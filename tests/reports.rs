@@ -157,6 +157,41 @@ fn html_shows_failures_first_escaped_with_a_timeline_and_relative_links() {
     assert!(html.contains("<td>xen_changeset</td><td>def456</td>"));
 }
 
+/// Headless Chromium in a network namespace of its own (it reaches nothing,
+/// whatever it would try), as root without its sandbox.
+fn chromium(args: &[&str]) -> Output {
+    Command::new("unshare")
+        .args(["-n", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--enable-logging=stderr", "--v=0"])
+        .args(args)
+        .output()
+        .expect("chromium (ci/setup installs it)")
+}
+
+#[test]
+fn html_renders_in_headless_chromium_without_errors() {
+    let dir = merged();
+    let page = format!("file://{}", dir.path().join("out/report.html").display());
+    let shot = dir.path().join("report.png");
+    let out = chromium(&[&format!("--screenshot={}", shot.display()), "--window-size=1280,900", &page]);
+    assert!(out.status.success(), "{}", text(&out));
+    let png = std::fs::read(&shot).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let (width, height) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    assert_eq!((width, height), (1280, 900));
+    // A blank page compresses to almost nothing; the rendered report does not.
+    assert!(png.len() > 20_000, "{} bytes", png.len());
+    let log = String::from_utf8_lossy(&out.stderr);
+    for bad in ["Uncaught", "Failed to load resource", "Refused to", "net::ERR_"] {
+        assert!(!log.lines().any(|l| l.contains(bad)), "chromium reported `{bad}`:\n{log}");
+    }
+    // The DOM as rendered: the failure section and every case are there.
+    let dom = chromium(&["--dump-dom", &page]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("<h2>Failures (1)</h2>"), "{dom}");
+    assert_eq!(dom.matches("<div class=\"lane\">").count(), 5);
+}
+
 #[test]
 fn compare_reports_what_changed_and_exits_1_on_regressions() {
     let dir = merged();
