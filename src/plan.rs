@@ -392,8 +392,13 @@ pub struct Case {
     pub scenario: String,
     /// Path of the scenario file the case came from.
     pub source: PathBuf,
-    /// Key into `Plan::hosts`.
+    /// Key into `Plan::hosts`: where the case runs. For a placed case
+    /// (`matrix.host: any` or by labels) the runner sets it when the case
+    /// starts, to whichever of `candidates` has room.
     pub host: String,
+    /// The hosts a placed case may run on; empty for a case pinned to `host`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub candidates: Vec<String>,
     pub guests: Vec<GuestSpec>,
     pub checks: Vec<CheckSpec>,
     pub timeouts: Timeouts,

@@ -112,7 +112,12 @@ pub fn main() -> u8 {
                 } else {
                     for c in &plan.cases {
                         let guests: Vec<String> = c.guests.iter().map(|g| format!("{}({})", g.name, g.kind)).collect();
-                        println!("{}\thost={}\tguests={}", c.name, c.host, guests.join(","));
+                        let host = if c.candidates.is_empty() {
+                            c.host.clone()
+                        } else {
+                            format!("any of {}", c.candidates.join(","))
+                        };
+                        println!("{}\thost={host}\tguests={}", c.name, guests.join(","));
                     }
                 }
                 exit::PASSED

@@ -20,33 +20,44 @@ pub fn lock_dir() -> PathBuf {
 /// Held slots; dropping them frees the slots.
 pub struct Slots(#[allow(dead_code)] Vec<Flock<File>>);
 
-/// Takes `count` of the `capacity` slots of the host at `uri`, waiting while others hold them.
-pub async fn acquire(uri: &str, capacity: u32, count: u32) -> std::io::Result<Slots> {
+/// Takes `count` slots of the first of `hosts` (`(uri, capacity)`) that has
+/// them free, trying from `start` round the list so that cases spread over
+/// the hosts; waits while none has. Returns the index of the host taken.
+pub async fn acquire_any(hosts: &[(String, u32)], start: usize, count: u32) -> std::io::Result<(usize, Slots)> {
+    loop {
+        for i in (0..hosts.len()).map(|k| (start + k) % hosts.len()) {
+            let (uri, capacity) = &hosts[i];
+            if let Some(slots) = try_acquire(uri, *capacity, count)? {
+                return Ok((i, slots));
+            }
+        }
+        tokio::time::sleep(RETRY).await;
+    }
+}
+
+const RETRY: Duration = Duration::from_millis(250);
+
+/// `count` of the host's slots if that many are free now.
+fn try_acquire(uri: &str, capacity: u32, count: u32) -> std::io::Result<Option<Slots>> {
     let digest = Sha256::digest(uri.as_bytes());
     let key: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
     let dir = lock_dir().join(key);
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join("uri"), uri)?;
+    let capacity = capacity.max(1);
     let count = count.min(capacity).max(1);
-    loop {
-        let mut held = Vec::new();
-        for slot in 0..capacity {
-            if held.len() as u32 == count {
-                break;
-            }
-            let f = File::create(dir.join(format!("slot-{slot}.lock")))?;
-            if let Ok(lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) {
-                held.push(lock);
-            }
-        }
+    let mut held = Vec::new();
+    for slot in 0..capacity {
         if held.len() as u32 == count {
-            return Ok(Slots(held));
+            break;
         }
-        // Not enough free: give back what we took (so two waiters cannot deadlock)
-        // and look again shortly; slots free up when guests finish.
-        drop(held);
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        let f = File::create(dir.join(format!("slot-{slot}.lock")))?;
+        if let Ok(lock) = Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+            held.push(lock);
+        }
     }
+    // Not enough free: what was taken goes back (dropped), so two waiters cannot deadlock.
+    Ok((held.len() as u32 == count).then_some(Slots(held)))
 }
 
 #[cfg(test)]
@@ -58,11 +69,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         // SAFETY: tests in this module are the only users of this variable.
         unsafe { std::env::set_var("VIRTSMOKE_LOCK_DIR", dir.path()) };
-        let a = acquire("test:///slots", 2, 2).await.unwrap();
-        let waiting = tokio::time::timeout(Duration::from_millis(600), acquire("test:///slots", 2, 1)).await;
+        let one = vec![("test:///slots".to_string(), 2)];
+        let a = acquire_any(&one, 0, 2).await.unwrap();
+        let waiting = tokio::time::timeout(Duration::from_millis(600), acquire_any(&one, 0, 1)).await;
         assert!(waiting.is_err(), "both slots are held");
         drop(a);
-        let b = tokio::time::timeout(Duration::from_secs(5), acquire("test:///slots", 2, 1)).await;
+        let b = tokio::time::timeout(Duration::from_secs(5), acquire_any(&one, 0, 1)).await;
         assert!(b.is_ok(), "a freed slot is taken");
+
+        // Placement: the first host with room, starting from the given one.
+        let hosts = vec![("test:///p1".to_string(), 1), ("test:///p2".to_string(), 1)];
+        let (i, first) = acquire_any(&hosts, 0, 1).await.unwrap();
+        assert_eq!(i, 0);
+        let (j, second) = acquire_any(&hosts, 0, 1).await.unwrap();
+        assert_eq!(j, 1, "p1 is full");
+        let waiting = tokio::time::timeout(Duration::from_millis(600), acquire_any(&hosts, 1, 1)).await;
+        assert!(waiting.is_err(), "both hosts are full");
+        drop(second);
+        let (k, _third) = tokio::time::timeout(Duration::from_secs(5), acquire_any(&hosts, 0, 1)).await.unwrap().unwrap();
+        assert_eq!(k, 1);
+        drop(first);
     }
 }

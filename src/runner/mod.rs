@@ -130,7 +130,8 @@ async fn prepare_and_run(
     }
 
     // Hosts, concurrently: connect, read facts, choose the accelerator.
-    let mut used: BTreeSet<&String> = plan.cases.iter().map(|c| &c.host).collect();
+    let mut used: BTreeSet<&String> =
+        plan.cases.iter().flat_map(|c| std::iter::once(&c.host).chain(&c.candidates)).collect();
     // Hosts that only receive migrated guests are needed too.
     for check in plan.cases.iter().flat_map(|c| &c.checks) {
         if let crate::plan::CheckSpec::Migrate(m) = check {
@@ -224,31 +225,46 @@ async fn schedule(
     let (tx, mut rx) = mpsc::unbounded_channel::<RunEvent>();
     let global = Arc::new(Semaphore::new(jobs));
     let mut set = JoinSet::new();
-    for (index, case) in plan.cases.iter().cloned().enumerate() {
+    for (index, mut case) in plan.cases.iter().cloned().enumerate() {
         let ctx = Arc::clone(ctx);
         let tx = tx.clone();
         let global = Arc::clone(&global);
-        let (uri, capacity) = plan
-            .hosts
-            .get(&case.host)
-            .map(|h| (h.uri.clone(), h.capacity.guests.max(1)))
-            .unwrap_or_default();
         let need = case.guests.len() as u32;
+        // A pinned case has one host; a placed one those of its candidates that
+        // came up usable (none usable: the first, whose error the case reports).
+        let names: Vec<String> = if case.candidates.is_empty() {
+            vec![case.host.clone()]
+        } else {
+            let usable: Vec<String> = case
+                .candidates
+                .iter()
+                .filter(|n| matches!(ctx.hosts.get(*n), Some(HostState::Ready(_))))
+                .cloned()
+                .collect();
+            if usable.is_empty() { vec![case.host.clone()] } else { usable }
+        };
+        let slots: Vec<(String, u32)> = names
+            .iter()
+            .map(|n| plan.hosts.get(n).map(|h| (h.uri.clone(), h.capacity.guests.max(1))).unwrap_or_default())
+            .collect();
         set.spawn(async move {
             let permits = tokio::select! {
                 biased;
                 _ = ctx.cancel.cancelled() => None,
                 p = async {
                     let g = global.acquire_owned().await;
-                    // Without slots (no lock directory) the case still runs: capacity then
-                    // holds only within this process, through `jobs`.
-                    let s = host_slots::acquire(&uri, capacity, need).await.ok();
-                    (g, s)
+                    // Without slots (no lock directory) the case still runs on its
+                    // first host: capacity then holds only within this process, through `jobs`.
+                    match host_slots::acquire_any(&slots, index, need).await {
+                        Ok((i, s)) => (g, i, Some(s)),
+                        Err(_) => (g, 0, None),
+                    }
                 } => Some(p),
             };
-            if permits.is_none() {
+            let Some((_global, chosen, _slots)) = permits else {
                 return (index, interrupted_before_start(&case));
-            }
+            };
+            case.host = names[chosen].clone();
             (index, case::execute(ctx, index, case, tx).await)
         });
     }

@@ -8,6 +8,7 @@ use super::ctx::{Cx, SourceFile};
 use super::diagnostic::Diagnostic;
 use super::file::Scenario;
 use super::guest::GuestTemplate;
+use super::matrix::HostAxis;
 use super::suggest;
 use super::yaml::Node;
 
@@ -88,7 +89,10 @@ pub(crate) fn plan(
                 scenario_names.insert(name, *fi);
             }
         }
-        let axis_hosts = s.matrix.as_ref().and_then(|m| m.host.as_ref());
+        let axis_hosts = match s.matrix.as_ref().and_then(|m| m.host.as_ref()) {
+            Some(HostAxis::Names(values)) => Some(values),
+            _ => None,
+        };
         for (h, at) in axis_hosts.into_iter().flatten() {
             if !host_names.contains(h.as_str()) {
                 let help = suggest::help_for(
@@ -128,6 +132,31 @@ pub(crate) fn plan(
         diags.append(&mut cx.diags);
     }
     plan
+}
+
+/// Where the cases of one `matrix.host` value go.
+struct Placement<'h, 'n> {
+    /// After `@` in case names: the host's name, `any`, or `pool=nightly`.
+    label: String,
+    /// The hosts the cases may run on.
+    pool: Vec<&'h HostSpec>,
+    /// One named host (`host: [a, b]` or no host axis).
+    pinned: bool,
+    at: Option<&'n Node>,
+}
+
+impl<'h, 'n> Placement<'h, 'n> {
+    fn pinned(host: &'h HostSpec, at: Option<&'n Node>) -> Self {
+        Placement { label: host.name.clone(), pool: vec![host], pinned: true, at }
+    }
+}
+
+/// `any`, or the labels as `k=v,k2=v2` (sorted by key).
+fn placement_label(labels: &BTreeMap<String, String>) -> String {
+    if labels.is_empty() {
+        return "any".into();
+    }
+    labels.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(",")
 }
 
 /// The guests booted together in one case.
@@ -173,18 +202,38 @@ fn expand(
     let Some((scenario, _)) = &s.name else { return };
     let matrix = s.matrix.as_ref();
 
-    let host_axis: Vec<(&HostSpec, Option<&Node>)> = match matrix.and_then(|m| m.host.as_ref()) {
-        Some(values) => {
+    let placements: Vec<Placement<'_, '_>> = match matrix.and_then(|m| m.host.as_ref()) {
+        Some(HostAxis::Names(values)) => {
             let found: Vec<_> = values
                 .iter()
-                .filter_map(|(h, at)| hosts.get(h).map(|h| (h, Some(*at))))
+                .filter_map(|(h, at)| hosts.get(h).map(|h| Placement::pinned(h, Some(*at))))
                 .collect();
             if found.len() != values.len() {
                 return; // a referenced host is itself invalid, and reported
             }
             found
         }
-        None => hosts.values().map(|h| (h, None)).collect(),
+        Some(HostAxis::Placed { labels, at }) => {
+            let pool: Vec<&HostSpec> = hosts
+                .values()
+                .filter(|h| labels.iter().all(|(k, v)| h.labels.get(k) == Some(v)))
+                .collect();
+            let label = placement_label(labels);
+            if pool.is_empty() {
+                let defined: Vec<String> = hosts
+                    .values()
+                    .map(|h| format!("{} {:?}", h.name, h.labels))
+                    .collect();
+                cx.error(
+                    at,
+                    format!("no host matches `{label}`"),
+                    Some(format!("hosts and their labels: {}", defined.join(", "))),
+                );
+                return;
+            }
+            vec![Placement { label, pool, pinned: false, at: Some(*at) }]
+        }
+        None => hosts.values().map(|h| Placement::pinned(h, None)).collect(),
     };
     let sets: Vec<GuestSet<'_, '_>> = match (&s.cluster, matrix.and_then(|m| m.guest.as_ref())) {
         (Some((names, at)), _) => {
@@ -231,18 +280,26 @@ fn expand(
     // A `kind` axis value combines only with the hosts of its hypervisor, so
     // one matrix can name KVM and Xen hosts; a value that fits none is an error.
     let mut kinds_used: BTreeSet<GuestKind> = BTreeSet::new();
-    for &(host, host_node) in &host_axis {
+    for placement in &placements {
+        let host_node = placement.at;
         for set in &sets {
             for &kind in &kinds {
+                // The hosts of the placement that can run this kind: one for a
+                // pinned case, those of the right hypervisor for a placed one.
+                let pool: Vec<&HostSpec> = match kind {
+                    Some((k, _)) => placement.pool.iter().copied().filter(|h| h.hypervisor == k.hypervisor()).collect(),
+                    None => placement.pool.clone(),
+                };
                 if let Some((k, _)) = kind {
-                    if k.hypervisor() != host.hypervisor {
+                    if pool.is_empty() {
                         continue;
                     }
                     kinds_used.insert(k);
                 }
+                let host = pool[0];
                 for &image in &images {
                     let mut name = format!("{scenario}/{}", set.label());
-                    let mut axes = BTreeMap::from([("host".to_owned(), host.name.clone())]);
+                    let mut axes = BTreeMap::from([("host".to_owned(), placement.label.clone())]);
                     match set {
                         GuestSet::One(_) => axes.insert("guest".to_owned(), set.label()),
                         GuestSet::Cluster(..) => axes.insert("cluster".to_owned(), set.label()),
@@ -258,7 +315,7 @@ fn expand(
                         axes.insert("image".to_owned(), i.to_owned());
                     }
                     name.push('@');
-                    name.push_str(&host.name);
+                    name.push_str(&placement.label);
 
                     let mut ok = true;
                     let templates = set.templates();
@@ -270,7 +327,7 @@ fn expand(
                     let mut guests: Vec<GuestSpec> = Vec::new();
                     for t in &templates {
                         let guest_kind = kind.map_or(t.kind, |(k, _)| k);
-                        if guest_kind.hypervisor() != host.hypervisor {
+                        if placement.pinned && guest_kind.hypervisor() != host.hypervisor {
                             let at = kind.map(|(_, n)| n).or(host_node).unwrap_or(t.kind_node);
                             let host_kind = if host.hypervisor == crate::plan::Hypervisor::Kvm {
                                 "kvm"
@@ -322,7 +379,39 @@ fn expand(
                         }
                     }
                     let count = guests.len() as u64;
-                    if count > u64::from(host.capacity.guests) {
+                    let memory: u64 = guests
+                        .iter()
+                        .map(|g| g.memory_mib)
+                        .fold(0, u64::saturating_add);
+                    // A placed case may go to any host of its pool that can run
+                    // all its guests and has the capacity for them.
+                    let candidates: Vec<&HostSpec> = if placement.pinned {
+                        vec![host]
+                    } else {
+                        let fit: Vec<&HostSpec> = pool
+                            .iter()
+                            .copied()
+                            .filter(|h| {
+                                guests.iter().all(|g| g.kind.hypervisor() == h.hypervisor)
+                                    && count <= u64::from(h.capacity.guests)
+                                    && memory <= h.capacity.memory_mib
+                            })
+                            .collect();
+                        if fit.is_empty() {
+                            report(
+                                cx,
+                                host_node.unwrap_or(set.node()),
+                                format!(
+                                    "no host of `{}` can run case `{name}` ({count} guest(s), {memory} MiB)",
+                                    placement.label
+                                ),
+                                "hosts must be of the guests' hypervisor and have the capacity; check `capacity` and `labels` of the hosts".into(),
+                            );
+                            ok = false;
+                        }
+                        fit
+                    };
+                    if placement.pinned && count > u64::from(host.capacity.guests) {
                         report(
                             cx,
                             host_node.unwrap_or(set.node()),
@@ -337,11 +426,7 @@ fn expand(
                         );
                         ok = false;
                     }
-                    let memory: u64 = guests
-                        .iter()
-                        .map(|g| g.memory_mib)
-                        .fold(0, u64::saturating_add);
-                    if memory > host.capacity.memory_mib {
+                    if placement.pinned && memory > host.capacity.memory_mib {
                         report(
                             cx,
                             host_node.unwrap_or(set.node()),
@@ -379,7 +464,12 @@ fn expand(
                         name,
                         scenario: scenario.clone(),
                         source: sources[fi].path.clone(),
-                        host: host.name.clone(),
+                        host: candidates.first().map_or_else(|| host.name.clone(), |h| h.name.clone()),
+                        candidates: if placement.pinned {
+                            Vec::new()
+                        } else {
+                            candidates.iter().map(|h| h.name.clone()).collect()
+                        },
                         guests,
                         checks: s.checks.clone(),
                         timeouts: s.timeouts,
@@ -391,7 +481,7 @@ fn expand(
     }
     for (k, at) in kinds.iter().flatten() {
         if !kinds_used.contains(k) {
-            let names: Vec<&str> = host_axis.iter().map(|(h, _)| h.name.as_str()).collect();
+            let names: Vec<&str> = placements.iter().flat_map(|p| p.pool.iter().map(|h| h.name.as_str())).collect();
             let wanted = if k.hypervisor() == crate::plan::Hypervisor::Kvm { "kvm" } else { "xen" };
             report(
                 cx,

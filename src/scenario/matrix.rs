@@ -1,22 +1,36 @@
 //! `matrix:` axes and `cluster:`, with their references to guests and images checked.
 //! Host references are checked later, against the hosts of every file.
 
+use std::collections::BTreeMap;
+
 use crate::plan::GuestKind;
 
 use super::ctx::Cx;
 use super::guest::{image_ref, kind_names};
 use super::suggest;
-use super::yaml::Node;
+use super::yaml::{Node, Value};
 
 pub(crate) const AXES: &[&str] = &["host", "guest", "kind", "image"];
 
 /// A value of an axis and where it was written.
 pub(crate) type AxisValues<'n, T> = Vec<(T, &'n Node)>;
 
+/// Where cases run.
+#[derive(Debug)]
+pub(crate) enum HostAxis<'n> {
+    /// `host: [a, b]`: every case on each of these hosts.
+    Names(AxisValues<'n, String>),
+    /// `host: any` or `host: { labels: { K: V } }`: each case once, on
+    /// whichever matching host (every label equal) has room when it starts.
+    Placed { labels: BTreeMap<String, String>, at: &'n Node },
+}
+
+pub(crate) const PLACEMENT_KEYS: &[&str] = &["labels"];
+
 /// The parsed axes; an axis is `None` when absent or invalid (already reported).
 #[derive(Debug, Default)]
 pub(crate) struct Matrix<'n> {
-    pub host: Option<AxisValues<'n, String>>,
+    pub host: Option<HostAxis<'n>>,
     pub guest: Option<AxisValues<'n, String>>,
     pub kind: Option<AxisValues<'n, GuestKind>>,
     pub image: Option<AxisValues<'n, String>>,
@@ -40,7 +54,7 @@ pub(crate) fn matrix<'n>(
     }
     let mut m = Matrix::default();
     if let Some(n) = f.get("host") {
-        m.host = axis(cx, n, "host");
+        m.host = host_axis(cx, n);
     }
     if let Some(n) = f.get("guest") {
         m.guest = axis(cx, n, "guest").filter(|values| {
@@ -78,6 +92,38 @@ pub(crate) fn matrix<'n>(
         });
     }
     Some(m)
+}
+
+/// `[names]`, `any`, or `{ labels: { K: V } }`.
+fn host_axis<'n>(cx: &mut Cx<'_>, value: &'n Node) -> Option<HostAxis<'n>> {
+    match &value.value {
+        Value::Str(s) if s == "any" => Some(HostAxis::Placed { labels: BTreeMap::new(), at: value }),
+        Value::Map(_) => {
+            let f = cx.fields(value, value, "`matrix.host`", PLACEMENT_KEYS)?;
+            let Some(n) = f.get("labels") else {
+                cx.missing(&f, "labels", Some("e.g. `host: { labels: { pool: nightly } }`, or `host: any`".into()));
+                return None;
+            };
+            let entries = cx.named_entries(n, "`matrix.host.labels`")?;
+            let mut labels = BTreeMap::new();
+            for (k, _, v) in entries {
+                match &v.value {
+                    Value::Str(s) => labels.insert(k.to_owned(), s.clone()),
+                    Value::Int(i) => labels.insert(k.to_owned(), i.to_string()),
+                    _ => {
+                        cx.wrong_type(v, &format!("label `{k}` of `matrix.host`"), "a string");
+                        return None;
+                    }
+                };
+            }
+            Some(HostAxis::Placed { labels, at: value })
+        }
+        Value::Str(_) => {
+            cx.wrong_type(value, "`matrix.host`", "a list of host names, `any`, or `{ labels: { KEY: VALUE } }`");
+            None
+        }
+        _ => axis(cx, value, "host").map(HostAxis::Names),
+    }
 }
 
 /// A non-empty list of distinct strings.

@@ -131,7 +131,11 @@ pub fn scenario() -> Value {
         &[],
     );
     let matrix = object(
-        json!({ "host": strings(), "guest": strings(), "kind": { "type": "array", "items": { "enum": kinds } }, "image": strings() }),
+        json!({ "host": { "oneOf": [
+            strings(),
+            { "const": "any" },
+            object(json!({ "labels": { "type": "object", "additionalProperties": { "type": ["string", "integer"] } } }), &["labels"])
+        ] }, "guest": strings(), "kind": { "type": "array", "items": { "enum": kinds } }, "image": strings() }),
         &[],
     );
     let mut root = object(

@@ -1170,6 +1170,73 @@ matrix:
 }
 
 #[test]
+fn placed_cases_may_run_on_any_matching_host_with_room() {
+    let text = r#"version: 1
+name: x
+hosts:
+  a: { uri: "qemu:///a", labels: { pool: nightly }, capacity: { guests: 1, memory_mib: 512 } }
+  b: { uri: "qemu:///b", labels: { pool: nightly }, capacity: { guests: 2, memory_mib: 4096 } }
+  c: { uri: "qemu:///c", labels: { pool: other } }
+  x: { uri: "xen:///x", labels: { pool: nightly } }
+images: { tiny: { builtin: test-image } }
+guests:
+  small: { kind: kvm, image: tiny }
+  big: { kind: kvm, image: tiny, memory_mib: 1024 }
+  pv: { kind: xen-pv, image: tiny }
+matrix:
+  host: { labels: { pool: nightly } }
+"#;
+    let plan = plan(text);
+    assert_eq!(
+        case_names(&plan),
+        ["x/big@pool=nightly", "x/pv@pool=nightly", "x/small@pool=nightly"]
+    );
+    let cands = |i: usize| plan.cases[i].candidates.clone();
+    assert_eq!(cands(0), ["b"], "a has too little memory");
+    assert_eq!(cands(1), ["x"], "only x runs xen guests");
+    assert_eq!(cands(2), ["a", "b"]);
+    assert_eq!(plan.cases[2].host, "a");
+    assert_eq!(plan.cases[2].matrix["host"], "pool=nightly");
+
+    let any = plan_of_any();
+    assert_eq!(case_names(&any), ["y/small@any"]);
+    assert_eq!(any.cases[0].candidates, ["h1", "h2"]);
+}
+
+fn plan_of_any() -> Plan {
+    plan(r#"version: 1
+name: y
+hosts:
+  h1: { uri: "qemu:///1" }
+  h2: { uri: "qemu:///2" }
+images: { tiny: { builtin: test-image } }
+guests: { small: { kind: kvm, image: tiny } }
+matrix: { host: any }
+"#)
+}
+
+#[test]
+fn placement_that_no_host_satisfies_is_an_error() {
+    let cases = [
+        ("512", "{ labels: { pool: b } }", "error: no host matches `pool=b`"),
+        ("9000", "{ labels: { pool: a } }", "error: no host of `pool=a` can run case `y/small@pool=a` (1 guest(s), 9000 MiB)"),
+        (
+            "512",
+            "anywhere",
+            "wrong type for `matrix.host`: expected a list of host names, `any`, or `{ labels: { KEY: VALUE } }`",
+        ),
+    ];
+    for (memory, host, expected) in cases {
+        let out = errors(&format!(
+            "version: 1\nname: y\nhosts:\n  h1: {{ uri: \"qemu:///1\", labels: {{ pool: a }} }}\n\
+             images: {{ tiny: {{ builtin: test-image }} }}\n\
+             guests: {{ small: {{ kind: kvm, image: tiny, memory_mib: {memory} }} }}\nmatrix: {{ host: {host} }}\n"
+        ));
+        assert!(out.contains(expected), "{host}: {out}");
+    }
+}
+
+#[test]
 fn cluster_boots_templates_together() {
     let text = r#"version: 1
 name: c
