@@ -9,11 +9,13 @@ use common::*;
 
 const XEN_URI: &str = "xen+ssh://root@127.0.0.1:2221/system?keyfile=/var/tmp/virtsmoke-lab/xen/id_ed25519&no_verify=1";
 
-/// Nothing of the run is left on the Xen host.
+/// Nothing of the run is left on the Xen host: no domain, no copied image file.
 fn assert_nothing_left_on_xen(run: &str) {
     let out = virtsmoke(&["cleanup", "--uri", XEN_URI, "--run", run, "--dry-run"]);
     let listed = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success() && listed.contains("nothing to clean up"), "leftovers of run {run}: {}", text(&out));
+    let files = dom0(&format!("ls -d /var/tmp/virtsmoke/runs/{run} 2>/dev/null || true"));
+    assert!(files.trim().is_empty(), "the run's directory is left in dom0: {files}");
 }
 
 #[test]
@@ -50,7 +52,13 @@ fn xen_lab_e2e_every_kind_boots_and_proves_its_kind() {
     for c in consoles {
         assert!(std::fs::read_to_string(&c).unwrap().contains("VIRTSMOKE-MARKER"), "{}", c.display());
     }
-    assert_nothing_left_on_xen(&ran.run_id());
+    // The boot files were the run's checked copies in dom0, not paths of this machine.
+    let run = ran.run_id();
+    for xml in walk(&ran.artifacts).into_iter().filter(|p| p.ends_with("tiny.domain.xml")) {
+        let xml = std::fs::read_to_string(xml).unwrap();
+        assert!(xml.contains(&format!("<kernel>/var/tmp/virtsmoke/runs/{run}/images/")), "{xml}");
+    }
+    assert_nothing_left_on_xen(&run);
 }
 
 #[test]
@@ -114,12 +122,19 @@ fn xen_lab_e2e_a_domain_libvirt_does_not_know_is_found_in_xenstore() {
         }
     };
     let leak = format!("vs-{run}-99-leak");
-    // `lab up --xen` put the current test image into dom0 under its local path.
-    let image = virtsmoke(&["image", "path", "test-image"]);
-    let kernel = std::path::PathBuf::from(String::from_utf8_lossy(&image.stdout).trim()).join("vmlinuz");
+    // The run copies the test image's kernel into its directory in dom0 before its guest boots.
+    let kernel = (0..120)
+        .find_map(|_| {
+            let found = dom0(&format!("ls /var/tmp/virtsmoke/runs/{run}/images/*-vmlinuz 2>/dev/null || true"));
+            let found = found.lines().next().map(str::to_string);
+            if found.is_none() {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            found
+        })
+        .expect("the run's copy of the kernel in dom0");
     dom0(&format!(
-        "printf 'name=\"{leak}\"\\ntype=\"pv\"\\nmemory=128\\nkernel=\"{}\"\\n' > /tmp/{leak}.cfg && xl create -p /tmp/{leak}.cfg && rm /tmp/{leak}.cfg",
-        kernel.display()
+        "printf 'name=\"{leak}\"\\ntype=\"pv\"\\nmemory=128\\nkernel=\"{kernel}\"\\n' > /tmp/{leak}.cfg && xl create -p /tmp/{leak}.cfg && rm /tmp/{leak}.cfg"
     ));
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     let status = child.wait().unwrap();

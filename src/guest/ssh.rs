@@ -2,7 +2,7 @@
 
 use std::io::Read;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ssh2::Session;
@@ -207,6 +207,30 @@ fn run_on(sess: &Session, target: &SshTarget, command: &str, timeout: Duration, 
     ch.wait_close().map_err(channel_err)?;
     let exit_status = ch.exit_status().map_err(channel_err)?;
     Ok(ExecOutput { exit_status, stdout, stderr })
+}
+
+/// Copies the local file `local` to `remote` on the target (scp, mode 0644);
+/// every blocking call is bounded by `timeout`.
+pub async fn upload(target: &SshTarget, local: &Path, remote: &str, timeout: Duration) -> Result<(), SshError> {
+    let target = target.clone();
+    let local = local.to_path_buf();
+    let remote = remote.to_string();
+    tokio::task::spawn_blocking(move || {
+        let sess = connect(&target, timeout)?;
+        let what = format!("scp {} {remote}", local.display());
+        let t = target.to_string();
+        let channel_err = |source: ssh2::Error| SshError::Channel { target: t.clone(), command: what.clone(), source };
+        let io_err = |source: std::io::Error| SshError::Read { target: t.clone(), command: what.clone(), source };
+        let mut file = std::fs::File::open(&local).map_err(io_err)?;
+        let size = file.metadata().map_err(io_err)?.len();
+        let mut ch = sess.scp_send(Path::new(&remote), 0o644, size, None).map_err(channel_err)?;
+        std::io::copy(&mut file, &mut ch).map_err(io_err)?;
+        ch.send_eof().map_err(channel_err)?;
+        ch.wait_eof().map_err(channel_err)?;
+        ch.close().map_err(channel_err)?;
+        ch.wait_close().map_err(channel_err)
+    })
+    .await?
 }
 
 /// One SSH connection kept open across several commands: a migration check

@@ -470,6 +470,14 @@ async fn provision(
     if let Some(k) = kernel.as_ref().filter(|k| k.is_file()) {
         pv_capable(k, spec.kind).await?;
     }
+    // A builtin image is built here: a remote host gets checked copies of its boot files.
+    let (kernel, initrd) = match (&spec.image.spec, &base_disk, kernel, initrd) {
+        (ImageSpec::Builtin { .. }, None, Some(k), Some(i)) => (
+            Some(super::staging::on_host(ctx, host, &k).await?),
+            Some(super::staging::on_host(ctx, host, &i).await?),
+        ),
+        (_, _, k, i) => (k, i),
+    };
     let name = domain_name(&ctx.run_id, index, &spec.name);
     let mac = mac_for(&name, spec.kind);
     let (disk, seed) = scratch_disks(ctx, host, spec, &name, &mac, base_disk.as_deref()).await?;
@@ -564,7 +572,7 @@ async fn scratch_disks(
     if base.is_none() && !wants_seed {
         return Ok((None, None));
     }
-    if !is_this_machine(&host.spec) {
+    if !super::staging::is_this_machine(&host.spec) {
         return Err(StepFailure::error(format!(
             "disk images on remote hosts are not supported yet: image `{}` needs its overlay and seed on host `{}` ({})",
             spec.image.name, host.spec.name, host.spec.uri
@@ -602,13 +610,6 @@ async fn scratch_disks(
         None
     };
     Ok((disk, seed))
-}
-
-/// Whether the host's libvirt runs on this machine (a local socket, no jump
-/// host), so that overlays and seeds made here are files it can open.
-fn is_this_machine(spec: &crate::plan::HostSpec) -> bool {
-    use crate::backend::host_shell::HostShell;
-    spec.jump.is_none() && matches!(HostShell::for_host(&spec.uri, None), HostShell::Local)
 }
 
 /// A PV or PVH guest needs a kernel with that Xen entry point: say so at once
@@ -792,11 +793,11 @@ mod tests {
             labels: Default::default(),
             jump: jump.then(|| JumpSpec { address: "127.0.0.1:2221".into(), user: "root".into(), key: "/k".into() }),
         };
-        assert!(is_this_machine(&host("qemu:///system", false)));
-        assert!(is_this_machine(&host("qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock", false)));
-        assert!(is_this_machine(&host("xen:///system", false)));
-        assert!(!is_this_machine(&host("qemu+ssh://root@kvm1/system", false)));
-        assert!(!is_this_machine(&host("xen+ssh://root@127.0.0.1:2221/system", true)));
-        assert!(!is_this_machine(&host("qemu:///system", true)));
+        assert!(super::super::staging::is_this_machine(&host("qemu:///system", false)));
+        assert!(super::super::staging::is_this_machine(&host("qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock", false)));
+        assert!(super::super::staging::is_this_machine(&host("xen:///system", false)));
+        assert!(!super::super::staging::is_this_machine(&host("qemu+ssh://root@kvm1/system", false)));
+        assert!(!super::super::staging::is_this_machine(&host("xen+ssh://root@127.0.0.1:2221/system", true)));
+        assert!(!super::super::staging::is_this_machine(&host("qemu:///system", true)));
     }
 }

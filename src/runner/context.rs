@@ -37,4 +37,6 @@ pub struct RunContext {
     pub keep_on_failure: bool,
     /// First signal: stop starting cases, tear down.
     pub cancel: CancellationToken,
+    /// Image files copied to remote hosts for this run.
+    pub staged: super::staging::Staged,
 }

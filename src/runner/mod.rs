@@ -8,6 +8,7 @@ mod context;
 mod evidence;
 pub mod host_facts;
 mod host_slots;
+mod staging;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -205,9 +206,11 @@ async fn prepare_and_run(
         hosts,
         keep_on_failure: opts.keep_on_failure,
         cancel: CancellationToken::new(),
+        staged: Default::default(),
     });
     let (mut cases, interrupted) = schedule(&ctx, &plan, opts.jobs.max(1), emit).await;
-    if let Some(leaks) = leak_check(&ctx, &cases).await {
+    let unremoved = staging::remove_all(&ctx).await;
+    if let Some(leaks) = leak_check(&ctx, &cases, unremoved).await {
         emit(&RunEvent::CaseFinished { report: leaks.clone() });
         cases.push(leaks);
     }
@@ -341,13 +344,14 @@ async fn xenstore_domains(spec: &crate::plan::HostSpec) -> Option<BTreeMap<u32, 
     Some(crate::backend::host_shell::parse_xenstore_domains(&out))
 }
 
-/// After every case: no domain of this run may remain on any host. Anything found
-/// is removed and reported as a failed `teardown` testcase of its own.
-async fn leak_check(ctx: &RunContext, cases: &[CaseReport]) -> Option<CaseReport> {
+/// After every case: no domain of this run may remain on any host, nor its
+/// copied image files (`unremoved`: those that could not be removed). Anything
+/// found is removed and reported as a failed `teardown` testcase of its own.
+async fn leak_check(ctx: &RunContext, cases: &[CaseReport], unremoved: Vec<String>) -> Option<CaseReport> {
     let t = Instant::now();
     // Guests kept for a human (`--keep-on-failure`) are meant to stay.
     let kept: BTreeSet<&str> = cases.iter().flat_map(|c| c.kept.iter().map(|k| k.domain.as_str())).collect();
-    let mut found = Vec::new();
+    let mut found = unremoved;
     let mut unreachable = Vec::new();
     for (name, state) in &ctx.hosts {
         let HostState::Ready(h) = state else { continue };

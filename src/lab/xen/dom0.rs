@@ -6,14 +6,14 @@ use std::time::{Duration, Instant};
 use super::error::XenLabError;
 use super::layout::XenHostLayout;
 use super::qemu;
-use crate::image::BuiltImage;
 use crate::lab::command::{self, file_tail, tail};
 use crate::lab::wait::wait_until;
 
 /// Time limit of one `virsh version` (an SSH login plus a libvirt call on an
 /// emulated machine: a few seconds when it works).
 const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
-/// Time limit of one SSH command or copy.
+/// Time limit of one SSH command.
+#[cfg(test)]
 const SSH_TIMEOUT: Duration = Duration::from_secs(120);
 /// Pause between readiness attempts (each failed attempt itself takes ~0.1-1 s).
 const RETRY_INTERVAL: Duration = Duration::from_secs(1);
@@ -85,6 +85,7 @@ pub fn serial_tail(host: &XenHostLayout) -> String {
     }
 }
 
+#[cfg(test)]
 fn ssh_options(host: &XenHostLayout) -> Vec<String> {
     let mut v: Vec<String> = vec!["-i".into(), host.key().display().to_string()];
     for o in [
@@ -101,6 +102,7 @@ fn ssh_options(host: &XenHostLayout) -> Vec<String> {
 }
 
 /// Runs a shell command in dom0 as root; returns its standard output.
+#[cfg(test)]
 pub fn ssh(host: &XenHostLayout, step: &str, script: &str) -> Result<String, XenLabError> {
     let mut argv = vec!["ssh".to_string(), "-p".into(), host.port().to_string()];
     argv.extend(ssh_options(host));
@@ -112,53 +114,4 @@ pub fn ssh(host: &XenHostLayout, step: &str, script: &str) -> Result<String, Xen
         SSH_TIMEOUT,
     )?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Puts a built image's kernel, initramfs and manifest into dom0 under the
-/// same absolute directory, because the runner names builtin images by their
-/// local paths on every host. Skipped when dom0 already has this build (same
-/// manifest); the manifest is copied last, so a half copy is redone.
-pub fn copy_image(host: &XenHostLayout, image: &BuiltImage) -> Result<(), XenLabError> {
-    let dir = image.dir.display().to_string();
-    let local_manifest =
-        std::fs::read_to_string(&image.manifest).map_err(|e| XenLabError::Copy {
-            host: host.name(),
-            path: image.manifest.clone(),
-            detail: e.to_string(),
-        })?;
-    let remote_manifest = ssh(
-        host,
-        "read the test image manifest",
-        &format!("cat {dir}/manifest.json 2>/dev/null || true"),
-    )?;
-    if remote_manifest == local_manifest {
-        return Ok(());
-    }
-    ssh(
-        host,
-        "make the test image directory",
-        &format!("rm -f {dir}/manifest.json && mkdir -p {dir}"),
-    )?;
-    let mut argv = vec![
-        "scp".to_string(),
-        "-q".into(),
-        "-P".into(),
-        host.port().to_string(),
-    ];
-    argv.extend(ssh_options(host));
-    for f in [&image.kernel, &image.initrd, &image.manifest] {
-        argv.push(f.display().to_string());
-    }
-    argv.push(format!("root@127.0.0.1:{dir}/"));
-    command::run(
-        &format!("{}: copy the test image", host.name()),
-        &mut command::command(&argv),
-        SSH_TIMEOUT,
-    )
-    .map_err(|e| XenLabError::Copy {
-        host: host.name(),
-        path: image.dir.clone(),
-        detail: e.to_string(),
-    })?;
-    Ok(())
 }

@@ -1,8 +1,6 @@
 //! Errors of the Xen lab: each says which host and step failed and, where it
 //! helps, how the host's serial console ends.
 
-use std::path::PathBuf;
-
 use thiserror::Error;
 
 use crate::image::ImageError;
@@ -49,14 +47,6 @@ pub enum XenLabError {
         last: String,
         /// Empty, or "; serial.log ends with: ...".
         serial_tail: String,
-    },
-
-    /// A file the host needs could not be copied into dom0.
-    #[error("{host}: cannot copy {} into dom0: {detail}", path.display())]
-    Copy {
-        host: String,
-        path: PathBuf,
-        detail: String,
     },
 
     /// QEMU outlived `quit`, SIGTERM and SIGKILL.

@@ -11,8 +11,6 @@
 //! in dom0) and are reached through dom0 as SSH jump host. Each dom0 has its
 //! own `xenbr0`: hosts do not share a guest network.
 //!
-//! `up` also copies the built test image into every dom0 under the same
-//! absolute path, since the runner names builtin images by their local path.
 //! Nothing is created in the machine's network namespaces. The one file
 //! outside `DIR` the lab touches is `~/.ssh/known_hosts`, where ssh (run by
 //! libvirt) records dom0's host key: the lab removes the entry of a host's
@@ -45,7 +43,6 @@ use crate::lab::LabError;
 
 /// The image recipes the lab uses.
 const DOM0_IMAGE: &str = "xen-dom0";
-const TEST_IMAGE: &str = "test-image";
 
 /// How long hosts that boot together get until libvirt answers in each
 /// (one host: about 40 s on 2 cores; hosts boot in parallel).
@@ -79,13 +76,12 @@ pub struct XenHostStatus {
 /// Brings hosts `xen1`..`xenCOUNT` up, or finds them up: a host already
 /// running from the current dom0 image and key is left alone (its guests keep
 /// running); any other is stopped and started afresh. Builds the `xen-dom0`
-/// and `test-image` images if the cache lacks them, waits until libvirt
-/// answers in every host, and copies the test image into each. Hosts beyond
+/// image if the cache lacks it and waits until libvirt answers in every
+/// host. Hosts beyond
 /// `count` are left as they are. Fails unless every host ends up healthy.
 pub fn up(dir: &Path, count: u32) -> Result<Vec<XenHostStatus>, XenLabError> {
     layout::validate(dir, count).map_err(XenLabError::Options)?;
     let dom0_image = Dom0Image::in_dir(&ensure_image(DOM0_IMAGE)?.dir);
-    let test_image = ensure_image(TEST_IMAGE)?;
     make_lab_dir(dir)?;
     let public_key = keys::ensure(dir)?;
     let started_from = format!("{}\n{public_key}\n", dom0_image.dir.display());
@@ -106,9 +102,6 @@ pub fn up(dir: &Path, count: u32) -> Result<Vec<XenHostStatus>, XenLabError> {
     let deadline = Instant::now() + BOOT_TIMEOUT;
     for h in &hosts {
         dom0::wait_ready(h, deadline)?;
-    }
-    for h in &hosts {
-        dom0::copy_image(h, &test_image)?;
     }
 
     let statuses = status(dir)?;

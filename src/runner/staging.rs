@@ -1,0 +1,127 @@
+//! Files of builtin images on hosts that are not this machine (`xen+ssh://`,
+//! `qemu+ssh://` with a `jump`): libvirt opens a kernel by its path on the
+//! host, so the run copies each file there once, into the run's directory on
+//! the host, and checks it by sha256 before any guest uses it. The run's end
+//! removes that directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+
+use super::context::{ReadyHost, RunContext};
+use super::host_facts;
+use crate::backend::host_shell::HostShell;
+use crate::checks::StepFailure;
+use crate::guest::ssh;
+
+/// A copy over a nested or distant host's SSH: generous.
+const COPY_TIMEOUT: Duration = Duration::from_secs(300);
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What the run copied where: (host, local path) → path on the host.
+#[derive(Default)]
+pub struct Staged(tokio::sync::Mutex<BTreeMap<(String, PathBuf), String>>);
+
+/// The run's directory on a remote host.
+pub fn remote_run_dir(run_id: &str) -> String {
+    format!("/var/tmp/virtsmoke/runs/{run_id}")
+}
+
+/// Whether the host's libvirt runs on this machine (a local socket, no jump
+/// host), so that files made here are files it can open.
+pub fn is_this_machine(spec: &crate::plan::HostSpec) -> bool {
+    spec.jump.is_none() && matches!(HostShell::for_host(&spec.uri, None), HostShell::Local)
+}
+
+/// The path under which `host` sees the local file `local`: itself on this
+/// machine, otherwise a checked copy in the run's directory on the host.
+pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result<PathBuf, StepFailure> {
+    if is_this_machine(&host.spec) {
+        return Ok(local.to_path_buf());
+    }
+    let HostShell::Ssh(target) = host_facts::shell_for(&host.spec) else {
+        return Err(StepFailure::error(format!(
+            "{} must be copied to host `{}`, which has no `jump` (SSH) to copy it over; give the host a `jump`, \
+             or name files already on the host in the image",
+            local.display(),
+            host.spec.name
+        )));
+    };
+    // Held across the copy: a second case wanting the same file waits for it.
+    let mut staged = ctx.staged.0.lock().await;
+    let key = (host.spec.name.clone(), local.to_path_buf());
+    if let Some(remote) = staged.get(&key) {
+        return Ok(PathBuf::from(remote));
+    }
+    let failed = |what: &str, e: &dyn std::fmt::Display| {
+        StepFailure::error(format!("cannot copy {} to host `{}`: {what}: {e}", local.display(), host.spec.name))
+    };
+    let path = local.to_path_buf();
+    let sha = tokio::task::spawn_blocking(move || sha256_of(&path))
+        .await
+        .map_err(|e| failed("reading it", &e))?
+        .map_err(|e| failed("reading it", &e))?;
+    let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
+    let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
+    let remote = format!("{dir}/{}-{}", &sha[..16], crate::runner::case::slug(&name));
+    let mkdir = ssh::exec(&target, &format!("mkdir -p '{dir}'"), COMMAND_TIMEOUT).await;
+    match mkdir {
+        Ok(o) if o.exit_status == 0 => {}
+        Ok(o) => return Err(failed("mkdir", &o.stderr.trim())),
+        Err(e) => return Err(failed("mkdir", &crate::error_chain(&e))),
+    }
+    ssh::upload(&target, local, &remote, COPY_TIMEOUT).await.map_err(|e| failed("scp", &crate::error_chain(&e)))?;
+    let check = ssh::exec(&target, &format!("sha256sum '{remote}'"), COMMAND_TIMEOUT)
+        .await
+        .map_err(|e| failed("sha256sum", &crate::error_chain(&e)))?;
+    let seen = check.stdout.split_whitespace().next().unwrap_or("");
+    if seen != sha {
+        return Err(failed("checksum", &format!("sha256 on the host is {seen:?}, here {sha}")));
+    }
+    staged.insert(key, remote.clone());
+    Ok(PathBuf::from(remote))
+}
+
+/// Removes the run's directory from every host the run copied files to.
+pub async fn remove_all(ctx: &RunContext) -> Vec<String> {
+    let hosts: std::collections::BTreeSet<String> = ctx.staged.0.lock().await.keys().map(|(h, _)| h.clone()).collect();
+    let mut problems = Vec::new();
+    for name in hosts {
+        let Some(super::context::HostState::Ready(h)) = ctx.hosts.get(&name) else { continue };
+        let dir = remote_run_dir(&ctx.run_id);
+        if host_facts::shell_for(&h.spec).run(&format!("rm -rf '{dir}'")).await.is_none() {
+            problems.push(format!("cannot remove {dir} on host `{name}`"));
+        }
+    }
+    problems
+}
+
+fn sha256_of(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sha256_matches_sha256sum() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, b"abc").unwrap();
+        assert_eq!(sha256_of(&f).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}
