@@ -199,6 +199,18 @@ pub struct GuestSpec {
     pub vcpus: u32,
     pub image: Image,
     pub network: GuestNetwork,
+    pub firmware: Firmware,
+}
+
+/// What a KVM guest boots with before its kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Firmware {
+    /// SeaBIOS (and hvmloader on Xen HVM).
+    Bios,
+    /// UEFI (OVMF, chosen by libvirt from the host's firmware descriptors,
+    /// without secure boot), with an NVRAM of its own per domain.
+    Uefi,
 }
 
 /// A check the case runs, in order.

@@ -381,3 +381,21 @@ fn placed_cases_spread_over_the_hosts_with_room() {
     assert_eq!(used.len(), 2, "the cases went to one host only: {used:?}");
     assert_no_leftovers(&ran.run_id());
 }
+
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn uefi_guests_boot_through_ovmf_with_their_own_nvram() {
+    let ran = run_scenario("tests/fixtures/e2e/uefi.yaml", &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
+    let doc = ran.json();
+    let c = case(&doc, "e2e-uefi/efi@lab1");
+    assert_eq!(step(c, "booted-by-uefi")["outcome"], "passed", "{c:#}");
+    let run = ran.run_id();
+    let xml = walk(&ran.artifacts).into_iter().find(|p| p.ends_with("efi.domain.xml")).unwrap();
+    let xml = std::fs::read_to_string(xml).unwrap();
+    assert!(xml.contains("<os firmware='efi'>"), "{xml}");
+    assert!(xml.contains(&format!("<nvram>/var/tmp/virtsmoke/runs/{run}/")), "{xml}");
+    // The NVRAM went with the run's directory.
+    assert!(!std::path::Path::new(&format!("/var/tmp/virtsmoke/runs/{run}")).exists());
+    assert_no_leftovers(&run);
+}

@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-use crate::plan::GuestKind;
+use crate::plan::{Firmware, GuestKind};
 
 /// The XML namespace of virtsmoke's domain metadata; `cleanup` finds its domains by it.
 pub const METADATA_NS: &str = "urn:x-virtsmoke:run:1";
@@ -63,6 +63,9 @@ pub struct DomainXmlInput {
     pub mac: String,
     /// `hvmloader` for Xen HVM guests.
     pub hvmloader: PathBuf,
+    /// KVM guests: BIOS, or UEFI with this NVRAM file (`None`: libvirt's default place).
+    pub firmware: Firmware,
+    pub nvram: Option<PathBuf>,
     pub owner: Ownership,
 }
 
@@ -93,7 +96,20 @@ pub fn build(input: &DomainXmlInput) -> String {
 
 fn build_kvm(input: &DomainXmlInput) -> String {
     let mut x = header(input);
-    x.push_str("  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n");
+    if input.firmware == Firmware::Uefi {
+        // libvirt picks OVMF from the host's firmware descriptors (Debian's
+        // /usr/share/OVMF, EL's /usr/share/edk2), without secure boot, whose
+        // builds need SMM and enrolled keys.
+        x.push_str(
+            "  <os firmware='efi'>\n    <type arch='x86_64' machine='pc'>hvm</type>\n    \
+             <firmware>\n      <feature enabled='no' name='secure-boot'/>\n    </firmware>\n",
+        );
+        if let Some(nvram) = &input.nvram {
+            let _ = writeln!(x, "    <nvram>{}</nvram>", esc(&nvram.display().to_string()));
+        }
+    } else {
+        x.push_str("  <os>\n    <type arch='x86_64' machine='pc'>hvm</type>\n");
+    }
     boot_files(&mut x, input);
     x.push_str("  </os>\n  <features>\n    <acpi/>\n    <apic/>\n  </features>\n");
     if input.domain_type == DomainType::Kvm {
@@ -286,6 +302,8 @@ mod tests {
             bridge: "vsbr0".into(),
             mac: "52:54:00:12:34:56".into(),
             hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
+            firmware: Firmware::Bios,
+            nvram: None,
             owner: Ownership {
                 run_id: "r1".into(),
                 case: "local-kvm/tiny@lab1".into(),
@@ -298,6 +316,14 @@ mod tests {
     #[test]
     fn kvm_tcg() {
         insta::assert_snapshot!(build(&input(GuestKind::Kvm, DomainType::Qemu)));
+    }
+
+    #[test]
+    fn kvm_uefi_has_its_own_nvram_and_no_secure_boot() {
+        let mut i = input(GuestKind::Kvm, DomainType::Qemu);
+        i.firmware = Firmware::Uefi;
+        i.nvram = Some("/var/tmp/virtsmoke/runs/r1/vs-r1-0-tiny.nvram.fd".into());
+        insta::assert_snapshot!(build(&i));
     }
 
     #[test]

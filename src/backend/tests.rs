@@ -20,6 +20,8 @@ fn xml(name: &str, run: &str, created: u64) -> String {
         bridge: "vsbr0".into(),
         mac: "52:54:00:00:00:01".into(),
         hvmloader: Default::default(),
+        firmware: crate::plan::Firmware::Bios,
+        nvram: None,
         owner: Ownership { run_id: run.into(), case: "s/c@h".into(), guest: "g".into(), created },
     })
 }
@@ -76,6 +78,8 @@ fn every_kind_validates_against_libvirts_schema() {
             bridge: "br0".into(),
             mac: "00:16:3e:00:00:01".into(),
             hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
+            firmware: crate::plan::Firmware::Bios,
+            nvram: None,
             owner: Ownership { run_id: "r".into(), case: "c".into(), guest: "g".into(), created: 1 },
         };
         for (with_kernel, with_seed) in [(true, false), (true, true), (false, true)] {
@@ -89,6 +93,15 @@ fn every_kind_validates_against_libvirts_schema() {
             std::fs::write(&path, domain_xml::build(&input)).unwrap();
             let out = std::process::Command::new("virt-xml-validate").arg(&path).arg("domain").output().unwrap();
             assert!(out.status.success(), "{kind}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        if kind == GuestKind::Kvm {
+            input.firmware = crate::plan::Firmware::Uefi;
+            input.nvram = Some("/var/tmp/vs-v-0-g.nvram.fd".into());
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("d.xml");
+            std::fs::write(&path, domain_xml::build(&input)).unwrap();
+            let out = std::process::Command::new("virt-xml-validate").arg(&path).arg("domain").output().unwrap();
+            assert!(out.status.success(), "uefi: {}", String::from_utf8_lossy(&out.stderr));
         }
     }
 }

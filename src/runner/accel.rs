@@ -115,6 +115,8 @@ async fn probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> Resu
         bridge: String::new(),
         mac: String::new(),
         hvmloader: Default::default(),
+        firmware: crate::plan::Firmware::Bios,
+        nvram: None,
         owner: Ownership { run_id: run_id.to_string(), case: "kvm-probe".into(), guest: "probe".into(), created: crate::unix_now() },
     });
     let dom = match host.create_paused(&name, xml).await {

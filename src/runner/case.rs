@@ -519,6 +519,10 @@ async fn provision(
         bridge: host.spec.bridge.clone(),
         mac: mac.clone(),
         hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
+        firmware: spec.firmware,
+        // Beside the overlays, removed with them; a remote host keeps it where libvirt puts it.
+        nvram: (spec.firmware == crate::plan::Firmware::Uefi && super::staging::is_this_machine(&host.spec))
+            .then(|| ctx.run_dir.join(format!("{name}.nvram.fd"))),
         owner: Ownership { run_id: ctx.run_id.clone(), case: case.name.clone(), guest: spec.name.clone(), created: crate::unix_now() },
     });
     let infra = |e: crate::backend::BackendError| StepFailure::error(crate::error_chain(&e));

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::{Case, GuestKind, GuestSpec, HostSpec, Plan};
+use crate::plan::{Case, Firmware, GuestKind, GuestSpec, HostSpec, Plan};
 
 use super::ctx::{Cx, SourceFile};
 use super::diagnostic::Diagnostic;
@@ -342,6 +342,17 @@ fn expand(
                             );
                             ok = false;
                         }
+                        if let (Firmware::Uefi, Some(at)) = t.firmware
+                            && guest_kind != GuestKind::Kvm
+                        {
+                            report(
+                                cx,
+                                at,
+                                format!("guest `{}` of kind `{guest_kind}` cannot boot with `firmware: uefi`", t.name),
+                                "UEFI is supported for kvm guests; Xen HVM guests boot with hvmloader's BIOS".into(),
+                            );
+                            ok = false;
+                        }
                         let image_name = image.map_or(t.image.as_str(), |(i, _)| i);
                         let Some(img) = s.images.get(image_name) else {
                             return;
@@ -361,6 +372,7 @@ fn expand(
                                 vcpus: t.vcpus,
                                 image: img.clone(),
                                 network: t.network.clone(),
+                                firmware: t.firmware.0,
                             });
                         }
                     }

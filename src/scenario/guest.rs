@@ -2,13 +2,13 @@
 
 use std::net::IpAddr;
 
-use crate::plan::{GuestKind, GuestNetwork};
+use crate::plan::{Firmware, GuestKind, GuestNetwork};
 
 use super::ctx::Cx;
 use super::suggest;
 use super::yaml::{Node, Value};
 
-pub(crate) const KEYS: &[&str] = &["kind", "image", "memory_mib", "vcpus", "count", "network"];
+pub(crate) const KEYS: &[&str] = &["kind", "image", "memory_mib", "vcpus", "count", "network", "firmware"];
 
 pub(crate) const DEFAULT_MEMORY_MIB: u64 = 256;
 pub(crate) const DEFAULT_VCPUS: u32 = 1;
@@ -26,6 +26,8 @@ pub(crate) struct GuestTemplate<'n> {
     pub vcpus: u32,
     pub count: u32,
     pub network: GuestNetwork,
+    /// With the `firmware:` value, where a firmware the kind lacks points.
+    pub firmware: (Firmware, Option<&'n Node>),
 }
 
 pub(crate) fn kind_names() -> Vec<&'static str> {
@@ -77,6 +79,12 @@ pub(crate) fn guest<'n>(
     let network = f.get("network").map_or(Some(GuestNetwork::Dhcp), |n| {
         network(cx, f.key_node("network").unwrap_or(n), n, name)
     });
+    let firmware = match f.get("firmware") {
+        None => Some((Firmware::Bios, None)),
+        Some(n) => cx.choice(n, &f.desc("firmware"), &["bios", "uefi"]).map(|c| {
+            (if c == "uefi" { Firmware::Uefi } else { Firmware::Bios }, Some(n))
+        }),
+    };
     if let (Some(GuestNetwork::Static { .. }), Some(c @ 2..)) = (&network, count) {
         cx.error(
             f.get("network").unwrap_or(key),
@@ -102,6 +110,7 @@ pub(crate) fn guest<'n>(
         vcpus: vcpus?,
         count: count?,
         network: network?,
+        firmware: firmware?,
     })
 }
 

@@ -67,6 +67,7 @@ pub fn scenario() -> Value {
             "memory_mib": { "type": "integer", "minimum": 64 },
             "vcpus": { "type": "integer", "minimum": 1, "maximum": 64 },
             "count": { "type": "integer", "minimum": 1 },
+            "firmware": { "enum": ["bios", "uefi"] },
             "network": { "oneOf": [
                 { "enum": ["dhcp", "none"] },
                 object(json!({ "static": { "type": "string" }, "gateway": { "type": "string" } }), &["static"])

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::plan::{CheckSpec, GuestKind, GuestNetwork, Hypervisor, ImageSpec};
+use crate::plan::{CheckSpec, Firmware, GuestKind, GuestNetwork, Hypervisor, ImageSpec};
 
 use super::*;
 
@@ -79,7 +79,7 @@ guests:
   |
 6 |   tiny: { kind: kvm, image: tiny, colour: blue }
   |                                   ^^^^^^
-  = help: valid keys are: kind, image, memory_mib, vcpus, count, network
+  = help: valid keys are: kind, image, memory_mib, vcpus, count, network, firmware
 "#,
     ),
     (
@@ -1234,6 +1234,18 @@ fn placement_that_no_host_satisfies_is_an_error() {
         ));
         assert!(out.contains(expected), "{host}: {out}");
     }
+}
+
+#[test]
+fn firmware_is_bios_by_default_and_uefi_only_for_kvm() {
+    let head = "version: 1\nname: f\nhosts:\n  h: { uri: \"qemu:///system\" }\n  x: { uri: \"xen:///system\" }\nimages: { tiny: { builtin: test-image } }\n";
+    let p = plan(&format!("{head}guests: {{ a: {{ kind: kvm, image: tiny }}, b: {{ kind: kvm, image: tiny, firmware: uefi }} }}\nmatrix: {{ host: [h] }}\n"));
+    assert_eq!(p.cases[0].guests[0].firmware, Firmware::Bios);
+    assert_eq!(p.cases[1].guests[0].firmware, Firmware::Uefi);
+    let out = errors(&format!("{head}guests: {{ b: {{ kind: xen-hvm, image: tiny, firmware: uefi }} }}\nmatrix: {{ host: [x] }}\n"));
+    assert!(out.contains("error: guest `b` of kind `xen-hvm` cannot boot with `firmware: uefi`"), "{out}");
+    let out = errors(&format!("{head}guests: {{ b: {{ kind: kvm, image: tiny, firmware: efi }} }}\nmatrix: {{ host: [h] }}\n"));
+    assert!(out.contains("invalid value `efi` for `firmware` in guest `b`: expected one of bios, uefi") && out.contains("did you mean `uefi`?"), "{out}");
 }
 
 #[test]
