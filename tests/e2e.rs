@@ -127,37 +127,60 @@ fn faults_fail_the_right_step_and_the_run_goes_on() {
 #[test]
 #[ignore = "boots real guests on the lab: run through ci/test"]
 fn sigterm_tears_down_and_reports_interrupted() {
+    let (dir, seen) = interrupted_run(1);
+    // The first signal still gathers the evidence of the interrupted case.
+    assert!(walk(&dir.path().join("a")).iter().any(|p| p.to_string_lossy().ends_with("tiny.live.xml")), "{seen}");
+}
+
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn a_second_signal_hurries_the_teardown() {
+    let (dir, seen) = interrupted_run(2);
+    assert!(seen.contains("received (2)"), "{seen}");
+    // No evidence gathered, the guest destroyed all the same.
+    assert!(!walk(&dir.path().join("a")).iter().any(|p| p.to_string_lossy().ends_with("tiny.live.xml")), "{seen}");
+}
+
+/// Runs local-kvm.yaml, sends `signals` SIGTERMs once its guest is running,
+/// and checks what every interrupted run must show; returns its directory and output.
+fn interrupted_run(signals: usize) -> (tempfile::TempDir, String) {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let mut child = Command::new(BIN)
-        .args(["run", "scenarios/local-kvm.yaml", "--junit", junit.to_str().unwrap(), "--artifacts"])
+        .args(["run", "-v", "scenarios/local-kvm.yaml", "--junit", junit.to_str().unwrap(), "--artifacts"])
         .arg(dir.path().join("a"))
         .current_dir(root())
         .env("CI", "true")
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the case has started (its domain may exist), then interrupt.
+    // Wait until the guest's domain runs, then interrupt.
     let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
     let mut seen = String::new();
     loop {
         let mut line = String::new();
         let n = std::io::BufRead::read_line(&mut stderr, &mut line).unwrap();
-        assert!(n > 0, "virtsmoke ended before starting the case:\n{seen}");
+        assert!(n > 0, "virtsmoke ended before its guest ran:\n{seen}");
         seen.push_str(&line);
-        if line.contains("start    local-kvm/tiny@lab1") {
+        if line.contains("boot.running") {
             break;
         }
     }
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).unwrap();
+    // A second signal of the same kind may merge with the first: the second is SIGINT.
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    for signal in [nix::sys::signal::Signal::SIGTERM, nix::sys::signal::Signal::SIGINT].into_iter().take(signals) {
+        nix::sys::signal::kill(pid, signal).unwrap();
+    }
     let mut rest = String::new();
     std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
     let status = child.wait().unwrap();
-    assert_ne!(status.code(), Some(0), "{seen}{rest}");
+    seen.push_str(&rest);
+    assert_ne!(status.code(), Some(0), "{seen}");
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("interrupted"), "{xml}");
     xmllint_schema(&junit);
     assert_no_leftovers(&run_id(&seen));
+    (dir, seen)
 }
 
 #[test]

@@ -171,8 +171,18 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
     let keep = ctx.keep_on_failure && matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error);
     if matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error) {
         if let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host) {
-            for g in &guests {
-                artifacts.extend(super::evidence::collect(host, g, &case_dir).await);
+            // A second signal wants the guests gone now: the evidence waits for nobody.
+            let gather = async {
+                let mut found = Vec::new();
+                for g in &guests {
+                    found.extend(super::evidence::collect(host, g, &case_dir).await);
+                }
+                found
+            };
+            tokio::select! {
+                biased;
+                _ = ctx.hurry.cancelled() => {}
+                found = gather => artifacts.extend(found),
             }
         }
     }

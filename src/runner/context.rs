@@ -37,6 +37,8 @@ pub struct RunContext {
     pub keep_on_failure: bool,
     /// First signal: stop starting cases, tear down.
     pub cancel: CancellationToken,
+    /// Second signal: tear down at once, without gathering failure evidence.
+    pub hurry: CancellationToken,
     /// Image files copied to remote hosts for this run.
     pub staged: super::staging::Staged,
 }

@@ -206,6 +206,7 @@ async fn prepare_and_run(
         hosts,
         keep_on_failure: opts.keep_on_failure,
         cancel: CancellationToken::new(),
+        hurry: CancellationToken::new(),
         staged: Default::default(),
     });
     let (mut cases, interrupted) = schedule(&ctx, &plan, opts.jobs.max(1), emit).await;
@@ -218,7 +219,7 @@ async fn prepare_and_run(
 }
 
 /// Runs the cases with at most `jobs` at once and within each host's guest capacity;
-/// the first SIGINT/SIGTERM cancels, a second one is reported and escalates.
+/// the first SIGINT/SIGTERM cancels, a second one hurries the teardown.
 async fn schedule(
     ctx: &Arc<RunContext>,
     plan: &Plan,
@@ -292,8 +293,8 @@ async fn schedule(
                 }
                 None => break,
             },
-            Some(_) = recv_signal(&mut sigint) => { signals += 1; ctx.cancel.cancel(); emit(&RunEvent::Interrupted { signal: "SIGINT".into(), count: signals }); }
-            Some(_) = recv_signal(&mut sigterm) => { signals += 1; ctx.cancel.cancel(); emit(&RunEvent::Interrupted { signal: "SIGTERM".into(), count: signals }); }
+            Some(_) = recv_signal(&mut sigint) => { signals += 1; interrupt(ctx, signals); emit(&RunEvent::Interrupted { signal: "SIGINT".into(), count: signals }); }
+            Some(_) = recv_signal(&mut sigterm) => { signals += 1; interrupt(ctx, signals); emit(&RunEvent::Interrupted { signal: "SIGTERM".into(), count: signals }); }
         }
     }
     while let Ok(ev) = rx.try_recv() {
@@ -301,6 +302,15 @@ async fn schedule(
     }
     reports.sort_by_key(|(i, _)| *i);
     (reports.into_iter().map(|(_, r)| r).collect(), signals > 0)
+}
+
+/// The first signal stops the run (teardown as usual, evidence of failures
+/// gathered); a second one hurries the teardown (no evidence, destroy only).
+fn interrupt(ctx: &RunContext, signals: u32) {
+    ctx.cancel.cancel();
+    if signals > 1 {
+        ctx.hurry.cancel();
+    }
 }
 
 async fn recv_signal(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
