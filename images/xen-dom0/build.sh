@@ -32,7 +32,7 @@ PACKAGES=(
     xen-hypervisor-4.17-amd64 xen-utils-4.17 xen-utils-common qemu-system-xen
     libvirt-daemon-system libvirt-daemon-driver-xen libvirt-clients
     linux-image-amd64 initramfs-tools systemd systemd-sysv udev libnss-myhostname
-    openssh-server iproute2 dnsmasq-base kmod procps iputils-ping
+    openssh-server iproute2 dnsmasq-base kmod procps iputils-ping qemu-utils
 )
 
 log() { echo "build.sh: $(date +%T) $*" >&2; }

@@ -481,12 +481,12 @@ async fn provision(
         pv_capable(k, spec.kind).await?;
     }
     // A builtin image is built here: a remote host gets checked copies of its boot files.
-    let (kernel, initrd) = match (&spec.image.spec, &base_disk, kernel, initrd) {
-        (ImageSpec::Builtin { .. }, None, Some(k), Some(i)) => (
+    let (kernel, initrd) = match (&spec.image.spec, kernel, initrd) {
+        (ImageSpec::Builtin { .. }, Some(k), Some(i)) => (
             Some(super::staging::on_host(ctx, host, &k).await?),
             Some(super::staging::on_host(ctx, host, &i).await?),
         ),
-        (_, _, k, i) => (k, i),
+        (_, k, i) => (k, i),
     };
     let name = domain_name(&ctx.run_id, index, &spec.name);
     let mac = mac_for(&name, spec.kind);
@@ -586,14 +586,12 @@ async fn scratch_disks(
     if base.is_none() && !wants_seed {
         return Ok((None, None));
     }
-    if !super::staging::is_this_machine(&host.spec) {
-        return Err(StepFailure::error(format!(
-            "disk images on remote hosts are not supported yet: image `{}` needs its overlay and seed on host `{}` ({})",
-            spec.image.name, host.spec.name, host.spec.uri
-        )));
-    }
+    // On a remote host the overlay is made there, on a checked copy of the
+    // base, and the seed (made here) is copied there.
+    let remote = !super::staging::is_this_machine(&host.spec);
     let disk = match base {
         None => None,
+        Some(base) if remote => Some(super::staging::overlay_on_host(ctx, host, base, domain).await?),
         Some(base) => {
             let overlay = crate::image::overlay::overlay_path(&ctx.run_dir, domain);
             crate::image::overlay::create(base, &overlay).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
@@ -619,7 +617,7 @@ async fn scratch_disks(
             network,
         };
         crate::image::seed::write(&input, &iso).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
-        Some(iso)
+        Some(if remote { super::staging::on_host(ctx, host, &iso).await? } else { iso })
     } else {
         None
     };
@@ -730,7 +728,9 @@ async fn teardown(
     }
     // The case's overlays and seeds (named after its domains) go with the domains.
     if !keep {
-        unreachable.extend(crate::image::overlay::remove_scratch(&ctx.run_dir, &format!("vs-{}-{index}-", ctx.run_id)));
+        let prefix = format!("vs-{}-{index}-", ctx.run_id);
+        unreachable.extend(crate::image::overlay::remove_scratch(&ctx.run_dir, &prefix));
+        unreachable.extend(super::staging::remove_case_files(ctx, &prefix).await);
     }
     let result = if !problems.is_empty() {
         Err(StepFailure::failed(format!("teardown left resources behind: {}", problems.join("; "))))

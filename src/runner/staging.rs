@@ -65,7 +65,8 @@ pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result
         .map_err(|e| failed("reading it", &e))?;
     let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
     let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
-    let remote = format!("{dir}/{}-{}", &sha[..16], crate::runner::case::slug(&name));
+    // Named after the file first, so that a case's files share its domains' prefix.
+    let remote = format!("{dir}/{}.{}", crate::runner::case::slug(&name), &sha[..16]);
     let mkdir = ssh::exec(&target, &format!("mkdir -p '{dir}'"), COMMAND_TIMEOUT).await;
     match mkdir {
         Ok(o) if o.exit_status == 0 => {}
@@ -82,6 +83,45 @@ pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result
     }
     staged.insert(key, remote.clone());
     Ok(PathBuf::from(remote))
+}
+
+/// A qcow2 overlay on the host for a guest of domain `domain`, on top of a
+/// checked copy of the local base image.
+pub async fn overlay_on_host(ctx: &RunContext, host: &ReadyHost, base: &Path, domain: &str) -> Result<PathBuf, StepFailure> {
+    let format = crate::image::overlay::base_format(base).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+    let remote_base = on_host(ctx, host, base).await?;
+    let overlay = format!("{}/images/{domain}.overlay.qcow2", remote_run_dir(&ctx.run_id));
+    let command = format!(
+        "qemu-img create -q -f qcow2 -F {format} -b '{}' '{overlay}'",
+        remote_base.display()
+    );
+    match host_facts::shell_for(&host.spec) {
+        HostShell::Ssh(target) => match ssh::exec(&target, &command, COMMAND_TIMEOUT).await {
+            Ok(o) if o.exit_status == 0 => Ok(PathBuf::from(overlay)),
+            Ok(o) => Err(StepFailure::error(format!(
+                "cannot create the overlay on host `{}`: `{command}` says: {}",
+                host.spec.name,
+                o.stderr.trim()
+            ))),
+            Err(e) => Err(StepFailure::error(crate::error_chain(&e))),
+        },
+        _ => Err(StepFailure::error(format!("host `{}` has no `jump` (SSH) to create an overlay on", host.spec.name))),
+    }
+}
+
+/// Removes a case's files (those named with `prefix`: its overlays and
+/// seeds) from every host the run copied files to; returns what failed.
+pub async fn remove_case_files(ctx: &RunContext, prefix: &str) -> Vec<String> {
+    let hosts: std::collections::BTreeSet<String> = ctx.staged.0.lock().await.keys().map(|(h, _)| h.clone()).collect();
+    let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
+    let mut problems = Vec::new();
+    for name in hosts {
+        let Some(super::context::HostState::Ready(h)) = ctx.hosts.get(&name) else { continue };
+        if host_facts::shell_for(&h.spec).run(&format!("rm -f '{dir}/{prefix}'*")).await.is_none() {
+            problems.push(format!("cannot remove {dir}/{prefix}* on host `{name}`"));
+        }
+    }
+    problems
 }
 
 /// Removes the run's directory from every host the run copied files to.
