@@ -129,7 +129,11 @@ log "making the ext4 file system ($ROOTFS_SIZE, $USED used)"
 mkfs.ext4 -q -F -L "$LABEL" -d "$ROOT" "$WORK/root.ext4" "$ROOTFS_SIZE"
 rm -rf "$ROOT"
 log "compressing into disk.qcow2"
-qemu-img convert -W -m 4 -c -O qcow2 -o compression_type=zstd,cluster_size=65536 \
+# zlib, qcow2's default compression: every QEMU reads it. Debian 12's Xen
+# device model (qemu-system-xen 7.2, the qdisk backend of PV disks) cannot
+# read zstd-compressed clusters ("unknown compression type: 1"), nor can the
+# QEMUs of older EL hosts.
+qemu-img convert -W -m 4 -c -O qcow2 -o cluster_size=65536 \
     "$WORK/root.ext4" "$OUTTMP/disk.qcow2"
 rm -f "$WORK/root.ext4"
 

@@ -150,12 +150,14 @@ fn build_xen_pv(input: &DomainXmlInput) -> String {
     lifecycle(&mut x);
     x.push_str("  <devices>\n");
     disk(&mut x, input, "xvda", "xen");
-    // PV and PVH guests have no emulated CD-ROM: the seed is a read-only disk.
+    // PV and PVH guests have no emulated CD-ROM: the seed is a second disk.
+    // Writable: the seed is the case's own copy, and Xen's qdisk backend (QEMU
+    // 7.2 in Debian 12's dom0) refuses a read-only one ("Block node is read-only").
     if let Some(s) = &input.seed {
         let _ = writeln!(
             x,
             "    <disk type='file' device='disk'>\n      <driver name='qemu' type='raw'/>\n      \
-             <source file='{}'/>\n      <target dev='xvdb' bus='xen'/>\n      <readonly/>\n    </disk>",
+             <source file='{}'/>\n      <target dev='xvdb' bus='xen'/>\n    </disk>",
             esc(&s.display().to_string())
         );
     }
@@ -357,7 +359,7 @@ mod tests {
         i.disk = Some("/r/vs-r1-0-tiny.overlay.qcow2".into());
         i.seed = Some("/r/vs-r1-0-tiny.seed.iso".into());
         let xml = build(&i);
-        assert!(xml.contains("<source file='/r/vs-r1-0-tiny.seed.iso'/>\n      <target dev='xvdb' bus='xen'/>\n      <readonly/>"), "{xml}");
+        assert!(xml.contains("<source file='/r/vs-r1-0-tiny.seed.iso'/>\n      <target dev='xvdb' bus='xen'/>\n    </disk>"), "{xml}");
         assert!(!xml.contains("cdrom"), "{xml}");
         let mut h = input(GuestKind::XenHvm, DomainType::Xen);
         h.seed = i.seed.clone();

@@ -23,6 +23,10 @@ pub enum NotesError {
     Format(String),
     #[error("cannot unpack the {1} payload of the bzImage {0}")]
     Unpack(String, &'static str, #[source] std::io::Error),
+    /// bzip2, lzma, lzo: compressions virtsmoke does not unpack; the kernel may
+    /// well boot, it just cannot be checked beforehand.
+    #[error("the bzImage {0} is compressed in a way virtsmoke does not unpack (magic {1})")]
+    Unsupported(String, String),
 }
 
 pub fn read_entries(path: &Path) -> Result<XenEntries, NotesError> {
@@ -63,10 +67,37 @@ fn unpack_bzimage(data: &[u8], name: &str) -> Result<Vec<u8>, NotesError> {
         let mut d = ruzstd::decoding::StreamingDecoder::new(payload)
             .map_err(|e| unpack("zstd")(std::io::Error::other(e.to_string())))?;
         d.read_to_end(&mut out).map_err(unpack("zstd"))?;
+    } else if payload.starts_with(&[0x02, 0x21, 0x4c, 0x18]) {
+        out = unpack_lz4_legacy(&payload[4..]).map_err(unpack("lz4"))?;
     } else if payload.starts_with(b"\x7fELF") {
         out.extend_from_slice(payload);
     } else {
-        return Err(NotesError::Unpack(name.to_string(), "unknown", std::io::Error::other("unsupported compression")));
+        let magic: String = payload.iter().take(4).map(|b| format!("{b:02x}")).collect();
+        return Err(NotesError::Unsupported(name.to_string(), magic));
+    }
+    Ok(out)
+}
+
+/// LZ4's legacy frame (what `lz4 -l` writes, and Linux's `CONFIG_KERNEL_LZ4`):
+/// blocks of at most 8 MiB, each a 4-byte little-endian compressed size and
+/// the block; the kernel build appends the unpacked size (4 bytes), which
+/// reads as a size past the end and ends the frame.
+fn unpack_lz4_legacy(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
+    const BLOCK: usize = 8 << 20;
+    let mut out = Vec::new();
+    while data.len() >= 4 {
+        let size = u32::from_le_bytes(data[..4].try_into().unwrap_or_default()) as usize;
+        let Some(block) = data.get(4..4 + size) else { break };
+        if size == 0x184c_2102 {
+            break; // a new frame's magic: concatenated frames are not used by kernels
+        }
+        let mut buf = vec![0u8; BLOCK];
+        let n = lz4_flex::block::decompress_into(block, &mut buf).map_err(|e| std::io::Error::other(e.to_string()))?;
+        out.extend_from_slice(&buf[..n]);
+        data = &data[4 + size..];
+    }
+    if out.is_empty() {
+        return Err(std::io::Error::other("no lz4 block"));
     }
     Ok(out)
 }
@@ -159,6 +190,30 @@ mod tests {
         assert_eq!(err, "junk is neither an ELF file nor a bzImage");
     }
 
+    fn bzimage(payload: &[u8]) -> Vec<u8> {
+        let mut img = vec![0u8; 5 * 512];
+        img[0x1f1] = 4;
+        img[0x202..0x206].copy_from_slice(b"HdrS");
+        img[0x248..0x24c].copy_from_slice(&0u32.to_le_bytes());
+        img[0x24c..0x250].copy_from_slice(&(payload.len() as u32).to_le_bytes());
+        img.extend_from_slice(payload);
+        img
+    }
+
+    #[test]
+    fn an_lz4_bzimage_is_unpacked_and_an_unknown_one_is_unsupported() {
+        // The legacy frame as the kernel build writes it: magic, sized blocks, unpacked size.
+        let elf = elf_with_notes(&[18]);
+        let block = lz4_flex::block::compress(&elf);
+        let mut payload = vec![0x02, 0x21, 0x4c, 0x18];
+        payload.extend_from_slice(&(block.len() as u32).to_le_bytes());
+        payload.extend_from_slice(&block);
+        payload.extend_from_slice(&(elf.len() as u32).to_le_bytes());
+        assert_eq!(entries(&bzimage(&payload), "lz4").unwrap(), XenEntries { pv: false, pvh: true });
+        let err = entries(&bzimage(b"BZh91AY&SY"), "bz2").unwrap_err();
+        assert!(matches!(err, NotesError::Unsupported(_, ref magic) if magic == "425a6839"), "{err}");
+    }
+
     #[test]
     fn a_gzip_bzimage_is_unpacked() {
         use std::io::Write;
@@ -181,5 +236,9 @@ mod tests {
             panic!("build the test image first: virtsmoke image build");
         };
         assert_eq!(read_entries(&img.kernel).unwrap(), XenEntries { pv: true, pvh: true });
+        // Debian's cloud kernel (the disk image's) is LZ4-compressed.
+        if let Some(disk) = crate::image::cached("debian-disk").unwrap() {
+            assert_eq!(read_entries(&disk.kernel).unwrap(), XenEntries { pv: true, pvh: true });
+        }
     }
 }

@@ -633,10 +633,15 @@ async fn pv_capable(kernel: &Path, kind: crate::plan::GuestKind) -> Result<(), S
         return Ok(());
     }
     let path = kernel.to_path_buf();
-    let entries = tokio::task::spawn_blocking(move || xen_notes::read_entries(&path))
+    let entries = match tokio::task::spawn_blocking(move || xen_notes::read_entries(&path))
         .await
         .map_err(|e| StepFailure::error(e.to_string()))?
-        .map_err(|e| StepFailure::failed(format!("cannot read the kernel's Xen notes: {}", crate::error_chain(&e))))?;
+    {
+        Ok(entries) => entries,
+        // Cannot be checked beforehand: the boot will tell.
+        Err(xen_notes::NotesError::Unsupported(..)) => return Ok(()),
+        Err(e) => return Err(StepFailure::failed(format!("cannot read the kernel's Xen notes: {}", crate::error_chain(&e)))),
+    };
     let (ok, what) = match kind {
         GuestKind::XenPv => (entries.pv, "Xen PV"),
         _ => (entries.pvh, "Xen PVH"),
