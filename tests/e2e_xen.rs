@@ -54,9 +54,17 @@ fn xen_lab_e2e_every_kind_boots_and_proves_its_kind() {
     }
     // The boot files were the run's checked copies in dom0, not paths of this machine.
     let run = ran.run_id();
-    for xml in walk(&ran.artifacts).into_iter().filter(|p| p.ends_with("tiny.domain.xml")) {
-        let xml = std::fs::read_to_string(xml).unwrap();
+    for path in walk(&ran.artifacts).into_iter().filter(|p| p.ends_with("tiny.domain.xml")) {
+        let xml = std::fs::read_to_string(&path).unwrap();
         assert!(xml.contains(&format!("<kernel>/var/tmp/virtsmoke/runs/{run}/images/")), "{xml}");
+        // libvirt's xen driver takes the XML as a persistent definition too.
+        let name = xml.split("<name>").nth(1).and_then(|r| r.split("</name>").next()).unwrap().to_string();
+        let virsh = |args: &[&str]| {
+            let out = std::process::Command::new("virsh").args(["-c", XEN_URI]).args(args).output().unwrap();
+            assert!(out.status.success(), "virsh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        virsh(&["define", path.to_str().unwrap()]);
+        virsh(&["undefine", &name]);
     }
     assert_nothing_left_on_xen(&run);
 }
@@ -125,7 +133,7 @@ fn xen_lab_e2e_a_domain_libvirt_does_not_know_is_found_in_xenstore() {
     // The run copies the test image's kernel into its directory in dom0 before its guest boots.
     let kernel = (0..120)
         .find_map(|_| {
-            let found = dom0(&format!("ls /var/tmp/virtsmoke/runs/{run}/images/vmlinuz.* 2>/dev/null || true"));
+            let found = dom0(&format!("ls /var/tmp/virtsmoke/runs/{run}/images/vmlinuz.[0-9a-f]*[0-9a-f] 2>/dev/null || true"));
             let found = found.lines().next().map(str::to_string);
             if found.is_none() {
                 std::thread::sleep(std::time::Duration::from_millis(500));

@@ -73,13 +73,21 @@ pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result
         Ok(o) => return Err(failed("mkdir", &o.stderr.trim())),
         Err(e) => return Err(failed("mkdir", &crate::error_chain(&e))),
     }
-    ssh::upload(&target, local, &remote, COPY_TIMEOUT).await.map_err(|e| failed("scp", &crate::error_chain(&e)))?;
-    let check = ssh::exec(&target, &format!("sha256sum '{remote}'"), COMMAND_TIMEOUT)
+    // Copied under a temporary name and renamed once checked: the final name
+    // only ever holds a complete, verified file.
+    let part = format!("{remote}.part");
+    ssh::upload(&target, local, &part, COPY_TIMEOUT).await.map_err(|e| failed("scp", &crate::error_chain(&e)))?;
+    let check = ssh::exec(&target, &format!("sha256sum '{part}'"), COMMAND_TIMEOUT)
         .await
         .map_err(|e| failed("sha256sum", &crate::error_chain(&e)))?;
     let seen = check.stdout.split_whitespace().next().unwrap_or("");
     if seen != sha {
         return Err(failed("checksum", &format!("sha256 on the host is {seen:?}, here {sha}")));
+    }
+    match ssh::exec(&target, &format!("mv -f '{part}' '{remote}'"), COMMAND_TIMEOUT).await {
+        Ok(o) if o.exit_status == 0 => {}
+        Ok(o) => return Err(failed("mv", &o.stderr.trim())),
+        Err(e) => return Err(failed("mv", &crate::error_chain(&e))),
     }
     staged.insert(key, remote.clone());
     Ok(PathBuf::from(remote))
