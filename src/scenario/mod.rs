@@ -25,6 +25,8 @@ pub mod schema;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod fuzz;
 
 use std::path::{Path, PathBuf};
 

@@ -94,7 +94,7 @@ pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     NodeSeed { path: Vec::new() }
         .deserialize(de)
         .map_err(|err| {
-            let (line, column) = err.location().map_or((0, 0), |l| (l.line(), l.column()));
+            let (line, column) = err.location().map_or((0, 0), |l| position(text, l.index()));
             let raw = err.to_string();
             let (kind, message) = if raw.contains(TAGS_UNSUPPORTED) {
                 (SyntaxErrorKind::Tag, TAGS_UNSUPPORTED.to_owned())
@@ -124,8 +124,22 @@ pub(crate) fn locate(text: &str, path: &[Step]) -> Option<(usize, usize)> {
     let probe = Locate { path };
     match probe.deserialize(de) {
         Ok(()) => None,
-        Err(err) => err.location().map(|l| (l.line(), l.column())),
+        Err(err) => err.location().map(|l| position(text, l.index())),
     }
+}
+
+/// 1-based (line, column) of byte `index` the way editors count: lines end at
+/// `\n` only. libyaml also breaks lines at U+2028, U+2029 and U+0085, whose
+/// line numbers would then point past the file's end.
+fn position(text: &str, index: usize) -> (usize, usize) {
+    let mut at = index.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
 }
 
 /// Removes the " at line N column M" fragments libyaml puts in its messages;
@@ -501,5 +515,15 @@ mod tests {
         assert_eq!(token_width("  - boot", 2), 1);
         assert_eq!(token_width("a: plain words # comment", 3), 11);
         assert_eq!(token_width("", 5), 1);
+    }
+
+    #[test]
+    fn positions_count_lines_at_newlines_only() {
+        assert_eq!(position("ab\ncd", 4), (2, 2));
+        assert_eq!(position("é: x", 2), (1, 2));
+        assert_eq!(position("x", 99), (1, 2));
+        // libyaml breaks lines at U+2028 too; the diagnostic stays on the file's lines.
+        let err = parse("a:\u{2028}b").unwrap_err();
+        assert_eq!(err.line, 1, "{}", err.message);
     }
 }
