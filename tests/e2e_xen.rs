@@ -181,3 +181,56 @@ fn xen_lab_e2e_a_disk_image_boots_on_an_overlay_made_on_the_host() {
     assert!(xml.contains(&format!("<source file='{dir}vs-{run}-0-deb.seed.iso.")), "{xml}");
     assert_nothing_left_on_xen(&run);
 }
+
+/// Copies a local file into dom0.
+fn scp_to_dom0(local: &std::path::Path, remote: &str) {
+    let out = std::process::Command::new("scp")
+        .args(["-q", "-P", "2221", "-i", "/var/tmp/virtsmoke-lab/xen/id_ed25519", "-o", "BatchMode=yes"])
+        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
+        .arg(local)
+        .arg(format!("root@127.0.0.1:{remote}"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "scp {}: {}", local.display(), String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+#[ignore = "boots guests on the nested Xen lab: run through ci/test"]
+fn xen_lab_e2e_a_disk_already_on_the_host_is_used_in_place() {
+    // A QA engineer's image: files that are on the Xen host already.
+    let dir_on_host = "/var/lib/virtsmoke-e2e";
+    let image = virtsmoke(&["image", "path", "debian-disk"]);
+    let local = std::path::PathBuf::from(String::from_utf8_lossy(&image.stdout).trim());
+    dom0(&format!("rm -rf {dir_on_host} && mkdir -p {dir_on_host}"));
+    for f in ["disk.qcow2", "vmlinuz", "initrd.img"] {
+        scp_to_dom0(&local.join(f), &format!("{dir_on_host}/{f}"));
+    }
+    let before = dom0(&format!("sha256sum {dir_on_host}/disk.qcow2"));
+    let cmdline = std::fs::read_to_string(local.join("cmdline")).unwrap();
+    let scenario = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        scenario.path(),
+        format!(
+            "version: 1\nname: e2e-xen-host-disk\nhosts:\n  xen1:\n    uri: \"{XEN_URI}\"\n    \
+             jump: {{ address: \"127.0.0.1:2221\", user: root, key: /var/tmp/virtsmoke-lab/xen/id_ed25519 }}\n    \
+             capacity: {{ guests: 1, memory_mib: 1536 }}\nimages:\n  cloud:\n    disk: {dir_on_host}/disk.qcow2\n    \
+             kernel: {dir_on_host}/vmlinuz\n    initrd: {dir_on_host}/initrd.img\n    cmdline: \"{}\"\n\
+             guests:\n  deb:\n    kind: xen-pv\n    image: cloud\n    memory_mib: 512\n\
+             timeouts: {{ running: 2m, console: 8m, address: 5m, ssh: 5m, command: 2m, case: 20m }}\n",
+            cmdline.trim()
+        ),
+    )
+    .unwrap();
+    let ran = run_scenario(scenario.path().to_str().unwrap(), &[]);
+    let after = dom0(&format!("sha256sum {dir_on_host}/disk.qcow2; rm -rf {dir_on_host}"));
+    assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
+    let doc = ran.json();
+    let c = case(&doc, "e2e-xen-host-disk/deb@xen1");
+    assert_eq!(step(c, "boot.cloud-init")["outcome"], "passed", "{c:#}");
+    // Booted in place: the host's paths in the domain, the base never written.
+    let xml = walk(&ran.artifacts).into_iter().find(|p| p.ends_with("deb.domain.xml")).unwrap();
+    let xml = std::fs::read_to_string(xml).unwrap();
+    assert!(xml.contains(&format!("<kernel>{dir_on_host}/vmlinuz</kernel>")), "{xml}");
+    assert_eq!(before, after);
+    assert_nothing_left_on_xen(&ran.run_id());
+}

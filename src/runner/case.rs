@@ -591,7 +591,14 @@ async fn scratch_disks(
     let remote = !super::staging::is_this_machine(&host.spec);
     let disk = match base {
         None => None,
-        Some(base) if remote => Some(super::staging::overlay_on_host(ctx, host, base, domain).await?),
+        Some(base) if remote => {
+            // A builtin image was built here; a scenario's `disk:` is a path on the host.
+            let base = match spec.image.spec {
+                ImageSpec::Builtin { .. } => super::staging::Base::Local(base),
+                ImageSpec::Files { .. } => super::staging::Base::OnHost(base),
+            };
+            Some(super::staging::overlay_on_host(ctx, host, base, domain).await?)
+        }
         Some(base) => {
             let overlay = crate::image::overlay::overlay_path(&ctx.run_dir, domain);
             crate::image::overlay::create(base, &overlay).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;

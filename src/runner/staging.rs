@@ -93,27 +93,58 @@ pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result
     Ok(PathBuf::from(remote))
 }
 
-/// A qcow2 overlay on the host for a guest of domain `domain`, on top of a
-/// checked copy of the local base image.
-pub async fn overlay_on_host(ctx: &RunContext, host: &ReadyHost, base: &Path, domain: &str) -> Result<PathBuf, StepFailure> {
-    let format = crate::image::overlay::base_format(base).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
-    let remote_base = on_host(ctx, host, base).await?;
-    let overlay = format!("{}/images/{domain}.overlay.qcow2", remote_run_dir(&ctx.run_id));
+/// Where the base image of a remote overlay is.
+pub enum Base<'a> {
+    /// Built here (a builtin image): copied to the host first.
+    Local(&'a Path),
+    /// A path on the host already (a `disk:` of the scenario): used as it is.
+    OnHost(&'a Path),
+}
+
+/// A qcow2 overlay on the host for a guest of domain `domain`.
+pub async fn overlay_on_host(ctx: &RunContext, host: &ReadyHost, base: Base<'_>, domain: &str) -> Result<PathBuf, StepFailure> {
+    let HostShell::Ssh(target) = host_facts::shell_for(&host.spec) else {
+        return Err(StepFailure::error(format!("host `{}` has no `jump` (SSH) to create an overlay on", host.spec.name)));
+    };
+    let (format, remote_base) = match base {
+        Base::Local(path) => {
+            let format = crate::image::overlay::base_format(path).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+            (format, on_host(ctx, host, path).await?)
+        }
+        Base::OnHost(path) => {
+            let info = format!("qemu-img info -U --output=json '{}'", path.display());
+            let out = ssh::exec(&target, &info, COMMAND_TIMEOUT).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+            let format = serde_json::from_str::<serde_json::Value>(&out.stdout)
+                .ok()
+                .and_then(|v| v.get("format")?.as_str().map(str::to_string))
+                .filter(|f| f == "qcow2" || f == "raw")
+                .ok_or_else(|| {
+                    StepFailure::error(format!(
+                        "cannot use {} on host `{}` as a base image (qcow2 or raw): {}",
+                        path.display(),
+                        host.spec.name,
+                        out.stderr.trim()
+                    ))
+                })?;
+            (format, path.to_path_buf())
+        }
+    };
+    let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
+    let overlay = format!("{dir}/{domain}.overlay.qcow2");
     let command = format!(
-        "qemu-img create -q -f qcow2 -F {format} -b '{}' '{overlay}'",
+        "mkdir -p '{dir}' && qemu-img create -q -f qcow2 -F {format} -b '{}' '{overlay}'",
         remote_base.display()
     );
-    match host_facts::shell_for(&host.spec) {
-        HostShell::Ssh(target) => match ssh::exec(&target, &command, COMMAND_TIMEOUT).await {
-            Ok(o) if o.exit_status == 0 => Ok(PathBuf::from(overlay)),
-            Ok(o) => Err(StepFailure::error(format!(
-                "cannot create the overlay on host `{}`: `{command}` says: {}",
-                host.spec.name,
-                o.stderr.trim()
-            ))),
-            Err(e) => Err(StepFailure::error(crate::error_chain(&e))),
-        },
-        _ => Err(StepFailure::error(format!("host `{}` has no `jump` (SSH) to create an overlay on", host.spec.name))),
+    // The run's directory on the host is removed at the end of the run.
+    ctx.staged.0.lock().await.entry((host.spec.name.clone(), PathBuf::from(&overlay))).or_insert_with(|| overlay.clone());
+    match ssh::exec(&target, &command, COMMAND_TIMEOUT).await {
+        Ok(o) if o.exit_status == 0 => Ok(PathBuf::from(overlay)),
+        Ok(o) => Err(StepFailure::error(format!(
+            "cannot create the overlay on host `{}`: `{command}` says: {}",
+            host.spec.name,
+            o.stderr.trim()
+        ))),
+        Err(e) => Err(StepFailure::error(crate::error_chain(&e))),
     }
 }
 
