@@ -21,14 +21,41 @@ fn assert_nothing_left_on_xen(run: &str) {
 #[test]
 #[ignore = "boots guests on the nested Xen lab: run through ci/test"]
 fn xen_lab_e2e_every_kind_boots_and_proves_its_kind() {
-    let ran = run_scenario("scenarios/local-xen.yaml", &[]);
-    assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
-    xmllint_schema(&ran.junit);
-    let xml = std::fs::read_to_string(&ran.junit).unwrap();
-    let doc = ran.json();
+    let first = run_scenario("scenarios/local-xen.yaml", &[]);
+    let failed: Vec<String> = first.json()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["outcome"] != "passed")
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    let mut runs = vec![first];
+    if !failed.is_empty() {
+        // Under nested emulation a guest now and then dies early in its boot
+        // (a triple fault of the emulated CPU; docs/xen-lab.md, Known problems).
+        // The failed cases get one more run, in which they must pass.
+        eprintln!("rerunning {failed:?} once after:\n{}", text(&runs[0].out));
+        assert_eq!(runs[0].out.status.code(), Some(1), "{}", text(&runs[0].out));
+        assert_nothing_left_on_xen(&runs[0].run_id());
+        let only: Vec<&str> = failed.iter().flat_map(|n| ["--only", n.as_str()]).collect();
+        runs.push(run_scenario("scenarios/local-xen.yaml", &only));
+    }
+    let last = runs.last().unwrap();
+    assert_eq!(last.out.status.code(), Some(0), "{}", text(&last.out));
+    for ran in &runs {
+        xmllint_schema(&ran.junit);
+    }
     for kind in ["xen-pv", "xen-pvh", "xen-pvhvm", "xen-hvm"] {
         let name = format!("local-xen/tiny-{kind}@xen1");
+        let ran = runs
+            .iter()
+            .rev()
+            .find(|r| r.json()["cases"].as_array().unwrap().iter().any(|c| c["name"] == name.as_str()))
+            .unwrap();
+        let xml = std::fs::read_to_string(&ran.junit).unwrap();
+        let doc = ran.json();
         assert!(xml.contains(&format!("<testsuite name=\"{name}\"")), "no testsuite {name}");
+        assert!(xml.contains(&format!("<property name=\"guest_kind_observed\" value=\"{kind}\"/>")), "{xml}");
         let c = case(&doc, &name);
         assert_eq!(c["outcome"], "passed", "{c:#}");
         assert_eq!(step(c, "boot.kind")["outcome"], "passed");
@@ -44,29 +71,27 @@ fn xen_lab_e2e_every_kind_boots_and_proves_its_kind() {
         // Reached through dom0 on its private bridge.
         assert!(p["tiny.address"].starts_with("10.88.0."), "{p:?}");
         assert!(p["tiny.kernel"].ends_with("-amd64"), "{p:?}");
-    }
-    assert!(xml.contains("<property name=\"guest_kind_observed\" value=\"xen-pvhvm\"/>"), "{xml}");
-    // Each console went to the artifacts and holds the marker.
-    let consoles: Vec<_> = walk(&ran.artifacts).into_iter().filter(|p| p.ends_with("tiny.console.log")).collect();
-    assert_eq!(consoles.len(), 4, "{consoles:?}");
-    for c in consoles {
-        assert!(std::fs::read_to_string(&c).unwrap().contains("VIRTSMOKE-MARKER"), "{}", c.display());
-    }
-    // The boot files were the run's checked copies in dom0, not paths of this machine.
-    let run = ran.run_id();
-    for path in walk(&ran.artifacts).into_iter().filter(|p| p.ends_with("tiny.domain.xml")) {
-        let xml = std::fs::read_to_string(&path).unwrap();
-        assert!(xml.contains(&format!("<kernel>/var/tmp/virtsmoke/runs/{run}/images/")), "{xml}");
+        // The console went to the artifacts and holds the marker.
+        let dir = format!("local-xen_tiny-{kind}_xen1");
+        let files: Vec<_> = walk(&ran.artifacts).into_iter().filter(|f| f.to_string_lossy().contains(&dir)).collect();
+        let console = files.iter().find(|f| f.ends_with("tiny.console.log")).unwrap_or_else(|| panic!("{files:?}"));
+        assert!(std::fs::read_to_string(console).unwrap().contains("VIRTSMOKE-MARKER"), "{}", console.display());
+        // The boot files were the run's checked copies in dom0, not paths of this machine.
+        let path = files.iter().find(|f| f.ends_with("tiny.domain.xml")).unwrap_or_else(|| panic!("{files:?}"));
+        let domain = std::fs::read_to_string(path).unwrap();
+        assert!(domain.contains(&format!("<kernel>/var/tmp/virtsmoke/runs/{}/images/", ran.run_id())), "{domain}");
         // libvirt's xen driver takes the XML as a persistent definition too.
-        let name = xml.split("<name>").nth(1).and_then(|r| r.split("</name>").next()).unwrap().to_string();
+        let dom = domain.split("<name>").nth(1).and_then(|r| r.split("</name>").next()).unwrap().to_string();
         let virsh = |args: &[&str]| {
             let out = std::process::Command::new("virsh").args(["-c", XEN_URI]).args(args).output().unwrap();
             assert!(out.status.success(), "virsh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         };
         virsh(&["define", path.to_str().unwrap()]);
-        virsh(&["undefine", &name]);
+        virsh(&["undefine", &dom]);
     }
-    assert_nothing_left_on_xen(&run);
+    for ran in &runs {
+        assert_nothing_left_on_xen(&ran.run_id());
+    }
 }
 
 #[test]
