@@ -151,6 +151,31 @@ pub struct Image {
     pub user: String,
     /// `systemctl is-system-running` may say `degraded` (failed units are still reported).
     pub allow_degraded: bool,
+    /// Who loads the kernel.
+    pub boot: Boot,
+}
+
+/// Who loads a guest's kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Boot {
+    /// virtsmoke hands the image's kernel and initramfs to the hypervisor
+    /// (direct kernel boot), with its own command line.
+    Kernel,
+    /// The disk's own boot loader: the BIOS or UEFI firmware starts it (KVM,
+    /// Xen HVM), or the host's pygrub reads its configuration (Xen PV).
+    Disk,
+}
+
+impl Boot {
+    pub const ALL: [Boot; 2] = [Boot::Kernel, Boot::Disk];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Boot::Kernel => "kernel",
+            Boot::Disk => "disk",
+        }
+    }
 }
 
 /// A per-guest configuration disk the guest's own tools read at boot.

@@ -181,3 +181,40 @@ matrix: {{ image: [quiet, forged] }}
     assert_eq!(sha256(&base), before, "{} changed", base.display());
 }
 
+
+/// The disk's own boot loaders, no kernel from virtsmoke: SeaBIOS runs the
+/// disk's GRUB from its MBR, OVMF the disk's GRUB from its EFI partition. Each passes the
+/// command line written on the disk, the seed still reaches cloud-init, and
+/// nothing of either guest (overlay, seed, UEFI NVRAM) outlives the run.
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn debian_disk_boots_through_its_own_bios_and_uefi_loaders() {
+    let base = debian_disk().join("disk.qcow2");
+    let before = sha256(&base);
+    let ran = run_scenario("scenarios/local-debian-boot-loaders.yaml", &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
+    xmllint_schema(&ran.junit);
+    let (run, arts, doc) = (ran.run_id(), &ran.artifacts, ran.json());
+    for guest in ["bios", "uefi"] {
+        let c = case(&doc, &format!("local-debian-boot-loaders/{guest}@lab1"));
+        for s in ["boot.ssh", "boot.systemd", "boot.cloud-init", "disk-command-line", "root-filesystem"] {
+            assert_eq!(step(c, s)["outcome"], "passed", "{guest} {s}: {c:#}");
+        }
+        assert!(prop(c, &format!("{guest}.cloud_init_detail")).contains("DataSourceNoCloud"), "{c:#}");
+        assert!(prop(c, &format!("{guest}.host_key")).starts_with("verified"), "{c:#}");
+        let file = |suffix: &str| {
+            let p = walk(arts).into_iter().find(|p| p.ends_with(format!("{guest}.{suffix}"))).expect(suffix);
+            // Firmware output is not always UTF-8.
+            String::from_utf8_lossy(&std::fs::read(p).unwrap()).into_owned()
+        };
+        let xml = file("domain.xml");
+        assert!(!xml.contains("<kernel>") && xml.contains("<boot dev='hd'/>"), "{xml}");
+        let console = file("console.log");
+        // The disk's grub.cfg ran: its menu entry's words, before the kernel's.
+        let loader_at = console.find("Loading Linux ...").unwrap_or_else(|| panic!("no GRUB entry on {guest}'s console"));
+        let kernel_at = console.find("Linux version").expect("kernel banner");
+        assert!(loader_at < kernel_at, "GRUB should print before the kernel starts");
+    }
+    assert_no_leftovers(&run);
+    assert_eq!(sha256(&base), before, "{} changed", base.display());
+}

@@ -1,53 +1,8 @@
 #!/bin/bash
-# Runs inside the guest's chroot (see build.sh).
-#
-#   chroot-setup.sh packages    apt sources, dpkg and initramfs settings, the packages
-#   chroot-setup.sh configure   the guest's configuration and units
-#
-# Reads MIRROR, SECURITY_MIRROR, SUITE, LABEL and PACKAGES_LIST from the environment.
+# Runs inside the guest chroot once its packages are in (see build.sh and
+# ../common/recipe.sh): the guest's configuration and units. Reads LABEL
+# from the environment.
 set -euo pipefail
-
-die() { echo "chroot-setup.sh: error: $*" >&2; exit 1; }
-
-packages() {
-    cat >/etc/apt/sources.list <<EOF
-deb $MIRROR $SUITE main
-deb $MIRROR $SUITE-updates main
-deb $SECURITY_MIRROR $SUITE-security main
-EOF
-    # No documentation in the image, and no fsync per file while unpacking.
-    cat >/etc/dpkg/dpkg.cfg.d/virtsmoke <<'EOF'
-force-unsafe-io
-path-exclude=/usr/share/doc/*
-path-include=/usr/share/doc/*/copyright
-path-exclude=/usr/share/man/*
-path-exclude=/usr/share/info/*
-path-exclude=/usr/share/locale/*
-path-exclude=/usr/share/lintian/*
-EOF
-    cat >/etc/apt/apt.conf.d/90virtsmoke <<'EOF'
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-Acquire::Languages "none";
-EOF
-    # Nothing may start in the chroot.
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 0755 /usr/sbin/policy-rc.d
-
-    # The kernel finds its root through a small initramfs: the block drivers of
-    # every guest kind (virtio, Xen PV, emulated IDE), not every storage driver.
-    mkdir -p /etc/initramfs-tools/conf.d /usr/share/initramfs-tools/modules.d
-    printf 'MODULES=list\nCOMPRESS=gzip\n' >/etc/initramfs-tools/conf.d/virtsmoke
-    printf '%s\n' virtio_pci virtio_blk xen_blkfront ata_piix ata_generic sd_mod ext4 \
-        >/usr/share/initramfs-tools/modules.d/virtsmoke-disk
-
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    # shellcheck disable=SC2086
-    apt-get install -y -q -o Dpkg::Options::=--force-confold $PACKAGES_LIST
-    apt-get clean
-    rm -rf /var/lib/apt/lists/*
-}
 
 configure() {
     # Network: DHCP on the first NIC (eth0 with net.ifnames=0). cloud-init's
@@ -74,7 +29,8 @@ EOF
 datasource_list: [ NoCloud, None ]
 EOF
     # The image has no en_US locale (the default would fail and degrade the
-    # boot), no boot loader, and no use for slow RSA/DSA host keys.
+    # boot), no GRUB package (its loaders are put on the disk from outside,
+    # by make-disk.sh), and no use for slow RSA/DSA host keys.
     cat >/etc/cloud/cloud.cfg.d/91_virtsmoke.cfg <<'EOF'
 locale: C.UTF-8
 grub_dpkg:
@@ -125,12 +81,6 @@ EOF
         fstrim.timer dpkg-db-backup.timer getty@tty1.service; do
         systemctl mask "$unit" >/dev/null 2>&1 || true
     done
-
-    rm -f /usr/sbin/policy-rc.d
 }
 
-case "${1:-}" in
-    packages) packages ;;
-    configure) configure ;;
-    *) die "usage: $0 packages|configure" ;;
-esac
+configure

@@ -12,6 +12,12 @@
 set -euo pipefail
 
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+if [ -f "$SRC_DIR/recipe.sh" ]; then
+    . "$SRC_DIR/recipe.sh"
+else
+    . "$SRC_DIR/../common/recipe.sh"
+fi
+RECIPE=test-image
 WITH_PING=${VIRTSMOKE_WITH_PING:-1}
 
 # Modules to put in the initramfs and load at boot (plus their dependencies).
@@ -20,27 +26,10 @@ WITH_PING=${VIRTSMOKE_WITH_PING:-1}
 REQUIRED_MODULES=(virtio_pci virtio_net virtio_blk virtio_console virtio_rng xen-netfront xen-blkfront e1000)
 OPTIONAL_MODULES=(8139cp)
 
-log() { echo "build.sh: $*" >&2; }
-die() { echo "build.sh: error: $*" >&2; exit 1; }
-
-[ $# -eq 1 ] || die "usage: $0 OUTDIR"
-[ "$(id -u)" -eq 0 ] || die "must run as root"
+recipe_start "$@"
 for t in apt-get apt-cache dpkg-deb cpio gzip ldd find sort; do
     command -v "$t" >/dev/null || die "missing tool: $t"
 done
-
-OUTDIR=${1%/}
-[ -n "$OUTDIR" ] || die "bad OUTDIR"
-mkdir -p "$OUTDIR"
-OUTDIR=$(cd "$OUTDIR" && pwd)
-OUTTMP="$OUTDIR.tmp.$$"
-
-WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/virtsmoke-image.XXXXXX")
-cleanup() {
-    rm -rf "$WORK" "$OUTTMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------
 # 1. Download packages
@@ -87,7 +76,6 @@ deb_of() {
     echo "$f"
 }
 
-declare -A VERSION
 X="$WORK/x"
 for p in "$KPKG" "${PKGS[@]}"; do
     d=$(deb_of "$p")
@@ -280,30 +268,14 @@ mknod -m 0666 "$ROOT/dev/null" c 1 3 || log "warning: cannot create dev/null nod
 # ---------------------------------------------------------------------------
 # 4. Outputs
 # ---------------------------------------------------------------------------
-rm -rf "$OUTTMP"
-mkdir -p "$OUTTMP"
 log "writing initrd.img"
 (cd "$ROOT" && find . -mindepth 1 -print0 | LC_ALL=C sort -z \
     | cpio --null -o -H newc -R 0:0 --quiet) | gzip -9 -n >"$OUTTMP/initrd.img"
 cp "$KROOT/boot/vmlinuz-$KVER" "$OUTTMP/vmlinuz"
-
-{
-    echo "{"
-    echo "  \"kernel_version\": \"$KVER\","
-    echo "  \"packages\": {"
-    n=${#INCLUDED[@]}; i=0
-    for p in "${INCLUDED[@]}"; do
-        i=$((i + 1)); sep=,; [ $i -eq $n ] && sep=
-        echo "    \"$p\": \"${VERSION[$p]}\"$sep"
-    done
-    echo "  },"
-    echo "  \"built_at\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\""
-    echo "}"
-} >"$OUTTMP/manifest.json"
-
-# Each file is renamed into place atomically; manifest.json last, so its
-# presence means a complete image.
-for f in vmlinuz initrd.img manifest.json; do
-    mv -f "$OUTTMP/$f" "$OUTDIR/$f"
+# The manifest lists what went into the image.
+for p in "${!VERSION[@]}"; do
+    [[ " ${INCLUDED[*]} " == *" $p "* ]] || unset "VERSION[$p]"
 done
+write_manifest "kernel_version=$KVER"
+publish vmlinuz initrd.img
 log "done: $OUTDIR (kernel $KVER, vmlinuz $(stat -c %s "$OUTDIR/vmlinuz") bytes, initrd.img $(stat -c %s "$OUTDIR/initrd.img") bytes)"

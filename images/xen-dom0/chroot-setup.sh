@@ -1,56 +1,13 @@
 #!/bin/bash
-# Runs inside the dom0 chroot (see build.sh).
-#
-#   chroot-setup.sh packages    apt sources, dpkg and initramfs settings, the packages
-#   chroot-setup.sh configure   the dom0's configuration and units
-#
-# `packages` reads MIRROR, SECURITY_MIRROR, SUITE and PACKAGES_LIST from the
-# environment.
+# Runs inside the dom0 chroot once its packages are in (see build.sh and
+# ../common/recipe.sh): the dom0's configuration and units.
 set -euo pipefail
 
 die() { echo "chroot-setup.sh: error: $*" >&2; exit 1; }
 
-packages() {
-    cat >/etc/apt/sources.list <<EOF
-deb $MIRROR $SUITE main
-deb $MIRROR $SUITE-updates main
-deb $SECURITY_MIRROR $SUITE-security main
-EOF
-    # No documentation in the image, and no fsync per file while unpacking.
-    cat >/etc/dpkg/dpkg.cfg.d/virtsmoke <<'EOF'
-force-unsafe-io
-path-exclude=/usr/share/doc/*
-path-include=/usr/share/doc/*/copyright
-path-exclude=/usr/share/man/*
-path-exclude=/usr/share/info/*
-path-exclude=/usr/share/locale/*
-path-exclude=/usr/share/lintian/*
-EOF
-    cat >/etc/apt/apt.conf.d/90virtsmoke <<'EOF'
-APT::Install-Recommends "false";
-APT::Install-Suggests "false";
-Acquire::Languages "none";
-EOF
-    # Nothing may start in the chroot.
-    printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-    chmod 0755 /usr/sbin/policy-rc.d
-
-    # dom0 boots from a virtio disk through its initramfs: keep that small
-    # (the modules it needs, not every storage driver).
-    mkdir -p /etc/initramfs-tools/conf.d /usr/share/initramfs-tools/modules.d
-    printf 'MODULES=list\nCOMPRESS=gzip\n' >/etc/initramfs-tools/conf.d/virtsmoke
-    printf '%s\n' virtio_pci virtio_blk ext4 crc32c_generic \
-        >/usr/share/initramfs-tools/modules.d/virtsmoke-dom0
-
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q
-    # shellcheck disable=SC2086
-    apt-get install -y -q -o Dpkg::Options::=--force-confold $PACKAGES_LIST
-    apt-get clean
-    rm -rf /var/lib/apt/lists/*
-}
-
 configure() {
+    install -m 0755 /tmp/virtsmoke-recipe/virtsmoke-dom0-params /usr/local/sbin/virtsmoke-dom0-params
+
     # libvirt's xen driver needs a CPU model the host CPU matches; under TCG
     # there is no `vme`, which every model needs (or `sep`). Dropping it from
     # the 486 model lets the driver start (host CPU model: 486). Lab only.
@@ -182,12 +139,6 @@ EOF
         dpkg-db-backup.timer getty@tty1.service systemd-machined.service; do
         systemctl mask "$unit" >/dev/null 2>&1 || true
     done
-
-    rm -f /usr/sbin/policy-rc.d
 }
 
-case "${1:-}" in
-    packages) packages ;;
-    configure) configure ;;
-    *) die "usage: $0 packages|configure" ;;
-esac
+configure

@@ -118,7 +118,17 @@ fn build_kvm(input: &DomainXmlInput) -> String {
     lifecycle(&mut x);
     x.push_str("  <devices>\n");
     disk(&mut x, input, "vda", "virtio");
-    cdrom(&mut x, input, "hdc", "ide");
+    if input.firmware == Firmware::Uefi {
+        // After OVMF, Linux's ata_piix finds no ATAPI device on the IDE bus
+        // (measured: Debian 12's cloud kernel, QEMU 7.2), and that kernel has
+        // no AHCI driver: the seed goes on virtio-scsi, which both drive.
+        if input.seed.is_some() {
+            x.push_str("    <controller type='scsi' index='0' model='virtio-scsi'/>\n");
+        }
+        cdrom(&mut x, input, "sda", "scsi");
+    } else {
+        cdrom(&mut x, input, "hdc", "ide");
+    }
     if !input.bridge.is_empty() {
         nic(&mut x, input, Some("virtio"));
     }
@@ -135,8 +145,16 @@ fn build_kvm(input: &DomainXmlInput) -> String {
 fn build_xen_pv(input: &DomainXmlInput) -> String {
     let mut x = header(input);
     if input.kernel.is_none() {
-        // A PV guest has no firmware: without a kernel, the host's bootloader reads the disk.
-        x.push_str("  <bootloader>/usr/bin/pygrub</bootloader>\n");
+        // A PV guest has no firmware: without a kernel, the host's pygrub reads
+        // the disk's boot loader configuration. A bare name, which libxl finds
+        // in Xen's own directory (Debian: /usr/lib/xen-4.17/bin, EL: /usr/lib/xen/bin).
+        // The disk's command line names serial consoles a PV guest lacks, so
+        // the last `console=` (the one that wins) is added.
+        let _ = writeln!(
+            x,
+            "  <bootloader>pygrub</bootloader>\n  <bootloader_args>--args=console={}</bootloader_args>",
+            kernel_console(input.kind)
+        );
     }
     let os_type = match input.kind {
         GuestKind::XenPvh => "<type arch='x86_64' machine='xenpvh'>xenpvh</type>",
@@ -364,6 +382,33 @@ mod tests {
         let mut h = input(GuestKind::XenHvm, DomainType::Xen);
         h.seed = i.seed.clone();
         assert!(build(&h).contains("<disk type='file' device='cdrom'>"));
+    }
+
+    /// A guest booted by its disk's own boot loader: no kernel, a disk and a seed.
+    fn disk_boot(kind: GuestKind, domain_type: DomainType) -> DomainXmlInput {
+        let mut i = input(kind, domain_type);
+        i.kernel = None;
+        i.initrd = None;
+        i.disk = Some("/r/vs-r1-0-tiny.overlay.qcow2".into());
+        i.seed = Some("/r/vs-r1-0-tiny.seed.iso".into());
+        i
+    }
+
+    #[test]
+    fn xen_pv_from_disk_runs_pygrub_with_the_pv_console() {
+        insta::assert_snapshot!(build(&disk_boot(GuestKind::XenPv, DomainType::Xen)));
+    }
+
+    #[test]
+    fn xen_pvhvm_from_disk_boots_the_disk() {
+        insta::assert_snapshot!(build(&disk_boot(GuestKind::XenPvhvm, DomainType::Xen)));
+    }
+
+    #[test]
+    fn kvm_uefi_from_disk_boots_the_disk() {
+        let mut i = disk_boot(GuestKind::Kvm, DomainType::Qemu);
+        i.firmware = Firmware::Uefi;
+        insta::assert_snapshot!(build(&i));
     }
 
     #[test]

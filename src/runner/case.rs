@@ -14,7 +14,7 @@ use crate::backend::RunState;
 use crate::checks::{self, GuestUnderTest, StepFailure};
 use crate::events::{CaseReport, KeptGuest, Outcome, RunEvent, StepRecord};
 use crate::guest::console_scan;
-use crate::plan::{Case, CheckSpec, GuestNetwork, GuestSpec, Image, ImageSpec, SeedKind};
+use crate::plan::{Boot, Case, CheckSpec, GuestNetwork, GuestSpec, Image, ImageSpec, SeedKind};
 
 /// Collects a case's steps and announces each as it finishes.
 struct Recorder<'a> {
@@ -475,6 +475,11 @@ async fn provision(
             (Some(img.kernel.clone()), Some(img.initrd.clone()), img.disk.clone(), img.cmdline.clone())
         }
         ImageSpec::Files { kernel, initrd, disk } => (kernel.clone(), initrd.clone(), disk.clone(), None),
+    };
+    // Booted by the disk's own loader, the guest gets no kernel from here.
+    let (kernel, initrd) = match spec.image.boot {
+        Boot::Kernel => (kernel, initrd),
+        Boot::Disk => (None, None),
     };
     let marker = spec.image.marker.clone();
     if let Some(k) = kernel.as_ref().filter(|k| k.is_file()) {

@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::plan::{Case, Firmware, GuestKind, GuestSpec, HostSpec, Plan};
+use crate::plan::{Boot, Case, Firmware, GuestKind, GuestSpec, HostSpec, Plan};
 
 use super::ctx::{Cx, SourceFile};
 use super::diagnostic::Diagnostic;
@@ -357,6 +357,15 @@ fn expand(
                         let Some(img) = s.images.get(image_name) else {
                             return;
                         };
+                        if img.boot == Boot::Disk && guest_kind == GuestKind::XenPvh {
+                            report(
+                                cx,
+                                kind.map(|(_, n)| n).unwrap_or(t.kind_node),
+                                format!("guest `{}` of kind `xen-pvh` cannot boot image `{image_name}` from its disk (`boot: disk`)", t.name),
+                                "a PVH guest starts the kernel virtsmoke gives it: use `boot: kernel` with a `kernel`, or kind xen-pv (pygrub), xen-pvhvm, xen-hvm or kvm".into(),
+                            );
+                            ok = false;
+                        }
                         for _ in 0..t.count {
                             let n = numbered.entry(t.name.as_str()).or_default();
                             *n += 1;

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::plan::{Image, ImageSpec, SeedKind};
+use crate::plan::{Boot, Image, ImageSpec, SeedKind};
 
 use super::ctx::{Cx, Fields};
 use super::suggest;
@@ -19,6 +19,7 @@ pub(crate) const KEYS: &[&str] = &[
     "cloud_config",
     "marker",
     "allow_degraded",
+    "boot",
 ];
 
 /// Images whose recipe ships with virtsmoke.
@@ -165,6 +166,8 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         );
     }
 
+    let boot = boot(cx, &f, name, spec.as_ref(), from_disk);
+
     if cx.diags.len() > before {
         return None;
     }
@@ -178,7 +181,55 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         cloud_config: cloud_config?,
         user: user?,
         allow_degraded: allow_degraded?,
+        boot: boot?,
     })
+}
+
+/// `boot:`, by default `kernel` where the image has one. A disk's own boot
+/// loader brings its own kernel and command line, so `boot: disk` rules out
+/// `kernel` and `cmdline`.
+fn boot(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str, spec: Option<&ImageSpec>, from_disk: bool) -> Option<Boot> {
+    let has_kernel = match spec {
+        Some(ImageSpec::Builtin { .. }) => true,
+        Some(ImageSpec::Files { kernel, .. }) => kernel.is_some(),
+        None => f.get("kernel").is_some(),
+    };
+    let Some(n) = f.get("boot") else {
+        return Some(if has_kernel || !from_disk { Boot::Kernel } else { Boot::Disk });
+    };
+    let names: Vec<&str> = Boot::ALL.iter().map(|b| b.as_str()).collect();
+    let boot = cx.choice(n, &f.desc("boot"), &names).and_then(|c| Boot::ALL.into_iter().find(|b| b.as_str() == c))?;
+    match boot {
+        Boot::Disk if spec.is_some() && !from_disk => {
+            cx.error(
+                n,
+                format!("image `{name}` has `boot: disk` but no disk"),
+                Some("give the image a `disk` (a qcow2 or raw image with a boot loader), or use `boot: kernel`".into()),
+            );
+            None
+        }
+        Boot::Disk => {
+            for key in ["kernel", "initrd", "cmdline"] {
+                if let Some(k) = f.key_node(key) {
+                    cx.error(
+                        k,
+                        format!("`{key}` in image `{name}` has no effect with `boot: disk`"),
+                        Some("the disk's own boot loader brings its kernel and command line: remove it, or use `boot: kernel`".into()),
+                    );
+                }
+            }
+            Some(boot)
+        }
+        Boot::Kernel if spec.is_some() && !has_kernel => {
+            cx.error(
+                n,
+                format!("image `{name}` has `boot: kernel` but no kernel"),
+                Some("give the image a `kernel` (and an `initrd`), or use `boot: disk`".into()),
+            );
+            None
+        }
+        Boot::Kernel => Some(boot),
+    }
 }
 
 /// A login name as `useradd` accepts it by default.

@@ -56,7 +56,8 @@ pub fn scenario() -> Value {
             "user": { "type": "string" },
             "cloud_config": { "type": "string", "description": "cloud-config (a YAML mapping, as text) merged into the NoCloud seed's user-data" },
             "marker": { "type": "string", "description": "console text that means the guest has booted" },
-            "allow_degraded": { "type": "boolean" }
+            "allow_degraded": { "type": "boolean" },
+            "boot": { "enum": ["kernel", "disk"], "description": "kernel: direct kernel boot by virtsmoke; disk: the disk's own boot loader (firmware, or pygrub for Xen PV)" }
         }),
         &[],
     );

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::plan::{CheckSpec, Firmware, GuestKind, GuestNetwork, Hypervisor, ImageSpec};
+use crate::plan::{Boot, CheckSpec, Firmware, GuestKind, GuestNetwork, Hypervisor, ImageSpec};
 
 use super::*;
 
@@ -1509,4 +1509,47 @@ fn documented_example_is_valid() {
         ["local-kvm/tiny-tiny@lab1", "local-kvm/tiny-custom@lab1"]
     );
     assert_eq!(plan.hosts["xen1"].bridge, "xenbr0");
+}
+
+#[test]
+fn boot_is_kernel_where_there_is_one_and_disk_otherwise() {
+    let head = "version: 1\nname: b\nhosts:\n  h: { uri: \"qemu:///system\" }\n  x: { uri: \"xen:///system\" }\n";
+    let p = plan(&format!(
+        "{head}images:\n  tiny: {{ builtin: test-image }}\n  deb: {{ builtin: debian-disk }}\n  own: {{ builtin: debian-disk, boot: disk }}\n  \
+         cloud: {{ disk: /img/c.qcow2 }}\n  both: {{ disk: /img/c.qcow2, kernel: /k }}\n\
+         guests: {{ g: {{ kind: kvm, image: tiny }} }}\nmatrix: {{ host: [h], image: [tiny, deb, own, cloud, both] }}\n"
+    ));
+    let boots: Vec<_> = p.cases.iter().map(|c| (c.guests[0].image.name.as_str(), c.guests[0].image.boot)).collect();
+    assert_eq!(
+        boots,
+        [("tiny", Boot::Kernel), ("deb", Boot::Kernel), ("own", Boot::Disk), ("cloud", Boot::Disk), ("both", Boot::Kernel)]
+    );
+    // Xen PV reads the disk with pygrub; PVH cannot.
+    let own = "images: { own: { builtin: debian-disk, boot: disk } }\n";
+    plan(&format!("{head}{own}guests: {{ g: {{ kind: xen-pv, image: own }} }}\nmatrix: {{ host: [x] }}\n"));
+    let out = errors(&format!("{head}{own}guests: {{ g: {{ kind: xen-pvh, image: own }} }}\nmatrix: {{ host: [x] }}\n"));
+    assert!(out.contains("error: guest `g` of kind `xen-pvh` cannot boot image `own` from its disk (`boot: disk`)"), "{out}");
+}
+
+#[test]
+fn boot_contradictions_are_errors() {
+    let out = errors(
+        "version: 1\nname: b\nhosts: { h: { uri: \"qemu:///system\" } }\nimages:\n  \
+         a: { builtin: test-image, boot: disk }\n  \
+         b: { kernel: /k, boot: disk, disk: /d }\n  \
+         c: { disk: /d, cmdline: \"x=1\", boot: disk }\n  \
+         d: { disk: /d, boot: kernel }\n  \
+         e: { disk: /d, boot: loader }\n\
+         guests: { g: { kind: kvm, image: a } }\n",
+    );
+    for expected in [
+        "error: image `a` has `boot: disk` but no disk",
+        "error: `kernel` in image `b` has no effect with `boot: disk`",
+        "error: `cmdline` in image `c` has no effect with `boot: disk`",
+        "error: image `d` has `boot: kernel` but no kernel",
+        "error: invalid value `loader` for `boot` in image `e`: expected one of kernel, disk",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(out.contains("x.yaml:8:"), "positions point at the image: {out}");
 }
