@@ -149,6 +149,9 @@ pub struct Image {
     pub cloud_config: Option<String>,
     /// The user SSH logs in as.
     pub user: String,
+    /// A private key on this machine that logs in to the image's guests (a
+    /// key baked into the image), instead of the run's own key.
+    pub ssh_key: Option<std::path::PathBuf>,
     /// `systemctl is-system-running` may say `degraded` (failed units are still reported).
     pub allow_degraded: bool,
     /// Who loads the kernel.

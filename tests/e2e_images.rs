@@ -218,3 +218,58 @@ fn debian_disk_boots_through_its_own_bios_and_uefi_loaders() {
     assert_no_leftovers(&run);
     assert_eq!(sha256(&base), before, "{} changed", base.display());
 }
+
+/// An image that carries its own login key (here written into root's
+/// `authorized_keys` by the scenario's cloud-config, as a vendor image would
+/// ship it): with `ssh_key` the run logs in with that key and its seed
+/// authorises no key of its own, so a wrong `ssh_key` is refused and the
+/// failure names it.
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn an_image_with_its_own_key_is_logged_in_with_the_scenarios_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let keygen = |name: &str| {
+        let key = dir.path().join(name);
+        let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&key).output().unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+        key
+    };
+    let (baked, other) = (keygen("id_baked"), keygen("id_other"));
+    let public = std::fs::read_to_string(baked.with_extension("pub")).unwrap();
+    let scenario = dir.path().join("own-key.yaml");
+    let image = |key: &Path| {
+        format!(
+            "\n    builtin: debian-disk\n    ssh_key: {}\n    cloud_config: |\n      write_files:\n        \
+             - path: /root/.ssh/authorized_keys\n          permissions: '0600'\n          content: {}\n",
+            key.display(),
+            public.trim()
+        )
+    };
+    std::fs::write(
+        &scenario,
+        format!(
+            "version: 1\nname: e2e-own-key\nhosts:\n  lab1: {{ uri: \"{LAB_URI}\", hypervisor: kvm, accel: qemu, netns: vs-lab-h1, bridge: vsbr0, \
+             capacity: {{ guests: 2, memory_mib: 2048 }} }}\nimages:\n  baked:{}  wrong:{}\
+             guests:\n  g: {{ kind: kvm, image: baked, memory_mib: 512 }}\n\
+             timeouts: {{ console: 5m, ssh: 3m, case: 12m }}\nmatrix: {{ image: [baked, wrong] }}\n",
+            image(&baked),
+            image(&other)
+        ),
+    )
+    .unwrap();
+    let ran = run_scenario(scenario.to_str().unwrap(), &["-j", "2"]);
+    assert_eq!(ran.out.status.code(), Some(1), "{}", text(&ran.out));
+    let doc = ran.json();
+
+    let good = case(&doc, "e2e-own-key/g-baked@lab1");
+    assert_eq!(good["outcome"], "passed", "{good:#}");
+    assert!(prop(good, "g.host_key").starts_with("verified"), "{good:#}");
+
+    let wrong = case(&doc, "e2e-own-key/g-wrong@lab1");
+    let ssh = step(wrong, "boot.ssh");
+    assert_eq!(ssh["outcome"], "failed", "{wrong:#}");
+    let msg = ssh["message"].as_str().unwrap();
+    assert!(msg.contains(&format!("refused the key {}", other.display())), "{msg}");
+
+    assert_no_leftovers(&ran.run_id());
+}

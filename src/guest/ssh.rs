@@ -68,9 +68,10 @@ pub enum SshError {
     HostKey { target: String, seen: String, expected: String },
     #[error("{target} sent no host key")]
     NoHostKey { target: String },
-    #[error("{target} refused the run's key")]
+    #[error("{target} refused the key {}", key.display())]
     Authentication {
         target: String,
+        key: PathBuf,
         #[source]
         source: ssh2::Error,
     },
@@ -127,7 +128,7 @@ fn connect(target: &SshTarget, timeout: Duration) -> Result<Session, SshError> {
         }
     }
     sess.userauth_pubkey_file(&target.user, None, &target.private_key, None)
-        .map_err(|source| SshError::Authentication { target: t.clone(), source })?;
+        .map_err(|source| SshError::Authentication { target: t.clone(), key: target.private_key.clone(), source })?;
     Ok(sess)
 }
 

@@ -34,8 +34,9 @@ pub struct SeedInput<'a> {
     /// Unique per guest (its domain name): cloud-init runs its per-instance steps once per id.
     pub instance_id: &'a str,
     pub hostname: &'a str,
-    /// `ssh-ed25519 AAAA...`.
-    pub public_key: &'a str,
+    /// `ssh-ed25519 AAAA...`: authorised for `user`. `None` when the image
+    /// brings its own key (`ssh_key`): the seed then authorises nothing.
+    pub public_key: Option<&'a str>,
     /// Who logs in with the key: `root`, or a user the seed creates.
     pub user: &'a str,
     /// The scenario's cloud-config, merged after virtsmoke's.
@@ -64,7 +65,9 @@ fn virtsmoke_config(input: &SeedInput<'_>) -> String {
         input.instance_id,
         q(input.hostname)
     );
-    let key = q(input.public_key);
+    let Some(key) = input.public_key.map(q) else {
+        return c;
+    };
     if input.user == "root" {
         // Without this, cloud-init makes root's key print "login as the default user".
         c.push_str(&format!("disable_root: false\nssh_authorized_keys:\n  - {key}\n"));
@@ -178,7 +181,7 @@ mod tests {
         SeedInput {
             instance_id: "vs-r1-0-deb",
             hostname: "deb",
-            public_key: "ssh-ed25519 AAAAC3Nza",
+            public_key: Some("ssh-ed25519 AAAAC3Nza"),
             user: "root",
             cloud_config: None,
             network: None,
@@ -203,6 +206,15 @@ mod tests {
         assert!(!ud.contains("disable_root"), "{ud}");
         let parsed: serde_yaml_ng::Value = serde_yaml_ng::from_str(&ud).unwrap();
         assert_eq!(parsed["users"][0]["ssh_authorized_keys"][0].as_str(), Some("ssh-ed25519 AAAAC3Nza"));
+    }
+
+    #[test]
+    fn an_image_with_its_own_key_gets_none_authorised() {
+        for user in ["root", "tester"] {
+            let ud = user_data(&SeedInput { public_key: None, user, ..input() });
+            assert!(!ud.contains("ssh_authorized_keys") && !ud.contains("users:"), "{ud}");
+            assert!(ud.contains("hostname: \"deb\"") && ud.contains("ssh_pwauth: false"), "{ud}");
+        }
     }
 
     #[test]

@@ -258,7 +258,8 @@ async fn run_body(
         rec.record(Some(&spec.name), "boot.address", t, Ok(()));
 
         let t = Instant::now();
-        let mut target = checks::boot::target(addr, host.spec.netns.as_deref(), &ctx.key.private, &spec.image.user);
+        let key = spec.image.ssh_key.as_deref().unwrap_or(&ctx.key.private);
+        let mut target = checks::boot::target(addr, host.spec.netns.as_deref(), key, &spec.image.user);
         if let Some(j) = &host.spec.jump {
             match jump_host(j, host.spec.netns.as_deref()) {
                 Ok(jh) => target.jump = Some(jh),
@@ -623,7 +624,7 @@ async fn scratch_disks(
         let input = crate::image::seed::SeedInput {
             instance_id: domain,
             hostname: &spec.name,
-            public_key: &ctx.key.public,
+            public_key: spec.image.ssh_key.is_none().then_some(ctx.key.public.as_str()),
             user: &spec.image.user,
             cloud_config: spec.image.cloud_config.as_deref(),
             network,

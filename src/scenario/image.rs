@@ -20,6 +20,7 @@ pub(crate) const KEYS: &[&str] = &[
     "marker",
     "allow_degraded",
     "boot",
+    "ssh_key",
 ];
 
 /// Images whose recipe ships with virtsmoke.
@@ -167,6 +168,7 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
     }
 
     let boot = boot(cx, &f, name, spec.as_ref(), from_disk);
+    let ssh_key = ssh_key(cx, &f, name, spec.as_ref());
 
     if cx.diags.len() > before {
         return None;
@@ -182,7 +184,34 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         user: user?,
         allow_degraded: allow_degraded?,
         boot: boot?,
+        ssh_key: ssh_key?,
     })
+}
+
+/// `ssh_key:` a private key on this machine, for images with a key of their
+/// own. Checked here, so a wrong path stops the run before anything boots.
+fn ssh_key(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str, spec: Option<&ImageSpec>) -> Option<Option<PathBuf>> {
+    let Some(n) = f.get("ssh_key") else {
+        return Some(None);
+    };
+    let path = path(cx, f, "ssh_key")??;
+    if matches!(spec, Some(ImageSpec::Builtin { name }) if name == "test-image") {
+        cx.error(
+            n,
+            format!("`ssh_key` in image `{name}` has no effect: the test image takes the run's key from its kernel command line"),
+            Some("remove it".into()),
+        );
+        return None;
+    }
+    if !path.is_file() {
+        cx.error(
+            n,
+            format!("{} `{}` is not a file on this machine", f.desc("ssh_key"), path.display()),
+            Some("`ssh_key` is the private key virtsmoke logs in with, read where virtsmoke runs (not on the libvirt host)".into()),
+        );
+        return None;
+    }
+    Some(Some(path))
 }
 
 /// `boot:`, by default `kernel` where the image has one. A disk's own boot

@@ -1553,3 +1553,28 @@ fn boot_contradictions_are_errors() {
     }
     assert!(out.contains("x.yaml:8:"), "positions point at the image: {out}");
 }
+
+#[test]
+fn ssh_key_is_a_file_here_and_not_for_the_test_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_baked");
+    std::fs::write(&key, "key").unwrap();
+    let head = "version: 1\nname: k\nhosts: { h: { uri: \"qemu:///system\" } }\n";
+    let p = plan(&format!(
+        "{head}images: {{ baked: {{ disk: /img/vendor.qcow2, seed: none, user: admin, ssh_key: {} }} }}\nguests: {{ g: {{ kind: kvm, image: baked }} }}\n",
+        key.display()
+    ));
+    assert_eq!(p.cases[0].guests[0].image.ssh_key.as_deref(), Some(key.as_path()));
+    let out = errors(&format!(
+        "{head}images:\n  a: {{ disk: /d, ssh_key: {}/missing }}\n  b: {{ builtin: test-image, ssh_key: {} }}\n  c: {{ disk: /d, ssh_key: id_rsa }}\nguests: {{ g: {{ kind: kvm, image: a }} }}\n",
+        dir.path().display(),
+        key.display()
+    ));
+    for expected in [
+        "/missing` is not a file on this machine",
+        "error: `ssh_key` in image `b` has no effect: the test image takes the run's key from its kernel command line",
+        "`ssh_key` in image `c` must be an absolute path, found `id_rsa`",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+}
