@@ -156,6 +156,18 @@ pub struct Image {
     pub allow_degraded: bool,
     /// Who loads the kernel.
     pub boot: Boot,
+    /// The image's files are on this machine and go to a remote host as
+    /// checked copies, once per run (`copy: true`); otherwise they are paths
+    /// on the host.
+    pub copy: bool,
+}
+
+impl Image {
+    /// Whether the image's files are on the machine running virtsmoke (a
+    /// builtin image is built here), so that a remote host needs copies.
+    pub fn files_are_here(&self) -> bool {
+        self.copy || matches!(self.spec, ImageSpec::Builtin { .. })
+    }
 }
 
 /// Who loads a guest's kernel.

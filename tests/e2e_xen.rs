@@ -194,10 +194,43 @@ fn xen_lab_e2e_a_domain_libvirt_does_not_know_is_found_in_xenstore() {
 /// Lists xenstore's domains, `ID NAME` per line.
 const XENSTORE_LIST: &str = "for d in $(xenstore-list /local/domain); do echo \"$d $(xenstore-read /local/domain/$d/name)\"; done";
 
+/// A scenario that boots the Debian disk image as xen-pv from files named by
+/// their paths in `dir` (its `disk.qcow2`, `vmlinuz`, `initrd.img`), with
+/// `copy` as given.
+fn debian_files_scenario(name: &str, dir: &str, copy: bool) -> tempfile::NamedTempFile {
+    let cmdline = std::fs::read_to_string(std::path::Path::new(&debian_disk_here()).join("cmdline")).unwrap();
+    let scenario = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        scenario.path(),
+        format!(
+            "version: 1\nname: {name}\nhosts:\n  xen1:\n    uri: \"{XEN_URI}\"\n    \
+             jump: {{ address: \"127.0.0.1:2221\", user: root, key: /var/tmp/virtsmoke-lab/xen/id_ed25519 }}\n    \
+             capacity: {{ guests: 1, memory_mib: 1536 }}\nimages:\n  cloud:\n    disk: {dir}/disk.qcow2\n    \
+             kernel: {dir}/vmlinuz\n    initrd: {dir}/initrd.img\n    cmdline: \"{}\"\n    copy: {copy}\n\
+             guests:\n  deb:\n    kind: xen-pv\n    image: cloud\n    memory_mib: 512\n\
+             checks:\n  - boot\n  - command: {{ name: root-on-overlay, run: \"findmnt -n -o SOURCE /\", expect_output: \"xvda\" }}\n\
+             timeouts: {{ running: 2m, console: 8m, address: 5m, ssh: 5m, command: 2m, case: 20m }}\n",
+            cmdline.trim()
+        ),
+    )
+    .unwrap();
+    scenario
+}
+
+/// The directory of the built Debian disk image on this machine.
+fn debian_disk_here() -> String {
+    let image = virtsmoke(&["image", "path", "debian-disk"]);
+    assert!(image.status.success(), "{}", text(&image));
+    String::from_utf8_lossy(&image.stdout).trim().to_string()
+}
+
+/// Files of this machine (`copy: true`) reach the Xen host as checked copies
+/// in the run's directory; the overlay is made there; all of it goes with the run.
 #[test]
 #[ignore = "boots guests on the nested Xen lab: run through ci/test"]
 fn xen_lab_e2e_a_disk_image_boots_on_an_overlay_made_on_the_host() {
-    let ran = run_scenario("tests/fixtures/e2e/xen-disk.yaml", &[]);
+    let scenario = debian_files_scenario("e2e-xen-disk", &debian_disk_here(), true);
+    let ran = run_scenario(scenario.path().to_str().unwrap(), &[]);
     assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
     let doc = ran.json();
     let c = case(&doc, "e2e-xen-disk/deb@xen1");
@@ -212,6 +245,7 @@ fn xen_lab_e2e_a_disk_image_boots_on_an_overlay_made_on_the_host() {
     let xml = walk(&ran.artifacts).into_iter().find(|p| p.ends_with("deb.domain.xml")).unwrap();
     let xml = std::fs::read_to_string(xml).unwrap();
     let dir = format!("/var/tmp/virtsmoke/runs/{run}/images/");
+    assert!(xml.contains(&format!("<kernel>{dir}vmlinuz.")), "{xml}");
     assert!(xml.contains(&format!("<source file='{dir}vs-{run}-0-deb.overlay.qcow2'/>")), "{xml}");
     assert!(xml.contains(&format!("<source file='{dir}vs-{run}-0-deb.seed.iso.")), "{xml}");
     assert_nothing_left_on_xen(&run);
@@ -271,28 +305,13 @@ fn scp_to_dom0(local: &std::path::Path, remote: &str) {
 fn xen_lab_e2e_a_disk_already_on_the_host_is_used_in_place() {
     // A QA engineer's image: files that are on the Xen host already.
     let dir_on_host = "/var/lib/virtsmoke-e2e";
-    let image = virtsmoke(&["image", "path", "debian-disk"]);
-    let local = std::path::PathBuf::from(String::from_utf8_lossy(&image.stdout).trim());
+    let local = std::path::PathBuf::from(debian_disk_here());
     dom0(&format!("rm -rf {dir_on_host} && mkdir -p {dir_on_host}"));
     for f in ["disk.qcow2", "vmlinuz", "initrd.img"] {
         scp_to_dom0(&local.join(f), &format!("{dir_on_host}/{f}"));
     }
     let before = dom0(&format!("sha256sum {dir_on_host}/disk.qcow2"));
-    let cmdline = std::fs::read_to_string(local.join("cmdline")).unwrap();
-    let scenario = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        scenario.path(),
-        format!(
-            "version: 1\nname: e2e-xen-host-disk\nhosts:\n  xen1:\n    uri: \"{XEN_URI}\"\n    \
-             jump: {{ address: \"127.0.0.1:2221\", user: root, key: /var/tmp/virtsmoke-lab/xen/id_ed25519 }}\n    \
-             capacity: {{ guests: 1, memory_mib: 1536 }}\nimages:\n  cloud:\n    disk: {dir_on_host}/disk.qcow2\n    \
-             kernel: {dir_on_host}/vmlinuz\n    initrd: {dir_on_host}/initrd.img\n    cmdline: \"{}\"\n\
-             guests:\n  deb:\n    kind: xen-pv\n    image: cloud\n    memory_mib: 512\n\
-             timeouts: {{ running: 2m, console: 8m, address: 5m, ssh: 5m, command: 2m, case: 20m }}\n",
-            cmdline.trim()
-        ),
-    )
-    .unwrap();
+    let scenario = debian_files_scenario("e2e-xen-host-disk", dir_on_host, false);
     let ran = run_scenario(scenario.path().to_str().unwrap(), &[]);
     let after = dom0(&format!("sha256sum {dir_on_host}/disk.qcow2; rm -rf {dir_on_host}"));
     assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));

@@ -486,13 +486,11 @@ async fn provision(
     if let Some(k) = kernel.as_ref().filter(|k| k.is_file()) {
         pv_capable(k, spec.kind).await?;
     }
-    // A builtin image is built here: a remote host gets checked copies of its boot files.
-    let (kernel, initrd) = match (&spec.image.spec, kernel, initrd) {
-        (ImageSpec::Builtin { .. }, Some(k), Some(i)) => (
-            Some(super::staging::on_host(ctx, host, &k).await?),
-            Some(super::staging::on_host(ctx, host, &i).await?),
-        ),
-        (_, k, i) => (k, i),
+    // Files here (a builtin image, or `copy: true`): a remote host gets checked copies.
+    let (kernel, initrd) = if spec.image.files_are_here() {
+        (staged(ctx, host, kernel).await?, staged(ctx, host, initrd).await?)
+    } else {
+        (kernel, initrd)
     };
     let name = domain_name(&ctx.run_id, index, &spec.name);
     let mac = mac_for(&name, spec.kind);
@@ -577,6 +575,14 @@ async fn provision(
     }
 }
 
+/// Where the host sees a file of this machine, if there is one.
+async fn staged(ctx: &RunContext, host: &ReadyHost, local: Option<PathBuf>) -> Result<Option<PathBuf>, StepFailure> {
+    match local {
+        Some(path) => Ok(Some(super::staging::on_host(ctx, host, &path).await?)),
+        None => Ok(None),
+    }
+}
+
 /// The guest's files in the run's scratch directory, named after its domain: a
 /// qcow2 overlay of the base disk (which is never written) and the NoCloud seed.
 /// Teardown removes them.
@@ -598,10 +604,10 @@ async fn scratch_disks(
     let disk = match base {
         None => None,
         Some(base) if remote => {
-            // A builtin image was built here; a scenario's `disk:` is a path on the host.
-            let base = match spec.image.spec {
-                ImageSpec::Builtin { .. } => super::staging::Base::Local(base),
-                ImageSpec::Files { .. } => super::staging::Base::OnHost(base),
+            let base = if spec.image.files_are_here() {
+                super::staging::Base::Local(base)
+            } else {
+                super::staging::Base::OnHost(base)
             };
             Some(super::staging::overlay_on_host(ctx, host, base, domain).await?)
         }

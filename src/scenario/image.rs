@@ -21,6 +21,7 @@ pub(crate) const KEYS: &[&str] = &[
     "allow_degraded",
     "boot",
     "ssh_key",
+    "copy",
 ];
 
 /// Images whose recipe ships with virtsmoke.
@@ -169,6 +170,7 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
 
     let boot = boot(cx, &f, name, spec.as_ref(), from_disk);
     let ssh_key = ssh_key(cx, &f, name, spec.as_ref());
+    let copy = copy(cx, &f, name, spec.as_ref());
 
     if cx.diags.len() > before {
         return None;
@@ -185,7 +187,48 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         allow_degraded: allow_degraded?,
         boot: boot?,
         ssh_key: ssh_key?,
+        copy: copy?,
     })
+}
+
+/// `copy: true`: the image's files are on this machine, and a remote host
+/// gets checked copies. Checked here, so a wrong path stops the run before
+/// anything boots.
+fn copy(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str, spec: Option<&ImageSpec>) -> Option<bool> {
+    let Some(n) = f.get("copy") else {
+        return Some(false);
+    };
+    let Value::Bool(copy) = n.value else {
+        cx.wrong_type(n, &f.desc("copy"), "`true` or `false`");
+        return None;
+    };
+    match spec {
+        Some(ImageSpec::Builtin { .. }) => {
+            cx.error(
+                n,
+                format!("`copy` in image `{name}` has no effect: a builtin image is built here and always copied to remote hosts"),
+                Some("remove it".into()),
+            );
+            None
+        }
+        Some(ImageSpec::Files { kernel, initrd, disk }) if copy => {
+            let mut ok = true;
+            for (key, path) in [("kernel", kernel), ("initrd", initrd), ("disk", disk)] {
+                if let (Some(p), Some(at)) = (path, f.get(key))
+                    && !p.is_file()
+                {
+                    cx.error(
+                        at,
+                        format!("{} `{}` is not a file on this machine", f.desc(key), p.display()),
+                        Some("with `copy: true` the image's files are read where virtsmoke runs and copied to the host".into()),
+                    );
+                    ok = false;
+                }
+            }
+            ok.then_some(copy)
+        }
+        _ => Some(copy),
+    }
 }
 
 /// `ssh_key:` a private key on this machine, for images with a key of their

@@ -1578,3 +1578,30 @@ fn ssh_key_is_a_file_here_and_not_for_the_test_image() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
 }
+
+#[test]
+fn copy_reads_the_files_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let disk = dir.path().join("vendor.qcow2");
+    std::fs::write(&disk, "qcow").unwrap();
+    let head = "version: 1\nname: c\nhosts: { h: { uri: \"qemu:///system\" } }\n";
+    let p = plan(&format!(
+        "{head}images:\n  here: {{ disk: {}, copy: true }}\n  there: {{ disk: /srv/x.qcow2 }}\nguests: {{ g: {{ kind: kvm, image: here }} }}\nmatrix: {{ image: [here, there] }}\n",
+        disk.display()
+    ));
+    let images: Vec<_> = p.cases.iter().map(|c| (c.guests[0].image.copy, c.guests[0].image.files_are_here())).collect();
+    assert_eq!(images, [(true, true), (false, false)]);
+    let out = errors(&format!(
+        "{head}images:\n  a: {{ disk: {}, kernel: {}/vmlinuz, copy: true }}\n  b: {{ builtin: debian-disk, copy: true }}\n  c: {{ disk: /d, copy: yes }}\nguests: {{ g: {{ kind: kvm, image: a }} }}\n",
+        disk.display(),
+        dir.path().display()
+    ));
+    for expected in [
+        "/vmlinuz` is not a file on this machine",
+        "error: `copy` in image `b` has no effect: a builtin image is built here and always copied to remote hosts",
+        "wrong type for `copy` in image `c`: expected `true` or `false`",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert!(!out.contains("vendor.qcow2` is not a file"), "{out}");
+}
