@@ -74,6 +74,11 @@ EOF
 
     mkdir -p /etc/systemd/journald.conf.d
     printf '[Journal]\nStorage=volatile\nRuntimeMaxUse=32M\n' >/etc/systemd/journald.conf.d/virtsmoke.conf
+    # As a Xen HVM guest under the nested lab, udev takes minutes to announce
+    # ttyS0: with systemd's 90 s the serial getty failed ("Dependency failed
+    # for Serial Getty on ttyS0") and no login prompt ever came.
+    mkdir -p /etc/systemd/system.conf.d
+    printf '[Manager]\nDefaultDeviceTimeoutSec=15min\n' >/etc/systemd/system.conf.d/virtsmoke.conf
 
     # Nothing periodic, and no getty on a VGA console nobody reads.
     local unit
