@@ -1,4 +1,6 @@
-//! `virtsmoke cleanup`: removes what crashed runs left on hosts and on disk.
+//! `virtsmoke cleanup`: removes what crashed runs left on hosts and on disk:
+//! domains, run directories here, and run directories on hosts reached over
+//! SSH (cleanup_remote.rs).
 //! Only objects carrying virtsmoke's ownership metadata are ever touched.
 
 use std::path::PathBuf;
@@ -6,8 +8,12 @@ use std::time::Duration;
 
 use clap::Args;
 
+use std::collections::BTreeSet;
+
+use super::cleanup_remote::{Fate, Filter, sweep};
 use crate::backend::Host;
 use crate::exit;
+use crate::runner::host_facts;
 
 #[derive(Args)]
 pub struct CleanupArgs {
@@ -37,6 +43,7 @@ pub fn run(args: CleanupArgs) -> u8 {
     let min_age = args.older_than.map(|d| d.as_secs()).unwrap_or(0);
     let mut code = exit::PASSED;
     let mut removed = 0;
+    let filter = Filter { run: args.run.as_deref(), min_age, now, dry_run: args.dry_run };
     for spec in targets {
         let (name, uri) = (spec.name.clone(), spec.uri.clone());
         let r = rt.block_on(async {
@@ -55,14 +62,31 @@ pub fn run(args: CleanupArgs) -> u8 {
                 }
                 gone.push(d);
             }
-            Ok::<_, crate::backend::BackendError>(gone)
+            // What stays (and, on a dry run, what would go) keeps its run's directory.
+            let busy: BTreeSet<String> = host.owned_domains().await?.into_iter().map(|d| d.run_id).collect();
+            let dirs = sweep(&host_facts::shell_for(&spec), &filter, &busy).await;
+            Ok::<_, crate::backend::BackendError>((gone, dirs))
         });
         match r {
-            Ok(gone) => {
+            Ok((gone, dirs)) => {
                 for d in gone {
                     removed += 1;
                     let verb = if args.dry_run { "would remove" } else { "removed" };
                     println!("{verb} domain {} (run {}) on {name}", d.name, d.run_id);
+                }
+                let Some(dirs) = dirs else {
+                    eprintln!("error: host {name}: cannot list its run directories over SSH");
+                    code = exit::INFRASTRUCTURE;
+                    continue;
+                };
+                for (path, fate) in dirs {
+                    match fate {
+                        Fate::Removed | Fate::WouldRemove => removed += 1,
+                        Fate::Failed => code = exit::INFRASTRUCTURE,
+                        Fate::KeptAlive | Fate::KeptDomains => {}
+                    }
+                    let (verb, why) = fate_words(&fate);
+                    println!("{verb} run directory {name}:{path}{why}");
                 }
             }
             Err(e) => {
@@ -97,4 +121,14 @@ pub fn run(args: CleanupArgs) -> u8 {
         println!("nothing to clean up");
     }
     code
+}
+
+fn fate_words(fate: &Fate) -> (&'static str, &'static str) {
+    match fate {
+        Fate::Removed => ("removed", ""),
+        Fate::WouldRemove => ("would remove", ""),
+        Fate::KeptAlive => ("kept", " (the run is still going)"),
+        Fate::KeptDomains => ("kept", " (guests of the run are still on the host)"),
+        Fate::Failed => ("could not remove", ""),
+    }
 }

@@ -1,6 +1,7 @@
 //! The command line: parsing, dispatch, and the mapping of results to exit codes.
 
 mod cleanup;
+mod cleanup_remote;
 mod compare;
 mod glob;
 mod hosts;
@@ -50,7 +51,7 @@ enum Command {
     Facts(hosts::FactsArgs),
     /// Print the JSON Schema of scenario files (for editors: yaml-language-server).
     Schema,
-    /// Remove domains and files that crashed or killed runs left behind.
+    /// Remove domains and files that crashed or killed runs left behind, here and on hosts reached over SSH.
     Cleanup(cleanup::CleanupArgs),
     /// Combine the JSON results of several runs (shards) into one; optionally JUnit and HTML too.
     Merge(merge::MergeArgs),

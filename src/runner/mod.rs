@@ -8,7 +8,7 @@ mod context;
 mod evidence;
 pub mod host_facts;
 mod host_slots;
-mod staging;
+pub mod staging;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
