@@ -4,13 +4,14 @@
 //! the host, and checks it by sha256 before any guest uses it. The run's end
 //! removes that directory.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::context::{ReadyHost, RunContext};
+use super::context::{HostState, ReadyHost, RunContext};
 use super::host_facts;
 use crate::backend::host_shell::HostShell;
 use crate::checks::StepFailure;
@@ -20,9 +21,31 @@ use crate::guest::ssh;
 const COPY_TIMEOUT: Duration = Duration::from_secs(300);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// What the run copied where: (host, local path) → path on the host.
+/// What the run put on remote hosts.
 #[derive(Default)]
-pub struct Staged(tokio::sync::Mutex<BTreeMap<(String, PathBuf), String>>);
+pub struct Staged {
+    /// (host, local path) → its checked copy on the host, made once: a second
+    /// case wanting the same file waits for the first copy; other files and
+    /// hosts copy meanwhile.
+    copies: Mutex<BTreeMap<(String, PathBuf), Arc<tokio::sync::OnceCell<String>>>>,
+    /// Hosts the run made files on: its directory there goes when it ends.
+    hosts: Mutex<BTreeSet<String>>,
+}
+
+impl Staged {
+    fn copy_of(&self, host: &str, local: &Path) -> Arc<tokio::sync::OnceCell<String>> {
+        let mut copies = self.copies.lock().unwrap_or_else(|e| e.into_inner());
+        copies.entry((host.to_string(), local.to_path_buf())).or_default().clone()
+    }
+
+    fn touch(&self, host: &str) {
+        self.hosts.lock().unwrap_or_else(|e| e.into_inner()).insert(host.to_string());
+    }
+
+    fn hosts(&self) -> BTreeSet<String> {
+        self.hosts.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
 
 /// The run's directory on a remote host.
 pub fn remote_run_dir(run_id: &str) -> String {
@@ -49,12 +72,21 @@ pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result
             host.spec.name
         )));
     };
-    // Held across the copy: a second case wanting the same file waits for it.
-    let mut staged = ctx.staged.0.lock().await;
-    let key = (host.spec.name.clone(), local.to_path_buf());
-    if let Some(remote) = staged.get(&key) {
-        return Ok(PathBuf::from(remote));
-    }
+    // Before the copy: a half-made copy goes with the run's directory too.
+    ctx.staged.touch(&host.spec.name);
+    let cell = ctx.staged.copy_of(&host.spec.name, local);
+    let remote = cell.get_or_try_init(|| copy_checked(ctx, host, &target, local)).await?;
+    Ok(PathBuf::from(remote))
+}
+
+/// Copies `local` into the run's directory on the host, under a name with its
+/// sha256, and checks the copy there.
+async fn copy_checked(
+    ctx: &RunContext,
+    host: &ReadyHost,
+    target: &ssh::SshTarget,
+    local: &Path,
+) -> Result<String, StepFailure> {
     let failed = |what: &str, e: &dyn std::fmt::Display| {
         StepFailure::error(format!("cannot copy {} to host `{}`: {what}: {e}", local.display(), host.spec.name))
     };
@@ -67,35 +99,35 @@ pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result
     let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
     // Named after the file first, so that a case's files share its domains' prefix.
     let remote = format!("{dir}/{}.{}", crate::runner::case::slug(&name), &sha[..16]);
-    let mkdir = ssh::exec(&target, &format!("mkdir -p '{dir}'"), COMMAND_TIMEOUT).await;
+    let mkdir = ssh::exec(target, &format!("mkdir -p '{dir}'"), COMMAND_TIMEOUT).await;
     match mkdir {
         Ok(o) if o.exit_status == 0 => {}
         Ok(o) => return Err(failed("mkdir", &o.stderr.trim())),
         Err(e) => return Err(failed("mkdir", &crate::error_chain(&e))),
     }
     // Copied under a temporary name and renamed once checked: the final name
-    // only ever holds a complete, verified file.
-    let part = format!("{remote}.part");
-    ssh::upload(&target, local, &part, COPY_TIMEOUT).await.map_err(|e| failed("scp", &crate::error_chain(&e)))?;
-    let check = ssh::exec(&target, &format!("sha256sum '{part}'"), COMMAND_TIMEOUT)
+    // only ever holds a complete, verified file. The name is this copy's own:
+    // two local files alike in name and content may be copied at once.
+    static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let part = format!("{remote}.part{}", COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    ssh::upload(target, local, &part, COPY_TIMEOUT).await.map_err(|e| failed("scp", &crate::error_chain(&e)))?;
+    let check = ssh::exec(target, &format!("sha256sum '{part}'"), COMMAND_TIMEOUT)
         .await
         .map_err(|e| failed("sha256sum", &crate::error_chain(&e)))?;
     let seen = check.stdout.split_whitespace().next().unwrap_or("");
     if seen != sha {
         return Err(failed("checksum", &format!("sha256 on the host is {seen:?}, here {sha}")));
     }
-    match ssh::exec(&target, &format!("mv -f '{part}' '{remote}'"), COMMAND_TIMEOUT).await {
-        Ok(o) if o.exit_status == 0 => {}
-        Ok(o) => return Err(failed("mv", &o.stderr.trim())),
-        Err(e) => return Err(failed("mv", &crate::error_chain(&e))),
+    match ssh::exec(target, &format!("mv -f '{part}' '{remote}'"), COMMAND_TIMEOUT).await {
+        Ok(o) if o.exit_status == 0 => Ok(remote),
+        Ok(o) => Err(failed("mv", &o.stderr.trim())),
+        Err(e) => Err(failed("mv", &crate::error_chain(&e))),
     }
-    staged.insert(key, remote.clone());
-    Ok(PathBuf::from(remote))
 }
 
 /// Where the base image of a remote overlay is.
 pub enum Base<'a> {
-    /// Built here (a builtin image): copied to the host first.
+    /// A file here (a builtin image, or `copy: true`): copied to the host first.
     Local(&'a Path),
     /// A path on the host already (a `disk:` of the scenario): used as it is.
     OnHost(&'a Path),
@@ -135,8 +167,7 @@ pub async fn overlay_on_host(ctx: &RunContext, host: &ReadyHost, base: Base<'_>,
         "mkdir -p '{dir}' && qemu-img create -q -f qcow2 -F {format} -b '{}' '{overlay}'",
         remote_base.display()
     );
-    // The run's directory on the host is removed at the end of the run.
-    ctx.staged.0.lock().await.entry((host.spec.name.clone(), PathBuf::from(&overlay))).or_insert_with(|| overlay.clone());
+    ctx.staged.touch(&host.spec.name);
     match ssh::exec(&target, &command, COMMAND_TIMEOUT).await {
         Ok(o) if o.exit_status == 0 => Ok(PathBuf::from(overlay)),
         Ok(o) => Err(StepFailure::error(format!(
@@ -149,29 +180,26 @@ pub async fn overlay_on_host(ctx: &RunContext, host: &ReadyHost, base: Base<'_>,
 }
 
 /// Removes a case's files (those named with `prefix`: its overlays and
-/// seeds) from every host the run copied files to; returns what failed.
+/// seeds) from every host the run made files on; returns what failed.
 pub async fn remove_case_files(ctx: &RunContext, prefix: &str) -> Vec<String> {
-    let hosts: std::collections::BTreeSet<String> = ctx.staged.0.lock().await.keys().map(|(h, _)| h.clone()).collect();
-    let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
-    let mut problems = Vec::new();
-    for name in hosts {
-        let Some(super::context::HostState::Ready(h)) = ctx.hosts.get(&name) else { continue };
-        if host_facts::shell_for(&h.spec).run(&format!("rm -f '{dir}/{prefix}'*")).await.is_none() {
-            problems.push(format!("cannot remove {dir}/{prefix}* on host `{name}`"));
-        }
-    }
-    problems
+    let files = format!("{}/images/{prefix}", remote_run_dir(&ctx.run_id));
+    on_every_host(ctx, &format!("rm -f '{files}'*"), &format!("{files}*")).await
 }
 
-/// Removes the run's directory from every host the run copied files to.
+/// Removes the run's directory from every host the run made files on.
 pub async fn remove_all(ctx: &RunContext) -> Vec<String> {
-    let hosts: std::collections::BTreeSet<String> = ctx.staged.0.lock().await.keys().map(|(h, _)| h.clone()).collect();
+    let dir = remote_run_dir(&ctx.run_id);
+    on_every_host(ctx, &format!("rm -rf '{dir}'"), &dir).await
+}
+
+/// Runs the removal `command` on every host the run made files on; says
+/// where `what` could not be removed.
+async fn on_every_host(ctx: &RunContext, command: &str, what: &str) -> Vec<String> {
     let mut problems = Vec::new();
-    for name in hosts {
-        let Some(super::context::HostState::Ready(h)) = ctx.hosts.get(&name) else { continue };
-        let dir = remote_run_dir(&ctx.run_id);
-        if host_facts::shell_for(&h.spec).run(&format!("rm -rf '{dir}'")).await.is_none() {
-            problems.push(format!("cannot remove {dir} on host `{name}`"));
+    for name in ctx.staged.hosts() {
+        let Some(HostState::Ready(h)) = ctx.hosts.get(&name) else { continue };
+        if host_facts::shell_for(&h.spec).run(command).await.is_none() {
+            problems.push(format!("cannot remove {what} on host `{name}`"));
         }
     }
     problems
@@ -195,6 +223,19 @@ fn sha256_of(path: &Path) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_is_copied_once_per_host_and_every_host_is_remembered() {
+        let staged = Staged::default();
+        let a = staged.copy_of("xen1", Path::new("/img/vmlinuz"));
+        assert!(Arc::ptr_eq(&a, &staged.copy_of("xen1", Path::new("/img/vmlinuz"))), "one copy per host and file");
+        assert!(!Arc::ptr_eq(&a, &staged.copy_of("xen2", Path::new("/img/vmlinuz"))), "each host its own");
+        assert!(!Arc::ptr_eq(&a, &staged.copy_of("xen1", Path::new("/img/initrd.img"))), "each file its own");
+        staged.touch("xen2");
+        staged.touch("xen1");
+        staged.touch("xen2");
+        assert_eq!(staged.hosts().into_iter().collect::<Vec<_>>(), ["xen1", "xen2"]);
+    }
 
     #[test]
     fn sha256_matches_sha256sum() {
