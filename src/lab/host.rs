@@ -88,6 +88,16 @@ pub fn remove(hosts: &[HostLayout]) -> Result<Vec<i32>, LabError> {
 
 /// Removes a directory tree, after making sure no mount point lies inside it
 /// (in this process's mount namespace).
+/// Removes `dir` if it is empty; one that is gone or still holds something
+/// (another lab's hosts) is left as it is.
+pub fn remove_dir_if_empty(step: &'static str, dir: &Path) -> Result<(), LabError> {
+    match fs::remove_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty) => Ok(()),
+        Err(e) => Err(LabError::io(step, dir, e)),
+    }
+}
+
 pub fn remove_tree(dir: &Path) -> Result<(), LabError> {
     let mounts = mounts_under(dir);
     if !mounts.is_empty() {

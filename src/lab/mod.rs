@@ -221,15 +221,7 @@ pub fn down(opts: &LabOptions) -> Result<LabStatus, LabError> {
         host::remove(&hosts)?;
     }
     host::remove_tree(&layout::shared_dir(&opts.dir))?;
-    match fs::remove_dir(&opts.dir) {
-        Ok(()) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty
-            ) => {}
-        Err(e) => return Err(LabError::io("remove lab directory", &opts.dir, e)),
-    }
+    host::remove_dir_if_empty("remove lab directory", &opts.dir)?;
     Ok(LabStatus {
         dir: opts.dir.clone(),
         hosts: before,

@@ -136,15 +136,7 @@ pub fn down(dir: &Path) -> Result<Vec<XenHostStatus>, XenLabError> {
         }
     }
     let root = layout::lab_root(dir);
-    match fs::remove_dir(&root) {
-        Ok(()) => {}
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::DirectoryNotEmpty
-            ) => {}
-        Err(e) => return Err(LabError::io("remove the xen lab directory", &root, e).into()),
-    }
+    crate::lab::host::remove_dir_if_empty("remove the xen lab directory", &root)?;
     Ok(before)
 }
 
