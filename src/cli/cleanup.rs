@@ -3,17 +3,16 @@
 //! SSH (cleanup_remote.rs).
 //! Only objects carrying virtsmoke's ownership metadata are ever touched.
 
-use std::path::PathBuf;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
 
-use std::collections::BTreeSet;
-
-use super::cleanup_remote::{Fate, Filter, sweep};
-use crate::backend::Host;
+use super::cleanup_remote::{self, Swept};
+use crate::backend::{BackendError, Host, OwnedDomain};
 use crate::exit;
-use crate::runner::host_facts;
+use crate::plan::HostSpec;
 
 #[derive(Args)]
 pub struct CleanupArgs {
@@ -33,102 +32,193 @@ pub struct CleanupArgs {
     dry_run: bool,
 }
 
+/// Which leftovers the command may remove.
+pub struct Filter<'a> {
+    pub run: Option<&'a str>,
+    /// Seconds a leftover must be older than.
+    pub min_age: u64,
+    /// Now, in seconds since the epoch.
+    pub now: u64,
+    pub dry_run: bool,
+}
+
+impl Filter<'_> {
+    /// Whether a leftover of run `run`, made at `made` (seconds since the
+    /// epoch), is one to remove (unless something else keeps it).
+    pub fn selects(&self, run: &str, made: u64) -> bool {
+        self.run.is_none_or(|r| r == run) && self.now.saturating_sub(made) >= self.min_age
+    }
+}
+
+/// What became of one run directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    Removed,
+    WouldRemove,
+    /// The run is still going on this machine.
+    KeptAlive,
+    /// Guests of the run are still on the host: a run going on elsewhere.
+    KeptDomains,
+    /// The removal failed.
+    Failed,
+}
+
+impl Fate {
+    /// The verb of its line, and why, where something was kept.
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Fate::Removed => ("removed", ""),
+            Fate::WouldRemove => ("would remove", ""),
+            Fate::KeptAlive => ("kept", " (the run is still going)"),
+            Fate::KeptDomains => ("kept", " (guests of the run are still on the host)"),
+            Fate::Failed => ("could not remove", ""),
+        }
+    }
+}
+
+/// What the command removed (or would remove) and whether anything failed.
+#[derive(Default)]
+pub struct Tally {
+    removed: usize,
+    failed: bool,
+}
+
+impl Tally {
+    /// Prints the line of the run directory at `place` and counts it.
+    pub fn dir(&mut self, place: &str, fate: Fate) {
+        match fate {
+            Fate::Removed | Fate::WouldRemove => self.removed += 1,
+            Fate::Failed => self.failed = true,
+            Fate::KeptAlive | Fate::KeptDomains => {}
+        }
+        let (verb, why) = fate.words();
+        println!("{verb} run directory {place}{why}");
+    }
+
+    /// A host (or what is on it) could not be cleaned.
+    pub fn error(&mut self, host: &str, what: &str) {
+        eprintln!("error: host {host}: {what}");
+        self.failed = true;
+    }
+
+    fn exit_code(&self) -> u8 {
+        if self.removed == 0 {
+            println!("nothing to clean up");
+        }
+        if self.failed { exit::INFRASTRUCTURE } else { exit::PASSED }
+    }
+}
+
 pub fn run(args: CleanupArgs) -> u8 {
     let targets = match super::hosts::targets(&args.scenarios, &args.uri) {
         Ok(t) => t,
         Err(code) => return code,
     };
     let Ok(rt) = tokio::runtime::Runtime::new() else { return exit::INFRASTRUCTURE };
-    let now = crate::unix_now();
-    let min_age = args.older_than.map(|d| d.as_secs()).unwrap_or(0);
-    let mut code = exit::PASSED;
-    let mut removed = 0;
-    let filter = Filter { run: args.run.as_deref(), min_age, now, dry_run: args.dry_run };
+    let filter = Filter {
+        run: args.run.as_deref(),
+        min_age: args.older_than.map_or(0, |d| d.as_secs()),
+        now: crate::unix_now(),
+        dry_run: args.dry_run,
+    };
+    let mut tally = Tally::default();
     for spec in targets {
-        let (name, uri) = (spec.name.clone(), spec.uri.clone());
-        let r = rt.block_on(async {
-            let host = Host::connect(&name, &uri).await?;
-            let mut gone = Vec::new();
-            for d in host.owned_domains().await? {
-                if args.run.as_ref().is_some_and(|r| *r != d.run_id) || now.saturating_sub(d.created) < min_age {
-                    continue;
-                }
-                // A run still going on this machine owns its guests.
-                if crate::runner::is_alive(&d.run_id) {
-                    continue;
-                }
-                if !args.dry_run {
-                    host.remove_domain(&d.name).await?;
-                }
-                gone.push(d);
+        match rt.block_on(clean_host(&spec, &filter)) {
+            Ok((gone, swept)) => {
+                report_domains(&mut tally, &spec.name, &gone, filter.dry_run);
+                cleanup_remote::report(&mut tally, &spec.name, swept);
             }
-            // What stays (and, on a dry run, what would go) keeps its run's directory.
-            let busy: BTreeSet<String> = host.owned_domains().await?.into_iter().map(|d| d.run_id).collect();
-            let dirs = sweep(&host_facts::shell_for(&spec), &filter, &busy).await;
-            Ok::<_, crate::backend::BackendError>((gone, dirs))
-        });
-        match r {
-            Ok((gone, dirs)) => {
-                for d in gone {
-                    removed += 1;
-                    let verb = if args.dry_run { "would remove" } else { "removed" };
-                    println!("{verb} domain {} (run {}) on {name}", d.name, d.run_id);
-                }
-                let Some(dirs) = dirs else {
-                    eprintln!("error: host {name}: cannot list its run directories over SSH");
-                    code = exit::INFRASTRUCTURE;
-                    continue;
-                };
-                for (path, fate) in dirs {
-                    match fate {
-                        Fate::Removed | Fate::WouldRemove => removed += 1,
-                        Fate::Failed => code = exit::INFRASTRUCTURE,
-                        Fate::KeptAlive | Fate::KeptDomains => {}
-                    }
-                    let (verb, why) = fate_words(&fate);
-                    println!("{verb} run directory {name}:{path}{why}");
-                }
-            }
-            Err(e) => {
-                eprintln!("error: host {name}: {}", crate::error_chain(&e));
-                code = exit::INFRASTRUCTURE;
-            }
+            Err(e) => tally.error(&spec.name, &crate::error_chain(&e)),
         }
     }
-    // Scratch directories of runs (keys, overlays) on this machine.
-    if let Ok(entries) = std::fs::read_dir(crate::runner::runs_dir()) {
-        for e in entries.flatten() {
-            let id = e.file_name().to_string_lossy().to_string();
-            if args.run.as_ref().is_some_and(|r| *r != id) {
-                continue;
-            }
-            if crate::runner::is_alive(&id) {
-                println!("kept run directory {} (the run is still going)", e.path().display());
-                continue;
-            }
-            let age = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.elapsed().ok()).map(|d| d.as_secs()).unwrap_or(0);
-            if age < min_age {
-                continue;
-            }
-            if !args.dry_run {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-            removed += 1;
-            println!("{} run directory {}", if args.dry_run { "would remove" } else { "removed" }, e.path().display());
-        }
-    }
-    if removed == 0 {
-        println!("nothing to clean up");
-    }
-    code
+    clean_local(&mut tally, &filter);
+    tally.exit_code()
 }
 
-fn fate_words(fate: &Fate) -> (&'static str, &'static str) {
-    match fate {
-        Fate::Removed => ("removed", ""),
-        Fate::WouldRemove => ("would remove", ""),
-        Fate::KeptAlive => ("kept", " (the run is still going)"),
-        Fate::KeptDomains => ("kept", " (guests of the run are still on the host)"),
-        Fate::Failed => ("could not remove", ""),
+/// Removes the leftover domains of a host, then its leftover run directories.
+async fn clean_host(spec: &HostSpec, filter: &Filter<'_>) -> Result<(Vec<OwnedDomain>, Swept), BackendError> {
+    let host = Host::connect(&spec.name, &spec.uri).await?;
+    let gone = remove_domains(&host, filter).await?;
+    // A run with guests left on the host keeps its directory there; on a dry
+    // run, the guests that would go do not count.
+    let busy: BTreeSet<String> = host
+        .owned_domains()
+        .await?
+        .into_iter()
+        .filter(|d| !gone.iter().any(|g| g.name == d.name))
+        .map(|d| d.run_id)
+        .collect();
+    Ok((gone, cleanup_remote::sweep(spec, filter, &busy).await))
+}
+
+/// Removes (on a dry run: lists) the domains the filter selects; never those
+/// of a run still going on this machine.
+async fn remove_domains(host: &Host, filter: &Filter<'_>) -> Result<Vec<OwnedDomain>, BackendError> {
+    let mut gone = Vec::new();
+    for d in host.owned_domains().await? {
+        if !filter.selects(&d.run_id, d.created) || crate::runner::is_alive(&d.run_id) {
+            continue;
+        }
+        if !filter.dry_run {
+            host.remove_domain(&d.name).await?;
+        }
+        gone.push(d);
+    }
+    Ok(gone)
+}
+
+fn report_domains(tally: &mut Tally, host: &str, gone: &[OwnedDomain], dry_run: bool) {
+    let verb = if dry_run { "would remove" } else { "removed" };
+    for d in gone {
+        tally.removed += 1;
+        println!("{verb} domain {} (run {}) on {host}", d.name, d.run_id);
+    }
+}
+
+/// The scratch directories of runs (keys, overlays) on this machine.
+fn clean_local(tally: &mut Tally, filter: &Filter<'_>) {
+    let Ok(entries) = std::fs::read_dir(crate::runner::runs_dir()) else { return };
+    for e in entries.flatten() {
+        let run = e.file_name().to_string_lossy().into_owned();
+        let made = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        if !filter.selects(&run, made.map_or(filter.now, |d| d.as_secs())) {
+            continue;
+        }
+        let path = e.path();
+        let fate = if crate::runner::is_alive(&run) {
+            Fate::KeptAlive
+        } else if filter.dry_run {
+            Fate::WouldRemove
+        } else {
+            remove_local(&path)
+        };
+        tally.dir(&path.display().to_string(), fate);
+    }
+}
+
+fn remove_local(path: &Path) -> Fate {
+    match std::fs::remove_dir_all(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            eprintln!("error: cannot remove {}: {e}", path.display());
+            Fate::Failed
+        }
+        _ => Fate::Removed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_filter_selects_by_run_and_age() {
+        let any = Filter { run: None, min_age: 3600, now: 10_000, dry_run: false };
+        assert!(any.selects("r1", 10_000 - 3600));
+        assert!(!any.selects("r1", 10_000 - 3599), "younger than --older-than");
+        assert!(any.selects("r1", 0));
+        assert!(!any.selects("r1", 20_000), "a clock ahead of ours is no age");
+        let one = Filter { run: Some("r1"), min_age: 0, now: 10_000, dry_run: false };
+        assert!(one.selects("r1", 10_000));
+        assert!(!one.selects("r2", 0), "another run");
     }
 }
