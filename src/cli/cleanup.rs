@@ -10,7 +10,8 @@ use std::time::Duration;
 use clap::Args;
 
 use super::cleanup_remote::{self, Swept};
-use crate::backend::{BackendError, Host, OwnedDomain};
+use crate::backend::host::OwnedDomain;
+use crate::backend::{BackendError, Host};
 use crate::exit;
 use crate::plan::HostSpec;
 

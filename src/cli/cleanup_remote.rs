@@ -1,79 +1,103 @@
-//! `virtsmoke cleanup` on hosts reached over SSH: the run directories
-//! (`/var/tmp/virtsmoke/runs/RUNID`, see runner/staging.rs) that runs which
-//! died could not remove: copied images, overlays, seeds.
+//! `virtsmoke cleanup` on hosts reached over SSH (a `jump`): the run
+//! directories (`/var/tmp/virtsmoke/runs/RUNID`, see runner/staging.rs) that
+//! runs which died could not remove: copied images, overlays, seeds.
 
 use std::collections::BTreeSet;
 
+use super::cleanup::{Fate, Filter, Tally};
 use crate::backend::host_shell::HostShell;
+use crate::plan::HostSpec;
+use crate::runner::host_facts;
 use crate::runner::staging::remote_run_dir;
 
-/// What the pass may remove.
-pub struct Filter<'a> {
-    pub run: Option<&'a str>,
-    /// Seconds a directory must be older than.
-    pub min_age: u64,
-    pub now: u64,
-    pub dry_run: bool,
+/// What the pass found on a host.
+pub enum Swept {
+    /// Each run directory the filter selects, by path, and what became of it.
+    Dirs(Vec<(String, Fate)>),
+    /// The host's libvirt runs on this machine: its run directories are this
+    /// machine's, which the local pass sees.
+    Here,
+    /// A remote host with no `jump`: its files cannot be reached.
+    NoJump,
+    /// The host did not answer over SSH.
+    Unreachable,
 }
 
-/// What became of one run directory on a host.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Fate {
-    Removed,
-    WouldRemove,
-    /// The run is still going on this machine.
-    KeptAlive,
-    /// Guests of the run are still on the host: a run going on elsewhere.
-    KeptDomains,
-    /// `rm` failed.
-    Failed,
-}
-
-/// Goes over the run directories on the host behind `shell` (none when it is
-/// not reached over SSH). `busy_runs` are runs with domains left on the host.
-/// `None` when the host cannot be asked.
-pub async fn sweep(shell: &HostShell, filter: &Filter<'_>, busy_runs: &BTreeSet<String>) -> Option<Vec<(String, Fate)>> {
-    if !matches!(shell, HostShell::Ssh(_)) {
-        return Some(Vec::new());
-    }
-    let root = remote_run_dir("");
-    let listing = shell
-        .run(&format!("if [ -d {root} ]; then find {root} -mindepth 1 -maxdepth 1 -type d -printf '%f %T@\\n'; fi"))
-        .await?;
-    let mut out = Vec::new();
+/// Goes over the run directories on the host of `spec`, removing (on a dry
+/// run: listing) those the filter selects, unless the run is still going here
+/// or is in `busy_runs` (runs with domains left on the host).
+pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<String>) -> Swept {
+    let shell = match host_facts::shell_for(spec) {
+        HostShell::Ssh(t) => HostShell::Ssh(t),
+        HostShell::Local => return Swept::Here,
+        HostShell::None => return Swept::NoJump,
+    };
+    let Some(listing) = shell.run(&list_command()).await else { return Swept::Unreachable };
+    let mut dirs = Vec::new();
+    // The directories' times are the host's, against this machine's clock.
     for (run, mtime) in parse_listing(&listing) {
-        if filter.run.is_some_and(|r| r != run) || filter.now.saturating_sub(mtime) < filter.min_age {
+        if !filter.selects(&run, mtime) {
             continue;
         }
-        let fate = if crate::runner::is_alive(&run) {
-            Fate::KeptAlive
-        } else if busy_runs.contains(&run) {
-            Fate::KeptDomains
-        } else if filter.dry_run {
-            Fate::WouldRemove
-        } else if shell.run(&format!("rm -rf '{}'", remote_run_dir(&run))).await.is_some() {
-            Fate::Removed
-        } else {
-            Fate::Failed
+        let fate = match keep_reason(&run, busy_runs, crate::runner::is_alive) {
+            Some(kept) => kept,
+            None if filter.dry_run => Fate::WouldRemove,
+            None if shell.run(&format!("rm -rf '{}'", remote_run_dir(&run))).await.is_some() => Fate::Removed,
+            None => Fate::Failed,
         };
-        out.push((remote_run_dir(&run), fate));
+        dirs.push((remote_run_dir(&run), fate));
     }
-    Some(out)
+    Swept::Dirs(dirs)
 }
 
-/// `find -printf '%f %T@'` lines: (run id, modification time in seconds).
-/// Names that are not run ids are left alone, so none reaches a shell.
+/// Prints what the pass did on `host` into the tally.
+pub fn report(tally: &mut Tally, host: &str, swept: Swept) {
+    match swept {
+        Swept::Dirs(dirs) => dirs.into_iter().for_each(|(path, fate)| tally.dir(&format!("{host}:{path}"), fate)),
+        Swept::Here => {}
+        Swept::NoJump => eprintln!(
+            "note: host {host} has no `jump`: run directories left on it are not looked at \
+             (name it in a scenario or inventory file that gives its `jump`)"
+        ),
+        Swept::Unreachable => tally.error(host, "cannot list its run directories over SSH"),
+    }
+}
+
+/// Why the directory of `run` stays, if it does.
+fn keep_reason(run: &str, busy_runs: &BTreeSet<String>, alive: impl Fn(&str) -> bool) -> Option<Fate> {
+    if alive(run) {
+        Some(Fate::KeptAlive)
+    } else if busy_runs.contains(run) {
+        Some(Fate::KeptDomains)
+    } else {
+        None
+    }
+}
+
+/// Lists the run directories on the host, `NAME MTIME` a line; names with
+/// characters a run id never has are not listed.
+fn list_command() -> String {
+    let root = remote_run_dir("");
+    format!(
+        "if [ -d {root} ]; then find {root} -mindepth 1 -maxdepth 1 -type d ! -name '*[!A-Za-z0-9._-]*' \
+         -printf '%f %T@\\n'; fi"
+    )
+}
+
+/// `list_command` lines: (run id, modification time in seconds). Names that
+/// are not run ids are left alone here too, so none reaches a shell.
 fn parse_listing(text: &str) -> Vec<(String, u64)> {
     text.lines()
         .filter_map(|line| {
             let (name, mtime) = line.split_once(' ')?;
-            let valid = !name.is_empty()
-                && !name.starts_with('.')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
             let secs = mtime.split('.').next()?.parse().ok()?;
-            valid.then(|| (name.to_string(), secs))
+            is_run_id(name).then(|| (name.to_string(), secs))
         })
         .collect()
+}
+
+fn is_run_id(name: &str) -> bool {
+    !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[cfg(test)]
@@ -82,7 +106,23 @@ mod tests {
 
     #[test]
     fn listing_keeps_run_ids_only() {
-        let text = "20261122093051-b66d 1763800000.1234567890\n.hidden 1\nx;rm -rf / 5\n bad 7\nnoage\nr1 12\n";
+        let text = "20261122093051-b66d 1763800000.1234567890\n.hidden 1\nx;rm -rf / 5\n bad 7\nnoage\nr1 12\n$(id) 3\na'b 4\n";
         assert_eq!(parse_listing(text), [("20261122093051-b66d".to_string(), 1763800000), ("r1".to_string(), 12)]);
+    }
+
+    #[test]
+    fn a_live_run_or_one_with_guests_keeps_its_directory() {
+        let busy = BTreeSet::from(["r2".to_string()]);
+        let alive = |run: &str| run == "r1";
+        assert_eq!(keep_reason("r1", &busy, alive), Some(Fate::KeptAlive));
+        assert_eq!(keep_reason("r2", &busy, alive), Some(Fate::KeptDomains));
+        assert_eq!(keep_reason("r3", &busy, alive), None);
+    }
+
+    #[test]
+    fn the_listing_leaves_out_names_that_are_not_run_ids() {
+        let out = std::process::Command::new("sh").arg("-c").arg(list_command()).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(list_command().contains("! -name '*[!A-Za-z0-9._-]*'"));
     }
 }
