@@ -1,10 +1,10 @@
 //! `virtsmoke cleanup`: removes what crashed runs left on hosts and on disk:
-//! domains, run directories here, and run directories on hosts reached over
-//! SSH (cleanup_remote.rs).
+//! domains, run directories here (cleanup/local.rs), and run directories on
+//! hosts reached over SSH (cleanup_remote.rs).
 //! Only objects carrying virtsmoke's ownership metadata are ever touched.
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
@@ -14,6 +14,8 @@ use crate::backend::host::OwnedDomain;
 use crate::backend::{BackendError, Host};
 use crate::exit;
 use crate::plan::HostSpec;
+
+mod local;
 
 #[derive(Args)]
 pub struct CleanupArgs {
@@ -86,7 +88,7 @@ pub struct Tally {
 
 impl Tally {
     /// Prints the line of the run directory at `place` and counts it.
-    pub fn dir(&mut self, place: &str, fate: Fate) {
+    pub fn run_dir(&mut self, place: &str, fate: Fate) {
         match fate {
             Fate::Removed | Fate::WouldRemove => self.removed += 1,
             Fate::Failed => self.failed = true,
@@ -102,7 +104,8 @@ impl Tally {
         self.failed = true;
     }
 
-    fn exit_code(&self) -> u8 {
+    /// Says if nothing was found; the exit code.
+    fn finish(&self) -> u8 {
         if self.removed == 0 {
             println!("nothing to clean up");
         }
@@ -132,8 +135,8 @@ pub fn run(args: CleanupArgs) -> u8 {
             Err(e) => tally.error(&spec.name, &crate::error_chain(&e)),
         }
     }
-    clean_local(&mut tally, &filter);
-    tally.exit_code()
+    local::sweep(&mut tally, &filter);
+    tally.finish()
 }
 
 /// Removes the leftover domains of a host, then its leftover run directories.
@@ -173,37 +176,6 @@ fn report_domains(tally: &mut Tally, host: &str, gone: &[OwnedDomain], dry_run: 
     for d in gone {
         tally.removed += 1;
         println!("{verb} domain {} (run {}) on {host}", d.name, d.run_id);
-    }
-}
-
-/// The scratch directories of runs (keys, overlays) on this machine.
-fn clean_local(tally: &mut Tally, filter: &Filter<'_>) {
-    let Ok(entries) = std::fs::read_dir(crate::runner::runs_dir()) else { return };
-    for e in entries.flatten() {
-        let run = e.file_name().to_string_lossy().into_owned();
-        let made = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
-        if !filter.selects(&run, made.map_or(filter.now, |d| d.as_secs())) {
-            continue;
-        }
-        let path = e.path();
-        let fate = if crate::runner::is_alive(&run) {
-            Fate::KeptAlive
-        } else if filter.dry_run {
-            Fate::WouldRemove
-        } else {
-            remove_local(&path)
-        };
-        tally.dir(&path.display().to_string(), fate);
-    }
-}
-
-fn remove_local(path: &Path) -> Fate {
-    match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            eprintln!("error: cannot remove {}: {e}", path.display());
-            Fate::Failed
-        }
-        _ => Fate::Removed,
     }
 }
 

@@ -27,12 +27,13 @@ pub enum Swept {
 /// run: listing) those the filter selects, unless the run is still going here
 /// or is in `busy_runs` (runs with domains left on the host).
 pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<String>) -> Swept {
-    let shell = match host_facts::shell_for(spec) {
-        HostShell::Ssh(t) => HostShell::Ssh(t),
+    let shell = host_facts::shell_for(spec);
+    match shell {
+        HostShell::Ssh(_) => {}
         HostShell::Local => return Swept::Here,
         HostShell::None => return Swept::NoJump,
-    };
-    let Some(listing) = shell.run(&list_command()).await else { return Swept::Unreachable };
+    }
+    let Some(listing) = shell.run(&list_command(&remote_run_dir(""))).await else { return Swept::Unreachable };
     let mut dirs = Vec::new();
     // The directories' times are the host's, against this machine's clock.
     for (run, mtime) in parse_listing(&listing) {
@@ -53,7 +54,7 @@ pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<St
 /// Prints what the pass did on `host` into the tally.
 pub fn report(tally: &mut Tally, host: &str, swept: Swept) {
     match swept {
-        Swept::Dirs(dirs) => dirs.into_iter().for_each(|(path, fate)| tally.dir(&format!("{host}:{path}"), fate)),
+        Swept::Dirs(dirs) => dirs.into_iter().for_each(|(path, fate)| tally.run_dir(&format!("{host}:{path}"), fate)),
         Swept::Here => {}
         Swept::NoJump => eprintln!(
             "note: host {host} has no `jump`: run directories left on it are not looked at \
@@ -74,10 +75,9 @@ fn keep_reason(run: &str, busy_runs: &BTreeSet<String>, alive: impl Fn(&str) -> 
     }
 }
 
-/// Lists the run directories on the host, `NAME MTIME` a line; names with
-/// characters a run id never has are not listed.
-fn list_command() -> String {
-    let root = remote_run_dir("");
+/// Lists the directories in `root` (a trusted path), `NAME MTIME` a line;
+/// names with characters a run id never has are not listed.
+fn list_command(root: &str) -> String {
     format!(
         "if [ -d {root} ]; then find {root} -mindepth 1 -maxdepth 1 -type d ! -name '*[!A-Za-z0-9._-]*' \
          -printf '%f %T@\\n'; fi"
@@ -120,9 +120,20 @@ mod tests {
     }
 
     #[test]
-    fn the_listing_leaves_out_names_that_are_not_run_ids() {
-        let out = std::process::Command::new("sh").arg("-c").arg(list_command()).output().unwrap();
+    fn the_listing_names_run_directories_only() {
+        let root = tempfile::tempdir().unwrap();
+        for name in ["20261122093051-b66d", "r_1.x", "two words", "x;y", "a'b", "new\nline"] {
+            std::fs::create_dir(root.path().join(name)).unwrap();
+        }
+        std::fs::write(root.path().join("a-file"), "").unwrap();
+        let run = |root: &str| std::process::Command::new("sh").arg("-c").arg(list_command(root)).output().unwrap();
+        let out = run(root.path().to_str().unwrap());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert!(list_command().contains("! -name '*[!A-Za-z0-9._-]*'"));
+        let mut runs: Vec<String> = parse_listing(&String::from_utf8_lossy(&out.stdout)).into_iter().map(|(r, _)| r).collect();
+        runs.sort();
+        assert_eq!(runs, ["20261122093051-b66d", "r_1.x"]);
+        // No directory yet: nothing, and no error.
+        let out = run(root.path().join("none").to_str().unwrap());
+        assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
     }
 }
