@@ -39,6 +39,6 @@ pub struct RunContext {
     pub cancel: CancellationToken,
     /// Second signal: tear down at once, without gathering failure evidence.
     pub hurry: CancellationToken,
-    /// Image files copied to remote hosts for this run.
+    /// What the run put on remote hosts: image files it copied, hosts it made files on.
     pub staged: super::staging::Staged,
 }
