@@ -173,7 +173,9 @@ fn xen_lab_e2e_a_domain_libvirt_does_not_know_is_found_in_xenstore() {
     // The run copies the test image's kernel into its directory in dom0 before its guest boots.
     let kernel = (0..120)
         .find_map(|_| {
-            let found = dom0(&format!("ls /var/tmp/virtsmoke/runs/{run}/images/vmlinuz.[0-9a-f]*[0-9a-f] 2>/dev/null || true"));
+            // A checked copy: `vmlinuz.` and 16 hex digits of its sha256, not a copy under way.
+            let sha16 = "[0-9a-f]".repeat(16);
+            let found = dom0(&format!("ls /var/tmp/virtsmoke/runs/{run}/images/vmlinuz.{sha16} 2>/dev/null || true"));
             let found = found.lines().next().map(str::to_string);
             if found.is_none() {
                 std::thread::sleep(std::time::Duration::from_millis(500));

@@ -31,6 +31,8 @@ pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<St
     match shell {
         HostShell::Ssh(_) => {}
         HostShell::Local => return Swept::Here,
+        // A URI without a host part (`test:///default`) names no remote host.
+        HostShell::None if !names_a_host(&spec.uri) => return Swept::Here,
         HostShell::None => return Swept::NoJump,
     }
     let Some(listing) = shell.run(&list_command(&remote_run_dir(""))).await else { return Swept::Unreachable };
@@ -96,6 +98,12 @@ fn parse_listing(text: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
+/// Whether a libvirt URI names a host (`xen+ssh://root@xen7/system`), not
+/// this machine's driver (`test:///default`, `qemu:///system`).
+fn names_a_host(uri: &str) -> bool {
+    uri.split_once("://").is_some_and(|(_, rest)| !rest.starts_with('/'))
+}
+
 fn is_run_id(name: &str) -> bool {
     !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
@@ -103,6 +111,14 @@ fn is_run_id(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_uris_with_a_host_part_name_a_remote_host() {
+        assert!(names_a_host("xen+ssh://root@127.0.0.1:2221/system?keyfile=/k"));
+        assert!(names_a_host("qemu+ssh://xen7.example.org/system"));
+        assert!(!names_a_host("test:///default"));
+        assert!(!names_a_host("qemu:///system"));
+    }
 
     #[test]
     fn listing_keeps_run_ids_only() {

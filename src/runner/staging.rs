@@ -123,7 +123,9 @@ async fn copy_checked(
     // only ever holds a complete, verified file. The name is this copy's own:
     // two local files alike in name and content may be copied at once.
     static COPIES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let part = format!("{remote}.part{}", COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    // It ends in `.part`, never in a digit of the sha, so no glob for final
+    // names (`NAME.SHA16`) matches a copy under way.
+    let part = format!("{remote}.{}.part", COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     ssh::upload(target, local, &part, COPY_TIMEOUT).await.map_err(|e| failed("scp", &crate::error_chain(&e)))?;
     let check = ssh::exec(target, &format!("sha256sum '{part}'"), COMMAND_TIMEOUT)
         .await
