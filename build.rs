@@ -14,7 +14,7 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("images");
     println!("cargo:rerun-if-changed={}", root.display());
     let mut code = String::from("/// (image name, [(file name, contents)]) for every recipe under images/.\n");
-    code.push_str("pub const RECIPES: &[(&str, &[(&str, &[u8])])] = &[\n");
+    code.push_str("pub const RECIPES: &[Recipe] = &[\n");
     let mut images: Vec<_> = std::fs::read_dir(&root).map(|d| d.flatten().collect()).unwrap_or_default();
     images.sort_by_key(|e| e.file_name());
     // images/common holds files shared by recipes, not a recipe: a recipe

@@ -97,16 +97,48 @@ impl CaseReport {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum RunEvent {
-    RunStarted { run_id: String, cases: usize, artifacts: PathBuf },
+    RunStarted {
+        run_id: String,
+        cases: usize,
+        artifacts: PathBuf,
+    },
     /// A preparation step of the run (image build, host connection, accelerator probe).
-    Preparing { what: String },
-    HostReady { host: String, domain_type: String, accel_reason: String, facts: HostFacts },
-    HostUnusable { host: String, error: String },
-    CaseStarted { case: String, host: String },
-    StepFinished { case: String, step: StepRecord },
-    CaseFinished { report: CaseReport },
-    Interrupted { signal: String, count: u32 },
-    RunFinished { passed: usize, failed: usize, errors: usize, skipped: usize, #[serde(with = "millis")] duration: Duration },
+    Preparing {
+        what: String,
+    },
+    HostReady {
+        host: String,
+        domain_type: String,
+        accel_reason: String,
+        facts: HostFacts,
+    },
+    HostUnusable {
+        host: String,
+        error: String,
+    },
+    CaseStarted {
+        case: String,
+        host: String,
+    },
+    StepFinished {
+        case: String,
+        step: StepRecord,
+    },
+    CaseFinished {
+        report: CaseReport,
+    },
+    Interrupted {
+        signal: String,
+        count: u32,
+    },
+    RunFinished {
+        passed: usize,
+        failed: usize,
+        errors: usize,
+        skipped: usize,
+        #[serde(with = "millis")]
+        duration: Duration,
+    },
 }
 
 mod millis {

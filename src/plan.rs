@@ -41,13 +41,8 @@ pub enum GuestKind {
 }
 
 impl GuestKind {
-    pub const ALL: [GuestKind; 5] = [
-        GuestKind::Kvm,
-        GuestKind::XenPv,
-        GuestKind::XenPvh,
-        GuestKind::XenPvhvm,
-        GuestKind::XenHvm,
-    ];
+    pub const ALL: [GuestKind; 5] =
+        [GuestKind::Kvm, GuestKind::XenPv, GuestKind::XenPvh, GuestKind::XenPvhvm, GuestKind::XenHvm];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -121,11 +116,7 @@ pub enum ImageSpec {
     /// An image whose recipe ships with virtsmoke (under `images/NAME`), built and cached on first use.
     Builtin { name: String },
     /// Files already on the host: direct kernel boot, optionally with a disk.
-    Files {
-        kernel: Option<PathBuf>,
-        initrd: Option<PathBuf>,
-        disk: Option<PathBuf>,
-    },
+    Files { kernel: Option<PathBuf>, initrd: Option<PathBuf>, disk: Option<PathBuf> },
 }
 
 /// An image as named in the scenario.

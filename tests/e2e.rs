@@ -251,7 +251,12 @@ fn keep_on_failure_leaves_a_guest_a_human_can_enter() {
     let console = printed("console:");
     let shell = printed("shell:");
     let remove = printed("remove:");
-    assert!(console.starts_with("virsh -c 'qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock' console vs-"), "{console}");
+    assert!(
+        console.starts_with(
+            "virsh -c 'qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock' console vs-"
+        ),
+        "{console}"
+    );
 
     // The printed shell line really logs in to the kept guest.
     let sh = Command::new("sh").arg("-c").arg(format!("{shell} -o BatchMode=yes uname -r")).output().unwrap();
@@ -272,7 +277,14 @@ fn a_kernel_without_xen_notes_fails_xen_pv_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let path = not_linux_scenario(dir.path(), "notes");
     let json_path = dir.path().join("r.json");
-    let out = virtsmoke(&["run", path.to_str().unwrap(), "--json", json_path.to_str().unwrap(), "--artifacts", dir.path().to_str().unwrap()]);
+    let out = virtsmoke(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        json_path.to_str().unwrap(),
+        "--artifacts",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let doc = json(&json_path);
     let failed = first_failed(&doc["cases"][0]);
@@ -334,19 +346,34 @@ fn an_unreachable_host_is_exit_3() {
     )
     .unwrap();
     let junit = dir.path().join("j.xml");
-    let out = virtsmoke(&["run", path.to_str().unwrap(), "--junit", junit.to_str().unwrap(), "--artifacts", dir.path().to_str().unwrap()]);
+    let out = virtsmoke(&[
+        "run",
+        path.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--artifacts",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<error") && xml.contains("cannot connect to libvirt"), "{xml}");
     xmllint_schema(&junit);
 }
 
-
 #[test]
 fn json_format_streams_every_event_and_no_color_means_plain() {
     let dir = tempfile::tempdir().unwrap();
     let path = not_linux_scenario(dir.path(), "events");
-    let out = virtsmoke(&["run", path.to_str().unwrap(), "--format", "json", "--color", "always", "--artifacts", dir.path().to_str().unwrap()]);
+    let out = virtsmoke(&[
+        "run",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--color",
+        "always",
+        "--artifacts",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let events: Vec<serde_json::Value> =
         String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect(l)).collect();

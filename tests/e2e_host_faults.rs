@@ -6,7 +6,6 @@ use std::io::BufRead;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-
 const BIN: &str = env!("CARGO_BIN_EXE_virtsmoke");
 const H2_URI: &str = "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h2/run/libvirt-sock";
 
@@ -75,7 +74,19 @@ fn libvirtd_killed_mid_run_errors_the_case_and_cleanup_recovers() {
 
     // The daemon returns in the host's namespaces; the guest it left is still there.
     let started = Command::new("nsenter")
-        .args(["-t", &virtlogd.to_string(), "-m", "-u", "-n", "libvirtd", "-d", "--timeout", "0", "--pid-file", "/run/libvirt/libvirtd.pid"])
+        .args([
+            "-t",
+            &virtlogd.to_string(),
+            "-m",
+            "-u",
+            "-n",
+            "libvirtd",
+            "-d",
+            "--timeout",
+            "0",
+            "--pid-file",
+            "/run/libvirt/libvirtd.pid",
+        ])
         .status()
         .unwrap();
     assert!(started.success());

@@ -22,7 +22,11 @@ fn assert_no_leftovers(run: &str) {
 
 fn prop(case: &serde_json::Value, name: &str) -> String {
     let props: Vec<(String, String)> = serde_json::from_value(case["properties"].clone()).unwrap();
-    props.into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or_else(|| panic!("no property {name} in {case:#}"))
+    props
+        .into_iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v)
+        .unwrap_or_else(|| panic!("no property {name} in {case:#}"))
 }
 
 /// `sha256sum` (the debug build's own SHA-256 is slow on a 120 MB image).
@@ -181,7 +185,6 @@ matrix: {{ image: [quiet, forged] }}
     assert_eq!(sha256(&base), before, "{} changed", base.display());
 }
 
-
 /// The disk's own boot loaders, no kernel from virtsmoke: SeaBIOS runs the
 /// disk's GRUB from its MBR, OVMF the disk's GRUB from its EFI partition. Each passes the
 /// command line written on the disk, the seed still reaches cloud-init, and
@@ -211,7 +214,8 @@ fn debian_disk_boots_through_its_own_bios_and_uefi_loaders() {
         assert!(!xml.contains("<kernel>") && xml.contains("<boot dev='hd'/>"), "{xml}");
         let console = file("console.log");
         // The disk's grub.cfg ran: its menu entry's words, before the kernel's.
-        let loader_at = console.find("Loading Linux ...").unwrap_or_else(|| panic!("no GRUB entry on {guest}'s console"));
+        let loader_at =
+            console.find("Loading Linux ...").unwrap_or_else(|| panic!("no GRUB entry on {guest}'s console"));
         let kernel_at = console.find("Linux version").expect("kernel banner");
         assert!(loader_at < kernel_at, "GRUB should print before the kernel starts");
     }
@@ -230,7 +234,11 @@ fn an_image_with_its_own_key_is_logged_in_with_the_scenarios_key() {
     let dir = tempfile::tempdir().unwrap();
     let keygen = |name: &str| {
         let key = dir.path().join(name);
-        let out = Command::new("ssh-keygen").args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"]).arg(&key).output().unwrap();
+        let out = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", "", "-C", name, "-f"])
+            .arg(&key)
+            .output()
+            .unwrap();
         assert!(out.status.success(), "{}", text(&out));
         key
     };

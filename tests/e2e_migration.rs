@@ -16,7 +16,10 @@ fn run(scenario: &str) -> (Output, serde_json::Value, tempfile::TempDir) {
         .env("CI", "true")
         .output()
         .unwrap();
-    let doc = serde_json::from_str(&std::fs::read_to_string(&results).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr)))).unwrap();
+    let doc = serde_json::from_str(
+        &std::fs::read_to_string(&results).unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&out.stderr))),
+    )
+    .unwrap();
     let xsd = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/junit-10.xsd");
     let lint = Command::new("xmllint").arg("--noout").arg("--schema").arg(xsd).arg(&junit).output().unwrap();
     assert!(lint.status.success(), "{}", String::from_utf8_lossy(&lint.stderr));
@@ -44,7 +47,12 @@ fn ping_pong_keeps_the_guest_and_measures_downtime() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let case = &doc["cases"][0];
     let names: Vec<&str> = case["steps"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-    for round in ["migrate.round-1: lab1 -> lab2", "migrate.round-2: lab2 -> lab1", "migrate.round-3: lab1 -> lab2", "migrate.round-4: lab2 -> lab1"] {
+    for round in [
+        "migrate.round-1: lab1 -> lab2",
+        "migrate.round-2: lab2 -> lab1",
+        "migrate.round-3: lab1 -> lab2",
+        "migrate.round-4: lab2 -> lab1",
+    ] {
         assert!(names.contains(&round), "{names:?}");
     }
     let downtime: f64 = prop(case, "downtime_ms").unwrap().parse().unwrap();

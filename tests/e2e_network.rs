@@ -6,7 +6,6 @@
 mod common;
 use common::*;
 
-
 fn prop(case: &serde_json::Value, name: &str) -> String {
     let props: Vec<(String, String)> = serde_json::from_value(case["properties"].clone()).unwrap();
     props.into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or_else(|| panic!("no property {name}"))
@@ -85,7 +84,10 @@ fn network_checks_pass_between_guests_and_fail_the_right_sub_check() {
     let ping = step(solo, "network.ping: host -> solo");
     assert_eq!(ping["outcome"], "failed", "{ping}");
     let message = ping["message"].as_str().unwrap();
-    assert!(message.starts_with("no reply from `solo` (10.77.0.") && message.ends_with("3 sent, 0 received (100% loss)"), "{message}");
+    assert!(
+        message.starts_with("no reply from `solo` (10.77.0.") && message.ends_with("3 sent, 0 received (100% loss)"),
+        "{message}"
+    );
     assert_eq!(prop(solo, "network.ping.host->solo.loss_pct"), "100.0");
     for name in ["network.ping: solo -> host", "network.gateway: solo", "network.mtu: solo"] {
         let s = step(solo, name);

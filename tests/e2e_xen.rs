@@ -136,7 +136,16 @@ fn xen_lab_e2e_faults_fail_with_their_diagnosis() {
 
 fn dom0(script: &str) -> String {
     let out = std::process::Command::new("ssh")
-        .args(["-p", "2221", "-i", "/var/tmp/virtsmoke-lab/xen/id_ed25519", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
+        .args([
+            "-p",
+            "2221",
+            "-i",
+            "/var/tmp/virtsmoke-lab/xen/id_ed25519",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+        ])
         .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", script])
         .output()
         .unwrap();
@@ -199,7 +208,8 @@ fn xen_lab_e2e_a_domain_libvirt_does_not_know_is_found_in_xenstore() {
 }
 
 /// Lists xenstore's domains, `ID NAME` per line.
-const XENSTORE_LIST: &str = "for d in $(xenstore-list /local/domain); do echo \"$d $(xenstore-read /local/domain/$d/name)\"; done";
+const XENSTORE_LIST: &str =
+    "for d in $(xenstore-list /local/domain); do echo \"$d $(xenstore-read /local/domain/$d/name)\"; done";
 
 /// A scenario that boots the Debian disk image as xen-pv from files named by
 /// their paths in `dir` (its `disk.qcow2`, `vmlinuz`, `initrd.img`), with

@@ -44,7 +44,10 @@ fn debian_package_holds_a_working_binary_man_pages_and_completions() {
     let version = stdout_of(Command::new(unpacked.join("usr/bin/virtsmoke")).arg("--version"));
     assert_eq!(version.trim(), format!("virtsmoke {}", cargo_version()));
     let completion = std::fs::read_to_string(unpacked.join("usr/share/bash-completion/completions/virtsmoke")).unwrap();
-    assert!(completion.contains("-F _virtsmoke") && completion.contains("virtsmoke__subcmd__lab__subcmd__up"), "{completion}");
+    assert!(
+        completion.contains("-F _virtsmoke") && completion.contains("virtsmoke__subcmd__lab__subcmd__up"),
+        "{completion}"
+    );
 }
 
 #[test]

@@ -66,7 +66,11 @@ fn merged() -> tempfile::TempDir {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("merged 5 case(s) from 2 file(s) into out/merged.json"), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("merged 5 case(s) from 2 file(s) into out/merged.json"),
+        "{}",
+        text(&o)
+    );
     dir
 }
 
@@ -82,14 +86,23 @@ fn merge_keeps_every_case_of_every_shard_in_the_same_schema() {
     assert_eq!(doc["run_id"], "20250301020000-aaaa+20250301020001-bbbb");
     assert_eq!(
         case_names(&doc),
-        ["nightly/kvm-tiny@lab1", "nightly/xen-pv@xen1", "nightly/kvm-disk@lab1", "nightly/xen-pvh@xen1", "nightly/kvm-new@lab1"]
+        [
+            "nightly/kvm-tiny@lab1",
+            "nightly/xen-pv@xen1",
+            "nightly/kvm-disk@lab1",
+            "nightly/xen-pvh@xen1",
+            "nightly/kvm-new@lab1"
+        ]
     );
     // Nothing of a case is lost on the way through.
     let shard1 = json(&fixture("results/shard-1.json"));
     assert_eq!(doc["cases"][1], shard1["cases"][1]);
 
     // Merging the merged file with a shard again changes nothing.
-    let o = virtsmoke(dir.path(), &["merge", "again.json", "out/merged.json", &results("shard-1.json"), "--run-id", "nightly"]);
+    let o = virtsmoke(
+        dir.path(),
+        &["merge", "again.json", "out/merged.json", &results("shard-1.json"), "--run-id", "nightly"],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let again = json(&dir.path().join("again.json"));
     assert_eq!(again["run_id"], "nightly");
@@ -177,7 +190,8 @@ fn html_renders_in_headless_chromium_without_errors() {
     assert!(out.status.success(), "{}", text(&out));
     let png = std::fs::read(&shot).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
-    let (width, height) = (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
+    let (width, height) =
+        (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()));
     assert_eq!((width, height), (1280, 900));
     // A blank page compresses to almost nothing; the rendered report does not.
     assert!(png.len() > 20_000, "{} bytes", png.len());
@@ -232,7 +246,13 @@ fn compare_json_is_machine_readable() {
     assert_eq!(v["added"][0]["case"], "nightly/kvm-new@lab1");
     assert_eq!(v["removed"][0]["case"], "nightly/xen-hvm@xen1");
     let xen = v["host_changes"].as_array().unwrap().iter().find(|h| h["host"] == "xen1").unwrap();
-    assert!(xen["facts"].as_array().unwrap().iter().any(|f| f["fact"] == "xen_changeset" && f["old"] == "abc123" && f["new"] == "def456"));
+    assert!(
+        xen["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["fact"] == "xen_changeset" && f["old"] == "abc123" && f["new"] == "def456")
+    );
 }
 
 #[test]
@@ -297,10 +317,24 @@ fn an_empty_shard_runs_nothing_and_still_writes_its_reports() {
     let shard = format!("{empty}/{count}");
     let o = virtsmoke(
         dir.path(),
-        &["run", scenario.to_str().unwrap(), "--shard", &shard, "--junit", "j.xml", "--json", "r.json", "--html", "r.html"],
+        &[
+            "run",
+            scenario.to_str().unwrap(),
+            "--shard",
+            &shard,
+            "--junit",
+            "j.xml",
+            "--json",
+            "r.json",
+            "--html",
+            "r.html",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("shard {shard}: none of the 1 case(s) falls in this shard")));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains(&format!("shard {shard}: none of the 1 case(s) falls in this shard"))
+    );
     assert_eq!(json(&dir.path().join("r.json"))["cases"], serde_json::json!([]));
     xmllint_schema(&dir.path().join("j.xml"));
     assert!(std::fs::read_to_string(dir.path().join("r.html")).unwrap().contains("No case failed."));

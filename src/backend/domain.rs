@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use virt::domain::{Domain, DomainState};
 use virt::connect::Connect;
+use virt::domain::{Domain, DomainState};
 use virt::sys;
 
 use super::console::ConsoleCapture;
@@ -109,7 +109,9 @@ pub(super) fn state_by_name(conn: &Connect, name: &str) -> Result<RunState, Back
         Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::NoDomain) => {
             return Ok(RunState::Gone);
         }
-        Err(e) => return Err(BackendError::Libvirt { op: "looking up the domain", target: name.to_string(), source: e }),
+        Err(e) => {
+            return Err(BackendError::Libvirt { op: "looking up the domain", target: name.to_string(), source: e });
+        }
     };
     let (state, _) = d.state().map_err(BackendError::libvirt("reading the domain state", name))?;
     Ok(match state.unwrap_or(DomainState::NoState) {

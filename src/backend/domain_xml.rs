@@ -377,7 +377,12 @@ mod tests {
         i.disk = Some("/r/vs-r1-0-tiny.overlay.qcow2".into());
         i.seed = Some("/r/vs-r1-0-tiny.seed.iso".into());
         let xml = build(&i);
-        assert!(xml.contains("<source file='/r/vs-r1-0-tiny.seed.iso'/>\n      <target dev='xvdb' bus='xen'/>\n    </disk>"), "{xml}");
+        assert!(
+            xml.contains(
+                "<source file='/r/vs-r1-0-tiny.seed.iso'/>\n      <target dev='xvdb' bus='xen'/>\n    </disk>"
+            ),
+            "{xml}"
+        );
         assert!(!xml.contains("cdrom"), "{xml}");
         let mut h = input(GuestKind::XenHvm, DomainType::Xen);
         h.seed = i.seed.clone();

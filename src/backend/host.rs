@@ -60,7 +60,9 @@ impl Host {
                 match c.create_domain_xml(&xml, sys::VIR_DOMAIN_START_PAUSED) {
                     // Drivers without START_PAUSED (libvirt's test driver): start, then pause.
                     Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::InvalidArg) => {
-                        let d = c.create_domain_xml(&xml, 0).map_err(BackendError::libvirt("creating the domain", target.clone()))?;
+                        let d = c
+                            .create_domain_xml(&xml, 0)
+                            .map_err(BackendError::libvirt("creating the domain", target.clone()))?;
                         d.suspend().map_err(BackendError::libvirt("pausing the new domain", target))?;
                         Ok(d)
                     }
@@ -97,11 +99,9 @@ impl Host {
             let doms = c.list_all_domains(0).map_err(BackendError::libvirt("listing domains", target.clone()))?;
             let mut owned = Vec::new();
             for d in doms {
-                let Ok(meta) = d.metadata(
-                    sys::VIR_DOMAIN_METADATA_ELEMENT as i32,
-                    Some(super::domain_xml::METADATA_NS),
-                    0,
-                ) else {
+                let Ok(meta) =
+                    d.metadata(sys::VIR_DOMAIN_METADATA_ELEMENT as i32, Some(super::domain_xml::METADATA_NS), 0)
+                else {
                     continue; // no virtsmoke metadata: not ours
                 };
                 let name = d.name().map_err(BackendError::libvirt("reading a domain name", target.clone()))?;
@@ -123,7 +123,9 @@ impl Host {
         self.call(move |c| {
             let d = match c.lookup_domain_by_name(&name) {
                 Ok(d) => d,
-                Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::NoDomain) => return Ok(false),
+                Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::NoDomain) => {
+                    return Ok(false);
+                }
                 Err(e) => return Err(BackendError::Libvirt { op: "looking up the domain", target: name, source: e }),
             };
             // A domain that vanishes between lookup and destroy is just as gone.

@@ -11,7 +11,7 @@ pub enum HostShell {
     /// The host is this machine (local libvirt socket).
     Local,
     /// Over SSH (the host's jump address).
-    Ssh(SshTarget),
+    Ssh(Box<SshTarget>),
     /// No way in (remote URI without SSH details, or libvirt's test driver).
     None,
 }
@@ -21,7 +21,7 @@ impl HostShell {
     /// for local sockets.
     pub fn for_host(uri: &str, ssh: Option<SshTarget>) -> HostShell {
         if let Some(t) = ssh {
-            return HostShell::Ssh(t);
+            return HostShell::Ssh(Box::new(t));
         }
         let local = uri.starts_with("qemu:///") || uri.starts_with("xen:///") || uri.contains("+unix://");
         if local { HostShell::Local } else { HostShell::None }
@@ -130,7 +130,13 @@ mod tests {
     #[test]
     fn package_lines() {
         let f = parse_packages("libvirt-daemon=9.0.0-4+deb12u2\nqemu-system-x86=1:7.2+dfsg-7\n\njunk\n");
-        assert_eq!(f, vec![("pkg.libvirt-daemon".into(), "9.0.0-4+deb12u2".into()), ("pkg.qemu-system-x86".into(), "1:7.2+dfsg-7".into())]);
+        assert_eq!(
+            f,
+            vec![
+                ("pkg.libvirt-daemon".into(), "9.0.0-4+deb12u2".into()),
+                ("pkg.qemu-system-x86".into(), "1:7.2+dfsg-7".into())
+            ]
+        );
     }
 
     #[tokio::test]

@@ -111,7 +111,10 @@ mod tests {
         let tunnelled = MigrateOptions { live: true, tunnelled: true, persistent: true, ..Default::default() };
         assert_eq!(
             tunnelled.flags(),
-            sys::VIR_MIGRATE_LIVE | sys::VIR_MIGRATE_PEER2PEER | sys::VIR_MIGRATE_TUNNELLED | sys::VIR_MIGRATE_PERSIST_DEST
+            sys::VIR_MIGRATE_LIVE
+                | sys::VIR_MIGRATE_PEER2PEER
+                | sys::VIR_MIGRATE_TUNNELLED
+                | sys::VIR_MIGRATE_PERSIST_DEST
         );
     }
 }

@@ -15,8 +15,7 @@ const NET_MARKER: &str = "VIRTSMOKE-MARKER net ";
 const NET_FAILED_MARKER: &str = "VIRTSMOKE-MARKER net-failed";
 
 fn timeout_failure(guest: &GuestUnderTest, what: &str, t: Duration) -> StepFailure {
-    StepFailure::failed(format!("{what} within {}", humantime::format_duration(t)))
-        .with_detail(guest.console_excerpt())
+    StepFailure::failed(format!("{what} within {}", humantime::format_duration(t))).with_detail(guest.console_excerpt())
 }
 
 fn from_wait(guest: &GuestUnderTest, what: &str, e: WaitError) -> StepFailure {
@@ -120,7 +119,8 @@ pub async fn address(
         }
         if let Ok(pairs) = guest.domain.arp_addresses().await {
             let mac = guest.mac.to_ascii_lowercase();
-            if let Some(a) = pairs.iter().find(|(m, _)| m.to_ascii_lowercase() == mac).and_then(|(_, a)| a.parse().ok()) {
+            if let Some(a) = pairs.iter().find(|(m, _)| m.to_ascii_lowercase() == mac).and_then(|(_, a)| a.parse().ok())
+            {
                 return Probe::Ready(a);
             }
         }
@@ -206,7 +206,11 @@ pub async fn ssh_ready(
                                         let e = SshError::HostKey {
                                             target: target.to_string(),
                                             seen,
-                                            expected: fps.iter().map(|f| format!("SHA256:{f}")).collect::<Vec<_>>().join(", "),
+                                            expected: fps
+                                                .iter()
+                                                .map(|f| format!("SHA256:{f}"))
+                                                .collect::<Vec<_>>()
+                                                .join(", "),
                                         };
                                         return Probe::Fail(crate::error_chain(&e));
                                     }
@@ -258,15 +262,16 @@ pub async fn ssh_ready(
     })
     .await;
     match r {
-        Ok((kernel, target)) => Ok(SshReady {
-            kernel,
-            target,
-            host_key: trust.into_inner().unwrap_or_else(|p| p.into_inner()),
-        }),
+        Ok((kernel, target)) => {
+            Ok(SshReady { kernel, target, host_key: trust.into_inner().unwrap_or_else(|p| p.into_inner()) })
+        }
         Err(WaitError::Timeout(t)) => Err(StepFailure::failed(format!(
             "ssh to {target} did not answer within {}{}",
             humantime::format_duration(t),
-            last.into_inner().unwrap_or_else(|p| p.into_inner()).map(|l| format!(" (last error: {l})")).unwrap_or_default()
+            last.into_inner()
+                .unwrap_or_else(|p| p.into_inner())
+                .map(|l| format!(" (last error: {l})"))
+                .unwrap_or_default()
         ))
         .with_detail(guest.console_excerpt())),
         Err(WaitError::Failed(m)) => Err(StepFailure::failed(m).with_detail(guest.console_excerpt())),

@@ -12,9 +12,7 @@ pub async fn run(
     expect_output: Option<&str>,
     timeout: Duration,
 ) -> Result<String, StepFailure> {
-    let out = ssh::exec(target, command, timeout)
-        .await
-        .map_err(|e| StepFailure::failed(crate::error_chain(&e)))?;
+    let out = ssh::exec(target, command, timeout).await.map_err(|e| StepFailure::failed(crate::error_chain(&e)))?;
     let evidence = format!("exit status {}\n--- stdout\n{}\n--- stderr\n{}", out.exit_status, out.stdout, out.stderr);
     if out.exit_status != expect_exit {
         return Err(StepFailure::failed(format!(
@@ -23,11 +21,10 @@ pub async fn run(
         ))
         .with_detail(evidence));
     }
-    if let Some(want) = expect_output {
-        if !out.stdout.contains(want) {
+    if let Some(want) = expect_output
+        && !out.stdout.contains(want) {
             return Err(StepFailure::failed(format!("the output of `{command}` does not contain `{want}`"))
                 .with_detail(evidence));
         }
-    }
     Ok(out.stdout)
 }

@@ -24,11 +24,10 @@ impl Evidence {
         let hypervisor_type = parts.next().unwrap_or("").trim().to_string();
         let mut boot_lines: Vec<String> =
             parts.next().unwrap_or("").lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
-        if !boot_lines.iter().any(|l| booted_on(l).is_some()) {
-            if let Some(l) = console.lines().find(|l| booted_on(l).is_some()) {
+        if !boot_lines.iter().any(|l| booted_on(l).is_some())
+            && let Some(l) = console.lines().find(|l| booted_on(l).is_some()) {
                 boot_lines.push(l.trim().to_string());
             }
-        }
         let nic_driver = parts.next().unwrap_or("").trim().to_string();
         Evidence { hypervisor_type, boot_lines, nic_driver }
     }
@@ -72,11 +71,7 @@ pub fn judge(kind: GuestKind, domain_type: DomainType, ev: &Evidence) -> Result<
                     || ev.boot_lines.iter().any(|l| l.contains("Hypervisor detected: KVM") || on == "KVM"))
         }
     };
-    if verdict {
-        Ok(seen)
-    } else {
-        Err(format!("the guest did not boot as {kind}: {seen} ({})", describe(ev)))
-    }
+    if verdict { Ok(seen) } else { Err(format!("the guest did not boot as {kind}: {seen} ({})", describe(ev))) }
 }
 
 /// The kind the evidence shows, in the scenario's words where one fits:
@@ -127,12 +122,12 @@ mod tests {
         let hvm = ev("", "[0.0] Booting paravirtualized kernel on bare hardware", "e1000");
         let kvm = ev("", "[0.0] Booting paravirtualized kernel on KVM\n[0.0] Hypervisor detected: KVM", "virtio_net");
         let tcg = ev("", "[0.0] Booting paravirtualized kernel on bare hardware", "virtio_net");
-        assert!(judge(GuestKind::XenPv, DomainType::Xen, &pv).is_ok());
-        assert!(judge(GuestKind::XenPvh, DomainType::Xen, &pvh).is_ok());
-        assert!(judge(GuestKind::XenPvhvm, DomainType::Xen, &pvhvm).is_ok());
-        assert!(judge(GuestKind::XenHvm, DomainType::Xen, &hvm).is_ok());
-        assert!(judge(GuestKind::Kvm, DomainType::Kvm, &kvm).is_ok());
-        assert!(judge(GuestKind::Kvm, DomainType::Qemu, &tcg).is_ok());
+        judge(GuestKind::XenPv, DomainType::Xen, &pv).unwrap();
+        judge(GuestKind::XenPvh, DomainType::Xen, &pvh).unwrap();
+        judge(GuestKind::XenPvhvm, DomainType::Xen, &pvhvm).unwrap();
+        judge(GuestKind::XenHvm, DomainType::Xen, &hvm).unwrap();
+        judge(GuestKind::Kvm, DomainType::Kvm, &kvm).unwrap();
+        judge(GuestKind::Kvm, DomainType::Qemu, &tcg).unwrap();
         assert!(judge(GuestKind::Kvm, DomainType::Kvm, &tcg).is_err(), "kvm requested, no KVM seen");
         assert_eq!(observed(DomainType::Xen, &pv), "xen-pv");
         assert_eq!(observed(DomainType::Xen, &pvh), "xen-pvh");
@@ -157,14 +152,14 @@ mod tests {
         // What Linux 6.1 prints as a Xen PV and a PVH guest (seen on the nested Xen lab).
         let pv = ev("xen", "[    0.000000] Booting kernel on Xen", "vif");
         let pvh = ev("xen", "[    0.000000] Booting kernel on Xen PVH", "vif");
-        assert!(judge(GuestKind::XenPv, DomainType::Xen, &pv).is_ok());
-        assert!(judge(GuestKind::XenPvh, DomainType::Xen, &pvh).is_ok());
-        assert!(judge(GuestKind::XenPv, DomainType::Xen, &pvh).is_err());
+        judge(GuestKind::XenPv, DomainType::Xen, &pv).unwrap();
+        judge(GuestKind::XenPvh, DomainType::Xen, &pvh).unwrap();
+        judge(GuestKind::XenPv, DomainType::Xen, &pvh).unwrap_err();
     }
 
     #[test]
     fn console_fills_in_rotated_dmesg() {
         let e = Evidence::parse("xen\n---\n---\nvif\n", "[ 0.0] Booting paravirtualized kernel on Xen PVH\n");
-        assert!(judge(GuestKind::XenPvh, DomainType::Xen, &e).is_ok());
+        judge(GuestKind::XenPvh, DomainType::Xen, &e).unwrap();
     }
 }

@@ -38,7 +38,12 @@ fn options(spec: &MigrateCheck) -> MigrateOptions {
 const SHORT: Duration = Duration::from_secs(20);
 
 /// Runs every round for one guest; each round is one testcase.
-pub async fn run(guest: &mut GuestUnderTest, ends: &Endpoints<'_>, spec: &MigrateCheck, console: &std::path::Path) -> Vec<SubResult> {
+pub async fn run(
+    guest: &mut GuestUnderTest,
+    ends: &Endpoints<'_>,
+    spec: &MigrateCheck,
+    console: &std::path::Path,
+) -> Vec<SubResult> {
     let mut out = Vec::new();
     let mut worst_gap: Option<f64> = None;
     let mut worst_hv: Option<u64> = None;
@@ -119,14 +124,18 @@ async fn one_round(
     let addr = guest.address.ok_or_else(|| StepFailure::error("the guest has no known address"))?;
 
     // What must survive the move: uptime, a background process, an open connection.
-    let before = ssh::exec(&target, "cat /proc/uptime; setsid sleep 1000000 </dev/null >/dev/null 2>&1 & echo $!", SHORT)
-        .await
-        .map_err(|e| setup("the guest did not answer", &e))?;
+    let before =
+        ssh::exec(&target, "cat /proc/uptime; setsid sleep 1000000 </dev/null >/dev/null 2>&1 & echo $!", SHORT)
+            .await
+            .map_err(|e| setup("the guest did not answer", &e))?;
     let mut lines = before.stdout.lines();
-    let uptime_before: f64 = lines.next().and_then(|l| l.split_whitespace().next()).and_then(|u| u.parse().ok()).unwrap_or(0.0);
+    let uptime_before: f64 =
+        lines.next().and_then(|l| l.split_whitespace().next()).and_then(|u| u.parse().ok()).unwrap_or(0.0);
     let marker_pid = lines.next().unwrap_or("").trim().to_string();
     let session = match spec.ssh {
-        SshContinuity::Keep => Some(SshSession::open(&target, SHORT).await.map_err(|e| setup("cannot open the SSH connection to keep", &e))?),
+        SshContinuity::Keep => Some(
+            SshSession::open(&target, SHORT).await.map_err(|e| setup("cannot open the SSH connection to keep", &e))?,
+        ),
         SshContinuity::Reconnect => None,
     };
     let probe = Probe::start(probe_netns, addr).ok();
@@ -145,7 +154,10 @@ async fn one_round(
         Err(e) => {
             let msg = crate::error_chain(&e);
             let where_ = settle_after_failure(&guest.domain.name, from, to).await;
-            return Err(StepFailure::failed(format!("migration from {} to {} failed: {msg}{where_}", from.name, to.name)));
+            return Err(StepFailure::failed(format!(
+                "migration from {} to {} failed: {msg}{where_}",
+                from.name, to.name
+            )));
         }
     };
 
@@ -161,17 +173,31 @@ async fn one_round(
         Ok(s) => lost.push(format!("the guest is still {s:?} on {}", from.name)),
         Err(e) => lost.push(format!("cannot check the source {}: {}", from.name, crate::error_chain(&e))),
     }
-    let old_console = std::mem::replace(&mut guest.console, match moved.domain.reopen_console(console.to_path_buf()).await {
-        Ok(c) => c,
-        Err(e) => return Err(StepFailure::error(format!("cannot attach to the console on {}: {}", to.name, crate::error_chain(&e)))),
-    });
+    let old_console = std::mem::replace(
+        &mut guest.console,
+        match moved.domain.reopen_console(console.to_path_buf()).await {
+            Ok(c) => c,
+            Err(e) => {
+                return Err(StepFailure::error(format!(
+                    "cannot attach to the console on {}: {}",
+                    to.name,
+                    crate::error_chain(&e)
+                )));
+            }
+        },
+    );
     old_console.stop();
     guest.domain = moved.domain;
 
     let check = format!("cat /proc/uptime; kill -0 {marker_pid} && echo alive");
     let after = match &session {
-        Some(s) => s.exec(&check, SHORT).await.map_err(|e| format!("the SSH connection opened before the migration broke: {}", crate::error_chain(&e))),
-        None => ssh::exec(&target, &check, SHORT).await.map_err(|e| format!("cannot reconnect over SSH after the migration: {}", crate::error_chain(&e))),
+        Some(s) => s
+            .exec(&check, SHORT)
+            .await
+            .map_err(|e| format!("the SSH connection opened before the migration broke: {}", crate::error_chain(&e))),
+        None => ssh::exec(&target, &check, SHORT)
+            .await
+            .map_err(|e| format!("cannot reconnect over SSH after the migration: {}", crate::error_chain(&e))),
     };
     match after {
         Ok(out) => {
@@ -185,13 +211,16 @@ async fn one_round(
         }
         Err(m) => lost.push(m),
     }
-    if let Some(p) = &probe {
-        if p.replies == 0 {
+    if let Some(p) = &probe
+        && p.replies == 0 {
             lost.push("the probe never got an answer".into());
         }
-    }
     if !lost.is_empty() {
-        return Err(StepFailure { outcome: Outcome::Failed, message: format!("continuity lost: {}", lost.join("; ")), detail: None });
+        return Err(StepFailure {
+            outcome: Outcome::Failed,
+            message: format!("continuity lost: {}", lost.join("; ")),
+            detail: None,
+        });
     }
     Ok(RoundFigures {
         migration: moved.elapsed,
@@ -204,7 +233,8 @@ async fn one_round(
 /// After a failed migration the guest must be on exactly one host. A copy on the
 /// target beside a running source is removed; the outcome is described.
 async fn settle_after_failure(name: &str, from: &Host, to: &Host) -> String {
-    let present = |r: &Result<RunState, crate::backend::BackendError>| matches!(r, Ok(RunState::Running) | Ok(RunState::Paused));
+    let present =
+        |r: &Result<RunState, crate::backend::BackendError>| matches!(r, Ok(RunState::Running) | Ok(RunState::Paused));
     let src = from.domain_state(name).await;
     let dst = if to.uri == from.uri { Ok(RunState::Gone) } else { to.domain_state(name).await };
     if let Err(e) = src.as_ref().and(dst.as_ref()) {

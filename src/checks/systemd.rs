@@ -35,7 +35,11 @@ const FAILED: &str = "systemctl --failed --no-legend --plain 2>/dev/null";
 
 /// Waits for systemd to finish booting (`systemctl is-system-running --wait`);
 /// `degraded` passes only with `allow_degraded`. Failed units are named.
-pub async fn system_running(target: &SshTarget, allow_degraded: bool, timeout: Duration) -> Result<SystemdState, StepFailure> {
+pub async fn system_running(
+    target: &SshTarget,
+    allow_degraded: bool,
+    timeout: Duration,
+) -> Result<SystemdState, StepFailure> {
     let cmd = "systemctl is-system-running --wait 2>&1";
     let out = match ssh::exec(target, cmd, timeout).await {
         Ok(out) => out,
@@ -147,14 +151,15 @@ pub async fn cloud_init_done(target: &SshTarget, timeout: Duration) -> Result<Cl
         .with_detail(out.stdout)),
         other => {
             let why = state.detail.clone().map(|d| format!(": {d}")).unwrap_or_default();
-            let log = quick(
-                target,
-                "grep -E 'WARNING|ERROR|Traceback' /var/log/cloud-init.log 2>/dev/null | tail -n 20",
-            )
-            .await;
+            let log =
+                quick(target, "grep -E 'WARNING|ERROR|Traceback' /var/log/cloud-init.log 2>/dev/null | tail -n 20")
+                    .await;
             let status = if other.is_empty() { "unknown" } else { other };
-            Err(StepFailure::failed(format!("cloud-init finished with status `{status}`{why}"))
-                .with_detail(format!("{}\n{}", out.stdout.trim(), log.trim())))
+            Err(StepFailure::failed(format!("cloud-init finished with status `{status}`{why}")).with_detail(format!(
+                "{}\n{}",
+                out.stdout.trim(),
+                log.trim()
+            )))
         }
     }
 }
@@ -186,7 +191,10 @@ mod tests {
                     detail:\nDataSourceNoCloud [seed=/dev/sr0][dsmode=net]\n";
         assert_eq!(
             parse_cloud_init(done),
-            CloudInitState { status: "done".into(), detail: Some("DataSourceNoCloud [seed=/dev/sr0][dsmode=net]".into()) }
+            CloudInitState {
+                status: "done".into(),
+                detail: Some("DataSourceNoCloud [seed=/dev/sr0][dsmode=net]".into())
+            }
         );
         let error = "\nstatus: error\nboot_status_code: enabled-by-generator\ndetail:\n('locale', ProcessExecutionError(\"Unexpected error\nCommand: ['update-locale']\nExit code: 255\"))\nerrors: []\n";
         let s = parse_cloud_init(error);

@@ -105,7 +105,9 @@ fn names_a_host(uri: &str) -> bool {
 }
 
 fn is_run_id(name: &str) -> bool {
-    !name.is_empty() && !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
 #[cfg(test)]
@@ -145,7 +147,8 @@ mod tests {
         let run = |root: &str| std::process::Command::new("sh").arg("-c").arg(list_command(root)).output().unwrap();
         let out = run(root.path().to_str().unwrap());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut runs: Vec<String> = parse_listing(&String::from_utf8_lossy(&out.stdout)).into_iter().map(|(r, _)| r).collect();
+        let mut runs: Vec<String> =
+            parse_listing(&String::from_utf8_lossy(&out.stdout)).into_iter().map(|(r, _)| r).collect();
         runs.sort();
         assert_eq!(runs, ["20261122093051-b66d", "r_1.x"]);
         // No directory yet: nothing, and no error.

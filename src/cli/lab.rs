@@ -67,9 +67,21 @@ impl LabReport {
 #[derive(Debug, thiserror::Error)]
 enum LabCommandError {
     #[error(transparent)]
-    Kvm(#[from] lab::LabError),
+    Kvm(Box<lab::LabError>),
     #[error(transparent)]
-    Xen(#[from] xen::XenLabError),
+    Xen(Box<xen::XenLabError>),
+}
+
+impl From<lab::LabError> for LabCommandError {
+    fn from(e: lab::LabError) -> Self {
+        LabCommandError::Kvm(Box::new(e))
+    }
+}
+
+impl From<xen::XenLabError> for LabCommandError {
+    fn from(e: xen::XenLabError) -> Self {
+        LabCommandError::Xen(Box::new(e))
+    }
 }
 
 pub fn run(cmd: LabCommand) -> u8 {
@@ -95,8 +107,8 @@ pub fn run(cmd: LabCommand) -> u8 {
     }
 }
 
-fn options(dir: &PathBuf, hosts: u32) -> LabOptions {
-    LabOptions { dir: dir.clone(), hosts }
+fn options(dir: &std::path::Path, hosts: u32) -> LabOptions {
+    LabOptions { dir: dir.to_path_buf(), hosts }
 }
 
 fn up(a: &UpArgs) -> Result<LabReport, LabCommandError> {
@@ -137,7 +149,12 @@ impl fmt::Display for LabReport {
             return Ok(());
         }
         let healthy = self.xen.iter().filter(|h| h.healthy).count();
-        writeln!(f, "xen lab: {} host{}, {healthy} healthy", self.xen.len(), if self.xen.len() == 1 { "" } else { "s" })?;
+        writeln!(
+            f,
+            "xen lab: {} host{}, {healthy} healthy",
+            self.xen.len(),
+            if self.xen.len() == 1 { "" } else { "s" }
+        )?;
         for h in &self.xen {
             let pid = h.qemu_pid.map_or_else(|| "-".to_string(), |p| p.to_string());
             writeln!(

@@ -16,7 +16,11 @@ use clap::{Args, Parser, Subcommand};
 use crate::exit;
 
 #[derive(Parser)]
-#[command(name = "virtsmoke", version, about = "Hypervisor smoke tests: boot guests through libvirt, check them, write JUnit.")]
+#[command(
+    name = "virtsmoke",
+    version,
+    about = "Hypervisor smoke tests: boot guests through libvirt, check them, write JUnit."
+)]
 #[command(after_help = "Exit codes: 0 all passed, 1 a case failed, 2 bad input or usage, 3 infrastructure unusable.")]
 struct Cli {
     #[command(subcommand)]
@@ -58,9 +62,7 @@ enum Command {
     /// What changed between two runs: newly failing or passing cases, timing regressions, host facts.
     Compare(compare::CompareArgs),
     /// Print a shell completion script: `virtsmoke completions bash > /etc/bash_completion.d/virtsmoke`.
-    Completions {
-        shell: clap_complete::Shell,
-    },
+    Completions { shell: clap_complete::Shell },
     /// Print the man page virtsmoke(1), or write one page per command into DIR.
     Man {
         #[arg(long, value_name = "DIR")]

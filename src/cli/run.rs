@@ -87,7 +87,12 @@ pub fn run(args: RunArgs) -> u8 {
         eprintln!("shard {shard}: {} of {before} case(s)", plan.cases.len());
     }
     let artifacts = args.artifacts.join(&run_id);
-    let opts = RunOptions { artifacts: artifacts.clone(), jobs: args.jobs, keep_on_failure: args.keep_on_failure, run_id: run_id.clone() };
+    let opts = RunOptions {
+        artifacts: artifacts.clone(),
+        jobs: args.jobs,
+        keep_on_failure: args.keep_on_failure,
+        run_id: run_id.clone(),
+    };
     let rt = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -132,32 +137,27 @@ pub fn run(args: RunArgs) -> u8 {
 /// raises `code` to 3.
 fn write_reports(args: &RunArgs, run_id: &str, cases: &[CaseReport], mut code: u8) -> u8 {
     let name = format!("virtsmoke run {run_id}");
-    if let Some(path) = &args.junit {
-        if let Err(e) = junit::write(path, &name, cases) {
+    if let Some(path) = &args.junit
+        && let Err(e) = junit::write(path, &name, cases) {
             eprintln!("error: {}", crate::error_chain(&e));
             code = code.max(exit::INFRASTRUCTURE);
         }
-    }
-    if let Some(path) = &args.json {
-        if let Err(e) = json::write(path, run_id, cases) {
+    if let Some(path) = &args.json
+        && let Err(e) = json::write(path, run_id, cases) {
             eprintln!("error: cannot write {}: {e}", path.display());
             code = code.max(exit::INFRASTRUCTURE);
         }
-    }
-    if let Some(path) = &args.html {
-        if let Err(e) = html::write(path, run_id, cases) {
+    if let Some(path) = &args.html
+        && let Err(e) = html::write(path, run_id, cases) {
             eprintln!("error: cannot write {}: {e}", path.display());
             code = code.max(exit::INFRASTRUCTURE);
         }
-    }
     code
 }
 
 /// 1 if anything failed; 3 if nothing failed but infrastructure errors stopped cases; else 0.
 fn verdict(cases: &[CaseReport], interrupted: bool) -> u8 {
-    if cases.iter().any(|c| c.outcome == Outcome::Failed) {
-        exit::CASE_FAILED
-    } else if interrupted {
+    if interrupted || cases.iter().any(|c| c.outcome == Outcome::Failed) {
         exit::CASE_FAILED
     } else if cases.iter().any(|c| c.outcome == Outcome::Error) {
         exit::INFRASTRUCTURE

@@ -49,8 +49,8 @@ pub enum JumpError {
 /// local end; the pump thread lives as long as either side is open.
 pub fn open(jump: &JumpHost, target: SocketAddr, timeout: Duration) -> Result<UnixStream, JumpError> {
     let j = jump.to_string();
-    let tcp = netns::connect_tcp(jump.netns.as_deref(), jump.addr, timeout)
-        .map_err(|e| JumpError::Connect(j.clone(), e))?;
+    let tcp =
+        netns::connect_tcp(jump.netns.as_deref(), jump.addr, timeout).map_err(|e| JumpError::Connect(j.clone(), e))?;
     let mut sess = Session::new().map_err(|e| JumpError::Session(j.clone(), e))?;
     sess.set_tcp_stream(tcp);
     sess.set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);

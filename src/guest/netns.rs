@@ -36,10 +36,7 @@ pub fn connect_tcp(netns: Option<&str>, addr: SocketAddr, timeout: Duration) -> 
 }
 
 /// Runs `f` on a thread that has entered `netns` (for probes such as ICMP that need their own socket).
-pub fn run_in<T: Send + 'static>(
-    netns: &str,
-    f: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
+pub fn run_in<T: Send + 'static>(netns: &str, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
     let handle = File::open(netns_path(netns))?;
     std::thread::spawn(move || {
         setns(&handle, CloneFlags::CLONE_NEWNET).map_err(io::Error::from)?;
@@ -55,8 +52,8 @@ mod tests {
 
     #[test]
     fn missing_namespace_is_a_clear_error() {
-        let err = connect_tcp(Some("vs-no-such-ns"), "127.0.0.1:1".parse().unwrap(), Duration::from_millis(10))
-            .unwrap_err();
+        let err =
+            connect_tcp(Some("vs-no-such-ns"), "127.0.0.1:1".parse().unwrap(), Duration::from_millis(10)).unwrap_err();
         assert!(err.to_string().contains("network namespace `vs-no-such-ns`"), "{err}");
     }
 

@@ -95,7 +95,6 @@ pub enum SshError {
     Worker(#[from] tokio::task::JoinError),
 }
 
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExecOutput {
     pub exit_status: i32,
@@ -183,7 +182,13 @@ fn handshake(target: &SshTarget, timeout: Duration) -> Result<Session, SshError>
     Ok(sess)
 }
 
-fn run_on(sess: &Session, target: &SshTarget, command: &str, timeout: Duration, started: Instant) -> Result<ExecOutput, SshError> {
+fn run_on(
+    sess: &Session,
+    target: &SshTarget,
+    command: &str,
+    timeout: Duration,
+    started: Instant,
+) -> Result<ExecOutput, SshError> {
     let t = target.to_string();
     let channel_err = |source: ssh2::Error| {
         if started.elapsed() >= timeout || source.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) {
@@ -294,7 +299,11 @@ mod tests {
         }
         let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
         let blob = decode_base64(public.split_whitespace().nth(1).unwrap());
-        let out = std::process::Command::new("ssh-keygen").args(["-l", "-E", "sha256", "-f"]).arg(key.with_extension("pub")).output().unwrap();
+        let out = std::process::Command::new("ssh-keygen")
+            .args(["-l", "-E", "sha256", "-f"])
+            .arg(key.with_extension("pub"))
+            .output()
+            .unwrap();
         let printed = String::from_utf8(out.stdout).unwrap();
         let expected = printed.split_whitespace().nth(1).unwrap().strip_prefix("SHA256:").unwrap().to_string();
         assert_eq!(base64_unpadded(&Sha256::digest(&blob)), expected);

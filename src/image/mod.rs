@@ -12,6 +12,8 @@ pub mod overlay;
 pub mod seed;
 pub mod xen_notes;
 
+/// One recipe: its name and its files (name, contents).
+pub type Recipe = (&'static str, &'static [(&'static str, &'static [u8])]);
 include!(concat!(env!("OUT_DIR"), "/recipes.rs"));
 
 #[derive(Debug, thiserror::Error)]
@@ -54,10 +56,11 @@ pub fn names() -> Vec<&'static str> {
 }
 
 fn recipe(name: &str) -> Result<&'static [(&'static str, &'static [u8])], ImageError> {
-    RECIPES.iter().find(|(n, _)| *n == name).map(|(_, files)| *files).ok_or_else(|| ImageError::Unknown {
-        name: name.to_string(),
-        known: names().join(", "),
-    })
+    RECIPES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, files)| *files)
+        .ok_or_else(|| ImageError::Unknown { name: name.to_string(), known: names().join(", ") })
 }
 
 /// The content hash of a recipe: file names and contents, in name order.
@@ -104,11 +107,10 @@ pub fn cached(name: &str) -> Result<Option<BuiltImage>, ImageError> {
 
 /// Builds the image unless the cache has it. Safe to call from several processes at once.
 pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
-    if !force {
-        if let Some(img) = cached(name)? {
+    if !force
+        && let Some(img) = cached(name)? {
             return Ok(img);
         }
-    }
     let hash = recipe_hash(name)?;
     let images = cache_dir().join("images");
     let io = |path: &Path| {
@@ -121,11 +123,10 @@ pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
     // Another virtsmoke may be building the same image: wait for it, then reuse its result.
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| ImageError::Io { path: lock_path.clone(), source: e.into() })?;
-    if !force {
-        if let Some(img) = cached(name)? {
+    if !force
+        && let Some(img) = cached(name)? {
             return Ok(img);
         }
-    }
     let dir = images.join(format!("{name}-{hash}"));
     let recipe_dir = tempfile::Builder::new()
         .prefix(&format!("virtsmoke-recipe-{name}-"))

@@ -63,7 +63,8 @@ pub async fn base_format(base: &Path) -> Result<String, OverlayError> {
 
 /// `qemu-img create -f qcow2 -F FORMAT -b BASE OVERLAY`.
 pub fn create_args(base: &Path, format: &str, overlay: &Path) -> Vec<OsString> {
-    let mut args: Vec<OsString> = ["create", "-q", "-f", "qcow2", "-F", format, "-b"].iter().map(OsString::from).collect();
+    let mut args: Vec<OsString> =
+        ["create", "-q", "-f", "qcow2", "-F", format, "-b"].iter().map(OsString::from).collect();
     args.push(base.as_os_str().to_owned());
     args.push(overlay.as_os_str().to_owned());
     args
@@ -113,13 +114,19 @@ mod tests {
     fn arguments_name_the_backing_format() {
         let args = create_args(Path::new("/img/base.raw"), "raw", Path::new("/run/vs-r-0-a.overlay.qcow2"));
         let args: Vec<_> = args.iter().map(|a| a.to_string_lossy().into_owned()).collect();
-        assert_eq!(args, ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", "/img/base.raw", "/run/vs-r-0-a.overlay.qcow2"]);
+        assert_eq!(
+            args,
+            ["create", "-q", "-f", "qcow2", "-F", "raw", "-b", "/img/base.raw", "/run/vs-r-0-a.overlay.qcow2"]
+        );
         assert_eq!(overlay_path(Path::new("/r"), "vs-x-1-g"), Path::new("/r/vs-x-1-g.overlay.qcow2"));
     }
 
     #[test]
     fn reads_the_format_of_qemu_img_info() {
-        assert_eq!(parse_format(r#"{ "virtual-size": 1, "filename": "x", "format": "qcow2" }"#).as_deref(), Some("qcow2"));
+        assert_eq!(
+            parse_format(r#"{ "virtual-size": 1, "filename": "x", "format": "qcow2" }"#).as_deref(),
+            Some("qcow2")
+        );
         assert_eq!(parse_format("not json"), None);
     }
 
@@ -134,7 +141,8 @@ mod tests {
         std::fs::write(&base, vec![7u8; 1 << 20]).unwrap();
         let overlay = overlay_path(dir.path(), "vs-r-0-g");
         create(&base, &overlay).await.unwrap();
-        let info = std::process::Command::new("qemu-img").args(["info", "--output=json"]).arg(&overlay).output().unwrap();
+        let info =
+            std::process::Command::new("qemu-img").args(["info", "--output=json"]).arg(&overlay).output().unwrap();
         let v: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
         assert_eq!(v["format"], "qcow2");
         assert_eq!(v["backing-filename"], base.display().to_string());

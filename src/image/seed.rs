@@ -231,7 +231,11 @@ mod tests {
 
     #[test]
     fn static_address_is_matched_by_mac() {
-        let net = StaticNetwork { mac: "52:54:00:AA:00:01".into(), address: "10.0.0.5/24".into(), gateway: Some("10.0.0.1".into()) };
+        let net = StaticNetwork {
+            mac: "52:54:00:AA:00:01".into(),
+            address: "10.0.0.5/24".into(),
+            gateway: Some("10.0.0.1".into()),
+        };
         let nc = network_config(&net);
         let v: serde_yaml_ng::Value = serde_yaml_ng::from_str(&nc).unwrap();
         assert_eq!(v["ethernets"]["nic0"]["match"]["macaddress"].as_str(), Some("52:54:00:aa:00:01"));

@@ -49,7 +49,10 @@ fn unpack_bzimage(data: &[u8], name: &str) -> Result<Vec<u8>, NotesError> {
     if data.len() < 0x250 || &data[0x202..0x206] != b"HdrS" {
         return Err(bad());
     }
-    let setup_sects = match data[0x1f1] { 0 => 4, n => n as usize };
+    let setup_sects = match data[0x1f1] {
+        0 => 4,
+        n => n as usize,
+    };
     let offset = u32::from_le_bytes(data[0x248..0x24c].try_into().map_err(|_| bad())?) as usize;
     let length = u32::from_le_bytes(data[0x24c..0x250].try_into().map_err(|_| bad())?) as usize;
     let start = (setup_sects + 1) * 512 + offset;

@@ -29,47 +29,29 @@ pub fn command<S: AsRef<str>>(argv: &[S]) -> Command {
 pub fn run(step: &str, cmd: &mut Command, timeout: Duration) -> Result<Output, LabError> {
     let output = run_unchecked(step, cmd, timeout)?;
     if !output.status.success() {
-        return Err(failed(
-            step,
-            cmd,
-            output.status,
-            &String::from_utf8_lossy(&output.stderr),
-        ));
+        return Err(failed(step, cmd, output.status, &String::from_utf8_lossy(&output.stderr)));
     }
     Ok(output)
 }
 
 /// Like [`run`] but returns the output whatever the exit status.
 pub fn run_unchecked(step: &str, cmd: &mut Command, timeout: Duration) -> Result<Output, LabError> {
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = spawn(step, cmd)?;
     let stdout = reader(child.stdout.take());
     let stderr = reader(child.stderr.take());
     let status = wait_child(step, cmd, &mut child, timeout)?;
-    Ok(Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
-    })
+    Ok(Output { status, stdout: stdout.join().unwrap_or_default(), stderr: stderr.join().unwrap_or_default() })
 }
 
 /// Runs a command that starts daemons. Its stdout and stderr go to `log`
 /// (appended) rather than pipes, because a daemon that keeps an inherited pipe
 /// open would keep a reader waiting for ever. On failure the tail of `log` is
 /// the error's stderr.
-pub fn run_daemonizing(
-    step: &str,
-    cmd: &mut Command,
-    log: &Path,
-    timeout: Duration,
-) -> Result<(), LabError> {
+pub fn run_daemonizing(step: &str, cmd: &mut Command, log: &Path, timeout: Duration) -> Result<(), LabError> {
     let open = || -> io::Result<File> { OpenOptions::new().create(true).append(true).open(log) };
     let out = open().map_err(|e| LabError::io(format!("{step}: open log"), log, e))?;
-    let err = out
-        .try_clone()
-        .map_err(|e| LabError::io(format!("{step}: open log"), log, e))?;
+    let err = out.try_clone().map_err(|e| LabError::io(format!("{step}: open log"), log, e))?;
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
     let mut child = spawn(step, cmd)?;
     let status = wait_child(step, cmd, &mut child, timeout)?;
@@ -108,31 +90,15 @@ pub fn tail(text: &str, limit: usize) -> String {
 }
 
 fn quote(word: &str) -> String {
-    let plain = !word.is_empty()
-        && word
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
-    }
+    let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
 }
 
 fn spawn(step: &str, cmd: &mut Command) -> Result<Child, LabError> {
-    cmd.spawn().map_err(|source| LabError::Spawn {
-        step: step.to_string(),
-        command: describe(cmd),
-        source,
-    })
+    cmd.spawn().map_err(|source| LabError::Spawn { step: step.to_string(), command: describe(cmd), source })
 }
 
-fn wait_child(
-    step: &str,
-    cmd: &Command,
-    child: &mut Child,
-    timeout: Duration,
-) -> Result<ExitStatus, LabError> {
+fn wait_child(step: &str, cmd: &Command, child: &mut Child, timeout: Duration) -> Result<ExitStatus, LabError> {
     let mut status = None;
     let waited = wait_until(timeout, POLL_INTERVAL, || {
         status = child.try_wait()?;
@@ -152,11 +118,7 @@ fn wait_child(
         Err(source) => {
             let _ = child.kill();
             let _ = child.wait();
-            Err(LabError::Spawn {
-                step: step.to_string(),
-                command: describe(cmd),
-                source,
-            })
+            Err(LabError::Spawn { step: step.to_string(), command: describe(cmd), source })
         }
     }
 }
@@ -167,11 +129,7 @@ fn failed(step: &str, cmd: &Command, status: ExitStatus, stderr: &str) -> LabErr
         step: step.to_string(),
         command: describe(cmd),
         status: status.to_string(),
-        stderr: if stderr.is_empty() {
-            "no output on stderr".to_string()
-        } else {
-            stderr
-        },
+        stderr: if stderr.is_empty() { "no output on stderr".to_string() } else { stderr },
     }
 }
 
@@ -207,17 +165,9 @@ mod tests {
 
     #[test]
     fn run_reports_exit_status_and_stderr() {
-        let err = run(
-            "testing",
-            &mut command(&["sh", "-c", "echo oops >&2; exit 3"]),
-            QUICK,
-        )
-        .unwrap_err();
+        let err = run("testing", &mut command(&["sh", "-c", "echo oops >&2; exit 3"]), QUICK).unwrap_err();
         let msg = err.to_string();
-        assert!(
-            msg.starts_with("testing: `sh -c 'echo oops >&2; exit 3'` failed"),
-            "{msg}"
-        );
+        assert!(msg.starts_with("testing: `sh -c 'echo oops >&2; exit 3'` failed"), "{msg}");
         assert!(msg.ends_with(": oops"), "{msg}");
     }
 
@@ -229,16 +179,8 @@ mod tests {
 
     #[test]
     fn run_kills_on_timeout() {
-        let err = run(
-            "testing",
-            &mut command(&["sleep", "10"]),
-            Duration::from_millis(50),
-        )
-        .unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "testing: `sleep 10` did not finish within 50ms"
-        );
+        let err = run("testing", &mut command(&["sleep", "10"]), Duration::from_millis(50)).unwrap_err();
+        assert_eq!(err.to_string(), "testing: `sleep 10` did not finish within 50ms");
     }
 
     #[test]

@@ -13,11 +13,9 @@ pub const SYSTEM_ETC: &str = "/etc/libvirt";
 
 /// Settings appended to the copy's libvirtd.conf (besides `host_uuid`).
 /// Paths are as libvirtd sees them inside its mount namespace.
-const LIBVIRTD_SETTINGS: &[(&str, &str)] =
-    &[("log_outputs", "\"3:file:/var/log/libvirt/libvirtd.log\"")];
+const LIBVIRTD_SETTINGS: &[(&str, &str)] = &[("log_outputs", "\"3:file:/var/log/libvirt/libvirtd.log\"")];
 
-const VIRTLOGD_SETTINGS: &[(&str, &str)] =
-    &[("log_outputs", "\"3:file:/var/log/libvirt/virtlogd.log\"")];
+const VIRTLOGD_SETTINGS: &[(&str, &str)] = &[("log_outputs", "\"3:file:/var/log/libvirt/virtlogd.log\"")];
 
 /// Settings for the copy's qemu.conf: QEMU runs as root with its capabilities
 /// and no security driver, and libvirt never relabels or chowns files, so a
@@ -38,8 +36,7 @@ const QEMU_SETTINGS: &[(&str, &str)] = &[
 /// writes the host's `hosts` file.
 pub fn prepare(host: &HostLayout, host_uuid: &str) -> Result<(), LabError> {
     let hosts = host.hosts_file();
-    fs::write(&hosts, hosts_file_text())
-        .map_err(|e| LabError::io("write hosts file", &hosts, e))?;
+    fs::write(&hosts, hosts_file_text()).map_err(|e| LabError::io("write hosts file", &hosts, e))?;
     let etc = host.etc();
     let src = format!("{SYSTEM_ETC}/.");
     command::run(
@@ -49,10 +46,7 @@ pub fn prepare(host: &HostLayout, host_uuid: &str) -> Result<(), LabError> {
     )?;
     strip_definitions(&etc)?;
 
-    let mut libvirtd: Vec<(&str, String)> = LIBVIRTD_SETTINGS
-        .iter()
-        .map(|(k, v)| (*k, v.to_string()))
-        .collect();
+    let mut libvirtd: Vec<(&str, String)> = LIBVIRTD_SETTINGS.iter().map(|(k, v)| (*k, v.to_string())).collect();
     libvirtd.push(("host_uuid", quoted(host_uuid)));
     edit_file(&etc.join("libvirtd.conf"), &libvirtd)?;
 
@@ -74,12 +68,7 @@ pub fn hosts_file_text() -> String {
     for n in 1..=MAX_HOSTS {
         let h = HostLayout::new(Path::new("/"), n);
         // The short name first: it is the canonical one libvirt reports.
-        text.push_str(&format!(
-            "{} {} {}.{DOMAIN}\n",
-            h.ip(),
-            h.hostname(),
-            h.hostname()
-        ));
+        text.push_str(&format!("{} {} {}.{DOMAIN}\n", h.ip(), h.hostname(), h.hostname()));
     }
     text
 }
@@ -89,37 +78,23 @@ pub fn hosts_file_text() -> String {
 /// what it removed.
 pub fn strip_definitions(etc: &Path) -> Result<Vec<PathBuf>, LabError> {
     let mut removed = Vec::new();
-    for dir in [
-        "qemu/networks/autostart",
-        "qemu/autostart",
-        "storage/autostart",
-    ] {
+    for dir in ["qemu/networks/autostart", "qemu/autostart", "storage/autostart"] {
         remove_matching(&etc.join(dir), |_| true, &mut removed)?;
     }
     for dir in ["qemu/networks", "qemu", "storage"] {
-        remove_matching(
-            &etc.join(dir),
-            |p| p.extension().is_some_and(|e| e == "xml"),
-            &mut removed,
-        )?;
+        remove_matching(&etc.join(dir), |p| p.extension().is_some_and(|e| e == "xml"), &mut removed)?;
     }
     Ok(removed)
 }
 
-fn remove_matching(
-    dir: &Path,
-    wanted: impl Fn(&Path) -> bool,
-    removed: &mut Vec<PathBuf>,
-) -> Result<(), LabError> {
+fn remove_matching(dir: &Path, wanted: impl Fn(&Path) -> bool, removed: &mut Vec<PathBuf>) -> Result<(), LabError> {
     let entries = match fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(LabError::io("strip libvirt definitions", dir, e)),
     };
     for entry in entries {
-        let path = entry
-            .map_err(|e| LabError::io("strip libvirt definitions", dir, e))?
-            .path();
+        let path = entry.map_err(|e| LabError::io("strip libvirt definitions", dir, e))?.path();
         // symlink_metadata: autostart entries are links; never follow them.
         let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
         if is_dir || !wanted(&path) {
@@ -189,45 +164,26 @@ mod tests {
     #[test]
     fn set_value_appends_when_only_commented() {
         let text = "# comment\n#user = \"libvirt-qemu\"\n";
-        assert_eq!(
-            set_value(text, "user", "\"root\""),
-            "# comment\n#user = \"libvirt-qemu\"\nuser = \"root\"\n"
-        );
+        assert_eq!(set_value(text, "user", "\"root\""), "# comment\n#user = \"libvirt-qemu\"\nuser = \"root\"\n");
     }
 
     #[test]
     fn set_value_replaces_active_assignments() {
         let text = "user = \"qemu\"\nusername = \"x\"\n  user=\"other\"\nkeep = 1";
-        assert_eq!(
-            set_value(text, "user", "\"root\""),
-            "username = \"x\"\nkeep = 1\nuser = \"root\"\n"
-        );
+        assert_eq!(set_value(text, "user", "\"root\""), "username = \"x\"\nkeep = 1\nuser = \"root\"\n");
     }
 
     #[test]
     fn set_value_removes_multi_line_lists() {
         let text = "namespaces = [\n  \"mount\",\n]\nafter = 1\nother = [ \"a\" ]\n";
-        assert_eq!(
-            set_value(text, "namespaces", "[ ]"),
-            "after = 1\nother = [ \"a\" ]\nnamespaces = [ ]\n"
-        );
-        assert_eq!(
-            set_value("namespaces = [ \"mount\" ]\nx = 1\n", "namespaces", "[ ]"),
-            "x = 1\nnamespaces = [ ]\n"
-        );
+        assert_eq!(set_value(text, "namespaces", "[ ]"), "after = 1\nother = [ \"a\" ]\nnamespaces = [ ]\n");
+        assert_eq!(set_value("namespaces = [ \"mount\" ]\nx = 1\n", "namespaces", "[ ]"), "x = 1\nnamespaces = [ ]\n");
     }
 
     #[test]
     fn host_uuid_is_quoted() {
-        let text = set_value(
-            "",
-            "host_uuid",
-            &quoted("0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b"),
-        );
-        assert_eq!(
-            text,
-            "host_uuid = \"0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b\"\n"
-        );
+        let text = set_value("", "host_uuid", &quoted("0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b"));
+        assert_eq!(text, "host_uuid = \"0b6e4c1e-7d0c-4f4e-9a57-3d1d3c9f1a2b\"\n");
         assert_eq!(quoted(r#"a"b\c"#), r#""a\"b\\c""#);
     }
 
@@ -243,28 +199,15 @@ mod tests {
     fn strip_definitions_keeps_configuration_files() {
         let dir = tempfile::tempdir().unwrap();
         let etc = dir.path();
-        for d in [
-            "qemu/networks/autostart",
-            "qemu/autostart",
-            "storage/autostart",
-            "nwfilter",
-        ] {
+        for d in ["qemu/networks/autostart", "qemu/autostart", "storage/autostart", "nwfilter"] {
             fs::create_dir_all(etc.join(d)).unwrap();
         }
-        for f in [
-            "qemu.conf",
-            "qemu/networks/default.xml",
-            "qemu/vm1.xml",
-            "storage/pool.xml",
-            "nwfilter/clean-traffic.xml",
-        ] {
+        for f in
+            ["qemu.conf", "qemu/networks/default.xml", "qemu/vm1.xml", "storage/pool.xml", "nwfilter/clean-traffic.xml"]
+        {
             fs::write(etc.join(f), "x").unwrap();
         }
-        std::os::unix::fs::symlink(
-            "../default.xml",
-            etc.join("qemu/networks/autostart/default.xml"),
-        )
-        .unwrap();
+        std::os::unix::fs::symlink("../default.xml", etc.join("qemu/networks/autostart/default.xml")).unwrap();
         std::os::unix::fs::symlink("../vm1.xml", etc.join("qemu/autostart/vm1.xml")).unwrap();
 
         let mut removed: Vec<_> = strip_definitions(etc)

@@ -47,18 +47,7 @@ exec libvirtd -d --timeout 0 --pid-file /run/libvirt/libvirtd.pid
 pub fn libvirt_start_argv(host: &HostLayout) -> Vec<String> {
     let mut argv: Vec<String> = ["ip", "netns", "exec"].map(String::from).to_vec();
     argv.push(host.netns());
-    argv.extend(
-        [
-            "unshare",
-            "-m",
-            "-u",
-            "sh",
-            "-c",
-            START_SCRIPT,
-            "vs-lab-start",
-        ]
-        .map(String::from),
-    );
+    argv.extend(["unshare", "-m", "-u", "sh", "-c", START_SCRIPT, "vs-lab-start"].map(String::from));
     argv.push(host.hostname());
     argv.push(host.root.to_string_lossy().into_owned());
     argv
@@ -118,11 +107,7 @@ pub fn answers(host: &HostLayout) -> Result<(), String> {
     if name == host.hostname() || name == fqdn {
         Ok(())
     } else {
-        Err(format!(
-            "libvirtd on {} calls itself {name:?}, expected {:?}",
-            host.socket().display(),
-            host.hostname()
-        ))
+        Err(format!("libvirtd on {} calls itself {name:?}, expected {:?}", host.socket().display(), host.hostname()))
     }
 }
 
@@ -161,35 +146,23 @@ pub fn dnsmasq_args(h1: &HostLayout) -> Vec<String> {
 /// Starts dnsmasq in h1's namespace and checks it is running.
 pub fn start_dnsmasq(h1: &HostLayout) -> Result<i32, LabError> {
     let step = format!("{}: start dnsmasq", h1.name());
-    let mut argv = vec![
-        "ip".to_string(),
-        "netns".into(),
-        "exec".into(),
-        h1.netns(),
-        "dnsmasq".into(),
-    ];
+    let mut argv = vec!["ip".to_string(), "netns".into(), "exec".into(), h1.netns(), "dnsmasq".into()];
     argv.extend(dnsmasq_args(h1));
     let _ = std::fs::remove_file(h1.dnsmasq_pid_file());
     command::run_daemonizing(&step, &mut command::command(&argv), &h1.start_log(), QUICK)?;
     // dnsmasq's parent exits after the daemon has written its pid file.
     let ns = NsId::of(&super::net::netns_path(&h1.netns()));
-    process::daemon_pid(&h1.dnsmasq_pid_file(), ns, "dnsmasq").ok_or_else(|| {
-        LabError::DaemonExited {
-            host: h1.name(),
-            daemon: "dnsmasq".into(),
-            log_tail: log_tail(&h1.dnsmasq_log()),
-        }
+    process::daemon_pid(&h1.dnsmasq_pid_file(), ns, "dnsmasq").ok_or_else(|| LabError::DaemonExited {
+        host: h1.name(),
+        daemon: "dnsmasq".into(),
+        log_tail: log_tail(&h1.dnsmasq_log()),
     })
 }
 
 /// "; LOG ends with: ..." or "" when the log is empty or missing.
 fn log_tail(log: &Path) -> String {
     let tail = command::file_tail(log, 1500);
-    if tail.is_empty() {
-        String::new()
-    } else {
-        format!("; {} ends with: {tail}", log.display())
-    }
+    if tail.is_empty() { String::new() } else { format!("; {} ends with: {tail}", log.display()) }
 }
 
 #[cfg(test)]
@@ -200,24 +173,8 @@ mod tests {
     fn start_command_line() {
         let h = HostLayout::new(Path::new("/var/tmp/virtsmoke-lab"), 2);
         let argv = libvirt_start_argv(&h);
-        assert_eq!(
-            argv[..9],
-            [
-                "ip",
-                "netns",
-                "exec",
-                "vs-lab-h2",
-                "unshare",
-                "-m",
-                "-u",
-                "sh",
-                "-c"
-            ]
-        );
-        assert_eq!(
-            argv[10..],
-            ["vs-lab-start", "vs-lab-h2", "/var/tmp/virtsmoke-lab/h2"]
-        );
+        assert_eq!(argv[..9], ["ip", "netns", "exec", "vs-lab-h2", "unshare", "-m", "-u", "sh", "-c"]);
+        assert_eq!(argv[10..], ["vs-lab-start", "vs-lab-h2", "/var/tmp/virtsmoke-lab/h2"]);
     }
 
     #[test]
@@ -236,15 +193,8 @@ mod tests {
 
     #[test]
     fn start_script_is_valid_shell() {
-        let out = std::process::Command::new("sh")
-            .args(["-n", "-c", START_SCRIPT])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = std::process::Command::new("sh").args(["-n", "-c", START_SCRIPT]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
 
     #[test]

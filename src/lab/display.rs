@@ -17,9 +17,7 @@ impl fmt::Display for LabStatus {
             self.hosts.len(),
             if self.hosts.len() == 1 { "" } else { "s" },
         )?;
-        let header = [
-            "HOST", "NETNS", "ADDRESS", "LIBVIRTD", "VIRTLOGD", "DNSMASQ", "HEALTHY", "URI",
-        ];
+        let header = ["HOST", "NETNS", "ADDRESS", "LIBVIRTD", "VIRTLOGD", "DNSMASQ", "HEALTHY", "URI"];
         let rows: Vec<[String; 8]> = self.hosts.iter().map(row).collect();
         let mut widths = header.map(str::len);
         for r in &rows {
@@ -87,20 +85,13 @@ mod tests {
             dnsmasq_pid: (n == 1).then_some(300),
             leases: (n == 1).then(|| PathBuf::from("/lab/h1/dnsmasq.leases")),
             healthy,
-            problems: if healthy {
-                vec![]
-            } else {
-                vec!["libvirtd is not running".into()]
-            },
+            problems: if healthy { vec![] } else { vec!["libvirtd is not running".into()] },
         }
     }
 
     #[test]
     fn table() {
-        let status = LabStatus {
-            dir: "/lab".into(),
-            hosts: vec![host(1, true), host(2, false)],
-        };
+        let status = LabStatus { dir: "/lab".into(), hosts: vec![host(1, true), host(2, false)] };
         let expected = "\
 lab /lab: 2 hosts, 1 healthy
 HOST  NETNS      ADDRESS       LIBVIRTD  VIRTLOGD  DNSMASQ  HEALTHY  URI
@@ -114,10 +105,7 @@ h2: libvirtd is not running
 
     #[test]
     fn empty_lab() {
-        let status = LabStatus {
-            dir: "/lab".into(),
-            hosts: vec![],
-        };
+        let status = LabStatus { dir: "/lab".into(), hosts: vec![] };
         assert_eq!(status.to_string(), "lab /lab: no hosts\n");
     }
 }

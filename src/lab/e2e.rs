@@ -22,24 +22,13 @@ impl Drop for Cleanup {
 
 fn sh(script: &str) -> (bool, String) {
     let out = Command::new("sh").args(["-c", script]).output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     (out.status.success(), text.trim().to_string())
 }
 
 fn virsh_hostname(uri: &str) -> String {
-    let out = Command::new("virsh")
-        .args(["-q", "-c", uri, "hostname"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("virsh").args(["-q", "-c", uri, "hostname"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
@@ -47,42 +36,23 @@ fn virsh_hostname(uri: &str) -> String {
 type DaemonPids = Vec<(String, Option<i32>, Option<i32>, Option<i32>)>;
 
 fn daemon_pids(st: &LabStatus) -> DaemonPids {
-    st.hosts
-        .iter()
-        .map(|h| {
-            (
-                h.name.clone(),
-                h.libvirtd_pid,
-                h.virtlogd_pid,
-                h.dnsmasq_pid,
-            )
-        })
-        .collect()
+    st.hosts.iter().map(|h| (h.name.clone(), h.libvirtd_pid, h.virtlogd_pid, h.dnsmasq_pid)).collect()
 }
 
 fn lab_netns() -> Vec<String> {
-    net::list_netns()
-        .unwrap()
-        .into_iter()
-        .filter(|n| n.starts_with(layout::NETNS_PREFIX))
-        .collect()
+    net::list_netns().unwrap().into_iter().filter(|n| n.starts_with(layout::NETNS_PREFIX)).collect()
 }
 
 fn ping_h2_from_h1() -> (bool, String) {
-    sh(
-        "ip netns exec vs-lab-h1 sh -c 'if command -v ping >/dev/null; then exec ping -c1 -W2 10.77.0.2; \
-        else exec busybox ping -c1 -W2 10.77.0.2; fi'",
-    )
+    sh("ip netns exec vs-lab-h1 sh -c 'if command -v ping >/dev/null; then exec ping -c1 -W2 10.77.0.2; \
+        else exec busybox ping -c1 -W2 10.77.0.2; fi'")
 }
 
 #[test]
 #[ignore = "needs root and libvirt; run with --ignored"]
 fn lab_round_trip() {
     let tmp = tempfile::tempdir().unwrap();
-    let opts = LabOptions {
-        dir: tmp.path().join("lab"),
-        hosts: 2,
-    };
+    let opts = LabOptions { dir: tmp.path().join("lab"), hosts: 2 };
     let _cleanup = Cleanup(opts.clone());
 
     let t = std::time::Instant::now();
@@ -100,18 +70,11 @@ fn lab_round_trip() {
     assert_eq!(status(&opts).unwrap(), again);
 
     // Up with fewer hosts keeps the bigger lab as it is.
-    let smaller = up(&LabOptions {
-        hosts: 1,
-        ..opts.clone()
-    })
-    .unwrap_or_else(|e| panic!("up with 1 host: {e}"));
+    let smaller = up(&LabOptions { hosts: 1, ..opts.clone() }).unwrap_or_else(|e| panic!("up with 1 host: {e}"));
     assert_eq!(daemon_pids(&smaller), daemon_pids(&st));
 
     // Two distinct hosts.
-    let (n1, n2) = (
-        virsh_hostname(&st.hosts[0].uri),
-        virsh_hostname(&st.hosts[1].uri),
-    );
+    let (n1, n2) = (virsh_hostname(&st.hosts[0].uri), virsh_hostname(&st.hosts[1].uri));
     assert_eq!((n1.as_str(), n2.as_str()), ("vs-lab-h1", "vs-lab-h2"));
 
     // One L2 segment.
@@ -121,10 +84,7 @@ fn lab_round_trip() {
     // Nothing in the root namespace.
     let (_, root_links) = sh("ip -o link show");
     for name in ["vsbr0", "vs-h1-2", "vs-h2-1"] {
-        assert!(
-            !root_links.contains(name),
-            "{name} in root namespace: {root_links}"
-        );
+        assert!(!root_links.contains(name), "{name} in root namespace: {root_links}");
     }
 
     // Repairs in place: a lost link and a dead dnsmasq come back, daemons stay.
@@ -143,11 +103,7 @@ fn lab_round_trip() {
     assert!(ping_h2_from_h1().0);
 
     // A host whose libvirtd died is recreated; the other is left alone.
-    kill(
-        Pid::from_raw(st.hosts[1].libvirtd_pid.unwrap()),
-        Signal::SIGKILL,
-    )
-    .unwrap();
+    kill(Pid::from_raw(st.hosts[1].libvirtd_pid.unwrap()), Signal::SIGKILL).unwrap();
     let recreated = up(&opts).unwrap_or_else(|e| panic!("recreating up: {e}"));
     assert!(recreated.healthy());
     assert_ne!(recreated.hosts[1].libvirtd_pid, st.hosts[1].libvirtd_pid);
@@ -163,11 +119,7 @@ fn lab_round_trip() {
 
     // Down with the default host count still removes h2.
     let t = std::time::Instant::now();
-    let removed = down(&LabOptions {
-        hosts: 1,
-        ..opts.clone()
-    })
-    .unwrap_or_else(|e| panic!("down: {e}"));
+    let removed = down(&LabOptions { hosts: 1, ..opts.clone() }).unwrap_or_else(|e| panic!("down: {e}"));
     eprintln!("down took {:?}", t.elapsed());
     assert_eq!(removed.hosts.len(), 2, "{removed}");
     assert!(lab_netns().is_empty(), "{:?}", lab_netns());
@@ -181,8 +133,5 @@ fn lab_round_trip() {
     // Down again: nothing to do.
     let nothing = down(&opts).unwrap();
     assert!(nothing.hosts.is_empty());
-    assert_eq!(
-        nothing.to_string(),
-        format!("lab {}: no hosts\n", opts.dir.display())
-    );
+    assert_eq!(nothing.to_string(), format!("lab {}: no hosts\n", opts.dir.display()));
 }

@@ -23,20 +23,11 @@ pub enum LabError {
 
     /// A command ran and failed.
     #[error("{step}: `{command}` failed ({status}): {stderr}")]
-    Failed {
-        step: String,
-        command: String,
-        status: String,
-        stderr: String,
-    },
+    Failed { step: String, command: String, status: String, stderr: String },
 
     /// A command did not finish in time and was killed.
     #[error("{step}: `{command}` did not finish within {timeout}")]
-    CommandTimeout {
-        step: String,
-        command: String,
-        timeout: String,
-    },
+    CommandTimeout { step: String, command: String, timeout: String },
 
     /// A file-system operation failed.
     #[error("{step}: {}", path.display())]
@@ -49,11 +40,7 @@ pub enum LabError {
 
     /// A command printed something the lab cannot read.
     #[error("{step}: unexpected output of `{command}`: {detail}")]
-    Parse {
-        step: String,
-        command: String,
-        detail: String,
-    },
+    Parse { step: String, command: String, detail: String },
 
     /// libvirtd did not answer on its socket in time.
     #[error(
@@ -100,10 +87,6 @@ pub enum LabError {
 
 impl LabError {
     pub(crate) fn io(step: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Self {
-        LabError::Io {
-            step: step.into(),
-            path: path.into(),
-            source,
-        }
+        LabError::Io { step: step.into(), path: path.into(), source }
     }
 }

@@ -23,10 +23,7 @@ pub fn create(host: &HostLayout) -> Result<(), LabError> {
     let uuid = fs::read_to_string(uuid_path)
         .map_err(|e| LabError::io(format!("{}: make host uuid", host.name()), uuid_path, e))?;
     config::prepare(host, uuid.trim())?;
-    net::run_all(
-        &format!("{}: create network", host.name()),
-        &net::host_setup_commands(host),
-    )?;
+    net::run_all(&format!("{}: create network", host.name()), &net::host_setup_commands(host))?;
     daemon::start_libvirt(host)
 }
 
@@ -37,10 +34,8 @@ pub fn create(host: &HostLayout) -> Result<(), LabError> {
 pub fn remove(hosts: &[HostLayout]) -> Result<Vec<i32>, LabError> {
     let names = net::list_netns()?;
     // Never the machine's own namespace, whatever a stale pid file says.
-    let forbidden: Vec<NsId> = ["/proc/self/ns/net", "/proc/1/ns/net"]
-        .iter()
-        .filter_map(|p| NsId::of(Path::new(p)))
-        .collect();
+    let forbidden: Vec<NsId> =
+        ["/proc/self/ns/net", "/proc/1/ns/net"].iter().filter_map(|p| NsId::of(Path::new(p))).collect();
     let mut namespaces = Vec::new();
     for host in hosts {
         if names.contains(&host.netns())
@@ -71,10 +66,7 @@ pub fn remove(hosts: &[HostLayout]) -> Result<Vec<i32>, LabError> {
     let survivors = process::terminate(&pids);
     if !survivors.is_empty() {
         let names: Vec<String> = hosts.iter().map(HostLayout::name).collect();
-        return Err(LabError::Survivors {
-            host: names.join(","),
-            pids: survivors,
-        });
+        return Err(LabError::Survivors { host: names.join(","), pids: survivors });
     }
 
     for host in hosts {
@@ -101,10 +93,7 @@ pub fn remove_dir_if_empty(step: &'static str, dir: &Path) -> Result<(), LabErro
 pub fn remove_tree(dir: &Path) -> Result<(), LabError> {
     let mounts = mounts_under(dir);
     if !mounts.is_empty() {
-        return Err(LabError::MountsRemain {
-            path: dir.to_path_buf(),
-            mounts,
-        });
+        return Err(LabError::MountsRemain { path: dir.to_path_buf(), mounts });
     }
     match fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
@@ -116,19 +105,12 @@ pub fn remove_tree(dir: &Path) -> Result<(), LabError> {
 /// Mount points at or below `dir`, from `/proc/self/mountinfo`.
 pub fn mounts_under(dir: &Path) -> Vec<String> {
     let info = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    mount_points(&info)
-        .into_iter()
-        .filter(|m| Path::new(m).starts_with(dir))
-        .collect()
+    mount_points(&info).into_iter().filter(|m| Path::new(m).starts_with(dir)).collect()
 }
 
 /// The mount points (fifth field, octal escapes undone) of a mountinfo text.
 pub fn mount_points(mountinfo: &str) -> Vec<String> {
-    mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape_octal)
-        .collect()
+    mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).map(unescape_octal).collect()
 }
 
 pub(super) fn unescape_octal(s: &str) -> String {
@@ -136,10 +118,7 @@ pub(super) fn unescape_octal(s: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\'
-            && b.get(i + 1..i + 4)
-                .is_some_and(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)))
-        {
+        if b[i] == b'\\' && b.get(i + 1..i + 4).is_some_and(|d| d.iter().all(|c| (b'0'..=b'7').contains(c))) {
             let d = &b[i + 1..i + 4];
             out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
             i += 4;
@@ -159,9 +138,7 @@ pub fn ensure_link(h1: &HostLayout, peer: &HostLayout) -> Result<(), LabError> {
     let links_p = net::links(&peer.netns())?;
     let find = |links: &[net::Link], name: &str| links.iter().find(|l| l.name == name).cloned();
     let (end_a, end_b) = (find(&links1, &a), find(&links_p, &b));
-    if end_a.as_ref().is_some_and(|l| l.is_port_of(BRIDGE))
-        && end_b.as_ref().is_some_and(|l| l.is_port_of(BRIDGE))
-    {
+    if end_a.as_ref().is_some_and(|l| l.is_port_of(BRIDGE)) && end_b.as_ref().is_some_and(|l| l.is_port_of(BRIDGE)) {
         return Ok(());
     }
     // Deleting one end of a veth deletes both.
@@ -170,10 +147,7 @@ pub fn ensure_link(h1: &HostLayout, peer: &HostLayout) -> Result<(), LabError> {
     } else if end_b.is_some() {
         net::delete_link(&peer.netns(), &b)?;
     }
-    net::run_all(
-        &format!("link {} to {}", h1.name(), peer.name()),
-        &net::link_commands(h1, peer),
-    )
+    net::run_all(&format!("link {} to {}", h1.name(), peer.name()), &net::link_commands(h1, peer))
 }
 
 /// Makes sure dnsmasq runs in h1's namespace.
@@ -196,10 +170,7 @@ mod tests {
 35 22 0:30 / /var/tmp/my\\040lab/h1 rw - tmpfs tmpfs rw
 36 22 0:31 / /run/netns/vs-lab-h1 rw - nsfs nsfs rw
 ";
-        assert_eq!(
-            mount_points(info),
-            ["/", "/var/tmp/my lab/h1", "/run/netns/vs-lab-h1"]
-        );
+        assert_eq!(mount_points(info), ["/", "/var/tmp/my lab/h1", "/run/netns/vs-lab-h1"]);
     }
 
     #[test]

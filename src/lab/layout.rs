@@ -23,10 +23,7 @@ pub struct HostLayout {
 
 impl HostLayout {
     pub fn new(lab_dir: &Path, index: u32) -> Self {
-        HostLayout {
-            index,
-            root: lab_dir.join(format!("h{index}")),
-        }
+        HostLayout { index, root: lab_dir.join(format!("h{index}")) }
     }
 
     /// `hN`
@@ -165,14 +162,8 @@ mod tests {
         assert_eq!(h.netns(), "vs-lab-h2");
         assert_eq!(h.hostname(), "vs-lab-h2");
         assert_eq!(h.address(), "10.77.0.2/24");
-        assert_eq!(
-            h.uri(),
-            "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h2/run/libvirt-sock"
-        );
-        assert_eq!(
-            h.libvirtd_pid_file(),
-            Path::new("/var/tmp/virtsmoke-lab/h2/run/libvirtd.pid")
-        );
+        assert_eq!(h.uri(), "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h2/run/libvirt-sock");
+        assert_eq!(h.libvirtd_pid_file(), Path::new("/var/tmp/virtsmoke-lab/h2/run/libvirtd.pid"));
         assert_eq!(h.veth_to(1), "vs-h2-1");
         assert_eq!(h.bridge_mac(), "02:76:73:6c:00:02");
         assert_eq!(HostLayout::new(Path::new("/x"), 1).veth_to(8), "vs-h1-8");
@@ -182,14 +173,7 @@ mod tests {
     fn host_numbers_from_names() {
         assert_eq!(host_of_netns("vs-lab-h1"), Some(1));
         assert_eq!(host_of_netns("vs-lab-h12"), Some(12));
-        for bad in [
-            "vs-lab-h",
-            "vs-lab-h0",
-            "vs-lab-h01",
-            "vs-lab-hx",
-            "vs-lab-h1a",
-            "other",
-        ] {
+        for bad in ["vs-lab-h", "vs-lab-h0", "vs-lab-h01", "vs-lab-hx", "vs-lab-h1a", "other"] {
             assert_eq!(host_of_netns(bad), None, "{bad}");
         }
         assert_eq!(host_of_dir("h3"), Some(3));

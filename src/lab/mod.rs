@@ -54,28 +54,20 @@ pub struct LabOptions {
 
 impl Default for LabOptions {
     fn default() -> Self {
-        LabOptions {
-            dir: PathBuf::from("/var/tmp/virtsmoke-lab"),
-            hosts: 1,
-        }
+        LabOptions { dir: PathBuf::from("/var/tmp/virtsmoke-lab"), hosts: 1 }
     }
 }
 
 impl LabOptions {
     fn validate(&self) -> Result<(), LabError> {
         if !(1..=MAX_HOSTS).contains(&self.hosts) {
-            return Err(LabError::Options(format!(
-                "hosts must be between 1 and {MAX_HOSTS}, not {}",
-                self.hosts
-            )));
+            return Err(LabError::Options(format!("hosts must be between 1 and {MAX_HOSTS}, not {}", self.hosts)));
         }
         let dir = self.dir.to_str().unwrap_or("");
         // The directory ends up in URIs and unix socket paths: keep it plain.
         let plain = dir.starts_with('/')
             && dir.len() > 1
-            && dir
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+            && dir.chars().all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
             && !dir.split('/').any(|part| part == "." || part == "..");
         if !plain {
             return Err(LabError::Options(format!(
@@ -154,10 +146,7 @@ pub fn up(opts: &LabOptions) -> Result<LabStatus, LabError> {
         .filter(|&n| n > opts.hosts)
         .partition(|&n| probe::probe(&HostLayout::new(&opts.dir, n), n, &names).core_ok());
     if !broken_extra.is_empty() {
-        let broken: Vec<HostLayout> = broken_extra
-            .iter()
-            .map(|&n| HostLayout::new(&opts.dir, n))
-            .collect();
+        let broken: Vec<HostLayout> = broken_extra.iter().map(|&n| HostLayout::new(&opts.dir, n)).collect();
         host::remove(&broken)?;
     }
 
@@ -184,11 +173,8 @@ pub fn up(opts: &LabOptions) -> Result<LabStatus, LabError> {
 
     let st = status(opts)?;
     if !st.healthy() {
-        let problems: Vec<String> = st
-            .hosts
-            .iter()
-            .flat_map(|h| h.problems.iter().map(move |p| format!("{}: {p}", h.name)))
-            .collect();
+        let problems: Vec<String> =
+            st.hosts.iter().flat_map(|h| h.problems.iter().map(move |p| format!("{}: {p}", h.name))).collect();
         return Err(LabError::Unhealthy(problems.join("; ")));
     }
     Ok(st)
@@ -205,27 +191,18 @@ pub fn down(opts: &LabOptions) -> Result<LabStatus, LabError> {
     let found = discover(&opts.dir)?;
     let names = net::list_netns()?;
     let max = found.iter().copied().max().unwrap_or(0);
-    let hosts: Vec<HostLayout> = found
-        .iter()
-        .map(|&n| HostLayout::new(&opts.dir, n))
-        .collect();
+    let hosts: Vec<HostLayout> = found.iter().map(|&n| HostLayout::new(&opts.dir, n)).collect();
     for h in &hosts {
         owner::check(h)?;
     }
-    let before: Vec<LabHostStatus> = hosts
-        .iter()
-        .map(|h| probe::probe(h, max, &names).into_status(h))
-        .collect();
+    let before: Vec<LabHostStatus> = hosts.iter().map(|h| probe::probe(h, max, &names).into_status(h)).collect();
 
     if !hosts.is_empty() {
         host::remove(&hosts)?;
     }
     host::remove_tree(&layout::shared_dir(&opts.dir))?;
     host::remove_dir_if_empty("remove lab directory", &opts.dir)?;
-    Ok(LabStatus {
-        dir: opts.dir.clone(),
-        hosts: before,
-    })
+    Ok(LabStatus { dir: opts.dir.clone(), hosts: before })
 }
 
 /// The state of hosts 1 to `opts.hosts`, and of any other lab host found.
@@ -253,27 +230,18 @@ fn status_of(opts: &LabOptions, indices: BTreeSet<u32>) -> Result<LabStatus, Lab
             probe::probe(&h, lab_hosts, &names).into_status(&h)
         })
         .collect();
-    Ok(LabStatus {
-        dir: opts.dir.clone(),
-        hosts,
-    })
+    Ok(LabStatus { dir: opts.dir.clone(), hosts })
 }
 
 /// Numbers of the lab hosts that exist: a `vs-lab-hN` namespace or a
 /// `DIR/hN` directory.
 fn discover(dir: &Path) -> Result<BTreeSet<u32>, LabError> {
-    let mut found: BTreeSet<u32> = net::list_netns()?
-        .iter()
-        .filter_map(|n| layout::host_of_netns(n))
-        .collect();
+    let mut found: BTreeSet<u32> = net::list_netns()?.iter().filter_map(|n| layout::host_of_netns(n)).collect();
     match fs::read_dir(dir) {
         Ok(entries) => {
             for entry in entries.flatten() {
                 let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-                if let (true, Some(n)) = (
-                    is_dir,
-                    entry.file_name().to_str().and_then(layout::host_of_dir),
-                ) {
+                if let (true, Some(n)) = (is_dir, entry.file_name().to_str().and_then(layout::host_of_dir)) {
                     found.insert(n);
                 }
             }
@@ -287,8 +255,7 @@ fn discover(dir: &Path) -> Result<BTreeSet<u32>, LabError> {
 fn make_dir(dir: &Path) -> Result<(), LabError> {
     let step = "create lab directory";
     fs::create_dir_all(dir).map_err(|e| LabError::io(step, dir, e))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
-        .map_err(|e| LabError::io(step, dir, e))
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).map_err(|e| LabError::io(step, dir, e))
 }
 
 #[cfg(test)]
@@ -296,31 +263,22 @@ mod tests {
     use super::*;
 
     fn opts(dir: &str, hosts: u32) -> LabOptions {
-        LabOptions {
-            dir: dir.into(),
-            hosts,
-        }
+        LabOptions { dir: dir.into(), hosts }
     }
 
     #[test]
     fn defaults() {
         let o = LabOptions::default();
         assert_eq!(o, opts("/var/tmp/virtsmoke-lab", 1));
-        assert!(o.validate().is_ok());
+        o.validate().unwrap();
     }
 
     #[test]
     fn bad_options_and_their_messages() {
         let long = format!("/{}", "a".repeat(90));
         let cases = [
-            (
-                opts("/lab", 0),
-                "invalid lab options: hosts must be between 1 and 8, not 0",
-            ),
-            (
-                opts("/lab", 9),
-                "invalid lab options: hosts must be between 1 and 8, not 9",
-            ),
+            (opts("/lab", 0), "invalid lab options: hosts must be between 1 and 8, not 0"),
+            (opts("/lab", 9), "invalid lab options: hosts must be between 1 and 8, not 9"),
             (
                 opts("lab", 1),
                 "invalid lab options: dir must be an absolute path of letters, digits and '/._-' without '.' or '..' parts, not \"lab\"",

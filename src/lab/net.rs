@@ -14,20 +14,13 @@ use super::layout::{BRIDGE, HostLayout};
 
 /// Names of the network namespaces `ip netns list` shows.
 pub fn list_netns() -> Result<Vec<String>, LabError> {
-    let out = command::run(
-        "list network namespaces",
-        &mut command::command(&["ip", "netns", "list"]),
-        QUICK,
-    )?;
+    let out = command::run("list network namespaces", &mut command::command(&["ip", "netns", "list"]), QUICK)?;
     Ok(parse_netns_list(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// Parses `ip netns list`: one namespace a line, `name` or `name (id: N)`.
 pub fn parse_netns_list(text: &str) -> Vec<String> {
-    text.lines()
-        .filter_map(|l| l.split_whitespace().next())
-        .map(str::to_string)
-        .collect()
+    text.lines().filter_map(|l| l.split_whitespace().next()).map(str::to_string).collect()
 }
 
 /// The file `ip netns` keeps a namespace alive with.
@@ -39,11 +32,7 @@ pub fn netns_path(name: &str) -> std::path::PathBuf {
 pub fn host_setup_commands(host: &HostLayout) -> Vec<Vec<String>> {
     let ns = host.netns();
     let ipn = |rest: &[&str]| -> Vec<String> {
-        ["ip", "-n", ns.as_str()]
-            .iter()
-            .chain(rest)
-            .map(|s| s.to_string())
-            .collect()
+        ["ip", "-n", ns.as_str()].iter().chain(rest).map(|s| s.to_string()).collect()
     };
     let address = host.address();
     let mac = host.bridge_mac();
@@ -77,9 +66,7 @@ pub fn link_commands(h1: &HostLayout, peer: &HostLayout) -> Vec<Vec<String>> {
     let (ns1, nsp) = (h1.netns(), peer.netns());
     let v = |args: &[&str]| args.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     vec![
-        v(&[
-            "ip", "-n", &ns1, "link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &nsp,
-        ]),
+        v(&["ip", "-n", &ns1, "link", "add", &a, "type", "veth", "peer", "name", &b, "netns", &nsp]),
         v(&["ip", "-n", &ns1, "link", "set", &a, "master", BRIDGE, "up"]),
         v(&["ip", "-n", &nsp, "link", "set", &b, "master", BRIDGE, "up"]),
     ]
@@ -124,9 +111,7 @@ impl Link {
 
     /// Has `address` (`a.b.c.d/len`).
     pub fn has_address(&self, address: &str) -> bool {
-        self.addr_info
-            .iter()
-            .any(|a| format!("{}/{}", a.local, a.prefixlen) == address)
+        self.addr_info.iter().any(|a| format!("{}/{}", a.local, a.prefixlen) == address)
     }
 
     /// A port of `bridge` and up.
@@ -163,12 +148,8 @@ pub fn delete_link(ns: &str, name: &str) -> Result<(), LabError> {
 
 /// Deletes namespace `ns` and with it every interface in it.
 pub fn delete_netns(ns: &str) -> Result<(), LabError> {
-    command::run(
-        &format!("delete network namespace {ns}"),
-        &mut command::command(&["ip", "netns", "del", ns]),
-        QUICK,
-    )
-    .map(drop)
+    command::run(&format!("delete network namespace {ns}"), &mut command::command(&["ip", "netns", "del", ns]), QUICK)
+        .map(drop)
 }
 
 #[cfg(test)]
@@ -196,37 +177,16 @@ mod tests {
             cmds[2].join(" "),
             "ip -n vs-lab-h2 link add vsbr0 address 02:76:73:6c:00:02 type bridge stp_state 0 forward_delay 0"
         );
-        assert_eq!(
-            cmds[3],
-            [
-                "ip",
-                "-n",
-                "vs-lab-h2",
-                "addr",
-                "add",
-                "10.77.0.2/24",
-                "dev",
-                "vsbr0"
-            ]
-        );
+        assert_eq!(cmds[3], ["ip", "-n", "vs-lab-h2", "addr", "add", "10.77.0.2/24", "dev", "vsbr0"]);
     }
 
     #[test]
     fn veth_is_born_in_h1_with_peer_in_the_other_namespace() {
         let lab = Path::new("/lab");
         let cmds = link_commands(&HostLayout::new(lab, 1), &HostLayout::new(lab, 3));
-        assert_eq!(
-            cmds[0].join(" "),
-            "ip -n vs-lab-h1 link add vs-h1-3 type veth peer name vs-h3-1 netns vs-lab-h3"
-        );
-        assert_eq!(
-            cmds[1].join(" "),
-            "ip -n vs-lab-h1 link set vs-h1-3 master vsbr0 up"
-        );
-        assert_eq!(
-            cmds[2].join(" "),
-            "ip -n vs-lab-h3 link set vs-h3-1 master vsbr0 up"
-        );
+        assert_eq!(cmds[0].join(" "), "ip -n vs-lab-h1 link add vs-h1-3 type veth peer name vs-h3-1 netns vs-lab-h3");
+        assert_eq!(cmds[1].join(" "), "ip -n vs-lab-h1 link set vs-h1-3 master vsbr0 up");
+        assert_eq!(cmds[2].join(" "), "ip -n vs-lab-h3 link set vs-h3-1 master vsbr0 up");
     }
 
     #[test]

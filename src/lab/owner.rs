@@ -30,11 +30,7 @@ pub fn check(host: &HostLayout) -> Result<(), LabError> {
         {
             return Err(LabError::Foreign {
                 netns: host.netns(),
-                owner: source
-                    .ancestors()
-                    .nth(2)
-                    .map(Path::to_path_buf)
-                    .unwrap_or(source),
+                owner: source.ancestors().nth(2).map(Path::to_path_buf).unwrap_or(source),
             });
         }
     }
@@ -55,8 +51,7 @@ pub fn bind_source(mountinfo: &str, mount_point: &str) -> Option<PathBuf> {
 /// system, so when the lab directory is on a separate mount it is a suffix
 /// of the full path.
 fn belongs(host: &HostLayout, source: &Path) -> bool {
-    host.run()
-        .ends_with(source.strip_prefix("/").unwrap_or(source))
+    host.run().ends_with(source.strip_prefix("/").unwrap_or(source))
 }
 
 #[cfg(test)]
@@ -71,10 +66,7 @@ mod tests {
 
     #[test]
     fn finds_the_bind_source() {
-        assert_eq!(
-            bind_source(INFO, "/run/libvirt"),
-            Some(PathBuf::from("/var/tmp/virtsmoke-lab/h1/run"))
-        );
+        assert_eq!(bind_source(INFO, "/run/libvirt"), Some(PathBuf::from("/var/tmp/virtsmoke-lab/h1/run")));
         assert_eq!(bind_source(INFO, "/etc/libvirt"), None);
     }
 

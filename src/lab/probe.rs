@@ -33,11 +33,7 @@ pub fn probe(host: &HostLayout, lab_hosts: u32, netns_names: &[String]) -> HostP
     let mut core = Vec::new();
     let mut other = Vec::new();
 
-    let netns = if netns_names.contains(&ns_name) {
-        NsId::of(&net::netns_path(&ns_name))
-    } else {
-        None
-    };
+    let netns = if netns_names.contains(&ns_name) { NsId::of(&net::netns_path(&ns_name)) } else { None };
     let links: Vec<Link> = match netns {
         None => {
             core.push(format!("network namespace {ns_name} is missing"));
@@ -58,15 +54,13 @@ pub fn probe(host: &HostLayout, lab_hosts: u32, netns_names: &[String]) -> HostP
             None => core.push(format!("bridge {BRIDGE} is missing")),
             Some(b) if !b.is_up() => core.push(format!("bridge {BRIDGE} is down")),
             Some(b) if !b.has_address(&host.address()) => {
-                core.push(format!("bridge {BRIDGE} lacks address {}", host.address()))
+                core.push(format!("bridge {BRIDGE} lacks address {}", host.address()));
             }
-            Some(b) if b.address.as_deref() != Some(host.bridge_mac().as_str()) => {
-                core.push(format!(
-                    "bridge {BRIDGE} has MAC {}, not the lab's fixed {}",
-                    b.address.as_deref().unwrap_or("none"),
-                    host.bridge_mac()
-                ))
-            }
+            Some(b) if b.address.as_deref() != Some(host.bridge_mac().as_str()) => core.push(format!(
+                "bridge {BRIDGE} has MAC {}, not the lab's fixed {}",
+                b.address.as_deref().unwrap_or("none"),
+                host.bridge_mac()
+            )),
             Some(_) => {}
         }
     }
@@ -97,28 +91,18 @@ pub fn probe(host: &HostLayout, lab_hosts: u32, netns_names: &[String]) -> HostP
             for peer in 2..=lab_hosts {
                 let name = host.veth_to(peer);
                 if !link(&name).is_some_and(|l| l.is_port_of(BRIDGE)) {
-                    other.push(format!(
-                        "link {name} to h{peer} is missing or not an up port of {BRIDGE}"
-                    ));
+                    other.push(format!("link {name} to h{peer} is missing or not an up port of {BRIDGE}"));
                 }
             }
         }
     } else if netns.is_some() {
         let name = host.veth_to(1);
         if !link(&name).is_some_and(|l| l.is_port_of(BRIDGE)) {
-            other.push(format!(
-                "link {name} to h1 is missing or not an up port of {BRIDGE}"
-            ));
+            other.push(format!("link {name} to h1 is missing or not an up port of {BRIDGE}"));
         }
     }
 
-    HostProbe {
-        libvirtd,
-        virtlogd,
-        dnsmasq,
-        core_problems: core,
-        other_problems: other,
-    }
+    HostProbe { libvirtd, virtlogd, dnsmasq, core_problems: core, other_problems: other }
 }
 
 impl HostProbe {

@@ -27,10 +27,7 @@ impl NsId {
     /// The namespace a file (`/run/netns/NAME`, `/proc/PID/ns/net`) refers to.
     pub fn of(path: &Path) -> Option<NsId> {
         let m = fs::metadata(path).ok()?;
-        Some(NsId {
-            dev: m.dev(),
-            ino: m.ino(),
-        })
+        Some(NsId { dev: m.dev(), ino: m.ino() })
     }
 
     pub fn of_pid(pid: i32) -> Option<NsId> {
@@ -71,21 +68,14 @@ pub fn process_state(stat: &str) -> Option<char> {
 
 /// The command name of a process (`/proc/PID/comm`).
 pub fn comm(pid: i32) -> Option<String> {
-    Some(
-        fs::read_to_string(format!("/proc/{pid}/comm"))
-            .ok()?
-            .trim()
-            .to_string(),
-    )
+    Some(fs::read_to_string(format!("/proc/{pid}/comm")).ok()?.trim().to_string())
 }
 
 /// The pid in `pid_file` if that process is alive, in namespace `ns` and
 /// named `name`. Guards against stale pid files and reused pids.
 pub fn daemon_pid(pid_file: &Path, ns: Option<NsId>, name: &str) -> Option<i32> {
     let pid = read_pid_file(pid_file)?;
-    let ok = is_alive(pid)
-        && comm(pid).is_some_and(|c| c == name)
-        && ns.is_none_or(|ns| NsId::of_pid(pid) == Some(ns));
+    let ok = is_alive(pid) && comm(pid).is_some_and(|c| c == name) && ns.is_none_or(|ns| NsId::of_pid(pid) == Some(ns));
     ok.then_some(pid)
 }
 
@@ -106,12 +96,7 @@ pub fn pids_in(namespaces: &[NsId]) -> Vec<i32> {
 /// Sends SIGTERM to `pids`, waits up to `TERM_GRACE`, sends SIGKILL to those
 /// left, waits up to `KILL_GRACE`. Returns the pids still alive after that.
 pub fn terminate(pids: &[i32]) -> Vec<i32> {
-    let alive = |pids: &[i32]| {
-        pids.iter()
-            .copied()
-            .filter(|&p| is_alive(p))
-            .collect::<Vec<_>>()
-    };
+    let alive = |pids: &[i32]| pids.iter().copied().filter(|&p| is_alive(p)).collect::<Vec<_>>();
     for (signal, grace) in [(Signal::SIGTERM, TERM_GRACE), (Signal::SIGKILL, KILL_GRACE)] {
         let left = alive(pids);
         if left.is_empty() {
@@ -120,9 +105,7 @@ pub fn terminate(pids: &[i32]) -> Vec<i32> {
         for &pid in &left {
             let _ = kill(Pid::from_raw(pid), signal);
         }
-        let _ = wait_until(grace, POLL_INTERVAL, || {
-            Ok::<_, ()>(alive(&left).is_empty())
-        });
+        let _ = wait_until(grace, POLL_INTERVAL, || Ok::<_, ()>(alive(&left).is_empty()));
     }
     alive(pids)
 }
@@ -161,24 +144,13 @@ mod tests {
         let child = std::process::Command::new("true").spawn().unwrap();
         let pid = child.id() as i32;
         // Not reaped yet: a zombie once it exits.
-        assert!(
-            wait_until(Duration::from_secs(5), Duration::from_millis(5), || Ok::<
-                _,
-                (),
-            >(
-                !is_alive(pid)
-            ))
-            .unwrap()
-        );
+        assert!(wait_until(Duration::from_secs(5), Duration::from_millis(5), || Ok::<_, ()>(!is_alive(pid))).unwrap());
         drop(child);
     }
 
     #[test]
     fn terminate_stops_a_process() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("30")
-            .spawn()
-            .unwrap();
+        let mut child = std::process::Command::new("sleep").arg("30").spawn().unwrap();
         let pid = child.id() as i32;
         assert!(terminate(&[pid]).is_empty());
         child.wait().unwrap();

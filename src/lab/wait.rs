@@ -34,11 +34,10 @@ mod tests {
     #[test]
     fn returns_true_once_condition_holds() {
         let mut n = 0;
-        let r: Result<bool, ()> =
-            wait_until(Duration::from_secs(5), Duration::from_millis(1), || {
-                n += 1;
-                Ok(n == 3)
-            });
+        let r: Result<bool, ()> = wait_until(Duration::from_secs(5), Duration::from_millis(1), || {
+            n += 1;
+            Ok(n == 3)
+        });
         assert_eq!(r, Ok(true));
         assert_eq!(n, 3);
     }
@@ -56,10 +55,7 @@ mod tests {
 
     #[test]
     fn stops_at_first_error() {
-        let r: Result<bool, &str> =
-            wait_until(Duration::from_secs(5), Duration::from_millis(1), || {
-                Err("boom")
-            });
+        let r: Result<bool, &str> = wait_until(Duration::from_secs(5), Duration::from_millis(1), || Err("boom"));
         assert_eq!(r, Err("boom"));
     }
 }

@@ -93,7 +93,11 @@ fn bad(o: Outcome) -> bool {
 }
 
 fn reason(case: &CaseReport) -> Option<String> {
-    let step = case.steps.iter().find(|s| bad(s.outcome)).or_else(|| case.steps.iter().find(|s| s.outcome != Outcome::Passed))?;
+    let step = case
+        .steps
+        .iter()
+        .find(|s| bad(s.outcome))
+        .or_else(|| case.steps.iter().find(|s| s.outcome != Outcome::Passed))?;
     Some(match &step.message {
         Some(m) => format!("{}: {m}", step.name),
         None => step.name.clone(),
@@ -214,7 +218,8 @@ impl Comparison {
             self.added.len(),
             self.removed.len()
         );
-        let changed_hosts: HashMap<&str, &HostChange> = self.host_changes.iter().map(|h| (h.host.as_str(), h)).collect();
+        let changed_hosts: HashMap<&str, &HostChange> =
+            self.host_changes.iter().map(|h| (h.host.as_str(), h)).collect();
         let host_note = |host: &str| match changed_hosts.get(host) {
             Some(h) => {
                 let names: Vec<&str> = h.facts.iter().map(|f| f.fact.as_str()).collect();
@@ -367,7 +372,13 @@ mod tests {
                 "s/a",
                 "h1",
                 Outcome::Passed,
-                &[("boot_ms", "9000"), ("downtime_ms", "200"), ("libvirt_version", "9.0.0"), ("pkg.qemu", "1"), ("run_id", "r1")],
+                &[
+                    ("boot_ms", "9000"),
+                    ("downtime_ms", "200"),
+                    ("libvirt_version", "9.0.0"),
+                    ("pkg.qemu", "1"),
+                    ("run_id", "r1"),
+                ],
             )],
         );
         let new = doc(
@@ -376,7 +387,13 @@ mod tests {
                 "s/a",
                 "h1",
                 Outcome::Passed,
-                &[("boot_ms", "12000"), ("downtime_ms", "1500"), ("libvirt_version", "9.1.0"), ("xen_version", "4.19"), ("run_id", "r2")],
+                &[
+                    ("boot_ms", "12000"),
+                    ("downtime_ms", "1500"),
+                    ("libvirt_version", "9.1.0"),
+                    ("xen_version", "4.19"),
+                    ("run_id", "r2"),
+                ],
             )],
         );
         let c = compare(&old, &new, Thresholds::default());
@@ -405,7 +422,9 @@ mod tests {
     fn the_json_form_names_every_section() {
         let c = compare(&doc("a", vec![]), &doc("b", vec![]), Thresholds::default());
         let v = serde_json::to_value(&c).unwrap();
-        for key in ["newly_failing", "newly_passing", "other_changes", "added", "removed", "regressions", "host_changes"] {
+        for key in
+            ["newly_failing", "newly_passing", "other_changes", "added", "removed", "regressions", "host_changes"]
+        {
             assert!(v[key].is_array(), "{key}");
         }
         assert_eq!(v["regressed"], false);

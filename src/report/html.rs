@@ -237,7 +237,13 @@ fn timeline(h: &mut String, cases: &[CaseReport]) {
                 esc(&c.name),
                 pct(offset, span),
                 pct(length, span),
-                esc(&format!("{}: {} ({}), started +{}", c.name, label(c.outcome), seconds(c.duration), seconds(offset)))
+                esc(&format!(
+                    "{}: {} ({}), started +{}",
+                    c.name,
+                    label(c.outcome),
+                    seconds(c.duration),
+                    seconds(offset)
+                ))
             );
             let mut at = Duration::ZERO;
             for s in &c.steps {
@@ -466,7 +472,10 @@ mod tests {
 
     #[test]
     fn escaping_covers_markup_and_quotes() {
-        assert_eq!(esc("<script>alert('x')</script> & \"q\""), "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;");
+        assert_eq!(
+            esc("<script>alert('x')</script> & \"q\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
+        );
         assert_eq!(esc("\u{1b}[1m<b>\u{1b}[0m"), "&lt;b&gt;");
     }
 
@@ -513,7 +522,9 @@ mod tests {
         assert!(html.contains("<div class=\"phase outcome-passed\" style=\"left:0.000%;width:12.500%\" title=\"boot.running: passed, 1500 ms\">"));
         assert!(html.contains("<div class=\"phase outcome-passed\" style=\"left:12.500%;width:75.000%\" title=\"boot.ssh: passed, 9000 ms\">"));
         // The skipped step took no time and is not drawn; teardown follows the console step.
-        assert!(html.contains("<div class=\"phase outcome-error\" style=\"left:66.667%;width:16.667%\" title=\"teardown: error, 500 ms\">"));
+        assert!(html.contains(
+            "<div class=\"phase outcome-error\" style=\"left:66.667%;width:16.667%\" title=\"teardown: error, 500 ms\">"
+        ));
         assert_eq!(html.matches("class=\"phase ").count(), 4);
     }
 

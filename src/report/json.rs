@@ -173,7 +173,11 @@ impl From<CaseIn> for CaseReport {
                     attempts: s
                         .attempts
                         .into_iter()
-                        .map(|a| crate::events::FailedAttempt { duration: a.duration, message: a.message, detail: a.detail })
+                        .map(|a| crate::events::FailedAttempt {
+                            duration: a.duration,
+                            message: a.message,
+                            detail: a.detail,
+                        })
                         .collect(),
                 })
                 .collect(),

@@ -143,7 +143,8 @@ mod tests {
     #[test]
     fn run_level_checks_of_each_shard_are_all_kept() {
         let leak = |run: &str| sample::case("virtsmoke/leak-check", "", Outcome::Failed, &[("run_id", run)]);
-        let doc = merge(&[input("1.json", "r1", vec![leak("r1")]), input("2.json", "r2", vec![leak("r2")])], None).unwrap();
+        let doc =
+            merge(&[input("1.json", "r1", vec![leak("r1")]), input("2.json", "r2", vec![leak("r2")])], None).unwrap();
         assert_eq!(names(&doc), ["virtsmoke/leak-check", "virtsmoke/leak-check@r2"]);
     }
 }

@@ -40,7 +40,8 @@ pub fn case(name: &str, host: &str, outcome: Outcome, properties: &[(&str, &str)
 }
 
 pub fn cases() -> Vec<CaseReport> {
-    let mut ok = case("local-kvm/tiny@lab1", "lab1", Outcome::Passed, &[("boot_ms", "9000"), ("libvirt_version", "9.0.0")]);
+    let mut ok =
+        case("local-kvm/tiny@lab1", "lab1", Outcome::Passed, &[("boot_ms", "9000"), ("libvirt_version", "9.0.0")]);
     ok.consoles = vec![("tiny".into(), "SeaBIOS \u{1b}[2J\nVIRTSMOKE-MARKER boot ]]>".into())];
     ok.artifacts = vec!["/tmp/a/console.log".into()];
     let mut bad = case("local-kvm/tiny-panic@lab1", "lab1", Outcome::Failed, &[]);

@@ -134,7 +134,7 @@ impl Terminal {
             count(Outcome::Skipped)
         );
         let mut slow: Vec<&CaseReport> = cases.iter().collect();
-        slow.sort_by(|a, b| b.duration.cmp(&a.duration));
+        slow.sort_by_key(|c| std::cmp::Reverse(c.duration));
         if !slow.is_empty() {
             out.push_str("slowest:\n");
             for c in slow.iter().take(5) {

@@ -47,7 +47,10 @@ pub async fn choose(
     }
     let fresh = match probe(host, probe_kernel, run_id, scratch).await? {
         Probed::Booted => AccelChoice { domain_type: DomainType::Kvm, reason: "a probe guest booted under kvm".into() },
-        Probed::Hung => AccelChoice { domain_type: DomainType::Qemu, reason: "kvm is offered but a probe guest hung under it".into() },
+        Probed::Hung => AccelChoice {
+            domain_type: DomainType::Qemu,
+            reason: "kvm is offered but a probe guest hung under it".into(),
+        },
         Probed::Refused(why) => AccelChoice {
             domain_type: DomainType::Qemu,
             reason: format!("kvm is offered but a probe guest could not start: {why}"),
@@ -117,7 +120,12 @@ async fn probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> Resu
         hvmloader: Default::default(),
         firmware: crate::plan::Firmware::Bios,
         nvram: None,
-        owner: Ownership { run_id: run_id.to_string(), case: "kvm-probe".into(), guest: "probe".into(), created: crate::unix_now() },
+        owner: Ownership {
+            run_id: run_id.to_string(),
+            case: "kvm-probe".into(),
+            guest: "probe".into(),
+            created: crate::unix_now(),
+        },
     });
     let dom = match host.create_paused(&name, xml).await {
         Ok(d) => d,

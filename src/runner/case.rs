@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::context::{HostState, ReadyHost, RunContext};
-use crate::backend::domain_xml::{self, DomainXmlInput, Ownership};
 use crate::backend::RunState;
+use crate::backend::domain_xml::{self, DomainXmlInput, Ownership};
 use crate::checks::{self, GuestUnderTest, StepFailure};
 use crate::events::{CaseReport, KeptGuest, Outcome, RunEvent, StepRecord};
 use crate::guest::console_scan;
@@ -92,8 +92,12 @@ const READY_STEPS: [&str; 2] = ["boot.systemd", "boot.cloud-init"];
 /// Why a readiness step does not apply to an image, if it does not.
 fn readiness_skip(image: &Image, step: &str) -> Option<&'static str> {
     match step {
-        _ if !image.from_disk => Some("not applicable: only disk images boot a full distribution (systemd, cloud-init)"),
-        "boot.cloud-init" if image.seed == SeedKind::None => Some("not applicable: the image has no seed (`seed: none`)"),
+        _ if !image.from_disk => {
+            Some("not applicable: only disk images boot a full distribution (systemd, cloud-init)")
+        }
+        "boot.cloud-init" if image.seed == SeedKind::None => {
+            Some("not applicable: the image has no seed (`seed: none`)")
+        }
         _ => None,
     }
 }
@@ -169,8 +173,8 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
 
     let outcome_before_teardown = CaseReport::outcome_of(&rec.steps);
     let keep = ctx.keep_on_failure && matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error);
-    if matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error) {
-        if let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host) {
+    if matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error)
+        && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host) {
             // A second signal wants the guests gone now: the evidence waits for nobody.
             let gather = async {
                 let mut found = Vec::new();
@@ -185,7 +189,6 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
                 found = gather => artifacts.extend(found),
             }
         }
-    }
     let (consoles, kept) = teardown(&ctx, index, guests, keep, &mut rec).await;
 
     let mut report = CaseReport {
@@ -287,7 +290,10 @@ async fn run_body(
         rec.property(format!("{}.kernel", spec.name), &ready.kernel);
         match &ready.host_key {
             Some(checks::boot::HostKeyTrust::Console { sha256 }) => {
-                rec.property(format!("{}.host_key", spec.name), "verified: one of the fingerprints the guest printed on its console");
+                rec.property(
+                    format!("{}.host_key", spec.name),
+                    "verified: one of the fingerprints the guest printed on its console",
+                );
                 rec.property(format!("{}.host_key_sha256", spec.name), format!("SHA256:{sha256}"));
             }
             Some(checks::boot::HostKeyTrust::FirstUse { sha256 }) => {
@@ -340,8 +346,14 @@ async fn run_body(
                     let mut result = Ok(());
                     for g in guests.iter() {
                         let Some(target) = &g.ssh else { continue };
-                        if let Err(mut f) =
-                            checks::command::run(target, run, *expect_exit, expect_output.as_deref(), case.timeouts.command).await
+                        if let Err(mut f) = checks::command::run(
+                            target,
+                            run,
+                            *expect_exit,
+                            expect_output.as_deref(),
+                            case.timeouts.command,
+                        )
+                        .await
                         {
                             if guests.len() > 1 {
                                 f.message = format!("{}: {}", g.name, f.message);
@@ -380,7 +392,11 @@ async fn run_body(
                     rec.record(None, "migrate", t, Err(StepFailure::error(why)));
                     continue;
                 };
-                let ends = checks::migrate::Endpoints { home: &host.host, away: &away.host, probe_netns: host.spec.netns.as_deref() };
+                let ends = checks::migrate::Endpoints {
+                    home: &host.host,
+                    away: &away.host,
+                    probe_netns: host.spec.netns.as_deref(),
+                };
                 for g in guests.iter_mut() {
                     let console = case_dir.join(format!("{}.console.log", g.name));
                     let results = checks::migrate::run(g, &ends, spec, &console).await;
@@ -397,7 +413,12 @@ async fn run_body(
 
 /// `boot.systemd` and `boot.cloud-init` for a full distribution (each skipped,
 /// with the reason, where it does not apply); false when one of them failed.
-async fn readiness(spec: &GuestSpec, target: &crate::guest::ssh::SshTarget, timeout: Duration, rec: &mut Recorder<'_>) -> bool {
+async fn readiness(
+    spec: &GuestSpec,
+    target: &crate::guest::ssh::SshTarget,
+    timeout: Duration,
+    rec: &mut Recorder<'_>,
+) -> bool {
     let mut ok = true;
     let g = spec.name.as_str();
     if let Some(why) = readiness_skip(&spec.image, "boot.systemd") {
@@ -443,7 +464,7 @@ fn migration_target<'a>(ctx: &'a RunContext, home: &ReadyHost, named: Option<&st
                 Some(n) => name == n,
                 None => h.spec.roles.iter().any(|r| r == "migration-target"),
             };
-            wanted.then_some(h)
+            wanted.then_some(&**h)
         }
         _ => None,
     })
@@ -472,7 +493,8 @@ async fn provision(
 ) -> Result<GuestUnderTest, StepFailure> {
     let (kernel, initrd, base_disk, recipe_cmdline) = match &spec.image.spec {
         ImageSpec::Builtin { name } => {
-            let img = ctx.images.get(name).ok_or_else(|| StepFailure::error(format!("image `{name}` was not built")))?;
+            let img =
+                ctx.images.get(name).ok_or_else(|| StepFailure::error(format!("image `{name}` was not built")))?;
             (Some(img.kernel.clone()), Some(img.initrd.clone()), img.disk.clone(), img.cmdline.clone())
         }
         ImageSpec::Files { kernel, initrd, disk } => (kernel.clone(), initrd.clone(), disk.clone(), None),
@@ -505,7 +527,7 @@ async fn provision(
             GuestNetwork::Dhcp => {}
             GuestNetwork::None => cmdline.push("virtsmoke.net=none".into()),
             GuestNetwork::Static { address, gateway } => {
-                cmdline.push(format!("virtsmoke.net=static,{address},{}", gateway.clone().unwrap_or_default()))
+                cmdline.push(format!("virtsmoke.net=static,{address},{}", gateway.clone().unwrap_or_default()));
             }
         }
     }
@@ -537,7 +559,12 @@ async fn provision(
         // Beside the overlays, removed with them; a remote host keeps it where libvirt puts it.
         nvram: (spec.firmware == crate::plan::Firmware::Uefi && super::staging::is_this_machine(&host.spec))
             .then(|| ctx.run_dir.join(format!("{name}.nvram.fd"))),
-        owner: Ownership { run_id: ctx.run_id.clone(), case: case.name.clone(), guest: spec.name.clone(), created: crate::unix_now() },
+        owner: Ownership {
+            run_id: ctx.run_id.clone(),
+            case: case.name.clone(),
+            guest: spec.name.clone(),
+            created: crate::unix_now(),
+        },
     });
     let infra = |e: crate::backend::BackendError| StepFailure::error(crate::error_chain(&e));
     let xml_path = case_dir.join(format!("{}.domain.xml", spec.name));
@@ -556,7 +583,8 @@ async fn provision(
         }
     };
     artifacts.push(console_path);
-    let guest = GuestUnderTest { name: spec.name.clone(), domain, console, mac, address: None, ssh: None, boot_marker: marker };
+    let guest =
+        GuestUnderTest { name: spec.name.clone(), domain, console, mac, address: None, ssh: None, boot_marker: marker };
     // From here on the caller owns the guest and tears it down, even if resuming fails.
     if let Err(e) = guest.domain.resume().await {
         let _ = guest.domain.destroy().await;
@@ -613,7 +641,9 @@ async fn scratch_disks(
         }
         Some(base) => {
             let overlay = crate::image::overlay::overlay_path(&ctx.run_dir, domain);
-            crate::image::overlay::create(base, &overlay).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+            crate::image::overlay::create(base, &overlay)
+                .await
+                .map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
             Some(overlay)
         }
     };
@@ -659,7 +689,9 @@ async fn pv_capable(kernel: &Path, kind: crate::plan::GuestKind) -> Result<(), S
         Ok(entries) => entries,
         // Cannot be checked beforehand: the boot will tell.
         Err(xen_notes::NotesError::Unsupported(..)) => return Ok(()),
-        Err(e) => return Err(StepFailure::failed(format!("cannot read the kernel's Xen notes: {}", crate::error_chain(&e)))),
+        Err(e) => {
+            return Err(StepFailure::failed(format!("cannot read the kernel's Xen notes: {}", crate::error_chain(&e))));
+        }
     };
     let (ok, what) = match kind {
         GuestKind::XenPv => (entries.pv, "Xen PV"),
@@ -668,7 +700,10 @@ async fn pv_capable(kernel: &Path, kind: crate::plan::GuestKind) -> Result<(), S
     if ok {
         Ok(())
     } else {
-        Err(StepFailure::failed(format!("kernel {} has no {what} entry point (no such Xen ELF note)", kernel.display())))
+        Err(StepFailure::failed(format!(
+            "kernel {} has no {what} entry point (no such Xen ELF note)",
+            kernel.display()
+        )))
     }
 }
 
@@ -678,7 +713,10 @@ fn record_findings(rec: &mut Recorder<'_>, guest: &str, console: &str) {
     let findings = console_scan::scan(console);
     rec.property(format!("{guest}.console_findings"), findings.len());
     for (i, f) in findings.iter().take(10).enumerate() {
-        rec.property(format!("{guest}.console_finding.{}", i + 1), format!("line {} ({:?}): {}", f.line, f.kind, f.text));
+        rec.property(
+            format!("{guest}.console_finding.{}", i + 1),
+            format!("line {} ({:?}): {}", f.line, f.kind, f.text),
+        );
     }
 }
 
@@ -746,7 +784,9 @@ async fn teardown(
                         let _ = host.host.remove_domain(&d.name).await;
                     }
                 }
-                Err(e) => unreachable.push(format!("cannot list domains to prove teardown: {}", crate::error_chain(&e))),
+                Err(e) => {
+                    unreachable.push(format!("cannot list domains to prove teardown: {}", crate::error_chain(&e)));
+                }
             }
         }
     }
@@ -832,7 +872,10 @@ mod tests {
             jump: jump.then(|| JumpSpec { address: "127.0.0.1:2221".into(), user: "root".into(), key: "/k".into() }),
         };
         assert!(super::super::staging::is_this_machine(&host("qemu:///system", false)));
-        assert!(super::super::staging::is_this_machine(&host("qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock", false)));
+        assert!(super::super::staging::is_this_machine(&host(
+            "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock",
+            false
+        )));
         assert!(super::super::staging::is_this_machine(&host("xen:///system", false)));
         assert!(!super::super::staging::is_this_machine(&host("qemu+ssh://root@kvm1/system", false)));
         assert!(!super::super::staging::is_this_machine(&host("xen+ssh://root@127.0.0.1:2221/system", true)));

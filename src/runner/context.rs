@@ -22,7 +22,7 @@ pub struct ReadyHost {
 }
 
 pub enum HostState {
-    Ready(ReadyHost),
+    Ready(Box<ReadyHost>),
     Unusable(String),
 }
 

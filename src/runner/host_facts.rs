@@ -35,9 +35,8 @@ pub async fn enrich(spec: &HostSpec, facts: &mut HostFacts) {
     if let Some(p) = shell.run(host_shell::PACKAGES).await {
         facts.extra.extend(host_shell::parse_packages(&p));
     }
-    if spec.hypervisor == Hypervisor::Xen {
-        if let Some(x) = shell.run("xl info").await {
+    if spec.hypervisor == Hypervisor::Xen
+        && let Some(x) = shell.run("xl info").await {
             facts.extra.extend(host_shell::parse_xl_info(&x));
         }
-    }
 }

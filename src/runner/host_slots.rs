@@ -86,7 +86,8 @@ mod tests {
         let waiting = tokio::time::timeout(Duration::from_millis(600), acquire_any(&hosts, 1, 1)).await;
         assert!(waiting.is_err(), "both hosts are full");
         drop(second);
-        let (k, _third) = tokio::time::timeout(Duration::from_secs(5), acquire_any(&hosts, 0, 1)).await.unwrap().unwrap();
+        let (k, _third) =
+            tokio::time::timeout(Duration::from_secs(5), acquire_any(&hosts, 0, 1)).await.unwrap().unwrap();
         assert_eq!(k, 1);
         drop(first);
     }

@@ -82,7 +82,11 @@ pub async fn run(plan: Plan, opts: RunOptions, mut emit: impl FnMut(&RunEvent)) 
     // Held while the run lives, so `cleanup` leaves a running run alone.
     let _alive = mark_alive(&run_dir).map_err(|e| RunError::RunDir(run_dir.clone(), e))?;
     std::fs::create_dir_all(&opts.artifacts).map_err(|e| RunError::RunDir(opts.artifacts.clone(), e))?;
-    emit(&RunEvent::RunStarted { run_id: opts.run_id.clone(), cases: plan.cases.len(), artifacts: opts.artifacts.clone() });
+    emit(&RunEvent::RunStarted {
+        run_id: opts.run_id.clone(),
+        cases: plan.cases.len(),
+        artifacts: opts.artifacts.clone(),
+    });
 
     let result = prepare_and_run(plan, &opts, &run_dir, &mut emit).await;
     // The run's scratch (key, overlays) goes, unless guests were kept for a human.
@@ -180,13 +184,10 @@ async fn prepare_and_run(
                     accel_reason: choice.reason.clone(),
                     facts: facts.clone(),
                 });
-                hosts.insert(spec.name.clone(), HostState::Ready(ReadyHost {
-                    spec,
-                    host,
-                    facts,
-                    domain_type: choice.domain_type,
-                    xenstore_basis,
-                }));
+                hosts.insert(
+                    spec.name.clone(),
+                    HostState::Ready(Box::new(ReadyHost { spec, host, facts, domain_type: choice.domain_type, xenstore_basis })),
+                );
             }
             Err(e) => {
                 let msg = crate::error_chain(&e);

@@ -150,18 +150,30 @@ pub enum Base<'a> {
 }
 
 /// A qcow2 overlay on the host for a guest of domain `domain`.
-pub async fn overlay_on_host(ctx: &RunContext, host: &ReadyHost, base: Base<'_>, domain: &str) -> Result<PathBuf, StepFailure> {
+pub async fn overlay_on_host(
+    ctx: &RunContext,
+    host: &ReadyHost,
+    base: Base<'_>,
+    domain: &str,
+) -> Result<PathBuf, StepFailure> {
     let HostShell::Ssh(target) = host_facts::shell_for(&host.spec) else {
-        return Err(StepFailure::error(format!("host `{}` has no `jump` (SSH) to create an overlay on", host.spec.name)));
+        return Err(StepFailure::error(format!(
+            "host `{}` has no `jump` (SSH) to create an overlay on",
+            host.spec.name
+        )));
     };
     let (format, remote_base) = match base {
         Base::Local(path) => {
-            let format = crate::image::overlay::base_format(path).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+            let format = crate::image::overlay::base_format(path)
+                .await
+                .map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
             (format, on_host(ctx, host, path).await?)
         }
         Base::OnHost(path) => {
             let info = format!("qemu-img info -U --output=json '{}'", path.display());
-            let out = ssh::exec(&target, &info, COMMAND_TIMEOUT).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+            let out = ssh::exec(&target, &info, COMMAND_TIMEOUT)
+                .await
+                .map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
             let format = serde_json::from_str::<serde_json::Value>(&out.stdout)
                 .ok()
                 .and_then(|v| v.get("format")?.as_str().map(str::to_string))
@@ -253,7 +265,10 @@ mod tests {
         };
         let vmlinuz = Path::new("/img/vmlinuz");
         let (a, b) = tokio::join!(staged.copy_once("xen1", vmlinuz, copy), staged.copy_once("xen1", vmlinuz, copy));
-        assert_eq!((a.as_deref(), b.as_deref()), (Ok("/runs/r/images/vmlinuz.0123"), Ok("/runs/r/images/vmlinuz.0123")));
+        assert_eq!(
+            (a.as_deref(), b.as_deref()),
+            (Ok("/runs/r/images/vmlinuz.0123"), Ok("/runs/r/images/vmlinuz.0123"))
+        );
         assert_eq!(copies.load(std::sync::atomic::Ordering::SeqCst), 1, "one copy per host and file");
         let again = staged.copy_once("xen1", vmlinuz, || async { Err::<String, _>("copied twice".to_string()) }).await;
         assert_eq!(again.as_deref(), Ok("/runs/r/images/vmlinuz.0123"));

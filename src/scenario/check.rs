@@ -11,8 +11,7 @@ pub(crate) mod network;
 
 pub(crate) const CHECKS: &[&str] = &["boot", "command", "network", "migrate"];
 pub(crate) const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output", "retries"];
-const EXPECTED: &str =
-    "`boot`, `network`, `migrate` or a mapping like `command: { run: \"uname -r\" }`";
+const EXPECTED: &str = "`boot`, `network`, `migrate` or a mapping like `command: { run: \"uname -r\" }`";
 
 /// Reads `checks:`; `boot` always comes first, added when omitted.
 pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
@@ -61,11 +60,7 @@ pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
                     continue;
                 };
                 let Some(&(check, key, settings)) = entries.first() else {
-                    cx.error(
-                        item,
-                        format!("check {position} is empty: expected {EXPECTED}"),
-                        None,
-                    );
+                    cx.error(item, format!("check {position} is empty: expected {EXPECTED}"), None);
                     continue;
                 };
                 if let Some((_, extra, _)) = entries.get(1) {
@@ -90,11 +85,7 @@ pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
                         }
                         boot_seen = true;
                         if settings.value != Value::Null {
-                            cx.error(
-                                settings,
-                                "check `boot` takes no settings",
-                                Some("write `- boot`".into()),
-                            );
+                            cx.error(settings, "check `boot` takes no settings", Some("write `- boot`".into()));
                         }
                     }
                     "network" => {
@@ -134,50 +125,27 @@ pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
     }
     for (i, (name, at)) in named.iter().enumerate() {
         if name == "boot" || named[..i].iter().any(|(n, _)| n == name) {
-            cx.error(
-                at,
-                format!("duplicate check name `{name}`"),
-                Some("give each check its own `name`".into()),
-            );
+            cx.error(at, format!("duplicate check name `{name}`"), Some("give each check its own `name`".into()));
         }
     }
     (cx.diags.len() == before).then_some(out)
 }
 
-fn command(
-    cx: &mut Cx<'_>,
-    key: &Node,
-    settings: &Node,
-    position: usize,
-    n: usize,
-) -> Option<CheckSpec> {
-    let f = cx.fields(
-        key,
-        settings,
-        format!("check {position} (`command`)"),
-        COMMAND_KEYS,
-    )?;
+fn command(cx: &mut Cx<'_>, key: &Node, settings: &Node, position: usize, n: usize) -> Option<CheckSpec> {
+    let f = cx.fields(key, settings, format!("check {position} (`command`)"), COMMAND_KEYS)?;
     let name = match f.get("name") {
         None => Some(format!("command-{n}")),
-        Some(node) => cx
-            .text(node, &f.desc("name"))
-            .filter(|s| cx.name(node, s, "check name")),
+        Some(node) => cx.text(node, &f.desc("name")).filter(|s| cx.name(node, s, "check name")),
     };
     let run = match f.get("run") {
         Some(node) => cx.text(node, &f.desc("run")),
         None => {
-            cx.missing(
-                &f,
-                "run",
-                Some("the shell command to run in the guest, e.g. `run: \"uname -r\"`".into()),
-            );
+            cx.missing(&f, "run", Some("the shell command to run in the guest, e.g. `run: \"uname -r\"`".into()));
             None
         }
     };
-    let expect_exit = f.get("expect_exit").map_or(Some(0), |node| {
-        cx.int(node, &f.desc("expect_exit"), 0, 255)
-            .map(|v| v as i32)
-    });
+    let expect_exit =
+        f.get("expect_exit").map_or(Some(0), |node| cx.int(node, &f.desc("expect_exit"), 0, 255).map(|v| v as i32));
     let expect_output = match f.get("expect_output") {
         None => Some(None),
         Some(node) => cx.string(node, &f.desc("expect_output")).map(Some),

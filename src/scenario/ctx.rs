@@ -43,17 +43,11 @@ pub(crate) struct Fields<'n> {
 
 impl<'n> Fields<'n> {
     pub fn get(&self, key: &str) -> Option<&'n Node> {
-        self.entries
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, _, v)| *v)
+        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, _, v)| *v)
     }
 
     pub fn key_node(&self, key: &str) -> Option<&'n Node> {
-        self.entries
-            .iter()
-            .find(|(k, _, _)| *k == key)
-            .map(|(_, k, _)| *k)
+        self.entries.iter().find(|(k, _, _)| *k == key).map(|(_, k, _)| *k)
     }
 
     /// "`key` in guest `tiny`", the subject of a field's messages.
@@ -64,10 +58,7 @@ impl<'n> Fields<'n> {
 
 impl<'s> Cx<'s> {
     pub fn new(src: &'s SourceFile) -> Cx<'s> {
-        Cx {
-            src,
-            diags: Vec::new(),
-        }
+        Cx { src, diags: Vec::new() }
     }
 
     pub fn error(&mut self, at: &Node, message: impl Into<String>, help: Option<String>) {
@@ -76,10 +67,7 @@ impl<'s> Cx<'s> {
     }
 
     pub fn wrong_type(&mut self, at: &Node, subject: &str, expected: &str) {
-        let message = format!(
-            "wrong type for {subject}: expected {expected}, found {}",
-            at.type_name()
-        );
+        let message = format!("wrong type for {subject}: expected {expected}, found {}", at.type_name());
         self.error(at, message, None);
     }
 
@@ -100,22 +88,14 @@ impl<'s> Cx<'s> {
     ) -> Option<Fields<'n>> {
         let what = what.into();
         let Value::Map(map) = &value.value else {
-            let subject = if value.path.is_empty() {
-                "the scenario file".to_owned()
-            } else {
-                what.clone()
-            };
+            let subject = if value.path.is_empty() { "the scenario file".to_owned() } else { what.clone() };
             self.wrong_type(value, &subject, "a mapping");
             return None;
         };
         let mut entries: Vec<(&'n str, &'n Node, &'n Node)> = Vec::new();
         for (key, val) in map {
             let Some(name) = key.as_str() else {
-                self.error(
-                    key,
-                    format!("keys in {what} must be strings, found {}", key.type_name()),
-                    None,
-                );
+                self.error(key, format!("keys in {what} must be strings, found {}", key.type_name()), None);
                 continue;
             };
             if let Some((_, first, _)) = entries.iter().find(|(k, _, _)| *k == name) {
@@ -131,20 +111,12 @@ impl<'s> Cx<'s> {
             }
             entries.push((name, key, val));
         }
-        Some(Fields {
-            owner,
-            what,
-            entries,
-        })
+        Some(Fields { owner, what, entries })
     }
 
     /// The entries of a mapping whose keys are names the user chooses
     /// (hosts, images, guests, labels): strings and unique, in document order.
-    pub fn named_entries<'n>(
-        &mut self,
-        value: &'n Node,
-        what: &str,
-    ) -> Option<Vec<(&'n str, &'n Node, &'n Node)>> {
+    pub fn named_entries<'n>(&mut self, value: &'n Node, what: &str) -> Option<Vec<(&'n str, &'n Node, &'n Node)>> {
         let Value::Map(map) = &value.value else {
             self.wrong_type(value, what, "a mapping");
             return None;
@@ -152,11 +124,7 @@ impl<'s> Cx<'s> {
         let mut out: Vec<(&'n str, &'n Node, &'n Node)> = Vec::new();
         for (key, val) in map {
             let Some(name) = key.as_str() else {
-                self.error(
-                    key,
-                    format!("keys in {what} must be strings, found {}", key.type_name()),
-                    None,
-                );
+                self.error(key, format!("keys in {what} must be strings, found {}", key.type_name()), None);
                 continue;
             };
             if let Some((_, first, _)) = out.iter().find(|(k, _, _)| *k == name) {
@@ -217,22 +185,15 @@ impl<'s> Cx<'s> {
     }
 
     pub fn u64(&mut self, node: &Node, subject: &str, min: u64) -> Option<u64> {
-        self.int(node, subject, min.into(), u64::MAX.into())
-            .and_then(|v| u64::try_from(v).ok())
+        self.int(node, subject, min.into(), u64::MAX.into()).and_then(|v| u64::try_from(v).ok())
     }
 
     pub fn u32(&mut self, node: &Node, subject: &str, min: u32, max: u32) -> Option<u32> {
-        self.int(node, subject, min.into(), max.into())
-            .and_then(|v| u32::try_from(v).ok())
+        self.int(node, subject, min.into(), max.into()).and_then(|v| u32::try_from(v).ok())
     }
 
     /// One of `options`, with a did-you-mean for near misses.
-    pub fn choice<'o>(
-        &mut self,
-        node: &Node,
-        subject: &str,
-        options: &[&'o str],
-    ) -> Option<&'o str> {
+    pub fn choice<'o>(&mut self, node: &Node, subject: &str, options: &[&'o str]) -> Option<&'o str> {
         let expected = format!("one of {}", suggest::list(options.iter().copied()));
         let Some(s) = node.as_str() else {
             self.wrong_type(node, subject, &expected);
@@ -242,11 +203,7 @@ impl<'s> Cx<'s> {
             return Some(o);
         }
         let help = suggest::did_you_mean(s, options.iter().copied());
-        self.error(
-            node,
-            format!("invalid value `{s}` for {subject}: expected {expected}"),
-            help,
-        );
+        self.error(node, format!("invalid value `{s}` for {subject}: expected {expected}"), help);
         None
     }
 
@@ -258,23 +215,17 @@ impl<'s> Cx<'s> {
         self.error(
             at,
             format!("invalid {subject} `{name}`"),
-            Some(
-                "names use lowercase letters, digits and `-`, and start with a letter or digit"
-                    .into(),
-            ),
+            Some("names use lowercase letters, digits and `-`, and start with a letter or digit".into()),
         );
         false
     }
 
     /// A humantime duration such as `30s` or `1h 5m`, greater than zero.
     pub fn duration(&mut self, node: &Node, subject: &str) -> Option<Duration> {
-        const HELP: &str =
-            "write numbers with units (s, m, h, d, ...), e.g. `30s`, `2m` or `1h 5m`";
+        const HELP: &str = "write numbers with units (s, m, h, d, ...), e.g. `30s`, `2m` or `1h 5m`";
         let Some(s) = node.as_str() else {
-            let message = format!(
-                "wrong type for {subject}: expected a duration such as `30s`, found {}",
-                node.type_name()
-            );
+            let message =
+                format!("wrong type for {subject}: expected a duration such as `30s`, found {}", node.type_name());
             self.error(node, message, Some(HELP.into()));
             return None;
         };
@@ -295,22 +246,14 @@ impl<'s> Cx<'s> {
                     E::InvalidCharacter(_) => "invalid character".to_owned(),
                     E::NumberOverflow => "too long".to_owned(),
                 };
-                self.error(
-                    node,
-                    format!("invalid duration `{s}` for {subject}: {reason}"),
-                    Some(HELP.into()),
-                );
+                self.error(node, format!("invalid duration `{s}` for {subject}: {reason}"), Some(HELP.into()));
                 None
             }
         }
     }
 
     /// A list of strings; `None` if the node is not a list or an item is not a string.
-    pub fn string_list<'n>(
-        &mut self,
-        node: &'n Node,
-        subject: &str,
-    ) -> Option<Vec<(String, &'n Node)>> {
+    pub fn string_list<'n>(&mut self, node: &'n Node, subject: &str) -> Option<Vec<(String, &'n Node)>> {
         let Value::Seq(items) = &node.value else {
             self.wrong_type(node, subject, "a list such as `[a, b]`");
             return None;
@@ -332,9 +275,7 @@ impl<'s> Cx<'s> {
 
 pub(crate) fn is_valid_name(name: &str) -> bool {
     let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+    chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
         && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 

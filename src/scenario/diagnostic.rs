@@ -36,14 +36,7 @@ pub struct ScenarioErrors {
 impl Diagnostic {
     /// A diagnostic without a position.
     pub(crate) fn whole_file(file: impl Into<PathBuf>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic {
-            file: file.into(),
-            line: 0,
-            column: 0,
-            message: message.into(),
-            help: None,
-            snippet: None,
-        }
+        Diagnostic { file: file.into(), line: 0, column: 0, message: message.into(), help: None, snippet: None }
     }
 
     /// A diagnostic at `line`/`column` (1-based) of `text`.
@@ -57,27 +50,12 @@ impl Diagnostic {
         let snippet = line
             .checked_sub(1)
             .and_then(|i| text.lines().nth(i))
-            .map(|l| Snippet {
-                width: yaml::token_width(l, column.saturating_sub(1)),
-                text: l.to_owned(),
-            });
-        Diagnostic {
-            file: file.into(),
-            line,
-            column,
-            message: message.into(),
-            help: None,
-            snippet,
-        }
+            .map(|l| Snippet { width: yaml::token_width(l, column.saturating_sub(1)), text: l.to_owned() });
+        Diagnostic { file: file.into(), line, column, message: message.into(), help: None, snippet }
     }
 
     /// A diagnostic pointing at `node` in `text`.
-    pub(crate) fn at_node(
-        file: impl Into<PathBuf>,
-        text: &str,
-        node: &Node,
-        message: impl Into<String>,
-    ) -> Diagnostic {
+    pub(crate) fn at_node(file: impl Into<PathBuf>, text: &str, node: &Node, message: impl Into<String>) -> Diagnostic {
         match yaml::locate(text, &node.path) {
             Some((line, column)) => Diagnostic::at_position(file, text, line, column, message),
             None => Diagnostic::whole_file(file, message),
@@ -119,12 +97,7 @@ impl fmt::Display for Diagnostic {
                 .take(snippet.width)
                 .map(|c| if c == '\t' { TAB.len() } else { 1 })
                 .sum();
-            writeln!(
-                f,
-                "{pad} | {}{}",
-                " ".repeat(lead),
-                "^".repeat(carets.max(1))
-            )?;
+            writeln!(f, "{pad} | {}{}", " ".repeat(lead), "^".repeat(carets.max(1)))?;
         }
         if let Some(help) = &self.help {
             writeln!(f, "{pad} = help: {help}")?;
@@ -132,7 +105,6 @@ impl fmt::Display for Diagnostic {
         Ok(())
     }
 }
-
 
 impl fmt::Display for ScenarioErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -155,14 +127,8 @@ mod tests {
     #[test]
     fn renders_like_rustc() {
         let text = "guests:\n  tiny:\n    memroy_mib: 512\n";
-        let d = Diagnostic::at_position(
-            "scenarios/x.yaml",
-            text,
-            3,
-            5,
-            "unknown key `memroy_mib` in guest `tiny`",
-        )
-        .with_help(Some("did you mean `memory_mib`?".into()));
+        let d = Diagnostic::at_position("scenarios/x.yaml", text, 3, 5, "unknown key `memroy_mib` in guest `tiny`")
+            .with_help(Some("did you mean `memory_mib`?".into()));
         assert_eq!(
             d.to_string(),
             "error: unknown key `memroy_mib` in guest `tiny`\n \

@@ -32,7 +32,10 @@ pub(crate) fn plan(
                 Some((existing, origin)) if existing != h => cx.error(
                     key,
                     format!("host `{}` is defined differently in {}", h.name, sources[*origin].path.display()),
-                    Some("hosts with the same name are merged across files and must be identical; rename one of them".into()),
+                    Some(
+                        "hosts with the same name are merged across files and must be identical; rename one of them"
+                            .into(),
+                    ),
                 ),
                 Some(_) => {}
                 None => {
@@ -42,27 +45,17 @@ pub(crate) fn plan(
         }
         diags.append(&mut cx.diags);
     }
-    let plan_hosts: BTreeMap<String, HostSpec> =
-        hosts.into_iter().map(|(k, (h, _))| (k, h)).collect();
-    let mut plan = Plan {
-        hosts: plan_hosts,
-        cases: Vec::new(),
-    };
+    let plan_hosts: BTreeMap<String, HostSpec> = hosts.into_iter().map(|(k, (h, _))| (k, h)).collect();
+    let mut plan = Plan { hosts: plan_hosts, cases: Vec::new() };
 
     if host_names.is_empty() {
         // A broken `hosts:` is reported already; only say so when none is written.
-        if let Some((fi, s)) = scenarios
-            .first()
-            .filter(|_| !scenarios.iter().any(|(_, s)| s.declares_hosts))
-        {
+        if let Some((fi, s)) = scenarios.first().filter(|_| !scenarios.iter().any(|(_, s)| s.declares_hosts)) {
             let mut cx = Cx::new(&sources[*fi]);
             cx.error(
                 s.root,
                 "no hosts are defined in any scenario file",
-                Some(
-                    "add a `hosts:` section, e.g. `hosts: { lab1: { uri: \"qemu:///system\" } }`"
-                        .into(),
-                ),
+                Some("add a `hosts:` section, e.g. `hosts: { lab1: { uri: \"qemu:///system\" } }`".into()),
             );
             diags.append(&mut cx.diags);
         }
@@ -78,10 +71,7 @@ pub(crate) fn plan(
             if let Some(origin) = scenario_names.get(name.as_str()) {
                 cx.error(
                     node,
-                    format!(
-                        "scenario name `{name}` is also used by {}",
-                        sources[*origin].path.display()
-                    ),
+                    format!("scenario name `{name}` is also used by {}", sources[*origin].path.display()),
                     Some("case names start with the scenario name, so it must be unique".into()),
                 );
                 expandable = false;
@@ -95,25 +85,13 @@ pub(crate) fn plan(
         };
         for (h, at) in axis_hosts.into_iter().flatten() {
             if !host_names.contains(h.as_str()) {
-                let help = suggest::help_for(
-                    h,
-                    &host_names.iter().copied().collect::<Vec<_>>(),
-                    "defined hosts are",
-                );
+                let help = suggest::help_for(h, &host_names.iter().copied().collect::<Vec<_>>(), "defined hosts are");
                 cx.error(at, format!("`matrix.host` uses undefined host `{h}`"), help);
                 expandable = false;
             }
         }
         if expandable && s.has_guests {
-            expand(
-                &mut cx,
-                *fi,
-                s,
-                &plan.hosts,
-                &mut case_names,
-                sources,
-                &mut plan.cases,
-            );
+            expand(&mut cx, *fi, s, &plan.hosts, &mut case_names, sources, &mut plan.cases);
         }
         diags.append(&mut cx.diags);
     }
@@ -124,11 +102,7 @@ pub(crate) fn plan(
         && let Some((fi, s)) = scenarios.first()
     {
         let mut cx = Cx::new(&sources[*fi]);
-        cx.error(
-            s.root,
-            "the scenario files define no cases",
-            Some("add a `guests:` section".into()),
-        );
+        cx.error(s.root, "the scenario files define no cases", Some("add a `guests:` section".into()));
         diags.append(&mut cx.diags);
     }
     plan
@@ -174,11 +148,7 @@ impl<'n> GuestSet<'_, 'n> {
     }
 
     fn label(&self) -> String {
-        self.templates()
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect::<Vec<_>>()
-            .join("+")
+        self.templates().iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join("+")
     }
 
     /// Where problems with the whole set point.
@@ -204,26 +174,19 @@ fn expand(
 
     let placements: Vec<Placement<'_, '_>> = match matrix.and_then(|m| m.host.as_ref()) {
         Some(HostAxis::Names(values)) => {
-            let found: Vec<_> = values
-                .iter()
-                .filter_map(|(h, at)| hosts.get(h).map(|h| Placement::pinned(h, Some(*at))))
-                .collect();
+            let found: Vec<_> =
+                values.iter().filter_map(|(h, at)| hosts.get(h).map(|h| Placement::pinned(h, Some(*at)))).collect();
             if found.len() != values.len() {
                 return; // a referenced host is itself invalid, and reported
             }
             found
         }
         Some(HostAxis::Placed { labels, at }) => {
-            let pool: Vec<&HostSpec> = hosts
-                .values()
-                .filter(|h| labels.iter().all(|(k, v)| h.labels.get(k) == Some(v)))
-                .collect();
+            let pool: Vec<&HostSpec> =
+                hosts.values().filter(|h| labels.iter().all(|(k, v)| h.labels.get(k) == Some(v))).collect();
             let label = placement_label(labels);
             if pool.is_empty() {
-                let defined: Vec<String> = hosts
-                    .values()
-                    .map(|h| format!("{} {:?}", h.name, h.labels))
-                    .collect();
+                let defined: Vec<String> = hosts.values().map(|h| format!("{} {:?}", h.name, h.labels)).collect();
                 cx.error(
                     at,
                     format!("no host matches `{label}`"),
@@ -237,21 +200,13 @@ fn expand(
     };
     let sets: Vec<GuestSet<'_, '_>> = match (&s.cluster, matrix.and_then(|m| m.guest.as_ref())) {
         (Some((names, at)), _) => {
-            let Some(ts) = names
-                .iter()
-                .map(|(n, _)| s.guests.get(n))
-                .collect::<Option<Vec<_>>>()
-            else {
+            let Some(ts) = names.iter().map(|(n, _)| s.guests.get(n)).collect::<Option<Vec<_>>>() else {
                 return;
             };
             vec![GuestSet::Cluster(ts, at)]
         }
         (None, Some(names)) => {
-            let Some(ts) = names
-                .iter()
-                .map(|(n, _)| s.guests.get(n))
-                .collect::<Option<Vec<_>>>()
-            else {
+            let Some(ts) = names.iter().map(|(n, _)| s.guests.get(n)).collect::<Option<Vec<_>>>() else {
                 return;
             };
             ts.into_iter().map(GuestSet::One).collect()
@@ -263,10 +218,7 @@ fn expand(
         None => vec![None],
     };
     let images: Vec<Option<(&str, &Node)>> = match matrix.and_then(|m| m.image.as_ref()) {
-        Some(values) => values
-            .iter()
-            .map(|(i, at)| Some((i.as_str(), *at)))
-            .collect(),
+        Some(values) => values.iter().map(|(i, at)| Some((i.as_str(), *at))).collect(),
         None => vec![None],
     };
 
@@ -329,11 +281,7 @@ fn expand(
                         let guest_kind = kind.map_or(t.kind, |(k, _)| k);
                         if placement.pinned && guest_kind.hypervisor() != host.hypervisor {
                             let at = kind.map(|(_, n)| n).or(host_node).unwrap_or(t.kind_node);
-                            let host_kind = if host.hypervisor == crate::plan::Hypervisor::Kvm {
-                                "kvm"
-                            } else {
-                                "xen"
-                            };
+                            let host_kind = if host.hypervisor == crate::plan::Hypervisor::Kvm { "kvm" } else { "xen" };
                             report(
                                 cx,
                                 at,
@@ -369,11 +317,8 @@ fn expand(
                         for _ in 0..t.count {
                             let n = numbered.entry(t.name.as_str()).or_default();
                             *n += 1;
-                            let guest_name = if totals[t.name.as_str()] > 1 {
-                                format!("{}-{n}", t.name)
-                            } else {
-                                t.name.clone()
-                            };
+                            let guest_name =
+                                if totals[t.name.as_str()] > 1 { format!("{}-{n}", t.name) } else { t.name.clone() };
                             guests.push(GuestSpec {
                                 name: guest_name,
                                 kind: guest_kind,
@@ -400,10 +345,7 @@ fn expand(
                         }
                     }
                     let count = guests.len() as u64;
-                    let memory: u64 = guests
-                        .iter()
-                        .map(|g| g.memory_mib)
-                        .fold(0, u64::saturating_add);
+                    let memory: u64 = guests.iter().map(|g| g.memory_mib).fold(0, u64::saturating_add);
                     // A placed case may go to any host of its pool that can run
                     // all its guests and has the capacity for them.
                     let candidates: Vec<&HostSpec> = if placement.pinned {
@@ -440,10 +382,7 @@ fn expand(
                                 "case `{name}` boots {count} guests but host `{}` takes at most {}",
                                 host.name, host.capacity.guests
                             ),
-                            format!(
-                                "raise `capacity.guests` of host `{}`, or boot fewer guests",
-                                host.name
-                            ),
+                            format!("raise `capacity.guests` of host `{}`, or boot fewer guests", host.name),
                         );
                         ok = false;
                     }
@@ -464,17 +403,11 @@ fn expand(
                     }
                     if let Some(origin) = case_names.get(&name) {
                         let help = if *origin == fi {
-                            "two matrix combinations give the same name; rename a guest or an image"
-                                .to_owned()
+                            "two matrix combinations give the same name; rename a guest or an image".to_owned()
                         } else {
                             format!("also produced by {}", sources[*origin].path.display())
                         };
-                        report(
-                            cx,
-                            set.node(),
-                            format!("case `{name}` is defined twice"),
-                            help,
-                        );
+                        report(cx, set.node(), format!("case `{name}` is defined twice"), help);
                         ok = false;
                     }
                     if !ok {

@@ -14,18 +14,8 @@ use super::matrix::{AxisValues, Matrix, cluster, matrix};
 use super::timeouts::timeouts;
 use super::yaml::{Node, Value};
 
-pub(crate) const KEYS: &[&str] = &[
-    "version",
-    "name",
-    "description",
-    "hosts",
-    "images",
-    "guests",
-    "checks",
-    "timeouts",
-    "matrix",
-    "cluster",
-];
+pub(crate) const KEYS: &[&str] =
+    &["version", "name", "description", "hosts", "images", "guests", "checks", "timeouts", "matrix", "cluster"];
 
 /// A file read as far as it can be on its own. Invalid parts are left out
 /// (and reported); `valid` says whether anything was.
@@ -53,21 +43,13 @@ pub(crate) struct Scenario<'n> {
 pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'n>> {
     let before = cx.diags.len();
     if root.value == Value::Null {
-        cx.error(
-            root,
-            "scenario file is empty",
-            Some("a scenario starts with `version: 1` and `name: ...`".into()),
-        );
+        cx.error(root, "scenario file is empty", Some("a scenario starts with `version: 1` and `name: ...`".into()));
         return None;
     }
     let f = cx.fields(root, root, "the scenario", KEYS)?;
 
     match f.get("version") {
-        None => cx.missing(
-            &f,
-            "version",
-            Some("start the file with `version: 1`".into()),
-        ),
+        None => cx.missing(&f, "version", Some("start the file with `version: 1`".into())),
         Some(n) => match n.value {
             Value::Int(1) => {}
             Value::Int(v) => cx.error(
@@ -80,17 +62,10 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
     }
     let name = match f.get("name") {
         None => {
-            cx.missing(
-                &f,
-                "name",
-                Some("e.g. `name: local-kvm`; it prefixes every case name".into()),
-            );
+            cx.missing(&f, "name", Some("e.g. `name: local-kvm`; it prefixes every case name".into()));
             None
         }
-        Some(n) => cx
-            .text(n, "`name`")
-            .filter(|s| cx.name(n, s, "scenario name"))
-            .map(|s| (s, n)),
+        Some(n) => cx.text(n, "`name`").filter(|s| cx.name(n, s, "scenario name")).map(|s| (s, n)),
     };
     if let Some(n) = f.get("description") {
         cx.string(n, "`description`");
@@ -109,10 +84,7 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
 
     let mut image_names = Vec::new();
     let mut images = BTreeMap::new();
-    if let Some(entries) = f
-        .get("images")
-        .and_then(|n| cx.named_entries(n, "`images`"))
-    {
+    if let Some(entries) = f.get("images").and_then(|n| cx.named_entries(n, "`images`")) {
         for (name, key, value) in entries {
             image_names.push(name);
             if let Some(i) = image(cx, name, key, value) {
@@ -127,11 +99,7 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         && let Some(entries) = cx.named_entries(n, "`guests`")
     {
         if entries.is_empty() {
-            cx.error(
-                n,
-                "`guests` is empty",
-                Some("define at least one guest template, or remove `guests`".into()),
-            );
+            cx.error(n, "`guests` is empty", Some("define at least one guest template, or remove `guests`".into()));
         }
         for (name, key, value) in entries {
             guest_names.push(name);
@@ -141,25 +109,13 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         }
     }
 
-    let checks = f
-        .get("checks")
-        .map_or(Some(vec![CheckSpec::Boot]), |n| checks(cx, n));
-    let timeouts = f.get("timeouts").map_or(Some(Timeouts::default()), |n| {
-        timeouts(cx, f.key_node("timeouts").unwrap_or(n), n)
-    });
-    let matrix = f.get("matrix").and_then(|n| {
-        matrix(
-            cx,
-            f.key_node("matrix").unwrap_or(n),
-            n,
-            &guest_names,
-            &image_names,
-        )
-    });
-    let cluster = f
-        .get("cluster")
-        .and_then(|n| cluster(cx, n, &guest_names))
-        .map(|c| (c, f.key_node("cluster").unwrap_or(root)));
+    let checks = f.get("checks").map_or(Some(vec![CheckSpec::Boot]), |n| checks(cx, n));
+    let timeouts =
+        f.get("timeouts").map_or(Some(Timeouts::default()), |n| timeouts(cx, f.key_node("timeouts").unwrap_or(n), n));
+    let matrix =
+        f.get("matrix").and_then(|n| matrix(cx, f.key_node("matrix").unwrap_or(n), n, &guest_names, &image_names));
+    let cluster =
+        f.get("cluster").and_then(|n| cluster(cx, n, &guest_names)).map(|c| (c, f.key_node("cluster").unwrap_or(root)));
     if let (Some(c), Some(m)) = (f.key_node("cluster"), f.get("matrix"))
         && let Value::Map(axes) = &m.value
         && axes.iter().any(|(k, _)| k.as_str() == Some("guest"))
@@ -167,7 +123,10 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         cx.error(
             c,
             "`cluster` and `matrix.guest` cannot both be set",
-            Some("use `cluster` to boot several guests together in every case, or `matrix.guest` for one case per guest".into()),
+            Some(
+                "use `cluster` to boot several guests together in every case, or `matrix.guest` for one case per guest"
+                    .into(),
+            ),
         );
     }
 

@@ -20,15 +20,35 @@ const SEEDS: &[&str] = &[
 
 /// Characters that mean something to YAML, and some that mean trouble.
 const SPECIAL: &[char] = &[
-    ':', '-', '{', '}', '[', ']', '\n', '\t', ' ', '\'', '"', '#', '&', '*', '!', '|', '>', '%', '@', '`', ',', '?', '\0',
-    '\u{feff}', 'é', '0', '9',
+    ':', '-', '{', '}', '[', ']', '\n', '\t', ' ', '\'', '"', '#', '&', '*', '!', '|', '>', '%', '@', '`', ',', '?',
+    '\0', '\u{feff}', 'é', '0', '9',
 ];
 
 /// Fragments that are plausible scenario text in the wrong place.
 const TOKENS: &[&str] = &[
-    "memroy_mib: 12\n", "kind: xen-pv", " count: 0", "host: any", "host: { labels: { a: b } }", "- boot\n", "!!str ",
-    "<<: *x\n", "&a ", "*a", "~", "null", "1e99", "-1", "18446744073709551616", "timeouts: { case: 0s }",
-    "matrix: {}", "---\n", "  ", "\n\n", "checks: [migrate]", "firmware: uefi", "cluster: [tiny, tiny]",
+    "memroy_mib: 12\n",
+    "kind: xen-pv",
+    " count: 0",
+    "host: any",
+    "host: { labels: { a: b } }",
+    "- boot\n",
+    "!!str ",
+    "<<: *x\n",
+    "&a ",
+    "*a",
+    "~",
+    "null",
+    "1e99",
+    "-1",
+    "18446744073709551616",
+    "timeouts: { case: 0s }",
+    "matrix: {}",
+    "---\n",
+    "  ",
+    "\n\n",
+    "checks: [migrate]",
+    "firmware: uefi",
+    "cluster: [tiny, tiny]",
 ];
 
 #[derive(Debug, Clone)]

@@ -48,10 +48,7 @@ pub(crate) fn guest<'n>(
     let f = cx.fields(key, value, format!("guest `{name}`"), KEYS)?;
 
     let kind = match f.get("kind") {
-        Some(n) => cx
-            .choice(n, &f.desc("kind"), &kind_names())
-            .and_then(GuestKind::parse)
-            .map(|k| (k, n)),
+        Some(n) => cx.choice(n, &f.desc("kind"), &kind_names()).and_then(GuestKind::parse).map(|k| (k, n)),
         None => {
             let help = format!("expected one of {}", suggest::list(kind_names()));
             cx.missing(&f, "kind", Some(help));
@@ -67,32 +64,22 @@ pub(crate) fn guest<'n>(
             None
         }
     };
-    let memory_mib = f.get("memory_mib").map_or(Some(DEFAULT_MEMORY_MIB), |n| {
-        cx.u64(n, &f.desc("memory_mib"), 64)
-    });
-    let vcpus = f
-        .get("vcpus")
-        .map_or(Some(DEFAULT_VCPUS), |n| cx.u32(n, &f.desc("vcpus"), 1, 64));
-    let count = f
-        .get("count")
-        .map_or(Some(1), |n| cx.u32(n, &f.desc("count"), 1, 64));
-    let network = f.get("network").map_or(Some(GuestNetwork::Dhcp), |n| {
-        network(cx, f.key_node("network").unwrap_or(n), n, name)
-    });
+    let memory_mib = f.get("memory_mib").map_or(Some(DEFAULT_MEMORY_MIB), |n| cx.u64(n, &f.desc("memory_mib"), 64));
+    let vcpus = f.get("vcpus").map_or(Some(DEFAULT_VCPUS), |n| cx.u32(n, &f.desc("vcpus"), 1, 64));
+    let count = f.get("count").map_or(Some(1), |n| cx.u32(n, &f.desc("count"), 1, 64));
+    let network =
+        f.get("network").map_or(Some(GuestNetwork::Dhcp), |n| network(cx, f.key_node("network").unwrap_or(n), n, name));
     let firmware = match f.get("firmware") {
         None => Some((Firmware::Bios, None)),
-        Some(n) => cx.choice(n, &f.desc("firmware"), &["bios", "uefi"]).map(|c| {
-            (if c == "uefi" { Firmware::Uefi } else { Firmware::Bios }, Some(n))
-        }),
+        Some(n) => cx
+            .choice(n, &f.desc("firmware"), &["bios", "uefi"])
+            .map(|c| (if c == "uefi" { Firmware::Uefi } else { Firmware::Bios }, Some(n))),
     };
     if let (Some(GuestNetwork::Static { .. }), Some(c @ 2..)) = (&network, count) {
         cx.error(
             f.get("network").unwrap_or(key),
             format!("guest `{name}` has a static address but `count: {c}`"),
-            Some(
-                "every instance would get the same address; use `dhcp` or one template per address"
-                    .into(),
-            ),
+            Some("every instance would get the same address; use `dhcp` or one template per address".into()),
         );
     }
 
@@ -115,13 +102,7 @@ pub(crate) fn guest<'n>(
 }
 
 /// Checks that `image` names a defined image, reporting it with a suggestion otherwise.
-pub(crate) fn image_ref(
-    cx: &mut Cx<'_>,
-    at: &Node,
-    image: &str,
-    user: &str,
-    images: &[&str],
-) -> bool {
+pub(crate) fn image_ref(cx: &mut Cx<'_>, at: &Node, image: &str, user: &str, images: &[&str]) -> bool {
     if images.contains(&image) {
         return true;
     }
@@ -134,8 +115,7 @@ pub(crate) fn image_ref(
     false
 }
 
-const NETWORK_EXPECTED: &str =
-    "`dhcp`, `none` or a mapping like `{ static: 10.0.0.5/24, gateway: 10.0.0.1 }`";
+const NETWORK_EXPECTED: &str = "`dhcp`, `none` or a mapping like `{ static: 10.0.0.5/24, gateway: 10.0.0.1 }`";
 
 fn network(cx: &mut Cx<'_>, key: &Node, value: &Node, guest: &str) -> Option<GuestNetwork> {
     let subject = format!("`network` in guest `{guest}`");
@@ -145,11 +125,7 @@ fn network(cx: &mut Cx<'_>, key: &Node, value: &Node, guest: &str) -> Option<Gue
             "none" => Some(GuestNetwork::None),
             other => {
                 let help = suggest::did_you_mean(other, ["dhcp", "none", "static"]);
-                cx.error(
-                    value,
-                    format!("invalid value `{other}` for {subject}: expected {NETWORK_EXPECTED}"),
-                    help,
-                );
+                cx.error(value, format!("invalid value `{other}` for {subject}: expected {NETWORK_EXPECTED}"), help);
                 None
             }
         },
@@ -168,11 +144,7 @@ fn network(cx: &mut Cx<'_>, key: &Node, value: &Node, guest: &str) -> Option<Gue
                     ok.then_some(a)
                 }),
                 None => {
-                    cx.missing(
-                        &f,
-                        "static",
-                        Some("e.g. `{ static: 10.0.0.5/24, gateway: 10.0.0.1 }`".into()),
-                    );
+                    cx.missing(&f, "static", Some("e.g. `{ static: 10.0.0.5/24, gateway: 10.0.0.1 }`".into()));
                     None
                 }
             };
@@ -190,10 +162,7 @@ fn network(cx: &mut Cx<'_>, key: &Node, value: &Node, guest: &str) -> Option<Gue
                     ok.then_some(Some(g))
                 }),
             };
-            Some(GuestNetwork::Static {
-                address: address?,
-                gateway: gateway?,
-            })
+            Some(GuestNetwork::Static { address: address?, gateway: gateway? })
         }
         _ => {
             cx.wrong_type(value, &subject, NETWORK_EXPECTED);

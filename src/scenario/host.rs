@@ -7,22 +7,10 @@ use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
 use super::ctx::Cx;
 use super::yaml::{Node, Value};
 
-pub(crate) const KEYS: &[&str] = &[
-    "uri",
-    "hypervisor",
-    "accel",
-    "netns",
-    "bridge",
-    "capacity",
-    "roles",
-    "labels",
-    "jump",
-];
+pub(crate) const KEYS: &[&str] =
+    &["uri", "hypervisor", "accel", "netns", "bridge", "capacity", "roles", "labels", "jump"];
 
-pub(crate) const DEFAULT_CAPACITY: Capacity = Capacity {
-    guests: 4,
-    memory_mib: 8192,
-};
+pub(crate) const DEFAULT_CAPACITY: Capacity = Capacity { guests: 4, memory_mib: 8192 };
 
 /// The hypervisor a libvirt URI implies, if its scheme says.
 fn hypervisor_of_uri(uri: &str) -> Option<Hypervisor> {
@@ -59,17 +47,17 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
     let hypervisor = match f.get("hypervisor") {
         Some(n) => match cx.choice(n, &f.desc("hypervisor"), &["kvm", "xen"]) {
             Some(h) => {
-                let h = if h == "kvm" {
-                    Hypervisor::Kvm
-                } else {
-                    Hypervisor::Xen
-                };
+                let h = if h == "kvm" { Hypervisor::Kvm } else { Hypervisor::Xen };
                 if let (Some(implied), Some(uri)) = (implied, &uri)
                     && implied != h
                 {
                     cx.error(
                         n,
-                        format!("host `{name}` says `hypervisor: {}` but its uri `{uri}` is a {} uri", hypervisor_name(h), hypervisor_name(implied)),
+                        format!(
+                            "host `{name}` says `hypervisor: {}` but its uri `{uri}` is a {} uri",
+                            hypervisor_name(h),
+                            hypervisor_name(implied)
+                        ),
                         Some("`qemu…` uris manage kvm hosts; `xen…` and `libxl…` uris manage xen hosts".into()),
                     );
                 }
@@ -93,13 +81,11 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
     let accel = match f.get("accel") {
         None => Some(AccelPreference::Auto),
         Some(n) => {
-            let accel = cx
-                .choice(n, &f.desc("accel"), &["auto", "kvm", "qemu"])
-                .map(|a| match a {
-                    "kvm" => AccelPreference::Kvm,
-                    "qemu" => AccelPreference::Qemu,
-                    _ => AccelPreference::Auto,
-                });
+            let accel = cx.choice(n, &f.desc("accel"), &["auto", "kvm", "qemu"]).map(|a| match a {
+                "kvm" => AccelPreference::Kvm,
+                "qemu" => AccelPreference::Qemu,
+                _ => AccelPreference::Auto,
+            });
             if hypervisor == Some(Hypervisor::Xen) {
                 let at = f.key_node("accel").unwrap_or(n);
                 cx.error(
@@ -128,9 +114,7 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
     };
     let roles = match f.get("roles") {
         None => Some(Vec::new()),
-        Some(n) => cx
-            .string_list(n, &f.desc("roles"))
-            .map(|v| v.into_iter().map(|(s, _)| s).collect()),
+        Some(n) => cx.string_list(n, &f.desc("roles")).map(|v| v.into_iter().map(|(s, _)| s).collect()),
     };
     let labels = match f.get("labels") {
         None => Some(BTreeMap::new()),
@@ -190,12 +174,7 @@ fn jump(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<JumpSpe
 }
 
 fn capacity(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<Capacity> {
-    let f = cx.fields(
-        key,
-        value,
-        format!("`capacity` of host `{host}`"),
-        &["guests", "memory_mib"],
-    )?;
+    let f = cx.fields(key, value, format!("`capacity` of host `{host}`"), &["guests", "memory_mib"])?;
     let guests = match f.get("guests") {
         None => Some(DEFAULT_CAPACITY.guests),
         Some(n) => cx.u32(n, &f.desc("guests"), 1, u32::MAX),
@@ -204,10 +183,7 @@ fn capacity(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<Cap
         None => Some(DEFAULT_CAPACITY.memory_mib),
         Some(n) => cx.u64(n, &f.desc("memory_mib"), 64),
     };
-    Some(Capacity {
-        guests: guests?,
-        memory_mib: memory_mib?,
-    })
+    Some(Capacity { guests: guests?, memory_mib: memory_mib? })
 }
 
 fn labels(cx: &mut Cx<'_>, value: &Node, host: &str) -> Option<BTreeMap<String, String>> {

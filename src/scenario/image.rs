@@ -53,11 +53,7 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
             return Some(b);
         }
         let help = suggest::help_for(&b, BUILTIN_IMAGES, "builtin images are");
-        cx.error(
-            n,
-            format!("unknown builtin image `{b}` in image `{name}`"),
-            help,
-        );
+        cx.error(n, format!("unknown builtin image `{b}` in image `{name}`"), help);
         None
     });
     let kernel = path(cx, &f, "kernel");
@@ -77,29 +73,17 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         builtin.map(|name| ImageSpec::Builtin { name })
     } else {
         if f.get("kernel").is_none() && f.get("disk").is_none() {
-            let message =
-                format!("image `{name}` has no source: set `builtin`, or `kernel` and/or `disk`");
+            let message = format!("image `{name}` has no source: set `builtin`, or `kernel` and/or `disk`");
             cx.error(
                 f.owner,
                 message,
-                Some(format!(
-                    "builtin images are: {}",
-                    suggest::list(BUILTIN_IMAGES.iter().copied())
-                )),
+                Some(format!("builtin images are: {}", suggest::list(BUILTIN_IMAGES.iter().copied()))),
             );
         }
         if let (Some(k), None) = (f.key_node("initrd"), f.get("kernel")) {
-            cx.error(
-                k,
-                format!("`initrd` in image `{name}` needs `kernel`"),
-                None,
-            );
+            cx.error(k, format!("`initrd` in image `{name}` needs `kernel`"), None);
         }
-        Some(ImageSpec::Files {
-            kernel: kernel?,
-            initrd: initrd?,
-            disk: disk?,
-        })
+        Some(ImageSpec::Files { kernel: kernel?, initrd: initrd?, disk: disk? })
     };
 
     let from_disk = match &spec {
@@ -147,7 +131,10 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         cx.error(
             k,
             format!("`cloud_config` in image `{name}` needs a seed, but the image has `seed: none`"),
-            Some("cloud-config reaches the guest through a NoCloud seed: set `seed: nocloud`, or remove `cloud_config`".into()),
+            Some(
+                "cloud-config reaches the guest through a NoCloud seed: set `seed: nocloud`, or remove `cloud_config`"
+                    .into(),
+            ),
         );
     }
     let allow_degraded = match f.get("allow_degraded") {
@@ -220,7 +207,10 @@ fn copy(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str, spec: Option<&ImageSpec>) -
                     cx.error(
                         at,
                         format!("{} `{}` is not a file on this machine", f.desc(key), p.display()),
-                        Some("with `copy: true` the image's files are read where virtsmoke runs and copied to the host".into()),
+                        Some(
+                            "with `copy: true` the image's files are read where virtsmoke runs and copied to the host"
+                                .into(),
+                        ),
                     );
                     ok = false;
                 }

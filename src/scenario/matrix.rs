@@ -48,7 +48,10 @@ pub(crate) fn matrix<'n>(
         cx.error(
             key,
             "`matrix` has no axes",
-            Some("remove it to run every guest on every host, or list values under `host`, `guest`, `kind` or `image`".into()),
+            Some(
+                "remove it to run every guest on every host, or list values under `host`, `guest`, `kind` or `image`"
+                    .into(),
+            ),
         );
         return Some(Matrix::default());
     }
@@ -71,10 +74,7 @@ pub(crate) fn matrix<'n>(
             let mut out = Vec::new();
             let mut ok = true;
             for (_, at) in values {
-                match cx
-                    .choice(at, "`matrix.kind`", &kinds)
-                    .and_then(GuestKind::parse)
-                {
+                match cx.choice(at, "`matrix.kind`", &kinds).and_then(GuestKind::parse) {
                     Some(k) => out.push((k, at)),
                     None => ok = false,
                 }
@@ -149,11 +149,7 @@ fn axis<'n>(cx: &mut Cx<'_>, value: &'n Node, name: &str) -> Option<AxisValues<'
 }
 
 /// `cluster: [a, b]`: guest templates booted together in every case.
-pub(crate) fn cluster<'n>(
-    cx: &mut Cx<'_>,
-    value: &'n Node,
-    guests: &[&str],
-) -> Option<AxisValues<'n, String>> {
+pub(crate) fn cluster<'n>(cx: &mut Cx<'_>, value: &'n Node, guests: &[&str]) -> Option<AxisValues<'n, String>> {
     let values = cx.string_list(value, "`cluster`")?;
     if values.is_empty() {
         cx.error(

@@ -18,15 +18,15 @@ mod guest;
 mod host;
 mod image;
 mod matrix;
+pub mod schema;
 mod suggest;
 mod timeouts;
 mod yaml;
-pub mod schema;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod fuzz;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 
@@ -55,10 +55,7 @@ fn load_with(paths: &[PathBuf], need_cases: bool) -> Result<Plan, ScenarioErrors
     }
     for path in paths {
         match std::fs::read(path) {
-            Err(e) => diags.push(Diagnostic::whole_file(
-                path,
-                format!("cannot read scenario file: {e}"),
-            )),
+            Err(e) => diags.push(Diagnostic::whole_file(path, format!("cannot read scenario file: {e}"))),
             Ok(bytes) => match String::from_utf8(bytes) {
                 Ok(text) => sources.push(SourceFile::new(path.clone(), text)),
                 Err(e) => diags.push(not_utf8(path, e.as_bytes(), e.utf8_error().valid_up_to())),
@@ -71,12 +68,7 @@ fn load_with(paths: &[PathBuf], need_cases: bool) -> Result<Plan, ScenarioErrors
 /// Loads one scenario given as text; `source_name` is used in diagnostics.
 #[cfg(test)]
 pub fn load_str(source_name: &Path, text: &str) -> Result<Plan, ScenarioErrors> {
-    build(
-        vec![SourceFile::new(source_name.to_owned(), text.to_owned())],
-        Vec::new(),
-        &[source_name.to_owned()],
-        true,
-    )
+    build(vec![SourceFile::new(source_name.to_owned(), text.to_owned())], Vec::new(), &[source_name.to_owned()], true)
 }
 
 fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
@@ -84,13 +76,7 @@ fn not_utf8(path: &Path, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
     let line = before.matches('\n').count() + 1;
     let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
     let text = String::from_utf8_lossy(bytes);
-    Diagnostic::at_position(
-        path,
-        &text,
-        line,
-        column,
-        "scenario file is not valid UTF-8",
-    )
+    Diagnostic::at_position(path, &text, line, column, "scenario file is not valid UTF-8")
 }
 
 /// `order`: the files as given, to sort diagnostics by.
@@ -131,11 +117,7 @@ fn syntax_error(src: &SourceFile, e: yaml::SyntaxError) -> Diagnostic {
         column = usize::from(line > 0);
         help = Some("remove the `---` separator, or put each document in its own file".to_owned());
     }
-    let tabs = src
-        .text
-        .lines()
-        .nth(line.saturating_sub(1))
-        .is_some_and(|l| l.contains('\t'));
+    let tabs = src.text.lines().nth(line.saturating_sub(1)).is_some_and(|l| l.contains('\t'));
     if tabs && line > 0 {
         help = Some("YAML indentation must use spaces, not tabs".to_owned());
     }
@@ -154,20 +136,14 @@ fn second_document(text: &str) -> Option<usize> {
             return Some(i + 1);
         }
         let t = l.trim();
-        content |=
-            !(t.is_empty() || t.starts_with('#') || t.starts_with('%') || t.starts_with("---"));
+        content |= !(t.is_empty() || t.starts_with('#') || t.starts_with('%') || t.starts_with("---"));
     }
     None
 }
 
 /// File order first (as given), then position; otherwise the order found.
 fn sorted(order: &[PathBuf], mut diags: Vec<Diagnostic>) -> ScenarioErrors {
-    let rank = |d: &Diagnostic| {
-        order
-            .iter()
-            .position(|p| *p == d.file)
-            .unwrap_or(usize::MAX)
-    };
+    let rank = |d: &Diagnostic| order.iter().position(|p| *p == d.file).unwrap_or(usize::MAX);
     diags.sort_by_key(|d| (rank(d), d.line, d.column));
     ScenarioErrors { diagnostics: diags }
 }

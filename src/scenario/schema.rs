@@ -198,7 +198,9 @@ mod tests {
                     match (sub, schema.get("additionalProperties")) {
                         (Some(sub), _) => out.extend(violations(sub, val, &format!("{at}.{k}"))),
                         (None, Some(Value::Bool(false))) => out.push(format!("{at}: unknown key `{k}`")),
-                        (None, Some(extra)) if extra.is_object() => out.extend(violations(extra, val, &format!("{at}.{k}"))),
+                        (None, Some(extra)) if extra.is_object() => {
+                            out.extend(violations(extra, val, &format!("{at}.{k}")));
+                        }
                         _ => {}
                     }
                 }
@@ -219,9 +221,15 @@ mod tests {
                 None if !ty("array") => out.push(format!("{at}: unexpected list")),
                 None => {}
             },
-            Value::String(_) if schema.get("type").is_some() && !ty("string") => out.push(format!("{at}: unexpected string")),
-            Value::Number(_) if schema.get("type").is_some() && !ty("integer") => out.push(format!("{at}: unexpected number")),
-            Value::Bool(_) if schema.get("type").is_some() && !ty("boolean") => out.push(format!("{at}: unexpected boolean")),
+            Value::String(_) if schema.get("type").is_some() && !ty("string") => {
+                out.push(format!("{at}: unexpected string"));
+            }
+            Value::Number(_) if schema.get("type").is_some() && !ty("integer") => {
+                out.push(format!("{at}: unexpected number"));
+            }
+            Value::Bool(_) if schema.get("type").is_some() && !ty("boolean") => {
+                out.push(format!("{at}: unexpected boolean"));
+            }
             Value::Null if schema.get("type").is_some() && !ty("null") => out.push(format!("{at}: unexpected null")),
             _ => {}
         }
@@ -257,7 +265,8 @@ mod tests {
     #[test]
     fn a_misspelt_key_breaks_the_schema() {
         let y: serde_yaml_ng::Value =
-            serde_yaml_ng::from_str("version: 1\nname: x\nguests:\n  g: { kind: kvm, image: i, memroy_mib: 5 }\n").unwrap();
+            serde_yaml_ng::from_str("version: 1\nname: x\nguests:\n  g: { kind: kvm, image: i, memroy_mib: 5 }\n")
+                .unwrap();
         let bad = violations(&scenario(), &serde_json::to_value(y).unwrap(), "$");
         assert_eq!(bad, vec!["$.guests.g: unknown key `memroy_mib`".to_string()]);
     }

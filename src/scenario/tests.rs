@@ -16,10 +16,7 @@ images: { tiny: { builtin: test-image } }
 
 fn errors(text: &str) -> String {
     match load_str(Path::new("x.yaml"), text) {
-        Ok(plan) => panic!(
-            "expected errors, got a plan with {} cases",
-            plan.cases.len()
-        ),
+        Ok(plan) => panic!("expected errors, got a plan with {} cases", plan.cases.len()),
         Err(e) => e.to_string(),
     }
 }
@@ -798,9 +795,7 @@ fn bad_inputs_give_exact_diagnostics() {
         let input = input.replace("HEAD\n", HEAD);
         let actual = errors(&input);
         if actual != *expected {
-            failures.push(format!(
-                "--- {what}: expected\n{expected}\n--- actual\n{actual}"
-            ));
+            failures.push(format!("--- {what}: expected\n{expected}\n--- actual\n{actual}"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -889,12 +884,7 @@ fn defaults_are_filled_and_every_guest_runs_on_every_host() {
     let plan = plan(GOOD);
     assert_eq!(
         case_names(&plan),
-        [
-            "local-kvm/pair@lab0",
-            "local-kvm/tiny@lab0",
-            "local-kvm/pair@lab1",
-            "local-kvm/tiny@lab1"
-        ]
+        ["local-kvm/pair@lab0", "local-kvm/tiny@lab0", "local-kvm/pair@lab1", "local-kvm/tiny@lab1"]
     );
 
     let lab1 = &plan.hosts["lab1"];
@@ -905,11 +895,7 @@ fn defaults_are_filled_and_every_guest_runs_on_every_host() {
     assert_eq!((lab1.capacity.guests, lab1.capacity.memory_mib), (4, 8192));
     assert_eq!(lab1.roles, ["migration-target"]);
     assert_eq!(lab1.labels.get("slot").map(String::as_str), Some("3"));
-    assert_eq!(
-        lab1.labels.get("on").map(String::as_str),
-        Some("yes"),
-        "`yes` is a string"
-    );
+    assert_eq!(lab1.labels.get("on").map(String::as_str), Some("yes"), "`yes` is a string");
     let lab0 = &plan.hosts["lab0"];
     assert_eq!(
         (lab0.accel, lab0.bridge.as_str(), lab0.capacity.guests),
@@ -920,27 +906,11 @@ fn defaults_are_filled_and_every_guest_runs_on_every_host() {
     assert_eq!(tiny.scenario, "local-kvm");
     assert_eq!(tiny.host, "lab0");
     assert_eq!(tiny.source, Path::new("x.yaml"));
-    assert_eq!(
-        tiny.matrix
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>(),
-        ["guest=tiny", "host=lab0"]
-    );
-    let [g] = tiny.guests.as_slice() else {
-        panic!("one guest expected")
-    };
-    assert_eq!(
-        (g.name.as_str(), g.kind, g.memory_mib, g.vcpus),
-        ("tiny", GuestKind::Kvm, 256, 1)
-    );
+    assert_eq!(tiny.matrix.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(), ["guest=tiny", "host=lab0"]);
+    let [g] = tiny.guests.as_slice() else { panic!("one guest expected") };
+    assert_eq!((g.name.as_str(), g.kind, g.memory_mib, g.vcpus), ("tiny", GuestKind::Kvm, 256, 1));
     assert_eq!(g.network, GuestNetwork::Dhcp);
-    assert_eq!(
-        g.image.spec,
-        ImageSpec::Builtin {
-            name: "test-image".into()
-        }
-    );
+    assert_eq!(g.image.spec, ImageSpec::Builtin { name: "test-image".into() });
     assert_eq!(g.image.cmdline.as_deref(), Some("yes"), "`yes` is a string");
 
     let pair = &plan.cases[0];
@@ -950,19 +920,11 @@ fn defaults_are_filled_and_every_guest_runs_on_every_host() {
     assert_eq!(pair.guests[1].network, GuestNetwork::None);
     assert_eq!(
         pair.guests[0].image.spec,
-        ImageSpec::Files {
-            kernel: Some("/boot/vmlinuz".into()),
-            initrd: Some("/boot/initrd.img".into()),
-            disk: None
-        }
+        ImageSpec::Files { kernel: Some("/boot/vmlinuz".into()), initrd: Some("/boot/initrd.img".into()), disk: None }
     );
 
     let checks: Vec<_> = tiny.checks.iter().map(CheckSpec::name).collect();
-    assert_eq!(
-        checks,
-        ["boot", "command-1", "exit-three"],
-        "boot first, commands numbered"
-    );
+    assert_eq!(checks, ["boot", "command-1", "exit-three"], "boot first, commands numbered");
     assert_eq!(
         tiny.checks[1],
         CheckSpec::Command {
@@ -974,14 +936,8 @@ fn defaults_are_filled_and_every_guest_runs_on_every_host() {
         }
     );
     let t = tiny.timeouts;
-    assert_eq!(
-        (t.console.as_secs(), t.case.as_secs(), t.running.as_secs()),
-        (120, 3900, 60)
-    );
-    assert_eq!(
-        (t.address.as_secs(), t.ssh.as_secs(), t.command.as_secs()),
-        (120, 120, 60)
-    );
+    assert_eq!((t.console.as_secs(), t.case.as_secs(), t.running.as_secs()), (120, 3900, 60));
+    assert_eq!((t.address.as_secs(), t.ssh.as_secs(), t.command.as_secs()), (120, 120, 60));
 }
 
 #[test]
@@ -1069,9 +1025,7 @@ checks:
 
 #[test]
 fn boot_is_added_when_checks_are_omitted() {
-    let plan = plan(&format!(
-        "{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n"
-    ));
+    let plan = plan(&format!("{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n"));
     assert_eq!(plan.cases[0].checks, [CheckSpec::Boot]);
     assert_eq!(plan.cases[0].timeouts, crate::plan::Timeouts::default());
 }
@@ -1098,20 +1052,12 @@ matrix:
     let plan = plan(text);
     assert_eq!(
         case_names(&plan),
-        [
-            "m/b-kvm-tiny@lab1",
-            "m/b-kvm-custom@lab1",
-            "m/a-kvm-tiny@lab1",
-            "m/a-kvm-custom@lab1"
-        ]
+        ["m/b-kvm-tiny@lab1", "m/b-kvm-custom@lab1", "m/a-kvm-tiny@lab1", "m/a-kvm-custom@lab1"]
     );
     let c = &plan.cases[1];
     assert_eq!(c.guests[0].image.name, "custom");
     assert_eq!(
-        c.matrix
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>(),
+        c.matrix.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         ["guest=b", "host=lab1", "image=custom", "kind=kvm"]
     );
     assert_eq!(plan.hosts.len(), 2, "unused hosts stay in the plan");
@@ -1129,14 +1075,7 @@ matrix:
   kind: [xen-pv, xen-pvh, xen-hvm]
 "#;
     let plan = plan(text);
-    assert_eq!(
-        case_names(&plan),
-        [
-            "x/tiny-xen-pv@xen1",
-            "x/tiny-xen-pvh@xen1",
-            "x/tiny-xen-hvm@xen1"
-        ]
-    );
+    assert_eq!(case_names(&plan), ["x/tiny-xen-pv@xen1", "x/tiny-xen-pvh@xen1", "x/tiny-xen-hvm@xen1"]);
     assert_eq!(plan.cases[2].guests[0].kind, GuestKind::XenHvm);
     assert_eq!(plan.hosts["xen1"].hypervisor, Hypervisor::Xen);
     assert_eq!(plan.hosts["xen1"].bridge, "xbr1");
@@ -1158,12 +1097,7 @@ matrix:
     let plan = plan(text);
     assert_eq!(
         case_names(&plan),
-        [
-            "x/tiny-kvm@lab1",
-            "x/tiny-xen-pv@xen1",
-            "x/tiny-xen-pvhvm@xen1",
-            "x/tiny-xen-hvm@xen1"
-        ]
+        ["x/tiny-kvm@lab1", "x/tiny-xen-pv@xen1", "x/tiny-xen-pvhvm@xen1", "x/tiny-xen-hvm@xen1"]
     );
     assert_eq!(plan.cases[0].guests[0].kind, GuestKind::Kvm);
     assert_eq!(plan.cases[3].guests[0].kind, GuestKind::XenHvm);
@@ -1187,10 +1121,7 @@ matrix:
   host: { labels: { pool: nightly } }
 "#;
     let plan = plan(text);
-    assert_eq!(
-        case_names(&plan),
-        ["x/big@pool=nightly", "x/pv@pool=nightly", "x/small@pool=nightly"]
-    );
+    assert_eq!(case_names(&plan), ["x/big@pool=nightly", "x/pv@pool=nightly", "x/small@pool=nightly"]);
     let cands = |i: usize| plan.cases[i].candidates.clone();
     assert_eq!(cands(0), ["b"], "a has too little memory");
     assert_eq!(cands(1), ["x"], "only x runs xen guests");
@@ -1204,7 +1135,8 @@ matrix:
 }
 
 fn plan_of_any() -> Plan {
-    plan(r#"version: 1
+    plan(
+        r#"version: 1
 name: y
 hosts:
   h1: { uri: "qemu:///1" }
@@ -1212,14 +1144,19 @@ hosts:
 images: { tiny: { builtin: test-image } }
 guests: { small: { kind: kvm, image: tiny } }
 matrix: { host: any }
-"#)
+"#,
+    )
 }
 
 #[test]
 fn placement_that_no_host_satisfies_is_an_error() {
     let cases = [
         ("512", "{ labels: { pool: b } }", "error: no host matches `pool=b`"),
-        ("9000", "{ labels: { pool: a } }", "error: no host of `pool=a` can run case `y/small@pool=a` (1 guest(s), 9000 MiB)"),
+        (
+            "9000",
+            "{ labels: { pool: a } }",
+            "error: no host of `pool=a` can run case `y/small@pool=a` (1 guest(s), 9000 MiB)",
+        ),
         (
             "512",
             "anywhere",
@@ -1239,13 +1176,23 @@ fn placement_that_no_host_satisfies_is_an_error() {
 #[test]
 fn firmware_is_bios_by_default_and_uefi_only_for_kvm() {
     let head = "version: 1\nname: f\nhosts:\n  h: { uri: \"qemu:///system\" }\n  x: { uri: \"xen:///system\" }\nimages: { tiny: { builtin: test-image } }\n";
-    let p = plan(&format!("{head}guests: {{ a: {{ kind: kvm, image: tiny }}, b: {{ kind: kvm, image: tiny, firmware: uefi }} }}\nmatrix: {{ host: [h] }}\n"));
+    let p = plan(&format!(
+        "{head}guests: {{ a: {{ kind: kvm, image: tiny }}, b: {{ kind: kvm, image: tiny, firmware: uefi }} }}\nmatrix: {{ host: [h] }}\n"
+    ));
     assert_eq!(p.cases[0].guests[0].firmware, Firmware::Bios);
     assert_eq!(p.cases[1].guests[0].firmware, Firmware::Uefi);
-    let out = errors(&format!("{head}guests: {{ b: {{ kind: xen-hvm, image: tiny, firmware: uefi }} }}\nmatrix: {{ host: [x] }}\n"));
+    let out = errors(&format!(
+        "{head}guests: {{ b: {{ kind: xen-hvm, image: tiny, firmware: uefi }} }}\nmatrix: {{ host: [x] }}\n"
+    ));
     assert!(out.contains("error: guest `b` of kind `xen-hvm` cannot boot with `firmware: uefi`"), "{out}");
-    let out = errors(&format!("{head}guests: {{ b: {{ kind: kvm, image: tiny, firmware: efi }} }}\nmatrix: {{ host: [h] }}\n"));
-    assert!(out.contains("invalid value `efi` for `firmware` in guest `b`: expected one of bios, uefi") && out.contains("did you mean `uefi`?"), "{out}");
+    let out = errors(&format!(
+        "{head}guests: {{ b: {{ kind: kvm, image: tiny, firmware: efi }} }}\nmatrix: {{ host: [h] }}\n"
+    ));
+    assert!(
+        out.contains("invalid value `efi` for `firmware` in guest `b`: expected one of bios, uefi")
+            && out.contains("did you mean `uefi`?"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -1262,23 +1209,10 @@ cluster: [web, db, web]
 "#;
     let plan = plan(text);
     assert_eq!(case_names(&plan), ["c/web+db+web@lab1"]);
-    let names: Vec<_> = plan.cases[0]
-        .guests
-        .iter()
-        .map(|g| g.name.as_str())
-        .collect();
+    let names: Vec<_> = plan.cases[0].guests.iter().map(|g| g.name.as_str()).collect();
     assert_eq!(names, ["web-1", "db", "web-2"]);
-    assert_eq!(
-        plan.cases[0].guests[1].network,
-        GuestNetwork::Static {
-            address: "10.0.0.5/24".into(),
-            gateway: None
-        }
-    );
-    assert_eq!(
-        plan.cases[0].matrix.get("cluster").map(String::as_str),
-        Some("web+db+web")
-    );
+    assert_eq!(plan.cases[0].guests[1].network, GuestNetwork::Static { address: "10.0.0.5/24".into(), gateway: None });
+    assert_eq!(plan.cases[0].matrix.get("cluster").map(String::as_str), Some("web+db+web"));
 }
 
 #[test]
@@ -1297,10 +1231,7 @@ matrix:
   image: [b-c, c]
 "#;
     let out = errors(text);
-    assert!(
-        out.starts_with("error: case `c/a-b-c@lab1` is defined twice\n  --> x.yaml:10:3\n"),
-        "{out}"
-    );
+    assert!(out.starts_with("error: case `c/a-b-c@lab1` is defined twice\n  --> x.yaml:10:3\n"), "{out}");
 }
 
 /// Files on disk, for `load`.
@@ -1316,7 +1247,11 @@ const HOSTS_ONLY: &str = "version: 1\nname: lab\nhosts:\n  lab1: { uri: \"qemu:/
 fn files_merge_hosts_and_concatenate_cases() {
     let dir = tempfile::tempdir().unwrap();
     let hosts = write(&dir, "hosts.yaml", HOSTS_ONLY.as_bytes());
-    let a = write(&dir, "a.yaml", b"version: 1\nname: a\nimages: { i: { builtin: test-image } }\nguests: { g: { kind: kvm, image: i } }\n");
+    let a = write(
+        &dir,
+        "a.yaml",
+        b"version: 1\nname: a\nimages: { i: { builtin: test-image } }\nguests: { g: { kind: kvm, image: i } }\n",
+    );
     let b = write(
         &dir,
         "b.yaml",
@@ -1334,11 +1269,7 @@ fn files_merge_hosts_and_concatenate_cases() {
 #[test]
 fn conflicting_hosts_and_duplicate_scenarios_across_files() {
     let dir = tempfile::tempdir().unwrap();
-    let a = write(
-        &dir,
-        "a.yaml",
-        format!("{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n").as_bytes(),
-    );
+    let a = write(&dir, "a.yaml", format!("{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n").as_bytes());
     let b = write(
         &dir,
         "b.yaml",
@@ -1347,26 +1278,12 @@ fn conflicting_hosts_and_duplicate_scenarios_across_files() {
             .as_bytes(),
     );
     let e = load(&[a.clone(), b.clone()]).unwrap_err();
-    let got: Vec<_> = e
-        .diagnostics
-        .iter()
-        .map(|d| (d.file.clone(), d.line, d.column, d.message.as_str()))
-        .collect();
+    let got: Vec<_> = e.diagnostics.iter().map(|d| (d.file.clone(), d.line, d.column, d.message.as_str())).collect();
     assert_eq!(
         got,
         [
-            (
-                b.clone(),
-                2,
-                7,
-                format!("scenario name `t` is also used by {}", a.display()).as_str()
-            ),
-            (
-                b.clone(),
-                3,
-                10,
-                format!("host `lab1` is defined differently in {}", a.display()).as_str()
-            ),
+            (b.clone(), 2, 7, format!("scenario name `t` is also used by {}", a.display()).as_str()),
+            (b.clone(), 3, 10, format!("host `lab1` is defined differently in {}", a.display()).as_str()),
         ]
     );
 }
@@ -1381,31 +1298,15 @@ fn unreadable_and_non_utf8_files() {
     assert_eq!((e.diagnostics[0].line, e.diagnostics[0].column), (2, 10));
     assert_eq!(e.diagnostics[0].message, "scenario file is not valid UTF-8");
     assert_eq!(e.diagnostics[1].file, missing);
-    assert!(
-        e.diagnostics[1]
-            .message
-            .starts_with("cannot read scenario file: "),
-        "{}",
-        e.diagnostics[1].message
-    );
-    assert!(
-        e.to_string()
-            .contains("2 | name: caf\u{fffd}\n  |          ^\n"),
-        "{e}"
-    );
-    assert_eq!(
-        load(&[]).unwrap_err().diagnostics[0].message,
-        "no scenario files given"
-    );
+    assert!(e.diagnostics[1].message.starts_with("cannot read scenario file: "), "{}", e.diagnostics[1].message);
+    assert!(e.to_string().contains("2 | name: caf\u{fffd}\n  |          ^\n"), "{e}");
+    assert_eq!(load(&[]).unwrap_err().diagnostics[0].message, "no scenario files given");
 }
 
 #[test]
 fn nasty_inputs_do_not_panic() {
     let deep_seq = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
-    let deep_map = "a:\n".to_owned()
-        + &(1..300)
-            .map(|i| format!("{}a:\n", " ".repeat(i)))
-            .collect::<String>();
+    let deep_map = "a:\n".to_owned() + &(1..300).map(|i| format!("{}a:\n", " ".repeat(i))).collect::<String>();
     let laughs = "a: &a [x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b]\nd: [*c, *c, *c, *c, *c, *c, *c, *c]\n";
     let inputs: &[&str] = &[
         "",
@@ -1451,8 +1352,7 @@ fn nasty_inputs_do_not_panic() {
 
 #[test]
 fn byte_order_mark_and_crlf_are_accepted() {
-    let text = format!("\u{feff}{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n")
-        .replace('\n', "\r\n");
+    let text = format!("\u{feff}{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n").replace('\n', "\r\n");
     assert_eq!(case_names(&plan(&text)), ["t/tiny@lab1"]);
 }
 
@@ -1468,22 +1368,11 @@ fn fixtures_match_their_expectations() {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         let result = load(std::slice::from_ref(&path));
-        if let Some(expected) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("# expect-first-error: "))
-        {
+        if let Some(expected) = text.lines().find_map(|l| l.strip_prefix("# expect-first-error: ")) {
             let e = result.expect_err(&path.display().to_string());
             let d = &e.diagnostics[0];
-            assert_eq!(
-                format!("{}:{}: {}", d.line, d.column, d.message),
-                expected,
-                "{}",
-                path.display()
-            );
-        } else if let Some(expected) = text
-            .lines()
-            .find_map(|l| l.strip_prefix("# expect-cases: "))
-        {
+            assert_eq!(format!("{}:{}: {}", d.line, d.column, d.message), expected, "{}", path.display());
+        } else if let Some(expected) = text.lines().find_map(|l| l.strip_prefix("# expect-cases: ")) {
             let plan = result.unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             assert_eq!(case_names(&plan).join(" "), expected, "{}", path.display());
         } else {
@@ -1497,17 +1386,11 @@ fn fixtures_match_their_expectations() {
 /// The complete example in `docs/scenario-format.md` stays valid.
 #[test]
 fn documented_example_is_valid() {
-    let doc = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenario-format.md"),
-    )
-    .unwrap();
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/scenario-format.md")).unwrap();
     let start = doc.find("```yaml\nversion: 1").expect("example") + "```yaml\n".len();
     let end = start + doc[start..].find("```").expect("end of example");
     let plan = plan(&doc[start..end]);
-    assert_eq!(
-        case_names(&plan),
-        ["local-kvm/tiny-tiny@lab1", "local-kvm/tiny-custom@lab1"]
-    );
+    assert_eq!(case_names(&plan), ["local-kvm/tiny-tiny@lab1", "local-kvm/tiny-custom@lab1"]);
     assert_eq!(plan.hosts["xen1"].bridge, "xenbr0");
 }
 
@@ -1522,13 +1405,23 @@ fn boot_is_kernel_where_there_is_one_and_disk_otherwise() {
     let boots: Vec<_> = p.cases.iter().map(|c| (c.guests[0].image.name.as_str(), c.guests[0].image.boot)).collect();
     assert_eq!(
         boots,
-        [("tiny", Boot::Kernel), ("deb", Boot::Kernel), ("own", Boot::Disk), ("cloud", Boot::Disk), ("both", Boot::Kernel)]
+        [
+            ("tiny", Boot::Kernel),
+            ("deb", Boot::Kernel),
+            ("own", Boot::Disk),
+            ("cloud", Boot::Disk),
+            ("both", Boot::Kernel)
+        ]
     );
     // Xen PV reads the disk with pygrub; PVH cannot.
     let own = "images: { own: { builtin: debian-disk, boot: disk } }\n";
     plan(&format!("{head}{own}guests: {{ g: {{ kind: xen-pv, image: own }} }}\nmatrix: {{ host: [x] }}\n"));
-    let out = errors(&format!("{head}{own}guests: {{ g: {{ kind: xen-pvh, image: own }} }}\nmatrix: {{ host: [x] }}\n"));
-    assert!(out.contains("error: guest `g` of kind `xen-pvh` cannot boot image `own` from its disk (`boot: disk`)"), "{out}");
+    let out =
+        errors(&format!("{head}{own}guests: {{ g: {{ kind: xen-pvh, image: own }} }}\nmatrix: {{ host: [x] }}\n"));
+    assert!(
+        out.contains("error: guest `g` of kind `xen-pvh` cannot boot image `own` from its disk (`boot: disk`)"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -91,31 +91,18 @@ const TAGS_UNSUPPORTED: &str = "YAML tags such as `!name` are not supported in s
 /// Parses one YAML document into a [`Node`] tree.
 pub(crate) fn parse(text: &str) -> Result<Node, SyntaxError> {
     let de = serde_yaml_ng::Deserializer::from_str(text);
-    NodeSeed { path: Vec::new() }
-        .deserialize(de)
-        .map_err(|err| {
-            let (line, column) = err.location().map_or((0, 0), |l| position(text, l.index()));
-            let raw = err.to_string();
-            let (kind, message) = if raw.contains(TAGS_UNSUPPORTED) {
-                (SyntaxErrorKind::Tag, TAGS_UNSUPPORTED.to_owned())
-            } else if raw.contains("more than one document") {
-                (
-                    SyntaxErrorKind::MoreThanOneDocument,
-                    "a scenario file must hold a single YAML document".to_owned(),
-                )
-            } else {
-                (
-                    SyntaxErrorKind::Invalid,
-                    format!("invalid YAML: {}", strip_positions(&raw)),
-                )
-            };
-            SyntaxError {
-                message,
-                line,
-                column,
-                kind,
-            }
-        })
+    NodeSeed { path: Vec::new() }.deserialize(de).map_err(|err| {
+        let (line, column) = err.location().map_or((0, 0), |l| position(text, l.index()));
+        let raw = err.to_string();
+        let (kind, message) = if raw.contains(TAGS_UNSUPPORTED) {
+            (SyntaxErrorKind::Tag, TAGS_UNSUPPORTED.to_owned())
+        } else if raw.contains("more than one document") {
+            (SyntaxErrorKind::MoreThanOneDocument, "a scenario file must hold a single YAML document".to_owned())
+        } else {
+            (SyntaxErrorKind::Invalid, format!("invalid YAML: {}", strip_positions(&raw)))
+        };
+        SyntaxError { message, line, column, kind }
+    })
 }
 
 /// 1-based (line, column) of the node at `path`, if it can be found.
@@ -176,10 +163,7 @@ impl NodeSeed {
     }
 
     fn node(self, value: Value) -> Node {
-        Node {
-            value,
-            path: self.path,
-        }
+        Node { value, path: self.path }
     }
 }
 
@@ -280,11 +264,7 @@ impl<'de> DeserializeSeed<'de> for Locate<'_> {
     type Value = ();
 
     fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        if self.path.is_empty() {
-            deserializer.deserialize_any(Here)
-        } else {
-            deserializer.deserialize_any(self)
-        }
+        if self.path.is_empty() { deserializer.deserialize_any(Here) } else { deserializer.deserialize_any(self) }
     }
 }
 
@@ -454,15 +434,11 @@ mod tests {
     #[test]
     fn tree_keeps_duplicates_and_order() {
         let node = parse("b: 1\na: yes\nb: [x, ~]\n").unwrap();
-        let Value::Map(entries) = &node.value else {
-            panic!("not a map")
-        };
+        let Value::Map(entries) = &node.value else { panic!("not a map") };
         let keys: Vec<_> = entries.iter().map(|(k, _)| k.as_str().unwrap()).collect();
         assert_eq!(keys, ["b", "a", "b"]);
         assert_eq!(entries[1].1.value, Value::Str("yes".into()));
-        let Value::Seq(items) = &entries[2].1.value else {
-            panic!("not a seq")
-        };
+        let Value::Seq(items) = &entries[2].1.value else { panic!("not a seq") };
         assert_eq!(items[1].value, Value::Null);
         assert_eq!(items[1].path, [Step::Value(2), Step::Index(1)]);
     }
@@ -472,26 +448,9 @@ mod tests {
         let text = "top:\n  inner:\n    x: 1\n    y: { a: \"q\" }\nlist:\n  - one\n  - two\n";
         assert_eq!(locate(text, &[]), Some((1, 1)));
         assert_eq!(locate(text, &[Step::Key(0)]), Some((1, 1)));
-        assert_eq!(
-            locate(text, &[Step::Value(0), Step::Value(0), Step::Key(1)]),
-            Some((4, 5))
-        );
-        assert_eq!(
-            locate(
-                text,
-                &[
-                    Step::Value(0),
-                    Step::Value(0),
-                    Step::Value(1),
-                    Step::Value(0)
-                ]
-            ),
-            Some((4, 13))
-        );
-        assert_eq!(
-            locate(text, &[Step::Value(1), Step::Index(1)]),
-            Some((7, 5))
-        );
+        assert_eq!(locate(text, &[Step::Value(0), Step::Value(0), Step::Key(1)]), Some((4, 5)));
+        assert_eq!(locate(text, &[Step::Value(0), Step::Value(0), Step::Value(1), Step::Value(0)]), Some((4, 13)));
+        assert_eq!(locate(text, &[Step::Value(1), Step::Index(1)]), Some((7, 5)));
         assert_eq!(locate(text, &[Step::Value(7)]), None);
     }
 

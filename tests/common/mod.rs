@@ -17,7 +17,12 @@ pub fn virtsmoke(args: &[&str]) -> Output {
 }
 
 pub fn text(o: &Output) -> String {
-    format!("exit {:?}\nstdout:\n{}\nstderr:\n{}", o.status.code(), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 pub fn xmllint_schema(path: &Path) {
@@ -57,7 +62,12 @@ pub fn step<'a>(case: &'a serde_json::Value, name: &str) -> &'a serde_json::Valu
 }
 
 pub fn first_failed(case: &serde_json::Value) -> &serde_json::Value {
-    case["steps"].as_array().unwrap().iter().find(|s| s["outcome"] == "failed").unwrap_or_else(|| panic!("nothing failed: {case:#}"))
+    case["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["outcome"] == "failed")
+        .unwrap_or_else(|| panic!("nothing failed: {case:#}"))
 }
 
 pub fn walk(dir: &Path) -> Vec<PathBuf> {
@@ -65,7 +75,11 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() { out.extend(walk(&p)); } else { out.push(p); }
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
         }
     }
     out

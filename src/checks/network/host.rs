@@ -26,8 +26,9 @@ impl HostSide {
     /// socket keeps the namespace it was made in, whichever thread uses it later.
     fn enter<T: Send + 'static>(&self, f: impl FnOnce() -> io::Result<T> + Send + 'static) -> io::Result<T> {
         match self {
-            HostSide::Netns(ns) => netns::run_in(ns, f)
-                .map_err(|e| io::Error::new(e.kind(), format!("in network namespace `{ns}`: {e}"))),
+            HostSide::Netns(ns) => {
+                netns::run_in(ns, f).map_err(|e| io::Error::new(e.kind(), format!("in network namespace `{ns}`: {e}")))
+            }
             HostSide::Local => f(),
         }
     }
@@ -101,7 +102,12 @@ pub fn ping(side: &HostSide, tool: &PingTool, target: IpAddr, count: u32) -> io:
 
 /// Opens `count` TCP connections to `addr` one after another; each is the time
 /// the connection took (the SYN round trip), or why it failed.
-pub fn connect_times(side: &HostSide, addr: SocketAddr, count: u32, timeout: Duration) -> io::Result<Vec<Result<Duration, String>>> {
+pub fn connect_times(
+    side: &HostSide,
+    addr: SocketAddr,
+    count: u32,
+    timeout: Duration,
+) -> io::Result<Vec<Result<Duration, String>>> {
     side.enter(move || {
         let mut out = Vec::new();
         for i in 0..count {
@@ -129,7 +135,12 @@ pub fn listen(side: &HostSide, addr: IpAddr) -> io::Result<TcpListener> {
 
 /// Accepts up to `expect` connections until `deadline` or `stop`; through each,
 /// sends one byte and times its echo. One entry per accepted connection.
-pub fn serve_echoes(listener: TcpListener, expect: u32, deadline: Instant, stop: Arc<AtomicBool>) -> Vec<Result<Duration, String>> {
+pub fn serve_echoes(
+    listener: TcpListener,
+    expect: u32,
+    deadline: Instant,
+    stop: Arc<AtomicBool>,
+) -> Vec<Result<Duration, String>> {
     let mut out = Vec::new();
     if let Err(e) = listener.set_nonblocking(true) {
         out.push(Err(format!("cannot poll the listening socket: {e}")));
@@ -232,7 +243,8 @@ mod tests {
                 s.write_all(&b).unwrap();
             }
         });
-        let echoes = serve_echoes(listener, 2, Instant::now() + Duration::from_secs(10), Arc::new(AtomicBool::new(false)));
+        let echoes =
+            serve_echoes(listener, 2, Instant::now() + Duration::from_secs(10), Arc::new(AtomicBool::new(false)));
         peer.join().unwrap();
         assert_eq!(echoes.len(), 2);
         assert!(echoes.iter().all(Result::is_ok), "{echoes:?}");

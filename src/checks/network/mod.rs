@@ -248,7 +248,11 @@ impl<'a> Subject<'a> {
         Subject { name: guest.name.clone(), guest, network, ready }
     }
 
-    async fn prepare(cx: &Cx<'_>, guest: &GuestUnderTest, network: Option<&GuestNetwork>) -> Result<Ready, StepFailure> {
+    async fn prepare(
+        cx: &Cx<'_>,
+        guest: &GuestUnderTest,
+        network: Option<&GuestNetwork>,
+    ) -> Result<Ready, StepFailure> {
         if network == Some(&GuestNetwork::None) {
             return Err(skipped(format!("networking is disabled for `{}` (`network: none`)", guest.name)));
         }
@@ -256,7 +260,11 @@ impl<'a> Subject<'a> {
             return Err(skipped(format!("not run: `{}` did not pass its boot check", guest.name)));
         };
         let out = ssh::exec(&ssh, script::PROBE, cx.command_timeout()).await.map_err(|e| {
-            StepFailure::failed(format!("cannot look at the network of `{}` over SSH: {}", guest.name, crate::error_chain(&e)))
+            StepFailure::failed(format!(
+                "cannot look at the network of `{}` over SSH: {}",
+                guest.name,
+                crate::error_chain(&e)
+            ))
         })?;
         let facts = parse::guest_facts(&out.stdout);
         let host_addr = match cx.side() {
@@ -302,8 +310,11 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Se
 /// Judges a ping's output: every echo answered (or no more loss than allowed).
 fn judge_ping(cx: &Cx<'_>, fig: &mut Figures, output: &str, target: &str) -> Result<(), StepFailure> {
     let Some(stats) = parse::ping_stats(output) else {
-        return Err(StepFailure::failed(format!("ping to {target} printed no statistics: {}", parse::ping_evidence(output)))
-            .with_detail(output.to_string()));
+        return Err(StepFailure::failed(format!(
+            "ping to {target} printed no statistics: {}",
+            parse::ping_evidence(output)
+        ))
+        .with_detail(output.to_string()));
     };
     fig.ping(&stats);
     let evidence = || output.to_string();
@@ -344,7 +355,8 @@ fn judge_tcp(
     if let Some(r) = parse::rtt_of(&times) {
         fig.rtt("rtt", r);
     }
-    let last_error = results.iter().rev().find_map(|r| r.as_ref().err()).map(|e| format!(" (last error: {e})")).unwrap_or_default();
+    let last_error =
+        results.iter().rev().find_map(|r| r.as_ref().err()).map(|e| format!(" (last error: {e})")).unwrap_or_default();
     if connected == 0 {
         return Err(StepFailure::failed(format!("{what}: none of {attempts} attempts connected{last_error}")));
     }
@@ -368,9 +380,11 @@ async fn address(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), 
     let mut views: Vec<(String, IpAddr)> = Vec::new();
     match g.network {
         Some(GuestNetwork::Static { address, .. }) => {
-            let a = address.split('/').next().and_then(|a| a.parse().ok()).ok_or_else(|| {
-                StepFailure::error(format!("cannot read the static address `{address}`"))
-            })?;
+            let a = address
+                .split('/')
+                .next()
+                .and_then(|a| a.parse().ok())
+                .ok_or_else(|| StepFailure::error(format!("cannot read the static address `{address}`")))?;
             fig.add("static", address);
             views.push(("the scenario's static address".into(), a));
         }
@@ -379,7 +393,12 @@ async fn address(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), 
                 let text = std::fs::read_to_string(file)
                     .map_err(|e| StepFailure::error(format!("cannot read the lease file {}: {e}", file.display())))?;
                 let lease = parse::lease_for(&text, &g.guest.mac).ok_or_else(|| {
-                    StepFailure::failed(format!("no DHCP lease for `{}` (MAC {}) in {}", g.name, g.guest.mac, file.display()))
+                    StepFailure::failed(format!(
+                        "no DHCP lease for `{}` (MAC {}) in {}",
+                        g.name,
+                        g.guest.mac,
+                        file.display()
+                    ))
                 })?;
                 fig.add("lease", lease);
                 views.push((format!("its DHCP lease in {}", file.display()), lease));
@@ -482,7 +501,10 @@ async fn gateway(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), 
         if let Some(GuestNetwork::Static { gateway: None, .. }) = g.network {
             return Err(skipped(format!("`{}` has a static address without a gateway", g.name)));
         }
-        return Err(StepFailure::failed(format!("`{}` has no default route (`ip route show default` is empty)", g.name)));
+        return Err(StepFailure::failed(format!(
+            "`{}` has no default route (`ip route show default` is empty)",
+            g.name
+        )));
     };
     fig.add("target", gw);
     let out = g.exec(&script::ping(gw, cx.spec.count, None), cx.command_timeout()).await?;
@@ -549,7 +571,13 @@ async fn mtu(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), Step
 }
 
 /// The figures of a transfer, and the `min_mbps` verdict.
-fn judge_throughput(cx: &Cx<'_>, fig: &mut Figures, bytes: u64, elapsed: Duration, what: &str) -> Result<(), StepFailure> {
+fn judge_throughput(
+    cx: &Cx<'_>,
+    fig: &mut Figures,
+    bytes: u64,
+    elapsed: Duration,
+    what: &str,
+) -> Result<(), StepFailure> {
     let mbps = parse::mbps(bytes, elapsed);
     fig.add("bytes", bytes);
     fig.add("seconds", format!("{:.3}", elapsed.as_secs_f64()));
@@ -558,15 +586,19 @@ fn judge_throughput(cx: &Cx<'_>, fig: &mut Figures, bytes: u64, elapsed: Duratio
         return Err(StepFailure::failed(format!("{what}: no data arrived")));
     }
     match cx.spec.throughput.min_mbps {
-        Some(min) if mbps < f64::from(min) => Err(StepFailure::failed(format!(
-            "{what}: {mbps:.1} Mbit/s, below the required {min} Mbit/s"
-        ))),
+        Some(min) if mbps < f64::from(min) => {
+            Err(StepFailure::failed(format!("{what}: {mbps:.1} Mbit/s, below the required {min} Mbit/s")))
+        }
         _ => Ok(()),
     }
 }
 
 /// Runs `command` on `g` in the background (a receiver), to be awaited later.
-fn spawn_exec(r: &Ready, command: String, timeout: Duration) -> tokio::task::JoinHandle<Result<ExecOutput, ssh::SshError>> {
+fn spawn_exec(
+    r: &Ready,
+    command: String,
+    timeout: Duration,
+) -> tokio::task::JoinHandle<Result<ExecOutput, ssh::SshError>> {
     let target = r.ssh.clone();
     tokio::spawn(async move { ssh::exec(&target, &command, timeout).await })
 }
@@ -606,13 +638,20 @@ async fn throughput_from_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -
     judge_throughput(cx, fig, received, sent.elapsed, &format!("host -> `{}`", g.name))
 }
 
-async fn throughput_between(cx: &Cx<'_>, a: &Subject<'_>, b: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
+async fn throughput_between(
+    cx: &Cx<'_>,
+    a: &Subject<'_>,
+    b: &Subject<'_>,
+    fig: &mut Figures,
+) -> Result<(), StepFailure> {
     a.with_tools(&TRANSFER_TOOLS)?;
     let rb = b.with_tools(&TRANSFER_TOOLS)?;
     let duration = cx.spec.throughput.duration;
     let limit = duration + RECEIVER_START + Duration::from_secs(10);
     let receiver = spawn_exec(rb, script::receiver(GUEST_TO_GUEST_PORT, limit), limit + Duration::from_secs(10));
-    let sender = a.exec(&script::sender(rb.addr, GUEST_TO_GUEST_PORT, duration.as_secs().max(1)), limit + Duration::from_secs(10)).await;
+    let sender = a
+        .exec(&script::sender(rb.addr, GUEST_TO_GUEST_PORT, duration.as_secs().max(1)), limit + Duration::from_secs(10))
+        .await;
     let sender = match sender {
         Ok(out) => out,
         Err(f) => {
@@ -623,8 +662,11 @@ async fn throughput_between(cx: &Cx<'_>, a: &Subject<'_>, b: &Subject<'_>, fig: 
     let what = format!("`{}` -> `{}`", a.name, b.name);
     let Some(report) = parse::sender_report(&sender.stdout).filter(|r| r.exit == 143) else {
         receiver.abort();
-        return Err(StepFailure::failed(format!("{what}: the sender could not send to {}:{GUEST_TO_GUEST_PORT}", rb.addr))
-            .with_detail(sender.stdout));
+        return Err(StepFailure::failed(format!(
+            "{what}: the sender could not send to {}:{GUEST_TO_GUEST_PORT}",
+            rb.addr
+        ))
+        .with_detail(sender.stdout));
     };
     let out = receiver_output(b, receiver).await?;
     let received = parse::byte_count(&out.stdout).ok_or_else(|| {

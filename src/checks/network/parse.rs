@@ -55,13 +55,8 @@ pub fn ping_stats(output: &str) -> Option<PingStats> {
         } else if line.contains("min/avg/max")
             && let Some((_, values)) = line.split_once('=')
         {
-            let nums: Vec<f64> = values
-                .trim()
-                .trim_end_matches("ms")
-                .trim()
-                .split('/')
-                .map_while(|v| v.trim().parse().ok())
-                .collect();
+            let nums: Vec<f64> =
+                values.trim().trim_end_matches("ms").trim().split('/').map_while(|v| v.trim().parse().ok()).collect();
             if nums.len() >= 3 {
                 rtt = Some(Rtt { min_ms: nums[0], avg_ms: nums[1], max_ms: nums[2] });
             }
@@ -223,14 +218,11 @@ pub fn nslookup_addresses(output: &str) -> Vec<IpAddr> {
 
 /// The address dnsmasq leased to `mac` (`EXPIRY MAC IP HOSTNAME CLIENT-ID` lines).
 pub fn lease_for(leases: &str, mac: &str) -> Option<IpAddr> {
-    leases
-        .lines()
-        .rev()
-        .find_map(|l| {
-            let mut w = l.split_whitespace();
-            let (_expiry, m, ip) = (w.next()?, w.next()?, w.next()?);
-            m.eq_ignore_ascii_case(mac).then(|| ip.parse().ok()).flatten()
-        })
+    leases.lines().rev().find_map(|l| {
+        let mut w = l.split_whitespace();
+        let (_expiry, m, ip) = (w.next()?, w.next()?, w.next()?);
+        m.eq_ignore_ascii_case(mac).then(|| ip.parse().ok()).flatten()
+    })
 }
 
 /// Mbit/s for `bytes` moved in `elapsed`.

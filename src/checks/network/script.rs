@@ -33,9 +33,7 @@ pub fn ping_budget(count: u32) -> std::time::Duration {
 /// packets of that many payload bytes (iputils `ping -M do -s N`).
 pub fn ping(target: IpAddr, count: u32, df_payload: Option<u32>) -> String {
     let df = df_payload.map(|s| format!(" -M do -s {s}")).unwrap_or_default();
-    format!(
-        "ping -c {count} -i {PING_INTERVAL} -W {PING_WAIT}{df} {target} 2>&1"
-    )
+    format!("ping -c {count} -i {PING_INTERVAL} -W {PING_WAIT}{df} {target} 2>&1")
 }
 
 /// `count` TCP connections to `host:port`; each runs `cat` on the socket, so

@@ -11,7 +11,8 @@ pub fn sweep(tally: &mut Tally, filter: &Filter<'_>) {
     let Ok(entries) = std::fs::read_dir(crate::runner::runs_dir()) else { return };
     for e in entries.flatten() {
         let run = e.file_name().to_string_lossy().into_owned();
-        let made = e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        let made =
+            e.metadata().and_then(|m| m.modified()).ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
         if !filter.selects(&run, made.map_or(filter.now, |d| d.as_secs())) {
             continue;
         }

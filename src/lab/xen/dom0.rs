@@ -26,16 +26,10 @@ pub fn probe(host: &XenHostLayout) -> Result<String, String> {
     let uri = host.uri();
     let mut cmd = command::command(&["virsh", "-c", &uri, "version"]);
     match command::run_unchecked("probe", &mut cmd, PROBE_TIMEOUT) {
-        Ok(out) if out.status.success() => {
-            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-        }
+        Ok(out) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
         Ok(out) => {
             let err = tail(&String::from_utf8_lossy(&out.stderr), 300);
-            Err(if err.is_empty() {
-                out.status.to_string()
-            } else {
-                err
-            })
+            Err(if err.is_empty() { out.status.to_string() } else { err })
         }
         Err(e) => Err(e.to_string()),
     }
@@ -49,10 +43,7 @@ pub fn wait_ready(host: &XenHostLayout, deadline: Instant) -> Result<(), XenLabE
     let started = Instant::now();
     let ready = wait_until(timeout, RETRY_INTERVAL, || {
         if qemu::running_pid(host).is_none() {
-            return Err(XenLabError::QemuExited {
-                host: host.name(),
-                serial_tail: serial_tail(host),
-            });
+            return Err(XenLabError::QemuExited { host: host.name(), serial_tail: serial_tail(host) });
         }
         match probe(host) {
             Ok(_) => Ok(true),
@@ -68,8 +59,7 @@ pub fn wait_ready(host: &XenHostLayout, deadline: Instant) -> Result<(), XenLabE
     Err(XenLabError::NotReady {
         host: host.name(),
         uri: host.uri(),
-        timeout: humantime::format_duration(Duration::from_secs(started.elapsed().as_secs()))
-            .to_string(),
+        timeout: humantime::format_duration(Duration::from_secs(started.elapsed().as_secs())).to_string(),
         last,
         serial_tail: serial_tail(host),
     })
@@ -78,11 +68,7 @@ pub fn wait_ready(host: &XenHostLayout, deadline: Instant) -> Result<(), XenLabE
 /// "; serial.log ends with: ..." or "".
 pub fn serial_tail(host: &XenHostLayout) -> String {
     let text = file_tail(&host.serial_log(), SERIAL_TAIL);
-    if text.is_empty() {
-        String::new()
-    } else {
-        format!("; serial.log ends with:\n{text}")
-    }
+    if text.is_empty() { String::new() } else { format!("; serial.log ends with:\n{text}") }
 }
 
 #[cfg(test)]
@@ -108,10 +94,6 @@ pub fn ssh(host: &XenHostLayout, step: &str, script: &str) -> Result<String, Xen
     argv.extend(ssh_options(host));
     argv.push("root@127.0.0.1".into());
     argv.push(script.into());
-    let out = command::run(
-        &format!("{}: {step}", host.name()),
-        &mut command::command(&argv),
-        SSH_TIMEOUT,
-    )?;
+    let out = command::run(&format!("{}: {step}", host.name()), &mut command::command(&argv), SSH_TIMEOUT)?;
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }

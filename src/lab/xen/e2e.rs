@@ -26,16 +26,8 @@ impl Drop for Cleanup {
 }
 
 fn virsh(uri: &str, args: &[&str]) -> String {
-    let out = Command::new("virsh")
-        .args(["-q", "-c", uri])
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "virsh {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = Command::new("virsh").args(["-q", "-c", uri]).args(args).output().unwrap();
+    assert!(out.status.success(), "virsh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -56,23 +48,12 @@ fn xen_lab_round_trip() {
 
     assert!(virsh(&h.uri, &["list", "--all"]).contains("Domain-0"));
     let caps = virsh(&h.uri, &["capabilities"]);
-    assert!(
-        caps.contains("<domain type='xen'/>") && caps.contains("xenpvh"),
-        "{caps}"
-    );
+    assert!(caps.contains("<domain type='xen'/>") && caps.contains("xenpvh"), "{caps}");
 
     let layout = XenHostLayout::new(&dir, 1);
     // The bridge has its address and per-host MAC.
-    let br = dom0::ssh(
-        &layout,
-        "bridge",
-        "ip -br addr show xenbr0; ip -br link show xenbr0",
-    )
-    .unwrap();
-    assert!(
-        br.contains("10.88.0.1/24") && br.contains("02:78:65:6e:00:01"),
-        "{br}"
-    );
+    let br = dom0::ssh(&layout, "bridge", "ip -br addr show xenbr0; ip -br link show xenbr0").unwrap();
+    assert!(br.contains("10.88.0.1/24") && br.contains("02:78:65:6e:00:01"), "{br}");
 
     // A second up keeps the running host.
     let t = Instant::now();

@@ -37,9 +37,7 @@ pub enum XenLabError {
     },
 
     /// libvirt in dom0 did not answer in time.
-    #[error(
-        "{host}: libvirt did not answer at {uri} within {timeout} (last attempt: {last}){serial_tail}"
-    )]
+    #[error("{host}: libvirt did not answer at {uri} within {timeout} (last attempt: {last}){serial_tail}")]
     NotReady {
         host: String,
         uri: String,

@@ -37,8 +37,7 @@ pub fn ensure(dir: &Path) -> Result<String, XenLabError> {
         ]);
         command::run("make the xen lab key pair", &mut cmd, QUICK)?;
     }
-    let line = fs::read_to_string(&public)
-        .map_err(|e| LabError::io("read the xen lab public key", &public, e))?;
+    let line = fs::read_to_string(&public).map_err(|e| LabError::io("read the xen lab public key", &public, e))?;
     Ok(line.trim().to_string())
 }
 

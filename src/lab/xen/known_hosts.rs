@@ -52,9 +52,6 @@ mod tests {
 
     #[test]
     fn entries_are_named_like_ssh_names_them() {
-        assert_eq!(
-            entry_name(&XenHostLayout::new(Path::new("/lab"), 3)),
-            "[127.0.0.1]:2223"
-        );
+        assert_eq!(entry_name(&XenHostLayout::new(Path::new("/lab"), 3)), "[127.0.0.1]:2223");
     }
 }

@@ -144,19 +144,10 @@ pub fn down(dir: &Path) -> Result<Vec<XenHostStatus>, XenLabError> {
 /// probed in parallel: is QEMU running, does libvirt answer.
 pub fn status(dir: &Path) -> Result<Vec<XenHostStatus>, XenLabError> {
     layout::validate(dir, 1).map_err(XenLabError::Options)?;
-    let hosts: Vec<XenHostLayout> = discover(dir)?
-        .into_iter()
-        .map(|n| XenHostLayout::new(dir, n))
-        .collect();
+    let hosts: Vec<XenHostLayout> = discover(dir)?.into_iter().map(|n| XenHostLayout::new(dir, n)).collect();
     Ok(std::thread::scope(|s| {
-        let probes: Vec<_> = hosts
-            .iter()
-            .map(|h| s.spawn(move || host_status(h)))
-            .collect();
-        probes
-            .into_iter()
-            .map(|p| p.join().expect("status probe panicked"))
-            .collect()
+        let probes: Vec<_> = hosts.iter().map(|h| s.spawn(move || host_status(h))).collect();
+        probes.into_iter().map(|p| p.join().expect("status probe panicked")).collect()
     }))
 }
 
@@ -182,24 +173,14 @@ fn host_status(h: &XenHostLayout) -> XenHostStatus {
     }
 }
 
-fn start_host(
-    h: &XenHostLayout,
-    image: &Dom0Image,
-    public_key: &str,
-    started_from: &str,
-) -> Result<(), XenLabError> {
+fn start_host(h: &XenHostLayout, image: &Dom0Image, public_key: &str, started_from: &str) -> Result<(), XenLabError> {
     if TcpListener::bind((Ipv4Addr::LOCALHOST, h.port())).is_err() {
-        return Err(XenLabError::PortInUse {
-            host: h.name(),
-            port: h.port(),
-        });
+        return Err(XenLabError::PortInUse { host: h.name(), port: h.port() });
     }
-    fs::create_dir_all(&h.root)
-        .map_err(|e| LabError::io("create xen host directory", &h.root, e))?;
+    fs::create_dir_all(&h.root).map_err(|e| LabError::io("create xen host directory", &h.root, e))?;
     qemu::create_overlay(h, image)?;
     let state = h.started_from();
-    fs::write(&state, started_from)
-        .map_err(|e| LabError::io("record what the host runs", &state, e))?;
+    fs::write(&state, started_from).map_err(|e| LabError::io("record what the host runs", &state, e))?;
     known_hosts::forget(h);
     qemu::start(h, image, public_key)
 }
@@ -232,16 +213,12 @@ fn make_lab_dir(dir: &Path) -> Result<(), XenLabError> {
     let step = "create the xen lab directory";
     fs::create_dir_all(&root).map_err(|e| LabError::io(step, &root, e))?;
     // It holds the lab's private key.
-    fs::set_permissions(&root, fs::Permissions::from_mode(0o700))
-        .map_err(|e| LabError::io(step, &root, e))?;
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).map_err(|e| LabError::io(step, &root, e))?;
     Ok(())
 }
 
 fn ensure_image(name: &str) -> Result<crate::image::BuiltImage, XenLabError> {
-    crate::image::ensure(name, false).map_err(|source| XenLabError::Image {
-        name: name.to_string(),
-        source,
-    })
+    crate::image::ensure(name, false).map_err(|source| XenLabError::Image { name: name.to_string(), source })
 }
 
 #[cfg(test)]
@@ -276,10 +253,7 @@ mod tests {
     #[test]
     fn bad_options_fail_before_anything_is_built() {
         let err = up(Path::new("/var/tmp/virtsmoke-lab"), 0).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "invalid xen lab options: hosts must be between 1 and 4, not 0"
-        );
+        assert_eq!(err.to_string(), "invalid xen lab options: hosts must be between 1 and 4, not 0");
     }
 
     #[test]

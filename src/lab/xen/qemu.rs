@@ -56,9 +56,8 @@ impl Dom0Image {
 /// Xen's command line.
 pub fn xen_cmdline() -> String {
     format!(
-        "dom0_mem={m}M,max:{m}M dom0_max_vcpus={HOST_CPUS} console=com1 com1=115200 noreboot \
-         loglvl=all guest_loglvl=all console_timestamps=boot",
-        m = DOM0_MEMORY_MIB
+        "dom0_mem={DOM0_MEMORY_MIB}M,max:{DOM0_MEMORY_MIB}M dom0_max_vcpus={HOST_CPUS} console=com1 com1=115200 noreboot \
+         loglvl=all guest_loglvl=all console_timestamps=boot"
     )
 }
 
@@ -85,12 +84,8 @@ pub fn argv(host: &XenHostLayout, image: &Dom0Image, public_key: &str) -> Vec<St
     let p = |path: &Path| path.display().to_string();
     // Multiboot modules are "PATH ARGS" separated by ','; a ',' inside ARGS
     // is written ',,'.
-    let modules = format!(
-        "{} {},{}",
-        p(&image.kernel),
-        dom0_cmdline(host, public_key).replace(',', ",,"),
-        p(&image.initrd)
-    );
+    let modules =
+        format!("{} {},{}", p(&image.kernel), dom0_cmdline(host, public_key).replace(',', ",,"), p(&image.initrd));
     let args = [
         "qemu-system-x86_64".to_string(),
         "-name".into(),
@@ -116,18 +111,12 @@ pub fn argv(host: &XenHostLayout, image: &Dom0Image, public_key: &str) -> Vec<St
         "-initrd".into(),
         modules,
         "-drive".into(),
-        format!(
-            "file={},if=none,id=disk0,format=qcow2,cache=unsafe",
-            p(&host.overlay())
-        ),
+        format!("file={},if=none,id=disk0,format=qcow2,cache=unsafe", p(&host.overlay())),
         "-device".into(),
         "virtio-blk-pci,drive=disk0".into(),
         // restrict=on: dom0 reaches nothing outside; only the forward comes in.
         "-netdev".into(),
-        format!(
-            "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{}-:22",
-            host.port()
-        ),
+        format!("user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{}-:22", host.port()),
         "-device".into(),
         "virtio-net-pci,netdev=net0".into(),
         "-chardev".into(),
@@ -152,12 +141,7 @@ pub fn argv(host: &XenHostLayout, image: &Dom0Image, public_key: &str) -> Vec<St
 pub fn start(host: &XenHostLayout, image: &Dom0Image, public_key: &str) -> Result<(), XenLabError> {
     let argv = argv(host, image, public_key);
     let mut cmd = command::command(&argv);
-    command::run_daemonizing(
-        &format!("{}: start QEMU", host.name()),
-        &mut cmd,
-        &host.qemu_log(),
-        START_TIMEOUT,
-    )?;
+    command::run_daemonizing(&format!("{}: start QEMU", host.name()), &mut cmd, &host.qemu_log(), START_TIMEOUT)?;
     Ok(())
 }
 
@@ -184,17 +168,13 @@ pub fn create_overlay(host: &XenHostLayout, image: &Dom0Image) -> Result<(), Xen
 /// (so a stale pid file whose pid was reused is not believed).
 pub fn running_pid(host: &XenHostLayout) -> Option<i32> {
     let pid = process::read_pid_file(&host.pid_file())?;
-    if !process::is_alive(pid) || !process::comm(pid).is_some_and(|c| c.starts_with("qemu-system"))
-    {
+    if !process::is_alive(pid) || !process::comm(pid).is_some_and(|c| c.starts_with("qemu-system")) {
         return None;
     }
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
     let monitor = host.monitor_socket();
     let needle = monitor.as_os_str().as_encoded_bytes();
-    cmdline
-        .windows(needle.len())
-        .any(|w| w == needle)
-        .then_some(pid)
+    cmdline.windows(needle.len()).any(|w| w == needle).then_some(pid)
 }
 
 /// Stops the host's QEMU: `quit` on its monitor, then SIGTERM and SIGKILL.
@@ -212,17 +192,8 @@ pub fn stop(host: &XenHostLayout) -> Result<(), XenLabError> {
             while matches!(sock.read(&mut sink), Ok(n) if n > 0) {}
         }
     }
-    let _ = wait_until(QUIT_GRACE, POLL_INTERVAL, || {
-        Ok::<_, ()>(!process::is_alive(pid))
-    });
-    if process::terminate(&[pid]).is_empty() {
-        Ok(())
-    } else {
-        Err(XenLabError::Survivor {
-            host: host.name(),
-            pid,
-        })
-    }
+    let _ = wait_until(QUIT_GRACE, POLL_INTERVAL, || Ok::<_, ()>(!process::is_alive(pid)));
+    if process::terminate(&[pid]).is_empty() { Ok(()) } else { Err(XenLabError::Survivor { host: host.name(), pid }) }
 }
 
 #[cfg(test)]
@@ -248,10 +219,7 @@ mod tests {
         let img = Dom0Image::in_dir(Path::new("/cache/xen-dom0-abc"));
         let a = argv(&h, &img, KEY);
         let after = |flag: &str| -> &str {
-            let i = a
-                .iter()
-                .position(|x| x == flag)
-                .unwrap_or_else(|| panic!("no {flag}"));
+            let i = a.iter().position(|x| x == flag).unwrap_or_else(|| panic!("no {flag}"));
             &a[i + 1]
         };
         assert_eq!(a[0], "qemu-system-x86_64");
@@ -269,22 +237,13 @@ mod tests {
              systemd.hostname=xen2 virtsmoke.mac=02:78:65:6e:00:02 \
              virtsmoke.key=ssh-ed25519,,AAAAC3NzaC1lZDI1NTE5AAAAIK,/cache/xen-dom0-abc/initrd.img"
         );
-        assert_eq!(
-            after("-drive"),
-            "file=/lab/xen/xen2/dom0.qcow2,if=none,id=disk0,format=qcow2,cache=unsafe"
-        );
-        assert_eq!(
-            after("-netdev"),
-            "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22"
-        );
+        assert_eq!(after("-drive"), "file=/lab/xen/xen2/dom0.qcow2,if=none,id=disk0,format=qcow2,cache=unsafe");
+        assert_eq!(after("-netdev"), "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22");
         assert_eq!(
             after("-chardev"),
             "socket,id=serial0,path=/lab/xen/xen2/serial.sock,server=on,wait=off,logfile=/lab/xen/xen2/serial.log"
         );
-        assert_eq!(
-            after("-monitor"),
-            "unix:/lab/xen/xen2/monitor.sock,server=on,wait=off"
-        );
+        assert_eq!(after("-monitor"), "unix:/lab/xen/xen2/monitor.sock,server=on,wait=off");
         assert_eq!(after("-pidfile"), "/lab/xen/xen2/qemu.pid");
         assert!(a.contains(&"-daemonize".to_string()));
     }
@@ -294,7 +253,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let h = XenHostLayout::new(dir.path(), 1);
         assert_eq!(running_pid(&h), None);
-        assert!(stop(&h).is_ok());
+        stop(&h).unwrap();
     }
 
     #[test]

@@ -8,15 +8,8 @@ use super::super::ctx::{Cx, Fields};
 use super::super::suggest;
 use super::super::yaml::{Node, Value};
 
-pub(crate) const KEYS: &[&str] = &[
-    "checks",
-    "dns_name",
-    "tcp_port",
-    "count",
-    "max_loss_pct",
-    "lease_file",
-    "throughput",
-];
+pub(crate) const KEYS: &[&str] =
+    &["checks", "dns_name", "tcp_port", "count", "max_loss_pct", "lease_file", "throughput"];
 pub(crate) const THROUGHPUT_KEYS: &[&str] = &["duration", "min_mbps"];
 /// Longest `throughput.duration`: each measurement runs this long, one after another.
 const MAX_THROUGHPUT_SECS: u64 = 300;
@@ -30,12 +23,7 @@ const SETTING_OF: &[(&str, NetworkSubCheck)] = &[
 ];
 
 /// Reads `- network: { ... }`; unset keys keep [`NetworkCheck::default`].
-pub(super) fn settings(
-    cx: &mut Cx<'_>,
-    key: &Node,
-    value: &Node,
-    position: usize,
-) -> Option<NetworkCheck> {
+pub(super) fn settings(cx: &mut Cx<'_>, key: &Node, value: &Node, position: usize) -> Option<NetworkCheck> {
     let before = cx.diags.len();
     let f = cx.fields(key, value, format!("check {position} (`network`)"), KEYS)?;
     let mut spec = NetworkCheck::default();
@@ -153,22 +141,13 @@ fn lease_file(cx: &mut Cx<'_>, node: &Node, subject: &str) -> Option<PathBuf> {
 /// `throughput: { duration: 3s, min_mbps: 100 }`.
 fn throughput(cx: &mut Cx<'_>, key: &Node, value: &Node, position: usize) -> Option<ThroughputSpec> {
     let before = cx.diags.len();
-    let f = cx.fields(
-        key,
-        value,
-        format!("`throughput` of check {position} (`network`)"),
-        THROUGHPUT_KEYS,
-    )?;
+    let f = cx.fields(key, value, format!("`throughput` of check {position} (`network`)"), THROUGHPUT_KEYS)?;
     let mut t = ThroughputSpec::default();
     if let Some(node) = f.get("duration")
         && let Some(d) = cx.duration(node, &f.desc("duration"))
     {
         if d.as_secs() > MAX_THROUGHPUT_SECS {
-            cx.error(
-                node,
-                format!("{} must be at most {MAX_THROUGHPUT_SECS}s", f.desc("duration")),
-                None,
-            );
+            cx.error(node, format!("{} must be at most {MAX_THROUGHPUT_SECS}s", f.desc("duration")), None);
         } else {
             t.duration = d;
         }
@@ -195,13 +174,11 @@ fn unused_settings(cx: &mut Cx<'_>, f: &Fields<'_>, checks: &[NetworkSubCheck]) 
         let help = if f.get("checks").is_some() {
             format!("add `{sub}` to `checks`, or remove `{setting}`")
         } else {
-            format!("`{sub}` does not run by default: list the sub-checks to run, e.g. `checks: [address, ping, {sub}]`")
+            format!(
+                "`{sub}` does not run by default: list the sub-checks to run, e.g. `checks: [address, ping, {sub}]`"
+            )
         };
-        cx.error(
-            at,
-            format!("`{setting}` is set but sub-check `{sub}` does not run in {}", f.what),
-            Some(help),
-        );
+        cx.error(at, format!("`{setting}` is set but sub-check `{sub}` does not run in {}", f.what), Some(help));
     }
 }
 
