@@ -24,7 +24,8 @@ WITH_PING=${VIRTSMOKE_WITH_PING:-1}
 # virtio_pci is the PCI transport for virtio devices; it is a module in the
 # Debian kernel (CONFIG_VIRTIO_PCI=m), built-in ones are skipped.
 REQUIRED_MODULES=(virtio_pci virtio_net virtio_blk virtio_console virtio_rng xen-netfront xen-blkfront e1000)
-OPTIONAL_MODULES=(8139cp)
+# button and evdev: the ACPI power button reaches acpid (clean shutdown requests).
+OPTIONAL_MODULES=(8139cp button evdev)
 
 recipe_start "$@"
 for t in apt-get apt-cache dpkg-deb cpio gzip ldd find sort; do
