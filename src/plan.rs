@@ -266,6 +266,38 @@ pub enum CheckSpec {
     Migrate(MigrateCheck),
 }
 
+/// How a `reboot` check asks the guest to reboot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RebootVia {
+    /// `reboot` run inside the guest over SSH.
+    Guest,
+    /// libvirt's reboot (ACPI or the guest agent on QEMU, the PV control path on Xen).
+    Libvirt,
+}
+
+/// A lifecycle check: reboot, shutdown, save and restore, pause and resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum LifecycleCheck {
+    Reboot { via: RebootVia },
+    Shutdown,
+    SaveRestore,
+    PauseResume,
+}
+
+impl LifecycleCheck {
+    /// The check's name in scenarios and testcases.
+    pub fn name(self) -> &'static str {
+        match self {
+            LifecycleCheck::Reboot { .. } => "reboot",
+            LifecycleCheck::Shutdown => "shutdown",
+            LifecycleCheck::SaveRestore => "save-restore",
+            LifecycleCheck::PauseResume => "pause-resume",
+        }
+    }
+}
+
 impl CheckSpec {
     pub fn name(&self) -> &str {
         match self {

@@ -9,6 +9,7 @@ pub mod event_loop;
 pub mod facts;
 pub mod host;
 pub mod host_shell;
+pub mod lifecycle;
 pub mod metadata;
 pub mod migrate;
 

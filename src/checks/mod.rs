@@ -3,6 +3,7 @@
 pub mod boot;
 pub mod command;
 pub mod guest_kind;
+pub mod lifecycle;
 pub mod migrate;
 pub mod network;
 pub mod probe;
