@@ -64,7 +64,7 @@ fn libvirtd_killed_mid_run_errors_the_case_and_cleanup_recovers() {
         .unwrap();
     assert!(started.success());
     // Whether libvirtd reclaims the guest or kills it on restart, cleanup must
-    // leave nothing of the run behind (the SIGKILL test in e2e.rs proves removal).
+    // leave nothing of the run behind (the SIGKILL test in e2e_kvm.rs proves removal).
     let out = virtsmoke(&["cleanup", "--uri", &h2.uri, "--run", &run_id]);
     assert!(out.status.success(), "{}", text(&out));
     let out = virtsmoke(&["cleanup", "--uri", &h2.uri, "--run", &run_id, "--dry-run"]);
