@@ -265,3 +265,19 @@ fn every_lab_test_is_in_a_binary_named_for_its_lab() {
     }
     assert!(lab_tests >= 27, "only {lab_tests} lab tests found");
 }
+
+/// `spawn_until`, which the lab tests use to act at a moment of a run, stops
+/// at the line it waits for and `finish` gives the rest of the run.
+#[test]
+fn spawn_until_waits_for_a_line_and_finish_reads_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = not_linux_scenario(dir.path(), "spawned");
+    let args = ["run", "-v", path.to_str().unwrap(), "--artifacts", dir.path().to_str().unwrap()];
+    let running = spawn_until(&args, |line| line.contains("boot.running"));
+    assert!(running.seen.lines().last().unwrap().contains("boot.running"), "{}", running.seen);
+    let run = running.run_id();
+    let (status, all) = running.finish();
+    assert_eq!(status.code(), Some(1), "{all}");
+    assert!(all.starts_with(&format!("run {run}:")), "{all}");
+    assert!(all.contains("no Xen PV entry point"), "{all}");
+}
