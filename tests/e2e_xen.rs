@@ -1,64 +1,13 @@
 //! End-to-end on the nested Xen lab (`virtsmoke lab up --xen 1`, which
 //! ci/test brings up after the KVM tests): every Xen guest kind boots through
 //! libvirt's libxl driver over `xen+ssh`, is reached through dom0 and proves
-//! its kind; faults fail with their diagnosis. Test names start with
-//! `xen_lab_e2e` so the KVM phase can skip them.
+//! its kind; faults fail with their diagnosis. ci/test runs every `e2e_xen*`
+//! binary in its Xen phase, one test at a time.
 
 mod common;
 use common::*;
 
-const XEN_URI: &str = "xen+ssh://root@127.0.0.1:2221/system?keyfile=/var/tmp/virtsmoke-lab/xen/id_ed25519&no_verify=1";
-
-/// Nothing of the run is left on the Xen host: no domain, no copied image file.
-fn assert_nothing_left_on_xen(run: &str) {
-    let out = virtsmoke(&["cleanup", "--uri", XEN_URI, "--run", run, "--dry-run"]);
-    let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && listed.contains("nothing to clean up"), "leftovers of run {run}: {}", text(&out));
-    let files = dom0(&format!("ls -d /var/tmp/virtsmoke/runs/{run} 2>/dev/null || true"));
-    assert!(files.trim().is_empty(), "the run's directory is left in dom0: {files}");
-}
-
-/// Runs a scenario; cases that fail get one more run, in which they must pass.
-/// Under nested emulation a guest now and then dies early in its boot (a
-/// triple fault of the emulated CPU; docs/xen-lab.md, Known problems). Every
-/// run is returned, first to last.
-fn run_rerunning_failures_once(scenario: &str) -> Vec<Ran> {
-    run_rerunning_failures_once_only(scenario, &[])
-}
-
-/// The same, for the cases `args` (`--only ...`) select.
-fn run_rerunning_failures_once_only(scenario: &str, args: &[&str]) -> Vec<Ran> {
-    let first = run_scenario(scenario, args);
-    let failed: Vec<String> = first.json()["cases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["outcome"] != "passed")
-        .map(|c| c["name"].as_str().unwrap().to_string())
-        .collect();
-    let mut runs = vec![first];
-    if !failed.is_empty() {
-        eprintln!("rerunning {failed:?} once after:\n{}", text(&runs[0].out));
-        assert_eq!(runs[0].out.status.code(), Some(1), "{}", text(&runs[0].out));
-        assert_nothing_left_on_xen(&runs[0].run_id());
-        let only: Vec<&str> = failed.iter().flat_map(|n| ["--only", n.as_str()]).collect();
-        runs.push(run_scenario(scenario, &only));
-    }
-    let last = runs.last().unwrap();
-    assert_eq!(last.out.status.code(), Some(0), "{}", text(&last.out));
-    for ran in &runs {
-        xmllint_schema(&ran.junit);
-    }
-    runs
-}
-
-/// The last of `runs` that ran case `name`.
-fn last_run_of<'a>(runs: &'a [Ran], name: &str) -> &'a Ran {
-    runs.iter()
-        .rev()
-        .find(|r| r.json()["cases"].as_array().unwrap().iter().any(|c| c["name"] == name))
-        .unwrap_or_else(|| panic!("no run ran {name}"))
-}
+use common::xen::*;
 
 #[test]
 #[ignore = "boots guests on the nested Xen lab: run through ci/test"]
@@ -97,22 +46,19 @@ fn xen_lab_e2e_every_kind_boots_and_proves_its_kind() {
         assert!(domain.contains(&format!("<kernel>/var/tmp/virtsmoke/runs/{}/images/", ran.run_id())), "{domain}");
         // libvirt's xen driver takes the XML as a persistent definition too.
         let dom = domain.split("<name>").nth(1).and_then(|r| r.split("</name>").next()).unwrap().to_string();
-        let virsh = |args: &[&str]| {
-            let out = std::process::Command::new("virsh").args(["-c", XEN_URI]).args(args).output().unwrap();
-            assert!(out.status.success(), "virsh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        };
-        virsh(&["define", path.to_str().unwrap()]);
-        virsh(&["undefine", &dom]);
+        xen1().virsh(&["define", path.to_str().unwrap()]);
+        xen1().virsh(&["undefine", &dom]);
     }
     for ran in &runs {
-        assert_nothing_left_on_xen(&ran.run_id());
+        xen1().assert_no_leftovers(&ran.run_id());
     }
 }
 
 #[test]
 #[ignore = "boots guests on the nested Xen lab: run through ci/test"]
 fn xen_lab_e2e_faults_fail_with_their_diagnosis() {
-    let ran = run_scenario("tests/fixtures/e2e/xen-faults.yaml", &[]);
+    let fixture = lab_fixture("xen-faults.yaml");
+    let ran = run_scenario(fixture.to_str().unwrap(), &[]);
     assert_eq!(ran.out.status.code(), Some(1), "{}", text(&ran.out));
     xmllint_schema(&ran.junit);
     let doc = ran.json();
@@ -131,60 +77,29 @@ fn xen_lab_e2e_faults_fail_with_their_diagnosis() {
     for wanted in ["xl-dmesg", "libxl.log", "panic.console.log"] {
         assert!(arts.iter().any(|a| a.contains(wanted)), "no {wanted} in {arts:?}");
     }
-    assert_nothing_left_on_xen(&ran.run_id());
-}
-
-fn dom0(script: &str) -> String {
-    let out = std::process::Command::new("ssh")
-        .args([
-            "-p",
-            "2221",
-            "-i",
-            "/var/tmp/virtsmoke-lab/xen/id_ed25519",
-            "-o",
-            "BatchMode=yes",
-            "-o",
-            "StrictHostKeyChecking=no",
-        ])
-        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", script])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "dom0: {script}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
+    xen1().assert_no_leftovers(&ran.run_id());
 }
 
 #[test]
 #[ignore = "boots guests on the nested Xen lab: run through ci/test"]
 fn xen_lab_e2e_a_domain_libvirt_does_not_know_is_found_in_xenstore() {
-    use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
-    let results = dir.path().join("results.json");
-    let mut child = std::process::Command::new(BIN)
-        .args(["run", "tests/fixtures/e2e/xen-leak.yaml", "--json", results.to_str().unwrap()])
-        .args(["--artifacts", dir.path().join("a").to_str().unwrap()])
-        .current_dir(root())
-        .env("CI", "true")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = String::new();
+    let results_file = dir.path().join("results.json");
+    let fixture = lab_fixture("xen-leak.yaml");
+    let args = ["run", fixture.to_str().unwrap(), "--json", results_file.to_str().unwrap(), "--artifacts"];
     // The basis is taken while the host is prepared: leak once the case runs.
-    let run = loop {
-        let line = lines.next().expect("virtsmoke ended before its case started").unwrap();
-        seen.push_str(&line);
-        seen.push('\n');
-        if line.trim_start().starts_with("start") {
-            break run_id(&seen);
-        }
-    };
+    let running = spawn_until(&[&args[..], &[dir.path().join("a").to_str().unwrap()]].concat(), |line| {
+        line.trim_start().starts_with("start")
+    });
+    let run = running.run_id();
     let leak = format!("vs-{run}-99-leak");
     // The run copies the test image's kernel into its directory in dom0 before its guest boots.
     let kernel = (0..120)
         .find_map(|_| {
             // A checked copy: `vmlinuz.` and 16 hex digits of its sha256, not a copy under way.
             let sha16 = "[0-9a-f]".repeat(16);
-            let found = dom0(&format!("ls /var/tmp/virtsmoke/runs/{run}/images/vmlinuz.{sha16} 2>/dev/null || true"));
+            let found =
+                xen1().dom0(&format!("ls /var/tmp/virtsmoke/runs/{run}/images/vmlinuz.{sha16} 2>/dev/null || true"));
             let found = found.lines().next().map(str::to_string);
             if found.is_none() {
                 std::thread::sleep(std::time::Duration::from_millis(500));
@@ -192,19 +107,18 @@ fn xen_lab_e2e_a_domain_libvirt_does_not_know_is_found_in_xenstore() {
             found
         })
         .expect("the run's copy of the kernel in dom0");
-    dom0(&format!(
+    xen1().dom0(&format!(
         "printf 'name=\"{leak}\"\\ntype=\"pv\"\\nmemory=128\\nkernel=\"{kernel}\"\\n' > /tmp/{leak}.cfg && xl create -p /tmp/{leak}.cfg && rm /tmp/{leak}.cfg"
     ));
-    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(1), "{seen}{}", rest.join("\n"));
-    let doc = json(&results);
+    let (status, seen) = running.finish();
+    assert_eq!(status.code(), Some(1), "{seen}");
+    let doc = json(&results_file);
     assert_eq!(case(&doc, "e2e-xen-leak/tiny@xen1")["outcome"], "passed");
     let leak_case = case(&doc, "virtsmoke/leak-check");
     let message = leak_case["steps"][0]["message"].as_str().unwrap();
     assert!(message.contains("xenstore domain") && message.contains(&leak), "{message}");
     // And it is gone: the leak check destroyed it.
-    assert!(!dom0(XENSTORE_LIST).contains(&leak));
+    assert!(!xen1().dom0(XENSTORE_LIST).contains(&leak));
 }
 
 /// Lists xenstore's domains, `ID NAME` per line.
@@ -220,25 +134,20 @@ fn debian_files_scenario(name: &str, dir: &str, copy: bool) -> tempfile::NamedTe
     std::fs::write(
         scenario.path(),
         format!(
-            "version: 1\nname: {name}\nhosts:\n  xen1:\n    uri: \"{XEN_URI}\"\n    \
-             jump: {{ address: \"127.0.0.1:2221\", user: root, key: /var/tmp/virtsmoke-lab/xen/id_ed25519 }}\n    \
+            "version: 1\nname: {name}\nhosts:\n  xen1:\n    uri: \"{}\"\n    \
+             jump: {}\n    \
              capacity: {{ guests: 1, memory_mib: 1536 }}\nimages:\n  cloud:\n    disk: {dir}/disk.qcow2\n    \
              kernel: {dir}/vmlinuz\n    initrd: {dir}/initrd.img\n    cmdline: \"{}\"\n    copy: {copy}\n\
              guests:\n  deb:\n    kind: xen-pv\n    image: cloud\n    memory_mib: 512\n\
              checks:\n  - boot\n  - command: {{ name: root-on-overlay, run: \"findmnt -n -o SOURCE /\", expect_output: \"xvda\" }}\n\
              timeouts: {{ running: 2m, console: 8m, address: 5m, ssh: 5m, command: 2m, case: 20m }}\n",
+            xen1().uri,
+            xen1().jump_yaml(),
             cmdline.trim()
         ),
     )
     .unwrap();
     scenario
-}
-
-/// The directory of the built Debian disk image on this machine.
-fn debian_disk_here() -> String {
-    let image = virtsmoke(&["image", "path", "debian-disk"]);
-    assert!(image.status.success(), "{}", text(&image));
-    String::from_utf8_lossy(&image.stdout).trim().to_string()
 }
 
 /// Files of this machine (`copy: true`) reach the Xen host as checked copies
@@ -265,33 +174,7 @@ fn xen_lab_e2e_a_disk_image_boots_on_an_overlay_made_on_the_host() {
     assert!(xml.contains(&format!("<kernel>{dir}vmlinuz.")), "{xml}");
     assert!(xml.contains(&format!("<source file='{dir}vs-{run}-0-deb.overlay.qcow2'/>")), "{xml}");
     assert!(xml.contains(&format!("<source file='{dir}vs-{run}-0-deb.seed.iso.")), "{xml}");
-    assert_nothing_left_on_xen(&run);
-}
-
-/// Runs one case of tests/fixtures/e2e/xen-disk-kinds.yaml (the Debian disk
-/// as guest `guest`, of kind `kind`) and checks what every disk boot must
-/// show; returns the artifacts' domain XML and console of the passing run.
-fn debian_disk_kind(guest: &str, kind: &str) -> (String, String) {
-    let name = format!("e2e-xen-disk-kinds/{guest}@xen1");
-    let runs = run_rerunning_failures_once_only("tests/fixtures/e2e/xen-disk-kinds.yaml", &["--only", &name]);
-    let ran = last_run_of(&runs, &name);
-    let doc = ran.json();
-    let c = case(&doc, &name);
-    for s in ["boot.ssh", "boot.systemd", "boot.cloud-init", "root-on-overlay"] {
-        assert_eq!(step(c, s)["outcome"], "passed", "{name} {s}: {c:#}");
-    }
-    let p = props(c);
-    assert_eq!(p.get("guest_kind_observed").map(String::as_str), Some(kind), "{p:?}");
-    assert!(p[&format!("{guest}.host_key")].starts_with("verified: one of the fingerprints"), "{p:?}");
-    let file = |suffix: &str| {
-        let f = walk(&ran.artifacts).into_iter().find(|f| f.ends_with(format!("{guest}.{suffix}"))).expect(suffix);
-        String::from_utf8_lossy(&std::fs::read(f).unwrap()).into_owned()
-    };
-    let found = (file("domain.xml"), file("console.log"));
-    for ran in &runs {
-        assert_nothing_left_on_xen(&ran.run_id());
-    }
-    found
+    xen1().assert_no_leftovers(&run);
 }
 
 /// The Debian disk as xen-pv booted by the disk's own loader configuration:
@@ -305,45 +188,20 @@ fn xen_lab_e2e_a_disk_boots_through_pygrub() {
     assert!(console.contains("console=ttyS0,115200 console=hvc0"), "{console}");
 }
 
-/// The Debian disk as xen-pvhvm by direct kernel boot. ci/test skips it
-/// (`slow`); run it with `cargo test --test e2e_xen -- --ignored slow`. On the
-/// 2-core lab machine it has not passed: a full distribution as an HVM guest
-/// of the nested Xen (whose SVM QEMU's TCG emulates) needs 10 to 15 minutes
-/// and triple-faulted twice in three tries (docs/xen-lab.md, Known problems).
-#[test]
-#[ignore = "boots guests on the nested Xen lab; slow: run by hand"]
-fn xen_lab_e2e_slow_a_disk_boots_as_pvhvm() {
-    let (xml, _) = debian_disk_kind("pvhvm", "xen-pvhvm");
-    // The seed stays an emulated CD-ROM; the disk is taken over by the PV drivers.
-    assert!(xml.contains("<kernel>") && xml.contains("<target dev='hdc' bus='ide'/>"), "{xml}");
-}
-
-/// Copies a local file into dom0.
-fn scp_to_dom0(local: &std::path::Path, remote: &str) {
-    let out = std::process::Command::new("scp")
-        .args(["-q", "-P", "2221", "-i", "/var/tmp/virtsmoke-lab/xen/id_ed25519", "-o", "BatchMode=yes"])
-        .args(["-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR"])
-        .arg(local)
-        .arg(format!("root@127.0.0.1:{remote}"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "scp {}: {}", local.display(), String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 #[ignore = "boots guests on the nested Xen lab: run through ci/test"]
 fn xen_lab_e2e_a_disk_already_on_the_host_is_used_in_place() {
     // A QA engineer's image: files that are on the Xen host already.
     let dir_on_host = "/var/lib/virtsmoke-e2e";
     let local = std::path::PathBuf::from(debian_disk_here());
-    dom0(&format!("rm -rf {dir_on_host} && mkdir -p {dir_on_host}"));
+    xen1().dom0(&format!("rm -rf {dir_on_host} && mkdir -p {dir_on_host}"));
     for f in ["disk.qcow2", "vmlinuz", "initrd.img"] {
-        scp_to_dom0(&local.join(f), &format!("{dir_on_host}/{f}"));
+        xen1().scp_to(&local.join(f), &format!("{dir_on_host}/{f}"));
     }
-    let before = dom0(&format!("sha256sum {dir_on_host}/disk.qcow2"));
+    let before = xen1().dom0(&format!("sha256sum {dir_on_host}/disk.qcow2"));
     let scenario = debian_files_scenario("e2e-xen-host-disk", dir_on_host, false);
     let ran = run_scenario(scenario.path().to_str().unwrap(), &[]);
-    let after = dom0(&format!("sha256sum {dir_on_host}/disk.qcow2; rm -rf {dir_on_host}"));
+    let after = xen1().dom0(&format!("sha256sum {dir_on_host}/disk.qcow2; rm -rf {dir_on_host}"));
     assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
     let doc = ran.json();
     let c = case(&doc, "e2e-xen-host-disk/deb@xen1");
@@ -353,5 +211,5 @@ fn xen_lab_e2e_a_disk_already_on_the_host_is_used_in_place() {
     let xml = std::fs::read_to_string(xml).unwrap();
     assert!(xml.contains(&format!("<kernel>{dir_on_host}/vmlinuz</kernel>")), "{xml}");
     assert_eq!(before, after);
-    assert_nothing_left_on_xen(&ran.run_id());
+    xen1().assert_no_leftovers(&ran.run_id());
 }

@@ -7,14 +7,11 @@
 //! `xen-pv` panics, `kvm-disk` boots 3.5 s slower, `xen-pvh`'s downtime grew
 //! from 400 to 1900 ms, `kvm-new` appeared and `xen-hvm` is gone.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::{fixture, json, text, xmllint_schema};
+
+use std::path::Path;
 use std::process::{Command, Output};
-
-const BIN: &str = env!("CARGO_BIN_EXE_virtsmoke");
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
-}
 
 fn results(name: &str) -> String {
     fixture("results").join(name).to_string_lossy().into_owned()
@@ -22,31 +19,7 @@ fn results(name: &str) -> String {
 
 /// Runs virtsmoke in `dir` (relative artifact paths in the fixtures resolve there).
 fn virtsmoke(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).current_dir(dir).env("CI", "true").output().expect("run virtsmoke")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "exit {:?}\nstdout:\n{}\nstderr:\n{}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn json(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-fn xmllint_schema(path: &Path) {
-    let out = Command::new("xmllint")
-        .arg("--noout")
-        .arg("--schema")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/junit-10.xsd"))
-        .arg(path)
-        .output()
-        .expect("xmllint (libxml2-utils) is installed by ci/setup");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    common::virtsmoke_in(dir, args)
 }
 
 /// Merges both shards in a fresh directory with every output; returns the directory.

@@ -1,15 +1,10 @@
-//! End-to-end: the `network` check on the real local lab (`virtsmoke lab up`).
+//! End-to-end on the KVM lab: the `network` check (`virtsmoke lab up`).
 //! One run boots both fixtures side by side: a two-guest case that passes
 //! every sub-check, and a guest crippled on purpose whose host -> guest ping
 //! fails (and whose ping-based sub-checks are skipped) while the run goes on.
 
 mod common;
 use common::*;
-
-fn prop(case: &serde_json::Value, name: &str) -> String {
-    let props: Vec<(String, String)> = serde_json::from_value(case["properties"].clone()).unwrap();
-    props.into_iter().find(|(k, _)| k == name).map(|(_, v)| v).unwrap_or_else(|| panic!("no property {name}"))
-}
 
 fn number(case: &serde_json::Value, name: &str) -> f64 {
     let v = prop(case, name);
@@ -19,24 +14,12 @@ fn number(case: &serde_json::Value, name: &str) -> f64 {
 #[test]
 #[ignore = "boots real guests on the lab: run through ci/test"]
 fn network_checks_pass_between_guests_and_fail_the_right_sub_check() {
-    let dir = tempfile::tempdir().unwrap();
-    let junit = dir.path().join("junit.xml");
-    let results = dir.path().join("results.json");
-    let out = virtsmoke(&[
-        "run",
-        "tests/fixtures/e2e/network.yaml",
-        "tests/fixtures/e2e/network-broken.yaml",
-        "--junit",
-        junit.to_str().unwrap(),
-        "--json",
-        results.to_str().unwrap(),
-        "--artifacts",
-        dir.path().join("a").to_str().unwrap(),
-    ]);
+    let (network, broken) = (lab_fixture("network.yaml"), lab_fixture("network-broken.yaml"));
+    let ran = run_scenario(network.to_str().unwrap(), &[broken.to_str().unwrap()]);
     // The crippled guest fails its case; the run still finishes both.
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    xmllint_schema(&junit);
-    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&results).unwrap()).unwrap();
+    assert_eq!(ran.out.status.code(), Some(1), "{}", text(&ran.out));
+    xmllint_schema(&ran.junit);
+    let doc = ran.json();
 
     // Two guests: every sub-check passes, in both directions and between the guests.
     let pair = case(&doc, "e2e-network/pair@lab1");
@@ -58,7 +41,7 @@ fn network_checks_pass_between_guests_and_fail_the_right_sub_check() {
     for name in &expected {
         assert_eq!(step(pair, name)["outcome"], "passed", "{name}: {:#}", step(pair, name));
     }
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(&ran.junit).unwrap();
     assert!(xml.contains("<testcase name=\"network.ping: pair-1 -&gt; pair-2\""), "{xml}");
 
     // Figures: loss and RTT of every ping, the lease matching the guest, throughput.
@@ -101,5 +84,5 @@ fn network_checks_pass_between_guests_and_fail_the_right_sub_check() {
         assert_eq!(step(solo, name)["outcome"], "passed", "{:#}", step(solo, name));
     }
 
-    assert_no_leftovers(&run_id(&String::from_utf8_lossy(&out.stderr)));
+    assert_no_leftovers(&ran.run_id());
 }

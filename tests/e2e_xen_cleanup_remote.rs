@@ -2,26 +2,9 @@
 //! brings up for its Xen phase): `virtsmoke cleanup` removes the run
 //! directories that dead runs left in dom0 (`/var/tmp/virtsmoke/runs/RUNID`),
 //! reached over the host's `jump`, run by run, and keeps those it must.
-//! Test names start with `remote_cleanup` so the KVM phase can skip them.
 
 mod common;
 use common::*;
-
-/// The lab's Xen host with its `jump`: a bare `--uri` has no SSH to reach dom0's files.
-const INVENTORY: &str = "tests/fixtures/e2e/xen-lab-host.yaml";
-const XEN_URI: &str = "xen+ssh://root@127.0.0.1:2221/system?keyfile=/var/tmp/virtsmoke-lab/xen/id_ed25519&no_verify=1";
-
-/// Runs `script` in dom0 as root; its stdout.
-fn in_dom0(script: &str) -> String {
-    let key = "/var/tmp/virtsmoke-lab/xen/id_ed25519";
-    let out = std::process::Command::new("ssh")
-        .args(["-p", "2221", "-i", key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no"])
-        .args(["-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "root@127.0.0.1", script])
-        .output()
-        .expect("run ssh");
-    assert!(out.status.success(), "in dom0: {script}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// A run directory in dom0 that a dead run (of an id no run ever had) left,
 /// with a file in it; removed, whatever the test did, when dropped.
@@ -35,12 +18,12 @@ impl LeftDir {
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
         let run = format!("vs-test-cleanup-{what}-{}-{nanos:08x}", std::process::id());
         let path = format!("/var/tmp/virtsmoke/runs/{run}");
-        in_dom0(&format!("mkdir -p {path}/images && echo x > {path}/images/x"));
+        xen1().dom0(&format!("mkdir -p {path}/images && echo x > {path}/images/x"));
         LeftDir { run, path }
     }
 
     fn exists(&self) -> bool {
-        in_dom0(&format!("if [ -e {} ]; then echo yes; fi", self.path)).trim() == "yes"
+        xen1().dom0(&format!("if [ -e {} ]; then echo yes; fi", self.path)).trim() == "yes"
     }
 
     /// The line `cleanup` prints about it: `VERB run directory xen1:PATH`.
@@ -51,13 +34,16 @@ impl LeftDir {
 
 impl Drop for LeftDir {
     fn drop(&mut self) {
-        in_dom0(&format!("rm -rf {}", self.path));
+        xen1().dom0(&format!("rm -rf {}", self.path));
     }
 }
 
 /// `virtsmoke cleanup INVENTORY ARGS...`, which must exit 0; its stdout.
+/// The inventory is the lab's Xen host with its `jump`: a bare `--uri` has no
+/// SSH to reach dom0's files.
 fn cleanup(args: &[&str]) -> String {
-    let out = virtsmoke(&[&["cleanup", INVENTORY][..], args].concat());
+    let inventory = lab_fixture("xen-lab-host.yaml");
+    let out = virtsmoke(&[&["cleanup", inventory.to_str().unwrap()][..], args].concat());
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
@@ -91,7 +77,7 @@ fn remote_cleanup_dry_run_and_older_than_remove_nothing() {
     assert!(said.contains("nothing to clean up"), "{said}");
     assert!(left.exists(), "--older-than 1h removed {}", left.path);
 
-    in_dom0(&format!("touch -d '3 hours ago' {}", left.path));
+    xen1().dom0(&format!("touch -d '3 hours ago' {}", left.path));
     let said = cleanup(&["--run", &left.run, "--older-than", "1h"]);
     assert!(said.contains(&left.line("removed")), "{said}");
     assert!(!left.exists(), "{} is still in dom0", left.path);
@@ -103,7 +89,7 @@ fn remote_cleanup_dry_run_and_older_than_remove_nothing() {
 #[ignore = "uses the nested Xen lab: run through ci/test"]
 fn remote_cleanup_keeps_the_directory_of_a_run_whose_guest_remains() {
     let left = LeftDir::new("busy");
-    in_dom0(&format!("touch -d '3 hours ago' {}", left.path));
+    xen1().dom0(&format!("touch -d '3 hours ago' {}", left.path));
     // Defined, never started; created now, so `--older-than 1h` spares the
     // domain, and the (older) directory must stay with it.
     let domain = Domain::define(&left.run);
@@ -142,18 +128,13 @@ impl Domain {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("domain.xml");
         std::fs::write(&path, xml).unwrap();
-        virsh(&["define", path.to_str().unwrap()]);
+        xen1().virsh(&["define", path.to_str().unwrap()]);
         Domain { name }
     }
 }
 
 impl Drop for Domain {
     fn drop(&mut self) {
-        let _ = std::process::Command::new("virsh").args(["-c", XEN_URI, "undefine", &self.name]).output();
+        let _ = std::process::Command::new("virsh").args(["-c", &xen1().uri, "undefine", &self.name]).output();
     }
-}
-
-fn virsh(args: &[&str]) {
-    let out = std::process::Command::new("virsh").args(["-c", XEN_URI]).args(args).output().expect("run virsh");
-    assert!(out.status.success(), "virsh {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }

@@ -1,4 +1,4 @@
-//! End-to-end: full distributions from disk images on the real local lab
+//! End-to-end on the KVM lab: full distributions from disk images
 //! (`virtsmoke lab up`). The builtin `debian-disk` image (built on first use,
 //! about a minute) boots under TCG with its run's key in a cloud-init NoCloud
 //! seed, on a per-guest overlay that must vanish with the run while the base
@@ -10,24 +10,6 @@ use common::*;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// No domain and no scratch (key, overlays, seeds) of the run is left.
-fn assert_no_leftovers(run: &str) {
-    let out = virtsmoke(&["cleanup", "--uri", LAB_URI, "--run", run, "--dry-run"]);
-    let listed = String::from_utf8_lossy(&out.stdout);
-    assert!(listed.contains("nothing to clean up"), "leftovers of run {run}:\n{listed}");
-    let scratch = Path::new("/var/tmp/virtsmoke/runs").join(run);
-    assert!(!scratch.exists(), "{} is still there", scratch.display());
-}
-
-fn prop(case: &serde_json::Value, name: &str) -> String {
-    let props: Vec<(String, String)> = serde_json::from_value(case["properties"].clone()).unwrap();
-    props
-        .into_iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v)
-        .unwrap_or_else(|| panic!("no property {name} in {case:#}"))
-}
 
 /// `sha256sum` (the debug build's own SHA-256 is slow on a 120 MB image).
 fn sha256(path: &Path) -> String {
@@ -48,27 +30,14 @@ fn debian_disk() -> PathBuf {
 fn debian_disk_boots_with_seed_verified_host_key_and_leaves_its_base_alone() {
     let base = debian_disk().join("disk.qcow2");
     let before = sha256(&base);
-    let dir = tempfile::tempdir().unwrap();
-    let junit = dir.path().join("junit.xml");
-    let results = dir.path().join("results.json");
-    let arts = dir.path().join("artifacts");
-    let out = virtsmoke(&[
-        "run",
-        "scenarios/local-debian.yaml",
-        "--junit",
-        junit.to_str().unwrap(),
-        "--json",
-        results.to_str().unwrap(),
-        "--artifacts",
-        arts.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
-    let run = run_id(&String::from_utf8_lossy(&out.stderr));
-    xmllint_schema(&junit);
+    let ran = run_scenario("scenarios/local-debian.yaml", &[]);
+    assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
+    let (run, arts) = (ran.run_id(), &ran.artifacts);
+    xmllint_schema(&ran.junit);
 
-    let xml = std::fs::read_to_string(&junit).unwrap();
+    let xml = std::fs::read_to_string(&ran.junit).unwrap();
     assert!(xml.contains("<testsuite name=\"local-debian/debian@lab1\""), "{xml}");
-    let doc = json(&results);
+    let doc = ran.json();
     let c = case(&doc, "local-debian/debian@lab1");
     assert_eq!(c["outcome"], "passed", "{c:#}");
     for s in [
@@ -97,7 +66,7 @@ fn debian_disk_boots_with_seed_verified_host_key_and_leaves_its_base_alone() {
     assert!(prop(c, "debian.address").starts_with("10.77.0."), "{c:#}");
 
     // The guest ran on an overlay and a seed in the run's scratch directory...
-    let domain_xml = walk(&arts).into_iter().find(|p| p.ends_with("debian.domain.xml")).expect("domain XML artifact");
+    let domain_xml = walk(arts).into_iter().find(|p| p.ends_with("debian.domain.xml")).expect("domain XML artifact");
     let domain_xml = std::fs::read_to_string(domain_xml).unwrap();
     let scratch = format!("/var/tmp/virtsmoke/runs/{run}/vs-{run}-0-debian");
     assert!(domain_xml.contains(&format!("<source file='{scratch}.overlay.qcow2'/>")), "{domain_xml}");
@@ -126,11 +95,11 @@ fn host_keys_are_pinned_on_first_use_or_refused_when_forged() {
 name: e2e-host-keys
 hosts:
   lab1:
-    uri: "{LAB_URI}"
+    uri: "{uri}"
     hypervisor: kvm
     accel: qemu
-    netns: vs-lab-h1
-    bridge: vsbr0
+    netns: {netns}
+    bridge: {bridge}
     capacity: {{ guests: 2, memory_mib: 2048 }}
 images:
   quiet:
@@ -149,23 +118,16 @@ guests:
   g: {{ kind: kvm, image: quiet, memory_mib: 512 }}
 timeouts: {{ console: 5m, ssh: 3m, case: 12m }}
 matrix: {{ image: [quiet, forged] }}
-"#
+"#,
+            uri = h1().uri,
+            netns = h1().netns,
+            bridge = h1().bridge,
         ),
     )
     .unwrap();
-    let results = dir.path().join("results.json");
-    let out = virtsmoke(&[
-        "run",
-        scenario.to_str().unwrap(),
-        "-j",
-        "2",
-        "--json",
-        results.to_str().unwrap(),
-        "--artifacts",
-        dir.path().join("a").to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    let doc = json(&results);
+    let ran = run_scenario(scenario.to_str().unwrap(), &["-j", "2"]);
+    assert_eq!(ran.out.status.code(), Some(1), "{}", text(&ran.out));
+    let doc = ran.json();
 
     let quiet = case(&doc, "e2e-host-keys/g-quiet@lab1");
     assert_eq!(quiet["outcome"], "passed", "{quiet:#}");
@@ -181,7 +143,7 @@ matrix: {{ image: [quiet, forged] }}
     assert_eq!(step(forged, "boot.systemd")["outcome"], "skipped", "{forged:#}");
     assert_eq!(step(forged, "teardown")["outcome"], "passed", "{forged:#}");
 
-    assert_no_leftovers(&run_id(&String::from_utf8_lossy(&out.stderr)));
+    assert_no_leftovers(&ran.run_id());
     assert_eq!(sha256(&base), before, "{} changed", base.display());
 }
 
@@ -256,10 +218,13 @@ fn an_image_with_its_own_key_is_logged_in_with_the_scenarios_key() {
     std::fs::write(
         &scenario,
         format!(
-            "version: 1\nname: e2e-own-key\nhosts:\n  lab1: {{ uri: \"{LAB_URI}\", hypervisor: kvm, accel: qemu, netns: vs-lab-h1, bridge: vsbr0, \
+            "version: 1\nname: e2e-own-key\nhosts:\n  lab1: {{ uri: \"{}\", hypervisor: kvm, accel: qemu, netns: {}, bridge: {}, \
              capacity: {{ guests: 2, memory_mib: 2048 }} }}\nimages:\n  baked:{}  wrong:{}\
              guests:\n  g: {{ kind: kvm, image: baked, memory_mib: 512 }}\n\
              timeouts: {{ console: 5m, ssh: 3m, case: 12m }}\nmatrix: {{ image: [baked, wrong] }}\n",
+            h1().uri,
+            h1().netns,
+            h1().bridge,
             image(&baked),
             image(&other)
         ),

@@ -1,0 +1,283 @@
+//! The command line without a lab: usage and input errors, exit codes, output
+//! formats, and the helpers' own reading of the lab's status. libvirt's
+//! `test:///default` driver stands in for a host where one is needed.
+
+mod common;
+use common::*;
+
+use std::process::Command;
+
+#[test]
+fn a_kernel_without_xen_notes_fails_xen_pv_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = not_linux_scenario(dir.path(), "notes");
+    let json_path = dir.path().join("r.json");
+    let out = virtsmoke(&[
+        "run",
+        path.to_str().unwrap(),
+        "--json",
+        json_path.to_str().unwrap(),
+        "--artifacts",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let doc = json(&json_path);
+    let failed = first_failed(&doc["cases"][0]);
+    assert_eq!(failed["name"], "boot.running");
+    assert_eq!(failed["message"], "kernel /bin/sh has no Xen PV entry point (no such Xen ELF note)");
+}
+
+#[test]
+fn bad_input_is_exit_2_with_location() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nname: bad\nhosts:\n  h:\n    uri: \"test:///default\"\nimages:\n  tiny:\n    builtin: test-image\nguests:\n  g:\n    kind: kvm\n    image: tiny\n    memroy_mib: 512\n",
+    )
+    .unwrap();
+    for cmd in ["validate", "run"] {
+        let out = virtsmoke(&[cmd, path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("bad.yaml:13:5"), "{err}");
+        assert!(err.contains("memory_mib"), "{err}");
+    }
+}
+
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let mut child = Command::new(BIN)
+        .args(["list", "tests/fixtures/scenarios/good-minimal.yaml"])
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader goes away before anything is printed
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn usage_errors_are_exit_2_and_help_is_exit_0() {
+    assert_eq!(virtsmoke(&["run"]).status.code(), Some(2));
+    assert_eq!(virtsmoke(&["frobnicate"]).status.code(), Some(2));
+    for sub in ["run", "validate", "list", "lab", "image", "facts", "cleanup", "schema", "merge", "compare"] {
+        let out = virtsmoke(&[sub, "--help"]);
+        assert_eq!(out.status.code(), Some(0), "{sub}: {}", text(&out));
+    }
+}
+
+#[test]
+fn an_unreachable_host_is_exit_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.yaml");
+    std::fs::write(
+        &path,
+        "version: 1\nname: gone\nhosts:\n  h:\n    uri: \"qemu+unix:///system?socket=/nonexistent/sock\"\n    accel: qemu\nimages:\n  tiny:\n    builtin: test-image\nguests:\n  g:\n    kind: kvm\n    image: tiny\n",
+    )
+    .unwrap();
+    let junit = dir.path().join("j.xml");
+    let out = virtsmoke(&[
+        "run",
+        path.to_str().unwrap(),
+        "--junit",
+        junit.to_str().unwrap(),
+        "--artifacts",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<error") && xml.contains("cannot connect to libvirt"), "{xml}");
+    xmllint_schema(&junit);
+}
+
+#[test]
+fn json_format_streams_every_event_and_no_color_means_plain() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = not_linux_scenario(dir.path(), "events");
+    let out = virtsmoke(&[
+        "run",
+        path.to_str().unwrap(),
+        "--format",
+        "json",
+        "--color",
+        "always",
+        "--artifacts",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let events: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect(l)).collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds.first(), Some(&"run-started"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"run-finished"), "{kinds:?}");
+    for k in ["case-started", "step-finished", "case-finished"] {
+        assert!(kinds.contains(&k), "no {k} in {kinds:?}");
+    }
+    let finished = events.iter().find(|e| e["event"] == "case-finished").unwrap();
+    assert_eq!(finished["report"]["outcome"], "failed");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\x1b[31mFAIL\x1b[0m"));
+
+    // `auto` with NO_COLOR (and no terminal): no escape codes at all.
+    let plain = Command::new(BIN)
+        .args(["run", path.to_str().unwrap(), "--artifacts", dir.path().to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(plain.status.code(), Some(1));
+    assert!(plain.stdout.is_empty());
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains('\x1b'));
+}
+
+/// A scenario whose one case fails before anything boots: a `xen-pv` guest
+/// whose "kernel" is `/bin/sh`, on libvirt's test driver standing in for the host.
+fn not_linux_scenario(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
+    let path = dir.join("s.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "version: 1\nname: {name}\nhosts:\n  h:\n    uri: \"test:///default\"\n    hypervisor: xen\nimages:\n  not-linux:\n    kernel: /bin/sh\nguests:\n  g:\n    kind: xen-pv\n    image: not-linux\n"
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// What `virtsmoke lab status --json` prints for a lab of two KVM hosts and one
+/// Xen host under `dir`, made from the library's own status types the way
+/// `lab status` makes it (the KVM fields flattened, plus `xen`).
+fn lab_status_json(dir: &str) -> String {
+    use virtsmoke::lab::xen::XenHostStatus;
+    use virtsmoke::lab::{LabHostStatus, LabStatus};
+    let host = |n: u32| LabHostStatus {
+        name: format!("h{n}"),
+        netns: format!("vs-lab-h{n}"),
+        uri: format!("qemu+unix:///system?socket={dir}/h{n}/run/libvirt-sock"),
+        bridge: "vsbr0".into(),
+        address: format!("10.77.0.{n}/24"),
+        libvirtd_pid: Some(100 + n as i32),
+        virtlogd_pid: Some(200 + n as i32),
+        dnsmasq_pid: None,
+        leases: (n == 1).then(|| format!("{dir}/h1/dnsmasq.leases").into()),
+        healthy: true,
+        problems: vec![],
+    };
+    let kvm = LabStatus { dir: dir.into(), hosts: vec![host(1), host(2)] };
+    let xen = XenHostStatus {
+        name: "xen1".into(),
+        uri: format!("xen+ssh://root@127.0.0.1:2221/system?keyfile={dir}/xen/id_ed25519&no_verify=1"),
+        ssh: "127.0.0.1:2221".into(),
+        key: format!("{dir}/xen/id_ed25519").into(),
+        bridge: "xenbr0".into(),
+        bridge_address: "10.88.0.1/24".into(),
+        qemu_pid: Some(300),
+        serial_log: format!("{dir}/xen/xen1/serial.log").into(),
+        healthy: true,
+        problems: vec![],
+    };
+    let mut doc = serde_json::to_value(&kvm).unwrap();
+    doc["xen"] = serde_json::to_value(vec![xen]).unwrap();
+    serde_json::to_string_pretty(&doc).unwrap()
+}
+
+#[test]
+fn the_tests_read_the_lab_hosts_from_lab_status_json() {
+    let lab = LabStatus::parse(&lab_status_json("/elsewhere/lab")).unwrap();
+    let h2 = lab.kvm("h2");
+    assert_eq!(h2.uri, "qemu+unix:///system?socket=/elsewhere/lab/h2/run/libvirt-sock");
+    assert_eq!((h2.netns.as_str(), h2.libvirtd_pid, h2.virtlogd_pid), ("vs-lab-h2", Some(102), Some(202)));
+    let xen1 = lab.xen("xen1");
+    assert_eq!(xen1.ssh_address(), ("127.0.0.1", "2221"));
+    assert_eq!(xen1.jump_yaml(), "{ address: \"127.0.0.1:2221\", user: root, key: /elsewhere/lab/xen/id_ed25519 }");
+    let rendered =
+        lab.render("uri: \"@h1.uri@\"\nnetns: \"@h1.netns@\"\nleases: @h1.leases@\njump: @xen1.ssh@ @xen1.key@\n");
+    assert_eq!(
+        rendered,
+        "uri: \"qemu+unix:///system?socket=/elsewhere/lab/h1/run/libvirt-sock\"\nnetns: \"vs-lab-h1\"\n\
+         leases: /elsewhere/lab/h1/dnsmasq.leases\njump: 127.0.0.1:2221 /elsewhere/lab/xen/id_ed25519\n"
+    );
+}
+
+#[test]
+#[should_panic(expected = "placeholder @h3.uri@ names no host of the lab")]
+fn a_placeholder_of_a_host_the_lab_lacks_is_refused() {
+    LabStatus::parse(&lab_status_json("/elsewhere/lab")).unwrap().render("uri: \"@h3.uri@\"\n");
+}
+
+/// Every lab fixture, filled in for a lab elsewhere, is a valid scenario (or
+/// inventory) that names that lab's hosts and nothing of the default layout.
+#[test]
+fn every_lab_fixture_fills_in_and_validates() {
+    let lab = LabStatus::parse(&lab_status_json("/elsewhere/lab")).unwrap();
+    let mut filled = 0;
+    for path in walk(&fixture("e2e")) {
+        let source = std::fs::read_to_string(&path).unwrap();
+        if common::lab::placeholders(&source).is_empty() {
+            continue;
+        }
+        let relative = path.strip_prefix(root()).unwrap().to_str().unwrap().to_string();
+        let rendered = lab.render_file(&relative);
+        let contents = std::fs::read_to_string(&rendered).unwrap();
+        assert!(contents.contains("/elsewhere/lab/"), "{relative}:\n{contents}");
+        assert!(!contents.contains("virtsmoke-lab") && !contents.contains("vs-lab-h1 "), "{relative}:\n{contents}");
+        // An inventory (hosts only) is validated with a scenario beside it.
+        let beside = tempfile::NamedTempFile::new().unwrap();
+        let guests = "version: 1\nname: beside\nimages:\n  tiny:\n    builtin: test-image\nguests:\n  g:\n    kind: xen-pv\n    image: tiny\n";
+        std::fs::write(beside.path(), guests).unwrap();
+        let mut args = vec!["validate", rendered.to_str().unwrap()];
+        if !contents.contains("\nguests:") {
+            args.push(beside.path().to_str().unwrap());
+        }
+        let out = virtsmoke(&args);
+        assert_eq!(out.status.code(), Some(0), "{relative}: {}", text(&out));
+        filled += 1;
+    }
+    assert!(filled >= 12, "only {filled} lab fixtures have placeholders");
+}
+
+/// ci/test picks the lab tests by their binary's name: `e2e_kvm*` on the KVM
+/// lab, `e2e_xen*` on the Xen lab, `by_hand*` never. An ignored test anywhere
+/// else would run in no phase; a test of a lab binary that is not ignored
+/// would run without its lab.
+#[test]
+fn every_lab_test_is_in_a_binary_named_for_its_lab() {
+    let lab_binary = |name: &str| ["e2e_kvm", "e2e_xen", "by_hand"].iter().any(|p| name.starts_with(p));
+    let mut lab_tests = 0;
+    for entry in std::fs::read_dir(root().join("tests")).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_string();
+        if !name.ends_with(".rs") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        let tests = source.matches("#[test]").count();
+        let ignored = source.matches("#[test]\n#[ignore").count();
+        if lab_binary(&name) {
+            assert_eq!(ignored, tests, "{name}: a test without #[ignore] would run without its lab");
+            lab_tests += tests;
+        } else {
+            assert_eq!(ignored, 0, "{name}: an ignored test outside e2e_kvm*/e2e_xen*/by_hand* runs in no phase");
+        }
+    }
+    assert!(lab_tests >= 27, "only {lab_tests} lab tests found");
+}
+
+/// `spawn_until`, which the lab tests use to act at a moment of a run, stops
+/// at the line it waits for and `finish` gives the rest of the run.
+#[test]
+fn spawn_until_waits_for_a_line_and_finish_reads_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = not_linux_scenario(dir.path(), "spawned");
+    let args = ["run", "-v", path.to_str().unwrap(), "--artifacts", dir.path().to_str().unwrap()];
+    let running = spawn_until(&args, |line| line.contains("boot.running"));
+    assert!(running.seen.lines().last().unwrap().contains("boot.running"), "{}", running.seen);
+    let run = running.run_id();
+    let (status, all) = running.finish();
+    assert_eq!(status.code(), Some(1), "{all}");
+    assert!(all.starts_with(&format!("run {run}:")), "{all}");
+    assert!(all.contains("no Xen PV entry point"), "{all}");
+}
