@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::probe::{Probe, ProbeFigures};
-use super::{GuestUnderTest, StepFailure, SubResult};
+use super::{CaseEnv, GuestUnderTest, HostRef, StepFailure, SubResult};
 use crate::backend::Host;
 use crate::backend::RunState;
 use crate::backend::migrate::MigrateOptions;
@@ -36,6 +36,57 @@ fn options(spec: &MigrateCheck) -> MigrateOptions {
 }
 
 const SHORT: Duration = Duration::from_secs(20);
+
+/// Whether `name` (with `spec`) is a host a migration with the `named` target goes to.
+fn is_target(name: &str, spec: &crate::plan::HostSpec, named: Option<&str>) -> bool {
+    match named {
+        Some(n) => name == n,
+        None => spec.roles.iter().any(|r| r == "migration-target"),
+    }
+}
+
+/// The hosts of the run a migrate check may move guests to.
+pub fn hosts_needed<'a>(
+    spec: &MigrateCheck,
+    hosts: &'a std::collections::BTreeMap<String, crate::plan::HostSpec>,
+) -> Vec<&'a String> {
+    hosts.iter().filter(|(name, h)| is_target(name, h, spec.target.as_deref())).map(|(name, _)| name).collect()
+}
+
+/// The host a migration moves guests to: the named one, or the first other
+/// usable host with the role `migration-target`.
+pub fn target<'a>(others: &[HostRef<'a>], named: Option<&str>) -> Option<HostRef<'a>> {
+    others.iter().copied().find(|h| is_target(&h.spec.name, h.spec, named))
+}
+
+/// The migrate check: every guest in turn, until one fails.
+pub async fn check(env: &CaseEnv<'_>, spec: &MigrateCheck, guests: &mut [GuestUnderTest]) -> Vec<SubResult> {
+    let t = Instant::now();
+    let Some(away) = target(&env.others, spec.target.as_deref()) else {
+        let why = match &spec.target {
+            Some(t) => format!("migration target host `{t}` is not usable in this run"),
+            None => "no other usable host has the role `migration-target`".to_string(),
+        };
+        return vec![SubResult {
+            name: "migrate".into(),
+            duration: t.elapsed(),
+            result: Err(StepFailure::error(why)),
+            properties: vec![],
+        }];
+    };
+    let ends = Endpoints { home: env.home.host, away: away.host, probe_netns: env.home.spec.netns.as_deref() };
+    let mut out = Vec::new();
+    for g in guests.iter_mut() {
+        let console = env.case_dir.join(format!("{}.console.log", g.name));
+        let results = run(g, &ends, spec, &console).await;
+        let failed = results.iter().any(|r| r.result.is_err());
+        out.extend(results);
+        if failed {
+            break;
+        }
+    }
+    out
+}
 
 /// Runs every round for one guest; each round is one testcase.
 pub async fn run(
@@ -212,9 +263,10 @@ async fn one_round(
         Err(m) => lost.push(m),
     }
     if let Some(p) = &probe
-        && p.replies == 0 {
-            lost.push("the probe never got an answer".into());
-        }
+        && p.replies == 0
+    {
+        lost.push("the probe never got an answer".into());
+    }
     if !lost.is_empty() {
         return Err(StepFailure {
             outcome: Outcome::Failed,
@@ -248,5 +300,56 @@ async fn settle_after_failure(name: &str, from: &Host, to: &Host) -> String {
         (true, false) => format!(" (the guest stays on {})", from.name),
         (false, true) => format!(" (the guest ended up on {} anyway)", to.name),
         (false, false) => " (the guest is on neither host any more)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor};
+
+    fn host(name: &str, roles: &[&str]) -> (String, HostSpec) {
+        let spec = HostSpec {
+            name: name.into(),
+            uri: "test:///default".into(),
+            hypervisor: Hypervisor::Kvm,
+            accel: AccelPreference::Auto,
+            netns: None,
+            bridge: "br0".into(),
+            capacity: Capacity { guests: 1, memory_mib: 1024 },
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            labels: Default::default(),
+            jump: None,
+        };
+        (name.to_string(), spec)
+    }
+
+    fn spec(target: Option<&str>) -> MigrateCheck {
+        MigrateCheck {
+            target: target.map(str::to_string),
+            rounds: 2,
+            live: true,
+            peer_to_peer: false,
+            tunnelled: false,
+            persistent: false,
+            undefine_source: false,
+            copy_storage: false,
+            bandwidth_mib_s: None,
+            allowed_downtime_ms: None,
+            max_downtime_ms: None,
+            ssh: SshContinuity::Reconnect,
+        }
+    }
+
+    #[test]
+    fn the_hosts_a_migration_needs_are_the_named_one_or_those_with_the_role() {
+        let hosts =
+            [host("a", &[]), host("b", &["migration-target"]), host("c", &["migration-target"])].into_iter().collect();
+        assert_eq!(hosts_needed(&spec(Some("a")), &hosts), ["a"]);
+        assert_eq!(hosts_needed(&spec(None), &hosts), ["b", "c"]);
+        assert!(hosts_needed(&spec(Some("zz")), &hosts).is_empty());
+        let (_, b) = host("b", &["migration-target"]);
+        assert!(is_target("b", &b, None));
+        assert!(!is_target("b", &b, Some("c")));
     }
 }

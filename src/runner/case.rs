@@ -14,7 +14,7 @@ use crate::backend::domain_xml::{self, DomainXmlInput, Ownership};
 use crate::checks::{self, GuestUnderTest, StepFailure};
 use crate::events::{CaseReport, KeptGuest, Outcome, RunEvent, StepRecord};
 use crate::guest::console_scan;
-use crate::plan::{Boot, Case, CheckSpec, GuestNetwork, GuestSpec, Image, ImageSpec, SeedKind};
+use crate::plan::{Boot, Case, GuestNetwork, GuestSpec, Image, ImageSpec, SeedKind};
 
 /// Collects a case's steps and announces each as it finishes.
 struct Recorder<'a> {
@@ -166,7 +166,7 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
         // Checks with several testcases name them `CHECK.something`; none of them
         // having run means the check itself did not run.
         let prefix = format!("{}.", check.name());
-        if *check != CheckSpec::Boot && !rec.steps.iter().any(|s| s.name.starts_with(&prefix)) {
+        if checks::has_own_testcases(check) && !rec.steps.iter().any(|s| s.name.starts_with(&prefix)) {
             rec.not_run(None, check.name(), "not run: an earlier step did not pass");
         }
     }
@@ -174,21 +174,22 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
     let outcome_before_teardown = CaseReport::outcome_of(&rec.steps);
     let keep = ctx.keep_on_failure && matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error);
     if matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error)
-        && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host) {
-            // A second signal wants the guests gone now: the evidence waits for nobody.
-            let gather = async {
-                let mut found = Vec::new();
-                for g in &guests {
-                    found.extend(super::evidence::collect(host, g, &case_dir).await);
-                }
-                found
-            };
-            tokio::select! {
-                biased;
-                _ = ctx.hurry.cancelled() => {}
-                found = gather => artifacts.extend(found),
+        && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host)
+    {
+        // A second signal wants the guests gone now: the evidence waits for nobody.
+        let gather = async {
+            let mut found = Vec::new();
+            for g in &guests {
+                found.extend(super::evidence::collect(host, g, &case_dir).await);
             }
+            found
+        };
+        tokio::select! {
+            biased;
+            _ = ctx.hurry.cancelled() => {}
+            found = gather => artifacts.extend(found),
         }
+    }
     let (consoles, kept) = teardown(&ctx, index, guests, keep, &mut rec).await;
 
     let mut report = CaseReport {
@@ -335,79 +336,15 @@ async fn run_body(
     }
     rec.property("boot_ms", boot_ms);
 
+    let env = checks::CaseEnv {
+        specs: &case.guests,
+        home: checks::HostRef { spec: &host.spec, host: &host.host },
+        others: other_hosts(ctx, host),
+        timeouts: &case.timeouts,
+        case_dir,
+    };
     for check in &case.checks {
-        match check {
-            CheckSpec::Boot => {}
-            CheckSpec::Command { name, run, expect_exit, expect_output, retries } => {
-                let t = Instant::now();
-                let mut attempts = Vec::new();
-                let result = loop {
-                    let at = Instant::now();
-                    let mut result = Ok(());
-                    for g in guests.iter() {
-                        let Some(target) = &g.ssh else { continue };
-                        if let Err(mut f) = checks::command::run(
-                            target,
-                            run,
-                            *expect_exit,
-                            expect_output.as_deref(),
-                            case.timeouts.command,
-                        )
-                        .await
-                        {
-                            if guests.len() > 1 {
-                                f.message = format!("{}: {}", g.name, f.message);
-                            }
-                            result = Err(f);
-                            break;
-                        }
-                    }
-                    match result {
-                        Err(f) if (attempts.len() as u32) < *retries => attempts.push(crate::events::FailedAttempt {
-                            duration: at.elapsed(),
-                            message: f.message,
-                            detail: f.detail,
-                        }),
-                        r => break r,
-                    }
-                };
-                rec.record_with_attempts(None, name, t, result, attempts);
-            }
-            CheckSpec::Network(spec) => {
-                let env = checks::CheckEnv {
-                    guests: guests.as_slice(),
-                    host_netns: host.spec.netns.as_deref(),
-                    timeouts: &case.timeouts,
-                };
-                let results = checks::network::run(&env, spec, &case.guests).await;
-                record_sub_results(rec, results);
-            }
-            CheckSpec::Migrate(spec) => {
-                let t = Instant::now();
-                let Some(away) = migration_target(ctx, host, spec.target.as_deref()) else {
-                    let why = match &spec.target {
-                        Some(t) => format!("migration target host `{t}` is not usable in this run"),
-                        None => "no other usable host has the role `migration-target`".to_string(),
-                    };
-                    rec.record(None, "migrate", t, Err(StepFailure::error(why)));
-                    continue;
-                };
-                let ends = checks::migrate::Endpoints {
-                    home: &host.host,
-                    away: &away.host,
-                    probe_netns: host.spec.netns.as_deref(),
-                };
-                for g in guests.iter_mut() {
-                    let console = case_dir.join(format!("{}.console.log", g.name));
-                    let results = checks::migrate::run(g, &ends, spec, &console).await;
-                    let failed = results.iter().any(|r| r.result.is_err());
-                    record_sub_results(rec, results);
-                    if failed {
-                        break;
-                    }
-                }
-            }
-        }
+        record_testcases(rec, checks::run(check, &env, guests).await);
     }
 }
 
@@ -455,29 +392,27 @@ async fn readiness(
     ok
 }
 
-/// The host a `migrate` check moves guests to: the named one, or the first other
-/// ready host with the role `migration-target`.
-fn migration_target<'a>(ctx: &'a RunContext, home: &ReadyHost, named: Option<&str>) -> Option<&'a ReadyHost> {
-    ctx.hosts.iter().find_map(|(name, state)| match state {
-        HostState::Ready(h) if *name != home.spec.name => {
-            let wanted = match named {
-                Some(n) => name == n,
-                None => h.spec.roles.iter().any(|r| r == "migration-target"),
-            };
-            wanted.then_some(&**h)
-        }
-        _ => None,
-    })
+/// The usable hosts of the run other than the case's, in name order.
+fn other_hosts<'a>(ctx: &'a RunContext, home: &ReadyHost) -> Vec<checks::HostRef<'a>> {
+    ctx.hosts
+        .values()
+        .filter_map(|state| match state {
+            HostState::Ready(h) if h.spec.name != home.spec.name => {
+                Some(checks::HostRef { spec: &h.spec, host: &h.host })
+            }
+            _ => None,
+        })
+        .collect()
 }
 
-/// Records what a multi-testcase check produced.
-fn record_sub_results(rec: &mut Recorder<'_>, results: Vec<checks::SubResult>) {
-    for r in results {
+/// Records what a check produced.
+fn record_testcases(rec: &mut Recorder<'_>, testcases: Vec<checks::Testcase>) {
+    for checks::Testcase { result: r, attempts } in testcases {
         let started = Instant::now() - r.duration;
         for (k, v) in r.properties {
             rec.property(k, v);
         }
-        rec.record(None, &r.name, started, r.result);
+        rec.record_with_attempts(None, &r.name, started, r.result, attempts);
     }
 }
 

@@ -139,17 +139,7 @@ async fn prepare_and_run(
         plan.cases.iter().flat_map(|c| std::iter::once(&c.host).chain(&c.candidates)).collect();
     // Hosts that only receive migrated guests are needed too.
     for check in plan.cases.iter().flat_map(|c| &c.checks) {
-        if let crate::plan::CheckSpec::Migrate(m) = check {
-            for (name, h) in &plan.hosts {
-                let target = match &m.target {
-                    Some(t) => t == name,
-                    None => h.roles.iter().any(|r| r == "migration-target"),
-                };
-                if target {
-                    used.insert(name);
-                }
-            }
-        }
+        used.extend(crate::checks::hosts_needed(check, &plan.hosts));
     }
     let mut hosts = BTreeMap::new();
     let mut unusable_hosts = Vec::new();
@@ -186,7 +176,13 @@ async fn prepare_and_run(
                 });
                 hosts.insert(
                     spec.name.clone(),
-                    HostState::Ready(Box::new(ReadyHost { spec, host, facts, domain_type: choice.domain_type, xenstore_basis })),
+                    HostState::Ready(Box::new(ReadyHost {
+                        spec,
+                        host,
+                        facts,
+                        domain_type: choice.domain_type,
+                        xenstore_basis,
+                    })),
                 );
             }
             Err(e) => {
