@@ -1,26 +1,10 @@
 //! Facts libvirt does not give: the host's kernel, distribution, package builds,
 //! and on Xen hosts `xl info` (version, changeset, command line).
 
-use std::net::ToSocketAddrs;
-
 use crate::backend::HostFacts;
-use crate::backend::host_shell::{self, HostShell};
-use crate::guest::ssh::SshTarget;
+use crate::backend::host_shell;
+use crate::hostaccess::shell_for;
 use crate::plan::{HostSpec, Hypervisor};
-
-pub fn shell_for(spec: &HostSpec) -> HostShell {
-    let ssh = spec.jump.as_ref().and_then(|j| {
-        Some(SshTarget {
-            addr: j.address.to_socket_addrs().ok()?.next()?,
-            netns: spec.netns.clone(),
-            user: j.user.clone(),
-            private_key: j.key.clone(),
-            jump: None,
-            host_key_sha256: None,
-        })
-    });
-    HostShell::for_host(&spec.uri, ssh)
-}
 
 /// Adds what the host's shell can tell to `facts.extra`; silent where it cannot.
 pub async fn enrich(spec: &HostSpec, facts: &mut HostFacts) {
