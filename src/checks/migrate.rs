@@ -160,27 +160,28 @@ struct RoundFigures {
     probe: Option<ProbeFigures>,
 }
 
-async fn one_round(
-    guest: &mut GuestUnderTest,
-    from: &Host,
-    to: &Host,
-    probe_netns: Option<&str>,
-    spec: &MigrateCheck,
-    console: &std::path::Path,
-) -> Result<RoundFigures, StepFailure> {
+/// What must survive a move, taken before it: uptime, a background process,
+/// an open connection (with `ssh: keep`).
+struct Before {
+    target: ssh::SshTarget,
+    addr: std::net::IpAddr,
+    uptime: f64,
+    marker_pid: String,
+    session: Option<SshSession>,
+}
+
+async fn before_move(guest: &GuestUnderTest, spec: &MigrateCheck) -> Result<Before, StepFailure> {
     let setup = |what: &str, e: &dyn std::error::Error| {
         StepFailure::error(format!("before migrating, {what}: {}", crate::error_chain(e)))
     };
     let target = guest.ssh.clone().ok_or_else(|| StepFailure::error("the guest has no SSH access"))?;
     let addr = guest.address.ok_or_else(|| StepFailure::error("the guest has no known address"))?;
-
-    // What must survive the move: uptime, a background process, an open connection.
     let before =
         ssh::exec(&target, "cat /proc/uptime; setsid sleep 1000000 </dev/null >/dev/null 2>&1 & echo $!", SHORT)
             .await
             .map_err(|e| setup("the guest did not answer", &e))?;
     let mut lines = before.stdout.lines();
-    let uptime_before: f64 =
+    let uptime: f64 =
         lines.next().and_then(|l| l.split_whitespace().next()).and_then(|u| u.parse().ok()).unwrap_or(0.0);
     let marker_pid = lines.next().unwrap_or("").trim().to_string();
     let session = match spec.ssh {
@@ -189,8 +190,19 @@ async fn one_round(
         ),
         SshContinuity::Reconnect => None,
     };
-    let probe = Probe::start(probe_netns, addr).ok();
+    Ok(Before { target, addr, uptime, marker_pid, session })
+}
 
+async fn one_round(
+    guest: &mut GuestUnderTest,
+    from: &Host,
+    to: &Host,
+    probe_netns: Option<&str>,
+    spec: &MigrateCheck,
+    console: &std::path::Path,
+) -> Result<RoundFigures, StepFailure> {
+    let before = before_move(guest, spec).await?;
+    let probe = Probe::start(probe_netns, before.addr).ok();
     let moved = guest.domain.migrate(to, options(spec)).await;
     let probe = match probe {
         // Let the probe see the guest answer again after the switch-over.
@@ -211,58 +223,27 @@ async fn one_round(
             )));
         }
     };
-
-    // Continuity: on the target, gone from the source, same boot, same process, same connection.
-    let mut lost = Vec::new();
-    match moved.domain.state().await {
-        Ok(RunState::Running) => {}
-        Ok(s) => lost.push(format!("the guest is {s:?} on {}", to.name)),
-        Err(e) => lost.push(format!("cannot read the guest's state on {}: {}", to.name, crate::error_chain(&e))),
-    }
-    match from.domain_state(&guest.domain.name).await {
-        Ok(RunState::Gone) | Ok(RunState::ShutOff) => {}
-        Ok(s) => lost.push(format!("the guest is still {s:?} on {}", from.name)),
-        Err(e) => lost.push(format!("cannot check the source {}: {}", from.name, crate::error_chain(&e))),
-    }
-    let old_console = std::mem::replace(
-        &mut guest.console,
-        match moved.domain.reopen_console(console.to_path_buf()).await {
-            Ok(c) => c,
-            Err(e) => {
-                return Err(StepFailure::error(format!(
-                    "cannot attach to the console on {}: {}",
-                    to.name,
-                    crate::error_chain(&e)
-                )));
-            }
-        },
-    );
-    old_console.stop();
-    guest.domain = moved.domain;
-
-    let check = format!("cat /proc/uptime; kill -0 {marker_pid} && echo alive");
-    let after = match &session {
-        Some(s) => s
-            .exec(&check, SHORT)
-            .await
-            .map_err(|e| format!("the SSH connection opened before the migration broke: {}", crate::error_chain(&e))),
-        None => ssh::exec(&target, &check, SHORT)
-            .await
-            .map_err(|e| format!("cannot reconnect over SSH after the migration: {}", crate::error_chain(&e))),
-    };
-    match after {
-        Ok(out) => {
-            let uptime_after: f64 = out.stdout.split_whitespace().next().and_then(|u| u.parse().ok()).unwrap_or(0.0);
-            if uptime_after < uptime_before {
-                lost.push(format!("the guest rebooted: uptime went from {uptime_before:.1}s to {uptime_after:.1}s"));
-            }
-            if !out.stdout.contains("alive") {
-                lost.push(format!("the background process {marker_pid} started before the migration is gone"));
-            }
+    let mut lost = where_now(&moved.domain, &guest.domain.name, from, to).await;
+    let console = match moved.domain.reopen_console(console.to_path_buf()).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(StepFailure::error(format!(
+                "cannot attach to the console on {}: {}",
+                to.name,
+                crate::error_chain(&e)
+            )));
         }
-        Err(m) => lost.push(m),
-    }
-    if let Some(p) = &probe
+    };
+    std::mem::replace(&mut guest.console, console).stop();
+    let figures = RoundFigures {
+        migration: moved.elapsed,
+        hypervisor_downtime_ms: moved.hypervisor_downtime_ms,
+        hypervisor_total_ms: moved.hypervisor_total_ms,
+        probe,
+    };
+    guest.domain = moved.domain;
+    lost.extend(same_guest(&before).await);
+    if let Some(p) = &figures.probe
         && p.replies == 0
     {
         lost.push("the probe never got an answer".into());
@@ -274,12 +255,51 @@ async fn one_round(
             detail: None,
         });
     }
-    Ok(RoundFigures {
-        migration: moved.elapsed,
-        hypervisor_downtime_ms: moved.hypervisor_downtime_ms,
-        hypervisor_total_ms: moved.hypervisor_total_ms,
-        probe,
-    })
+    Ok(figures)
+}
+
+/// On the target, gone from the source: what is wrong with where the guest is.
+async fn where_now(moved: &crate::backend::GuestDomain, name: &str, from: &Host, to: &Host) -> Vec<String> {
+    let mut lost = Vec::new();
+    match moved.state().await {
+        Ok(RunState::Running) => {}
+        Ok(s) => lost.push(format!("the guest is {s:?} on {}", to.name)),
+        Err(e) => lost.push(format!("cannot read the guest's state on {}: {}", to.name, crate::error_chain(&e))),
+    }
+    match from.domain_state(name).await {
+        Ok(RunState::Gone) | Ok(RunState::ShutOff) => {}
+        Ok(s) => lost.push(format!("the guest is still {s:?} on {}", from.name)),
+        Err(e) => lost.push(format!("cannot check the source {}: {}", from.name, crate::error_chain(&e))),
+    }
+    lost
+}
+
+/// Same boot, same process, same (or a new) connection: what is wrong.
+async fn same_guest(before: &Before) -> Vec<String> {
+    let mut lost = Vec::new();
+    let check = format!("cat /proc/uptime; kill -0 {} && echo alive", before.marker_pid);
+    let after = match &before.session {
+        Some(s) => s
+            .exec(&check, SHORT)
+            .await
+            .map_err(|e| format!("the SSH connection opened before the migration broke: {}", crate::error_chain(&e))),
+        None => ssh::exec(&before.target, &check, SHORT)
+            .await
+            .map_err(|e| format!("cannot reconnect over SSH after the migration: {}", crate::error_chain(&e))),
+    };
+    match after {
+        Ok(out) => {
+            let uptime_after: f64 = out.stdout.split_whitespace().next().and_then(|u| u.parse().ok()).unwrap_or(0.0);
+            if uptime_after < before.uptime {
+                lost.push(format!("the guest rebooted: uptime went from {:.1}s to {uptime_after:.1}s", before.uptime));
+            }
+            if !out.stdout.contains("alive") {
+                lost.push(format!("the background process {} started before the migration is gone", before.marker_pid));
+            }
+        }
+        Err(m) => lost.push(m),
+    }
+    lost
 }
 
 /// After a failed migration the guest must be on exactly one host. A copy on the
