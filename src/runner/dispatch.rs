@@ -9,6 +9,7 @@ use std::time::{Duration, SystemTime};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{JoinError, JoinSet};
+use tokio_util::sync::CancellationToken;
 
 use super::case;
 use super::context::{HostState, RunContext};
@@ -200,8 +201,14 @@ async fn collect(
                 }
                 None => break,
             },
-            Some(_) = recv_signal(&mut sigint) => { signals += 1; interrupt(ctx, signals); emit(&RunEvent::Interrupted { signal: "SIGINT".into(), count: signals }); }
-            Some(_) = recv_signal(&mut sigterm) => { signals += 1; interrupt(ctx, signals); emit(&RunEvent::Interrupted { signal: "SIGTERM".into(), count: signals }); }
+            Some(_) = recv_signal(&mut sigint) => {
+                let other = pending(&mut sigterm).await.then_some("SIGTERM");
+                on_signals((&ctx.cancel, &ctx.hurry), &mut signals, ["SIGINT"].into_iter().chain(other), emit);
+            }
+            Some(_) = recv_signal(&mut sigterm) => {
+                let other = pending(&mut sigint).await.then_some("SIGINT");
+                on_signals((&ctx.cancel, &ctx.hurry), &mut signals, ["SIGTERM"].into_iter().chain(other), emit);
+            }
         }
     }
     while let Ok(ev) = rx.try_recv() {
@@ -211,12 +218,38 @@ async fn collect(
     (reports.into_iter().map(|(_, r)| r).collect(), signals > 0)
 }
 
+/// Counts the signals received (two sent together count as two at once, so
+/// that the teardown hurries before any case sees the first alone), then acts.
+fn on_signals<'a>(
+    tokens: (&CancellationToken, &CancellationToken),
+    signals: &mut u32,
+    names: impl Iterator<Item = &'a str>,
+    emit: &mut impl FnMut(&RunEvent),
+) {
+    let before = *signals;
+    let names: Vec<&str> = names.collect();
+    *signals += names.len() as u32;
+    interrupt(tokens, *signals);
+    for (i, name) in names.into_iter().enumerate() {
+        emit(&RunEvent::Interrupted { signal: name.into(), count: before + 1 + i as u32 });
+    }
+}
+
+/// Whether a signal has arrived on `s` and not been seen yet (takes it).
+async fn pending(s: &mut Option<tokio::signal::unix::Signal>) -> bool {
+    tokio::select! {
+        biased;
+        Some(_) = recv_signal(s) => true,
+        () = std::future::ready(()) => false,
+    }
+}
+
 /// The first signal stops the run (teardown as usual, evidence of failures
 /// gathered); a second one hurries the teardown (no evidence, destroy only).
-fn interrupt(ctx: &RunContext, signals: u32) {
-    ctx.cancel.cancel();
+fn interrupt((cancel, hurry): (&CancellationToken, &CancellationToken), signals: u32) {
+    cancel.cancel();
     if signals > 1 {
-        ctx.hurry.cancel();
+        hurry.cancel();
     }
 }
 
@@ -240,6 +273,22 @@ mod tests {
         r.steps.clear();
         r.outcome = Outcome::Passed;
         r
+    }
+
+    #[test]
+    fn two_signals_seen_together_hurry_at_once() {
+        let (cancel, hurry) = (CancellationToken::new(), CancellationToken::new());
+        let (mut signals, mut seen) = (0, Vec::new());
+        on_signals((&cancel, &hurry), &mut signals, ["SIGTERM", "SIGINT"].into_iter(), &mut |ev: &RunEvent| {
+            if let RunEvent::Interrupted { signal, count } = ev {
+                seen.push((signal.clone(), *count));
+            }
+        });
+        assert!(cancel.is_cancelled() && hurry.is_cancelled());
+        assert_eq!(seen, [("SIGTERM".to_string(), 1), ("SIGINT".to_string(), 2)]);
+        let (cancel, hurry) = (CancellationToken::new(), CancellationToken::new());
+        on_signals((&cancel, &hurry), &mut 0, ["SIGINT"].into_iter(), &mut |_: &RunEvent| {});
+        assert!(cancel.is_cancelled() && !hurry.is_cancelled(), "one signal only stops the run");
     }
 
     #[tokio::test]
