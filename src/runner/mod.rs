@@ -15,6 +15,7 @@ mod dispatch;
 mod evidence;
 pub mod host_facts;
 mod host_slots;
+mod known_hosts;
 mod leak;
 mod names;
 mod options;

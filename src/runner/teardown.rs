@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::context::{HostState, ReadyHost, RunContext};
 use super::evidence::{self, Piece};
+use super::known_hosts;
 use super::recorder::Recorder;
 use crate::backend::RunState;
 use crate::checks::{GuestUnderTest, StepFailure};
@@ -89,7 +90,7 @@ pub async fn teardown(
     let mut proof = Proof::default();
     for g in guests {
         let text = if keep {
-            kept.push(kept_guest(ctx, &g));
+            kept.push(kept_guest(ctx, &g).await);
             g.console.text()
         } else {
             destroy(&g, &mut proof).await;
@@ -141,30 +142,30 @@ async fn sweep_unhandled(ctx: &RunContext, prefix: &str, proof: &mut Proof) {
 }
 
 /// A guest left running for a human (`--keep-on-failure`), with the commands
-/// to reach and remove it.
-fn kept_guest(ctx: &RunContext, g: &GuestUnderTest) -> KeptGuest {
+/// to reach and remove it; its host key goes to a known_hosts file in the
+/// run's directory (kept with it).
+async fn kept_guest(ctx: &RunContext, g: &GuestUnderTest) -> KeptGuest {
+    let ssh = match &g.ssh {
+        Some(target) => {
+            let file = ctx.run_dir.join(format!("{}.known_hosts", g.domain.name));
+            let known = tokio::select! {
+                biased;
+                _ = ctx.hurry.cancelled() => known_hosts::HostKeyFile::Unverified {
+                    file,
+                    why: "a second signal cut reading the guest's host key short".into(),
+                },
+                known = known_hosts::write_for(target, &file) => known,
+            };
+            Some(known_hosts::ssh_line(target, &known))
+        }
+        None => None,
+    };
     KeptGuest {
         domain: g.domain.name.clone(),
         uri: g.domain.host.uri.clone(),
         remove: format!("virtsmoke cleanup --uri '{}' --run {}", g.domain.host.uri, ctx.run_id),
-        ssh: g.ssh.as_ref().map(ssh_line),
+        ssh,
     }
-}
-
-/// The command line that logs in to a kept guest.
-fn ssh_line(s: &crate::guest::ssh::SshTarget) -> String {
-    let ns = s.netns.as_deref().map(|n| format!("ip netns exec {n} ")).unwrap_or_default();
-    let jump = s
-        .jump
-        .as_ref()
-        .map(|j| format!("-o ProxyJump={}@{}:{} ", j.user, j.addr.ip(), j.addr.port()))
-        .unwrap_or_default();
-    format!(
-        "{ns}ssh {jump}-i {} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null {}@{}",
-        s.private_key.display(),
-        s.user,
-        s.addr.ip()
-    )
 }
 
 /// Everything the console scan saw, fatal or not (warnings do not fail a case,
