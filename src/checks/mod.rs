@@ -178,6 +178,6 @@ pub fn has_own_testcases(check: &CheckSpec) -> bool {
 pub fn hosts_needed<'a>(check: &CheckSpec, hosts: &'a std::collections::BTreeMap<String, HostSpec>) -> Vec<&'a String> {
     match check {
         CheckSpec::Migrate(spec) => migrate::hosts_needed(spec, hosts),
-        CheckSpec::Boot | CheckSpec::Command { .. } | CheckSpec::Network(_) => Vec::new(),
+        _ => Vec::new(),
     }
 }

@@ -13,7 +13,6 @@ mod case;
 mod context;
 mod dispatch;
 mod evidence;
-pub mod host_facts;
 mod host_slots;
 mod known_hosts;
 mod leak;
@@ -23,7 +22,7 @@ mod prepare;
 mod provision;
 mod recorder;
 mod staged;
-pub mod staging;
+mod staging;
 mod teardown;
 
 use std::path::Path;
@@ -37,7 +36,6 @@ use crate::guest::keys::RunKey;
 use crate::plan::Plan;
 use crate::rundir::{mark_alive, runs_dir};
 use context::RunContext;
-pub use names::{domain_name, mac_for, slug};
 pub use options::{RunError, RunOptions, RunResult};
 
 pub async fn run(plan: Plan, opts: RunOptions, mut emit: impl FnMut(&RunEvent)) -> Result<RunResult, RunError> {

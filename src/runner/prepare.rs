@@ -8,7 +8,6 @@ use tokio::task::JoinSet;
 
 use super::accel::{self, AccelChoice};
 use super::context::{HostState, ReadyHost};
-use super::host_facts;
 use super::leak::xenstore_domains;
 use super::options::RunError;
 use crate::backend::{BackendError, Host, HostFacts};
@@ -107,7 +106,7 @@ pub async fn hosts(
 async fn connect(spec: &HostSpec, kernel: &Path, run_id: &str, scratch: &Path) -> Result<Connected, BackendError> {
     let host = Host::connect(&spec.name, &spec.uri).await?;
     let mut facts = host.facts().await?;
-    host_facts::enrich(spec, &mut facts).await;
+    crate::hostaccess::enrich(spec, &mut facts).await;
     let choice = accel::choose(&host, &facts, spec.hypervisor, spec.accel, kernel, run_id, scratch).await?;
     let xenstore_basis = xenstore_domains(spec).await;
     Ok((host, facts, choice, xenstore_basis))
