@@ -247,10 +247,11 @@ async fn pending(s: &mut Option<tokio::signal::unix::Signal>) -> bool {
 /// The first signal stops the run (teardown as usual, evidence of failures
 /// gathered); a second one hurries the teardown (no evidence, destroy only).
 fn interrupt((cancel, hurry): (&CancellationToken, &CancellationToken), signals: u32) {
-    cancel.cancel();
+    // Hurry first: a case that sees the cancellation already sees the hurry.
     if signals > 1 {
         hurry.cancel();
     }
+    cancel.cancel();
 }
 
 async fn recv_signal(s: &mut Option<tokio::signal::unix::Signal>) -> Option<()> {
