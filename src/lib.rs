@@ -35,10 +35,12 @@ pub mod checks;
 pub mod cli;
 pub mod events;
 pub mod guest;
+pub mod hostaccess;
 pub mod image;
 pub mod lab;
 pub mod plan;
 pub mod report;
+pub mod rundir;
 pub mod runner;
 pub mod scenario;
 

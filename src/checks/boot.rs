@@ -163,6 +163,108 @@ pub struct SshReady {
     pub host_key: Option<HostKeyTrust>,
 }
 
+/// One `boot.ssh` wait: what it was asked, and what it learned so far.
+struct SshWait<'a> {
+    guest: &'a GuestUnderTest,
+    target: &'a SshTarget,
+    policy: HostKeyPolicy,
+    started: std::time::Instant,
+    /// A seeded guest prints its fingerprints near the end of its boot: they
+    /// are awaited this long, leaving time to log in once it is clear none will come.
+    fingerprint_wait: Duration,
+    last: std::sync::Mutex<Option<String>>,
+    trust: std::sync::Mutex<Option<HostKeyTrust>>,
+}
+
+impl SshWait<'_> {
+    fn set_last(&self, m: String) {
+        *self.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(m);
+    }
+
+    fn trust(&self) -> Option<HostKeyTrust> {
+        self.trust.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// The target with the host key to expect pinned; `Ok(None)` while there
+    /// is none to pin yet; `Err` when the key seen is not one the guest printed.
+    async fn pinned(&self) -> Result<Option<SshTarget>, String> {
+        let mut pinned = self.target.clone();
+        let wait = match (self.policy, self.trust()) {
+            (HostKeyPolicy::Any, _) => return Ok(Some(pinned)),
+            (_, Some(HostKeyTrust::Console { sha256 } | HostKeyTrust::FirstUse { sha256 })) => {
+                pinned.host_key_sha256 = Some(vec![sha256]);
+                return Ok(Some(pinned));
+            }
+            (HostKeyPolicy::Console { wait }, None) => wait,
+        };
+        let text = self.guest.console.text();
+        let printed = console_host_keys(&text);
+        let waiting = wait && !cloud_init_finished(&text) && self.started.elapsed() < self.fingerprint_wait;
+        if printed.is_none() && waiting {
+            self.set_last("waiting for the SSH host key fingerprints on the console".into());
+            return Ok(None);
+        }
+        let seen = match ssh::host_key_sha256(self.target, Duration::from_secs(10)).await {
+            Ok(seen) => seen,
+            Err(e) => {
+                self.set_last(crate::error_chain(&e));
+                return Ok(None);
+            }
+        };
+        let t = match printed {
+            Some(fps) if fps.contains(&seen) => HostKeyTrust::Console { sha256: seen.clone() },
+            Some(fps) => {
+                let expected = fps.iter().map(|f| format!("SHA256:{f}")).collect::<Vec<_>>().join(", ");
+                let e = SshError::HostKey { target: self.target.to_string(), seen, expected };
+                return Err(crate::error_chain(&e));
+            }
+            None => HostKeyTrust::FirstUse { sha256: seen.clone() },
+        };
+        *self.trust.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
+        pinned.host_key_sha256 = Some(vec![seen]);
+        Ok(Some(pinned))
+    }
+
+    /// Not yet, unless the guest can no longer come up.
+    async fn not_yet(&self, nap: Duration) -> Probe<(String, SshTarget)> {
+        if let Err(f) = self.guest.health().await {
+            return Probe::Fail(f.message);
+        }
+        tokio::time::sleep(nap).await;
+        Probe::NotYet
+    }
+
+    /// One look: pin the host key if it is time, then `uname -r`.
+    async fn once(&self, nap: Duration) -> Probe<(String, SshTarget)> {
+        let pinned = match self.pinned().await {
+            Ok(Some(p)) => p,
+            Ok(None) => return self.not_yet(nap).await,
+            Err(m) => return Probe::Fail(m),
+        };
+        match ssh::exec(&pinned, "uname -r", Duration::from_secs(10)).await {
+            Ok(out) if out.exit_status == 0 => Probe::Ready((out.stdout.trim().to_string(), pinned)),
+            Ok(out) => Probe::Fail(format!("`uname -r` exited with {}: {}", out.exit_status, out.stderr.trim())),
+            Err(e @ (SshError::Authentication { .. } | SshError::HostKey { .. })) => {
+                Probe::Fail(crate::error_chain(&e))
+            }
+            // A refused connection means the server is not listening yet:
+            // look again at the poll interval, so readiness is seen within
+            // ~50 ms. Anything else (a server still starting up) backs off.
+            Err(e @ SshError::Connect { .. }) => {
+                self.set_last(crate::error_chain(&e));
+                match self.guest.health().await {
+                    Ok(()) => Probe::NotYet,
+                    Err(f) => Probe::Fail(f.message),
+                }
+            }
+            Err(e) => {
+                self.set_last(crate::error_chain(&e));
+                self.not_yet(nap).await
+            }
+        }
+    }
+}
+
 /// Runs `uname -r` until it succeeds. Connection problems are retried until the
 /// deadline; a refused key or a host key the guest did not print is final.
 pub async fn ssh_ready(
@@ -171,104 +273,29 @@ pub async fn ssh_ready(
     policy: HostKeyPolicy,
     timeout: Duration,
 ) -> Result<SshReady, StepFailure> {
-    let last: std::sync::Mutex<Option<String>> = Default::default();
-    let trust: std::sync::Mutex<Option<HostKeyTrust>> = Default::default();
-    let started = std::time::Instant::now();
-    // A seeded guest prints its fingerprints near the end of its boot: wait for
-    // them, but leave time to log in once it is clear none will come.
-    let fingerprint_wait = timeout.mul_f32(0.75);
+    let w = SshWait {
+        guest,
+        target,
+        policy,
+        started: std::time::Instant::now(),
+        fingerprint_wait: timeout.mul_f32(0.75),
+        last: Default::default(),
+        trust: Default::default(),
+    };
     let mut backoff = Duration::from_millis(100);
     let r = wait::until(timeout, Duration::from_millis(50), None, || {
-        let (last, trust) = (&last, &trust);
         let nap = backoff;
         backoff = (backoff * 2).min(Duration::from_secs(1));
-        async move {
-            let set_last = |m: String| *last.lock().unwrap_or_else(|p| p.into_inner()) = Some(m);
-            let mut pinned = target.clone();
-            let current = trust.lock().unwrap_or_else(|p| p.into_inner()).clone();
-            match (policy, current) {
-                (HostKeyPolicy::Any, _) => {}
-                (_, Some(HostKeyTrust::Console { sha256 } | HostKeyTrust::FirstUse { sha256 })) => {
-                    pinned.host_key_sha256 = Some(vec![sha256]);
-                }
-                (HostKeyPolicy::Console { wait }, None) => {
-                    let text = guest.console.text();
-                    let printed = console_host_keys(&text);
-                    let waiting = wait && !cloud_init_finished(&text) && started.elapsed() < fingerprint_wait;
-                    if printed.is_none() && waiting {
-                        set_last("waiting for the SSH host key fingerprints on the console".into());
-                    } else {
-                        match ssh::host_key_sha256(target, Duration::from_secs(10)).await {
-                            Ok(seen) => {
-                                let t = match printed {
-                                    Some(fps) if fps.contains(&seen) => HostKeyTrust::Console { sha256: seen.clone() },
-                                    Some(fps) => {
-                                        let e = SshError::HostKey {
-                                            target: target.to_string(),
-                                            seen,
-                                            expected: fps
-                                                .iter()
-                                                .map(|f| format!("SHA256:{f}"))
-                                                .collect::<Vec<_>>()
-                                                .join(", "),
-                                        };
-                                        return Probe::Fail(crate::error_chain(&e));
-                                    }
-                                    None => HostKeyTrust::FirstUse { sha256: seen.clone() },
-                                };
-                                *trust.lock().unwrap_or_else(|p| p.into_inner()) = Some(t);
-                                pinned.host_key_sha256 = Some(vec![seen]);
-                            }
-                            Err(e) => set_last(crate::error_chain(&e)),
-                        }
-                    }
-                    if pinned.host_key_sha256.is_none() {
-                        if let Err(f) = guest.health().await {
-                            return Probe::Fail(f.message);
-                        }
-                        tokio::time::sleep(nap).await;
-                        return Probe::NotYet;
-                    }
-                }
-            }
-            match ssh::exec(&pinned, "uname -r", Duration::from_secs(10)).await {
-                Ok(out) if out.exit_status == 0 => return Probe::Ready((out.stdout.trim().to_string(), pinned)),
-                Ok(out) => {
-                    return Probe::Fail(format!("`uname -r` exited with {}: {}", out.exit_status, out.stderr.trim()));
-                }
-                Err(e @ (SshError::Authentication { .. } | SshError::HostKey { .. })) => {
-                    return Probe::Fail(crate::error_chain(&e));
-                }
-                Err(e) => {
-                    // A refused connection means the server is not listening yet:
-                    // look again at the poll interval, so readiness is seen within
-                    // ~50 ms. Anything else (a server still starting up) backs off.
-                    let refused = matches!(&e, SshError::Connect { .. });
-                    set_last(crate::error_chain(&e));
-                    if refused {
-                        return match guest.health().await {
-                            Ok(()) => Probe::NotYet,
-                            Err(f) => Probe::Fail(f.message),
-                        };
-                    }
-                }
-            }
-            if let Err(f) = guest.health().await {
-                return Probe::Fail(f.message);
-            }
-            tokio::time::sleep(nap).await;
-            Probe::NotYet
-        }
+        w.once(nap)
     })
     .await;
     match r {
-        Ok((kernel, target)) => {
-            Ok(SshReady { kernel, target, host_key: trust.into_inner().unwrap_or_else(|p| p.into_inner()) })
-        }
+        Ok((kernel, target)) => Ok(SshReady { kernel, target, host_key: w.trust() }),
         Err(WaitError::Timeout(t)) => Err(StepFailure::failed(format!(
             "ssh to {target} did not answer within {}{}",
             humantime::format_duration(t),
-            last.into_inner()
+            w.last
+                .into_inner()
                 .unwrap_or_else(|p| p.into_inner())
                 .map(|l| format!(" (last error: {l})"))
                 .unwrap_or_default()

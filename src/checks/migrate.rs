@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::probe::{Probe, ProbeFigures};
-use super::{GuestUnderTest, StepFailure, SubResult};
+use super::{CaseEnv, GuestUnderTest, HostRef, StepFailure, SubResult};
 use crate::backend::Host;
 use crate::backend::RunState;
 use crate::backend::migrate::MigrateOptions;
@@ -36,6 +36,57 @@ fn options(spec: &MigrateCheck) -> MigrateOptions {
 }
 
 const SHORT: Duration = Duration::from_secs(20);
+
+/// Whether `name` (with `spec`) is a host a migration with the `named` target goes to.
+fn is_target(name: &str, spec: &crate::plan::HostSpec, named: Option<&str>) -> bool {
+    match named {
+        Some(n) => name == n,
+        None => spec.roles.iter().any(|r| r == "migration-target"),
+    }
+}
+
+/// The hosts of the run a migrate check may move guests to.
+pub fn hosts_needed<'a>(
+    spec: &MigrateCheck,
+    hosts: &'a std::collections::BTreeMap<String, crate::plan::HostSpec>,
+) -> Vec<&'a String> {
+    hosts.iter().filter(|(name, h)| is_target(name, h, spec.target.as_deref())).map(|(name, _)| name).collect()
+}
+
+/// The host a migration moves guests to: the named one, or the first other
+/// usable host with the role `migration-target`.
+pub fn target<'a>(others: &[HostRef<'a>], named: Option<&str>) -> Option<HostRef<'a>> {
+    others.iter().copied().find(|h| is_target(&h.spec.name, h.spec, named))
+}
+
+/// The migrate check: every guest in turn, until one fails.
+pub async fn check(env: &CaseEnv<'_>, spec: &MigrateCheck, guests: &mut [GuestUnderTest]) -> Vec<SubResult> {
+    let t = Instant::now();
+    let Some(away) = target(&env.others, spec.target.as_deref()) else {
+        let why = match &spec.target {
+            Some(t) => format!("migration target host `{t}` is not usable in this run"),
+            None => "no other usable host has the role `migration-target`".to_string(),
+        };
+        return vec![SubResult {
+            name: "migrate".into(),
+            duration: t.elapsed(),
+            result: Err(StepFailure::error(why)),
+            properties: vec![],
+        }];
+    };
+    let ends = Endpoints { home: env.home.host, away: away.host, probe_netns: env.home.spec.netns.as_deref() };
+    let mut out = Vec::new();
+    for g in guests.iter_mut() {
+        let console = env.case_dir.join(format!("{}.console.log", g.name));
+        let results = run(g, &ends, spec, &console).await;
+        let failed = results.iter().any(|r| r.result.is_err());
+        out.extend(results);
+        if failed {
+            break;
+        }
+    }
+    out
+}
 
 /// Runs every round for one guest; each round is one testcase.
 pub async fn run(
@@ -109,27 +160,28 @@ struct RoundFigures {
     probe: Option<ProbeFigures>,
 }
 
-async fn one_round(
-    guest: &mut GuestUnderTest,
-    from: &Host,
-    to: &Host,
-    probe_netns: Option<&str>,
-    spec: &MigrateCheck,
-    console: &std::path::Path,
-) -> Result<RoundFigures, StepFailure> {
+/// What must survive a move, taken before it: uptime, a background process,
+/// an open connection (with `ssh: keep`).
+struct Before {
+    target: ssh::SshTarget,
+    addr: std::net::IpAddr,
+    uptime: f64,
+    marker_pid: String,
+    session: Option<SshSession>,
+}
+
+async fn before_move(guest: &GuestUnderTest, spec: &MigrateCheck) -> Result<Before, StepFailure> {
     let setup = |what: &str, e: &dyn std::error::Error| {
         StepFailure::error(format!("before migrating, {what}: {}", crate::error_chain(e)))
     };
     let target = guest.ssh.clone().ok_or_else(|| StepFailure::error("the guest has no SSH access"))?;
     let addr = guest.address.ok_or_else(|| StepFailure::error("the guest has no known address"))?;
-
-    // What must survive the move: uptime, a background process, an open connection.
     let before =
         ssh::exec(&target, "cat /proc/uptime; setsid sleep 1000000 </dev/null >/dev/null 2>&1 & echo $!", SHORT)
             .await
             .map_err(|e| setup("the guest did not answer", &e))?;
     let mut lines = before.stdout.lines();
-    let uptime_before: f64 =
+    let uptime: f64 =
         lines.next().and_then(|l| l.split_whitespace().next()).and_then(|u| u.parse().ok()).unwrap_or(0.0);
     let marker_pid = lines.next().unwrap_or("").trim().to_string();
     let session = match spec.ssh {
@@ -138,8 +190,19 @@ async fn one_round(
         ),
         SshContinuity::Reconnect => None,
     };
-    let probe = Probe::start(probe_netns, addr).ok();
+    Ok(Before { target, addr, uptime, marker_pid, session })
+}
 
+async fn one_round(
+    guest: &mut GuestUnderTest,
+    from: &Host,
+    to: &Host,
+    probe_netns: Option<&str>,
+    spec: &MigrateCheck,
+    console: &std::path::Path,
+) -> Result<RoundFigures, StepFailure> {
+    let before = before_move(guest, spec).await?;
+    let probe = Probe::start(probe_netns, before.addr).ok();
     let moved = guest.domain.migrate(to, options(spec)).await;
     let probe = match probe {
         // Let the probe see the guest answer again after the switch-over.
@@ -160,58 +223,27 @@ async fn one_round(
             )));
         }
     };
-
-    // Continuity: on the target, gone from the source, same boot, same process, same connection.
-    let mut lost = Vec::new();
-    match moved.domain.state().await {
-        Ok(RunState::Running) => {}
-        Ok(s) => lost.push(format!("the guest is {s:?} on {}", to.name)),
-        Err(e) => lost.push(format!("cannot read the guest's state on {}: {}", to.name, crate::error_chain(&e))),
-    }
-    match from.domain_state(&guest.domain.name).await {
-        Ok(RunState::Gone) | Ok(RunState::ShutOff) => {}
-        Ok(s) => lost.push(format!("the guest is still {s:?} on {}", from.name)),
-        Err(e) => lost.push(format!("cannot check the source {}: {}", from.name, crate::error_chain(&e))),
-    }
-    let old_console = std::mem::replace(
-        &mut guest.console,
-        match moved.domain.reopen_console(console.to_path_buf()).await {
-            Ok(c) => c,
-            Err(e) => {
-                return Err(StepFailure::error(format!(
-                    "cannot attach to the console on {}: {}",
-                    to.name,
-                    crate::error_chain(&e)
-                )));
-            }
-        },
-    );
-    old_console.stop();
-    guest.domain = moved.domain;
-
-    let check = format!("cat /proc/uptime; kill -0 {marker_pid} && echo alive");
-    let after = match &session {
-        Some(s) => s
-            .exec(&check, SHORT)
-            .await
-            .map_err(|e| format!("the SSH connection opened before the migration broke: {}", crate::error_chain(&e))),
-        None => ssh::exec(&target, &check, SHORT)
-            .await
-            .map_err(|e| format!("cannot reconnect over SSH after the migration: {}", crate::error_chain(&e))),
-    };
-    match after {
-        Ok(out) => {
-            let uptime_after: f64 = out.stdout.split_whitespace().next().and_then(|u| u.parse().ok()).unwrap_or(0.0);
-            if uptime_after < uptime_before {
-                lost.push(format!("the guest rebooted: uptime went from {uptime_before:.1}s to {uptime_after:.1}s"));
-            }
-            if !out.stdout.contains("alive") {
-                lost.push(format!("the background process {marker_pid} started before the migration is gone"));
-            }
+    let mut lost = where_now(&moved.domain, &guest.domain.name, from, to).await;
+    let console = match moved.domain.reopen_console(console.to_path_buf()).await {
+        Ok(c) => c,
+        Err(e) => {
+            return Err(StepFailure::error(format!(
+                "cannot attach to the console on {}: {}",
+                to.name,
+                crate::error_chain(&e)
+            )));
         }
-        Err(m) => lost.push(m),
-    }
-    if let Some(p) = &probe
+    };
+    std::mem::replace(&mut guest.console, console).stop();
+    let figures = RoundFigures {
+        migration: moved.elapsed,
+        hypervisor_downtime_ms: moved.hypervisor_downtime_ms,
+        hypervisor_total_ms: moved.hypervisor_total_ms,
+        probe,
+    };
+    guest.domain = moved.domain;
+    lost.extend(same_guest(&before).await);
+    if let Some(p) = &figures.probe
         && p.replies == 0
     {
         lost.push("the probe never got an answer".into());
@@ -223,12 +255,51 @@ async fn one_round(
             detail: None,
         });
     }
-    Ok(RoundFigures {
-        migration: moved.elapsed,
-        hypervisor_downtime_ms: moved.hypervisor_downtime_ms,
-        hypervisor_total_ms: moved.hypervisor_total_ms,
-        probe,
-    })
+    Ok(figures)
+}
+
+/// On the target, gone from the source: what is wrong with where the guest is.
+async fn where_now(moved: &crate::backend::GuestDomain, name: &str, from: &Host, to: &Host) -> Vec<String> {
+    let mut lost = Vec::new();
+    match moved.state().await {
+        Ok(RunState::Running) => {}
+        Ok(s) => lost.push(format!("the guest is {s:?} on {}", to.name)),
+        Err(e) => lost.push(format!("cannot read the guest's state on {}: {}", to.name, crate::error_chain(&e))),
+    }
+    match from.domain_state(name).await {
+        Ok(RunState::Gone) | Ok(RunState::ShutOff) => {}
+        Ok(s) => lost.push(format!("the guest is still {s:?} on {}", from.name)),
+        Err(e) => lost.push(format!("cannot check the source {}: {}", from.name, crate::error_chain(&e))),
+    }
+    lost
+}
+
+/// Same boot, same process, same (or a new) connection: what is wrong.
+async fn same_guest(before: &Before) -> Vec<String> {
+    let mut lost = Vec::new();
+    let check = format!("cat /proc/uptime; kill -0 {} && echo alive", before.marker_pid);
+    let after = match &before.session {
+        Some(s) => s
+            .exec(&check, SHORT)
+            .await
+            .map_err(|e| format!("the SSH connection opened before the migration broke: {}", crate::error_chain(&e))),
+        None => ssh::exec(&before.target, &check, SHORT)
+            .await
+            .map_err(|e| format!("cannot reconnect over SSH after the migration: {}", crate::error_chain(&e))),
+    };
+    match after {
+        Ok(out) => {
+            let uptime_after: f64 = out.stdout.split_whitespace().next().and_then(|u| u.parse().ok()).unwrap_or(0.0);
+            if uptime_after < before.uptime {
+                lost.push(format!("the guest rebooted: uptime went from {:.1}s to {uptime_after:.1}s", before.uptime));
+            }
+            if !out.stdout.contains("alive") {
+                lost.push(format!("the background process {} started before the migration is gone", before.marker_pid));
+            }
+        }
+        Err(m) => lost.push(m),
+    }
+    lost
 }
 
 /// After a failed migration the guest must be on exactly one host. A copy on the
@@ -249,5 +320,56 @@ async fn settle_after_failure(name: &str, from: &Host, to: &Host) -> String {
         (true, false) => format!(" (the guest stays on {})", from.name),
         (false, true) => format!(" (the guest ended up on {} anyway)", to.name),
         (false, false) => " (the guest is on neither host any more)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor};
+
+    fn host(name: &str, roles: &[&str]) -> (String, HostSpec) {
+        let spec = HostSpec {
+            name: name.into(),
+            uri: "test:///default".into(),
+            hypervisor: Hypervisor::Kvm,
+            accel: AccelPreference::Auto,
+            netns: None,
+            bridge: "br0".into(),
+            capacity: Capacity { guests: 1, memory_mib: 1024 },
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            labels: Default::default(),
+            jump: None,
+        };
+        (name.to_string(), spec)
+    }
+
+    fn spec(target: Option<&str>) -> MigrateCheck {
+        MigrateCheck {
+            target: target.map(str::to_string),
+            rounds: 2,
+            live: true,
+            peer_to_peer: false,
+            tunnelled: false,
+            persistent: false,
+            undefine_source: false,
+            copy_storage: false,
+            bandwidth_mib_s: None,
+            allowed_downtime_ms: None,
+            max_downtime_ms: None,
+            ssh: SshContinuity::Reconnect,
+        }
+    }
+
+    #[test]
+    fn the_hosts_a_migration_needs_are_the_named_one_or_those_with_the_role() {
+        let hosts =
+            [host("a", &[]), host("b", &["migration-target"]), host("c", &["migration-target"])].into_iter().collect();
+        assert_eq!(hosts_needed(&spec(Some("a")), &hosts), ["a"]);
+        assert_eq!(hosts_needed(&spec(None), &hosts), ["b", "c"]);
+        assert!(hosts_needed(&spec(Some("zz")), &hosts).is_empty());
+        let (_, b) = host("b", &["migration-target"]);
+        assert!(is_target("b", &b, None));
+        assert!(!is_target("b", &b, Some("c")));
     }
 }

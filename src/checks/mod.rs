@@ -13,10 +13,11 @@ pub mod wait;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::backend::{GuestDomain, RunState, console::ConsoleCapture};
-use crate::events::Outcome;
+use crate::backend::{GuestDomain, Host, RunState, console::ConsoleCapture};
+use crate::events::{FailedAttempt, Outcome};
 use crate::guest::console_scan;
 use crate::guest::ssh::SshTarget;
+use crate::plan::{CheckSpec, GuestSpec, HostSpec, Timeouts};
 
 /// A guest as the checks see it, once its domain exists.
 pub struct GuestUnderTest {
@@ -109,4 +110,75 @@ pub struct SubResult {
     pub result: Result<(), StepFailure>,
     /// Measured figures, e.g. (`network.rtt_ms`, `0.41`).
     pub properties: Vec<(String, String)>,
+}
+
+/// A testcase a check produced, with the failed attempts before its result
+/// (a retried check that passed on a rerun is flaky, and says so).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Testcase {
+    pub result: SubResult,
+    pub attempts: Vec<FailedAttempt>,
+}
+
+impl From<SubResult> for Testcase {
+    fn from(result: SubResult) -> Self {
+        Testcase { result, attempts: Vec::new() }
+    }
+}
+
+/// A usable host of the run, as the checks see it.
+#[derive(Clone, Copy)]
+pub struct HostRef<'a> {
+    pub spec: &'a HostSpec,
+    pub host: &'a Host,
+}
+
+/// Everything a check of a case may use besides its guests.
+pub struct CaseEnv<'a> {
+    /// The guests' specs, in the order of the guests.
+    pub specs: &'a [GuestSpec],
+    /// The host the case runs on.
+    pub home: HostRef<'a>,
+    /// The other usable hosts of the run, in name order (migration targets).
+    pub others: Vec<HostRef<'a>>,
+    pub timeouts: &'a Timeouts,
+    /// Where the case's evidence goes (consoles, domain XML).
+    pub case_dir: &'a std::path::Path,
+}
+
+impl<'a> CaseEnv<'a> {
+    /// The view of checks that only read their guests.
+    pub fn view<'b>(&'b self, guests: &'b [GuestUnderTest]) -> CheckEnv<'b> {
+        CheckEnv { guests, host_netns: self.home.spec.netns.as_deref(), timeouts: self.timeouts }
+    }
+}
+
+/// Runs one check of a case on its guests: the one entry point of every kind.
+/// `Boot` is the boot chain, which the runner runs before any check.
+pub async fn run(check: &CheckSpec, env: &CaseEnv<'_>, guests: &mut [GuestUnderTest]) -> Vec<Testcase> {
+    match check {
+        CheckSpec::Boot => Vec::new(),
+        CheckSpec::Command { name, run, expect_exit, expect_output, retries } => {
+            let spec = command::CommandSpec { run, expect_exit: *expect_exit, expect_output: expect_output.as_deref() };
+            vec![command::check(name, &spec, *retries, guests, env.timeouts.command).await]
+        }
+        CheckSpec::Network(spec) => {
+            network::run(&env.view(guests), spec, env.specs).await.into_iter().map(Testcase::from).collect()
+        }
+        CheckSpec::Migrate(spec) => migrate::check(env, spec, guests).await.into_iter().map(Testcase::from).collect(),
+    }
+}
+
+/// Whether a check reports testcases of its own (`Boot` is reported by the boot chain).
+pub fn has_own_testcases(check: &CheckSpec) -> bool {
+    !matches!(check, CheckSpec::Boot)
+}
+
+/// The hosts of the run a check needs besides its case's own (for example a
+/// migration's targets), so the run prepares them too.
+pub fn hosts_needed<'a>(check: &CheckSpec, hosts: &'a std::collections::BTreeMap<String, HostSpec>) -> Vec<&'a String> {
+    match check {
+        CheckSpec::Migrate(spec) => migrate::hosts_needed(spec, hosts),
+        _ => Vec::new(),
+    }
 }

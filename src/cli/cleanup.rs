@@ -160,7 +160,7 @@ async fn clean_host(spec: &HostSpec, filter: &Filter<'_>) -> Result<(Vec<OwnedDo
 async fn remove_domains(host: &Host, filter: &Filter<'_>) -> Result<Vec<OwnedDomain>, BackendError> {
     let mut gone = Vec::new();
     for d in host.owned_domains().await? {
-        if !filter.selects(&d.run_id, d.created) || crate::runner::is_alive(&d.run_id) {
+        if !filter.selects(&d.run_id, d.created) || crate::rundir::is_alive(&d.run_id) {
             continue;
         }
         if !filter.dry_run {

@@ -6,9 +6,9 @@ use std::collections::BTreeSet;
 
 use super::cleanup::{Fate, Filter, Tally};
 use crate::backend::host_shell::HostShell;
+use crate::hostaccess;
 use crate::plan::HostSpec;
-use crate::runner::host_facts;
-use crate::runner::staging::remote_run_dir;
+use crate::rundir::remote_run_dir;
 
 /// What the pass found on a host.
 pub enum Swept {
@@ -27,7 +27,7 @@ pub enum Swept {
 /// run: listing) those the filter selects, unless the run is still going here
 /// or is in `busy_runs` (runs with domains left on the host).
 pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<String>) -> Swept {
-    let shell = host_facts::shell_for(spec);
+    let shell = hostaccess::shell_for(spec);
     match shell {
         HostShell::Ssh(_) => {}
         HostShell::Local => return Swept::Here,
@@ -42,7 +42,7 @@ pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<St
         if !filter.selects(&run, mtime) {
             continue;
         }
-        let fate = match keep_reason(&run, busy_runs, crate::runner::is_alive) {
+        let fate = match keep_reason(&run, busy_runs, crate::rundir::is_alive) {
             Some(kept) => kept,
             None if filter.dry_run => Fate::WouldRemove,
             None if shell.run(&format!("rm -rf '{}'", remote_run_dir(&run))).await.is_some() => Fate::Removed,

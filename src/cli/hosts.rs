@@ -64,7 +64,7 @@ pub fn facts(args: FactsArgs) -> u8 {
         let r = rt.block_on(async {
             let host = Host::connect(&spec.name, &spec.uri).await?;
             let mut facts = host.facts().await?;
-            crate::runner::host_facts::enrich(&spec, &mut facts).await;
+            crate::hostaccess::enrich(&spec, &mut facts).await;
             Ok::<_, crate::backend::BackendError>(facts)
         });
         match r {

@@ -74,7 +74,7 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::BAD_INPUT;
         }
     }
-    let run_id = runner::new_run_id();
+    let run_id = crate::rundir::new_run_id();
     if let Some(shard) = args.shard {
         let before = plan.cases.len();
         plan.cases.retain(|c| shard.contains(&c.name));

@@ -40,5 +40,5 @@ pub struct RunContext {
     /// Second signal: tear down at once, without gathering failure evidence.
     pub hurry: CancellationToken,
     /// What the run put on remote hosts: image files it copied, hosts it made files on.
-    pub staged: super::staging::Staged,
+    pub staged: super::staged::Staged,
 }

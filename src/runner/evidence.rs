@@ -1,25 +1,26 @@
 //! Evidence gathered from the host when a case did not pass, before its guests
 //! go: the domain as libvirt last saw it and, on Xen hosts, the hypervisor's
-//! and toolstack's logs for the domain.
+//! and toolstack's logs for the domain. Gathered into memory first and written
+//! only once complete, so a gathering that is abandoned leaves nothing behind.
 
 use std::path::{Path, PathBuf};
 
 use super::context::ReadyHost;
-use super::host_facts::shell_for;
 use crate::checks::GuestUnderTest;
+use crate::hostaccess::shell_for;
 use crate::plan::Hypervisor;
 
-/// Writes what can be had into `dir`; returns the files written.
-pub async fn collect(host: &ReadyHost, guest: &GuestUnderTest, dir: &Path) -> Vec<PathBuf> {
-    let mut written = Vec::new();
-    let mut save = |name: String, text: &str| {
-        let path = dir.join(name);
-        if !text.trim().is_empty() && std::fs::write(&path, text).is_ok() {
-            written.push(path);
-        }
-    };
+/// One piece of evidence: the file it goes to (in the case's directory) and its text.
+pub struct Piece {
+    pub file: String,
+    pub text: String,
+}
+
+/// What can be had about `guest` from its host.
+pub async fn gather(host: &ReadyHost, guest: &GuestUnderTest) -> Vec<Piece> {
+    let mut found = Vec::new();
     if let Ok(xml) = guest.domain.xml().await {
-        save(format!("{}.live.xml", guest.name), &xml);
+        found.push(Piece { file: format!("{}.live.xml", guest.name), text: xml });
     }
     if host.spec.hypervisor == Hypervisor::Xen {
         let shell = shell_for(&host.spec);
@@ -32,8 +33,20 @@ pub async fn collect(host: &ReadyHost, guest: &GuestUnderTest, dir: &Path) -> Ve
         ];
         for (suffix, cmd) in logs {
             if let Some(text) = shell.run(&cmd).await {
-                save(format!("{}.{suffix}", guest.name), &text);
+                found.push(Piece { file: format!("{}.{suffix}", guest.name), text });
             }
+        }
+    }
+    found
+}
+
+/// Writes the pieces with something in them into `dir`; returns the files written.
+pub fn write(pieces: Vec<Piece>, dir: &Path) -> Vec<PathBuf> {
+    let mut written = Vec::new();
+    for p in pieces {
+        let path = dir.join(p.file);
+        if !p.text.trim().is_empty() && std::fs::write(&path, &p.text).is_ok() {
+            written.push(path);
         }
     }
     written

@@ -4,68 +4,21 @@
 //! the host, and checks it by sha256 before any guest uses it. The run's end
 //! removes that directory.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
 use super::context::{HostState, ReadyHost, RunContext};
-use super::host_facts;
 use crate::backend::host_shell::HostShell;
 use crate::checks::StepFailure;
 use crate::guest::ssh;
+use crate::hostaccess::shell_for;
+use crate::rundir::remote_run_dir;
 
 /// A copy over a nested or distant host's SSH: generous.
 const COPY_TIMEOUT: Duration = Duration::from_secs(300);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// (host, local path) → the file's copy on the host, once made.
-type Copies = BTreeMap<(String, PathBuf), Arc<tokio::sync::OnceCell<String>>>;
-
-/// What the run put on remote hosts.
-#[derive(Default)]
-pub struct Staged {
-    /// Each file's checked copy on each host, made once (see `copy_once`).
-    copies: Mutex<Copies>,
-    /// Hosts the run made files on (copies, overlays, seeds): its directory
-    /// there goes when it ends.
-    hosts_touched: Mutex<BTreeSet<String>>,
-}
-
-impl Staged {
-    /// The copy of `local` on `host`, made by `copy` the first time it is
-    /// wanted. A caller that wants it while the copy is under way waits for
-    /// it; after a failed copy the next caller copies again. Copies of other
-    /// files, and to other hosts, go on meanwhile.
-    async fn copy_once<E, F, Fut>(&self, host: &str, local: &Path, copy: F) -> Result<String, E>
-    where
-        F: FnOnce() -> Fut,
-        Fut: Future<Output = Result<String, E>>,
-    {
-        let cell = {
-            let mut copies = self.copies.lock().unwrap_or_else(|e| e.into_inner());
-            copies.entry((host.to_string(), local.to_path_buf())).or_default().clone()
-        };
-        cell.get_or_try_init(copy).await.cloned()
-    }
-
-    /// Records that the run makes files on `host`.
-    fn touch(&self, host: &str) {
-        self.hosts_touched.lock().unwrap_or_else(|e| e.into_inner()).insert(host.to_string());
-    }
-
-    fn hosts_touched(&self) -> BTreeSet<String> {
-        self.hosts_touched.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
-/// The run's directory on a remote host.
-pub fn remote_run_dir(run_id: &str) -> String {
-    format!("/var/tmp/virtsmoke/runs/{run_id}")
-}
 
 /// Whether the host's libvirt runs on this machine (a local socket, no jump
 /// host), so that files made here are files it can open.
@@ -79,7 +32,7 @@ pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result
     if is_this_machine(&host.spec) {
         return Ok(local.to_path_buf());
     }
-    let HostShell::Ssh(target) = host_facts::shell_for(&host.spec) else {
+    let HostShell::Ssh(target) = shell_for(&host.spec) else {
         return Err(StepFailure::error(format!(
             "{} must be copied to host `{}`, which has no `jump` (SSH) to copy it over; give the host a `jump`, \
              or name files already on the host in the image",
@@ -112,7 +65,7 @@ async fn copy_checked(
     let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
     let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
     // Named after the file first, so that a case's files share its domains' prefix.
-    let remote = format!("{dir}/{}.{}", crate::runner::case::slug(&name), &sha[..16]);
+    let remote = format!("{dir}/{}.{}", super::names::slug(&name), &sha[..16]);
     let mkdir = ssh::exec(target, &format!("mkdir -p '{dir}'"), COMMAND_TIMEOUT).await;
     match mkdir {
         Ok(o) if o.exit_status == 0 => {}
@@ -156,7 +109,7 @@ pub async fn overlay_on_host(
     base: Base<'_>,
     domain: &str,
 ) -> Result<PathBuf, StepFailure> {
-    let HostShell::Ssh(target) = host_facts::shell_for(&host.spec) else {
+    let HostShell::Ssh(target) = shell_for(&host.spec) else {
         return Err(StepFailure::error(format!(
             "host `{}` has no `jump` (SSH) to create an overlay on",
             host.spec.name
@@ -226,7 +179,7 @@ async fn on_every_host(ctx: &RunContext, command: &str, what: &str) -> Vec<Strin
     let mut problems = Vec::new();
     for name in ctx.staged.hosts_touched() {
         let Some(HostState::Ready(h)) = ctx.hosts.get(&name) else { continue };
-        if host_facts::shell_for(&h.spec).run(command).await.is_none() {
+        if shell_for(&h.spec).run(command).await.is_none() {
             problems.push(format!("cannot remove {what} on host `{name}`"));
         }
     }
@@ -252,77 +205,34 @@ fn sha256_of(path: &Path) -> std::io::Result<String> {
 mod tests {
     use super::*;
 
-    const WAIT: Duration = Duration::from_secs(10);
-
-    #[tokio::test]
-    async fn a_second_case_waits_for_the_first_copy_of_a_file() {
-        let staged = Staged::default();
-        let copies = &std::sync::atomic::AtomicUsize::new(0);
-        let copy = move || async move {
-            copies.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            Ok::<_, String>("/runs/r/images/vmlinuz.0123".to_string())
-        };
-        let vmlinuz = Path::new("/img/vmlinuz");
-        let (a, b) = tokio::join!(staged.copy_once("xen1", vmlinuz, copy), staged.copy_once("xen1", vmlinuz, copy));
-        assert_eq!(
-            (a.as_deref(), b.as_deref()),
-            (Ok("/runs/r/images/vmlinuz.0123"), Ok("/runs/r/images/vmlinuz.0123"))
-        );
-        assert_eq!(copies.load(std::sync::atomic::Ordering::SeqCst), 1, "one copy per host and file");
-        let again = staged.copy_once("xen1", vmlinuz, || async { Err::<String, _>("copied twice".to_string()) }).await;
-        assert_eq!(again.as_deref(), Ok("/runs/r/images/vmlinuz.0123"));
-    }
-
-    #[tokio::test]
-    async fn a_failed_copy_is_made_again_by_the_next_case() {
-        let staged = Staged::default();
-        let vmlinuz = Path::new("/img/vmlinuz");
-        let failed = staged.copy_once("xen1", vmlinuz, || async { Err::<String, _>("scp: connection reset") }).await;
-        assert_eq!(failed, Err("scp: connection reset"));
-        let copied = staged.copy_once("xen1", vmlinuz, || async { Ok::<_, &str>("/copy".to_string()) }).await;
-        assert_eq!(copied.as_deref(), Ok("/copy"));
-    }
-
-    /// Each copy here finishes only once all three are under way: copies made
-    /// one after another would never finish.
-    #[tokio::test]
-    async fn other_hosts_and_files_copy_meanwhile() {
-        let staged = Staged::default();
-        let all_started = tokio::sync::Barrier::new(3);
-        let copy = |remote: &'static str| {
-            let all_started = &all_started;
-            move || async move {
-                all_started.wait().await;
-                Ok::<_, String>(remote.to_string())
-            }
-        };
-        let (vmlinuz, initrd) = (Path::new("/img/vmlinuz"), Path::new("/img/initrd.img"));
-        let copies = async {
-            tokio::join!(
-                staged.copy_once("xen1", vmlinuz, copy("xen1 vmlinuz")),
-                staged.copy_once("xen2", vmlinuz, copy("xen2 vmlinuz")),
-                staged.copy_once("xen1", initrd, copy("xen1 initrd")),
-            )
-        };
-        let (a, b, c) = tokio::time::timeout(WAIT, copies).await.expect("copies that wait for one another");
-        assert_eq!([a.unwrap(), b.unwrap(), c.unwrap()], ["xen1 vmlinuz", "xen2 vmlinuz", "xen1 initrd"]);
-    }
-
-    #[test]
-    fn every_host_touched_is_remembered_once() {
-        let staged = Staged::default();
-        staged.touch("xen2");
-        staged.touch("xen1");
-        staged.touch("xen2");
-        assert_eq!(staged.hosts_touched().into_iter().collect::<Vec<_>>(), ["xen1", "xen2"]);
-    }
-
     #[test]
     fn sha256_matches_sha256sum() {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("f");
         std::fs::write(&f, b"abc").unwrap();
         assert_eq!(sha256_of(&f).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    #[test]
+    fn disk_images_need_the_host_to_be_this_machine() {
+        use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
+        let host = |uri: &str, jump: bool| HostSpec {
+            name: "h".into(),
+            uri: uri.into(),
+            hypervisor: Hypervisor::Kvm,
+            accel: AccelPreference::Auto,
+            netns: None,
+            bridge: "br0".into(),
+            capacity: Capacity { guests: 1, memory_mib: 1024 },
+            roles: vec![],
+            labels: Default::default(),
+            jump: jump.then(|| JumpSpec { address: "127.0.0.1:2221".into(), user: "root".into(), key: "/k".into() }),
+        };
+        assert!(is_this_machine(&host("qemu:///system", false)));
+        assert!(is_this_machine(&host("qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock", false)));
+        assert!(is_this_machine(&host("xen:///system", false)));
+        assert!(!is_this_machine(&host("qemu+ssh://root@kvm1/system", false)));
+        assert!(!is_this_machine(&host("xen+ssh://root@127.0.0.1:2221/system", true)));
+        assert!(!is_this_machine(&host("qemu:///system", true)));
     }
 }

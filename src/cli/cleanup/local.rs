@@ -8,7 +8,7 @@ use super::{Fate, Filter, Tally};
 /// Removes (on a dry run: lists) the run directories here that the filter
 /// selects, unless the run is still going.
 pub fn sweep(tally: &mut Tally, filter: &Filter<'_>) {
-    let Ok(entries) = std::fs::read_dir(crate::runner::runs_dir()) else { return };
+    let Ok(entries) = std::fs::read_dir(crate::rundir::runs_dir()) else { return };
     for e in entries.flatten() {
         let run = e.file_name().to_string_lossy().into_owned();
         let made =
@@ -17,7 +17,7 @@ pub fn sweep(tally: &mut Tally, filter: &Filter<'_>) {
             continue;
         }
         let path = e.path();
-        let fate = if crate::runner::is_alive(&run) {
+        let fate = if crate::rundir::is_alive(&run) {
             Fate::KeptAlive
         } else if filter.dry_run {
             Fate::WouldRemove

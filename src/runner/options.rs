@@ -1,0 +1,31 @@
+//! What a run is asked to do, how it ends, and how it fails.
+
+use std::path::PathBuf;
+
+use crate::events::CaseReport;
+
+pub struct RunOptions {
+    pub artifacts: PathBuf,
+    pub jobs: usize,
+    pub keep_on_failure: bool,
+    pub run_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot prepare the run directory {}", .0.display())]
+    RunDir(PathBuf, #[source] std::io::Error),
+    #[error(transparent)]
+    Key(#[from] crate::guest::keys::KeyError),
+    #[error(transparent)]
+    Image(#[from] crate::image::ImageError),
+    #[error("the image worker died")]
+    Worker(#[from] tokio::task::JoinError),
+}
+
+pub struct RunResult {
+    pub cases: Vec<CaseReport>,
+    pub interrupted: bool,
+    /// Hosts that could not be used at all.
+    pub unusable_hosts: Vec<String>,
+}

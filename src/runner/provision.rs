@@ -1,0 +1,277 @@
+//! A guest's provisioning: its boot files where the host sees them, its
+//! scratch disks, its domain XML, and the domain created paused, its console
+//! attached, then resumed.
+
+use std::path::{Path, PathBuf};
+
+use super::context::{ReadyHost, RunContext};
+use super::names::{domain_name, mac_for};
+use super::staging;
+use crate::backend::RunState;
+use crate::backend::domain_xml::{self, DomainXmlInput, Ownership};
+use crate::checks::{GuestUnderTest, StepFailure};
+use crate::plan::{Boot, Case, GuestNetwork, GuestSpec, ImageSpec, SeedKind};
+
+/// Which guest of which case is provisioned, and where its files go.
+pub struct GuestSlot<'a> {
+    pub ctx: &'a RunContext,
+    pub host: &'a ReadyHost,
+    pub index: usize,
+    pub case: &'a Case,
+    pub case_dir: &'a Path,
+}
+
+/// What a guest boots from, as this machine sees it.
+struct BootFiles {
+    kernel: Option<PathBuf>,
+    initrd: Option<PathBuf>,
+    base_disk: Option<PathBuf>,
+    recipe_cmdline: Option<String>,
+}
+
+fn boot_files(ctx: &RunContext, spec: &GuestSpec) -> Result<BootFiles, StepFailure> {
+    let (kernel, initrd, base_disk, recipe_cmdline) = match &spec.image.spec {
+        ImageSpec::Builtin { name } => {
+            let img =
+                ctx.images.get(name).ok_or_else(|| StepFailure::error(format!("image `{name}` was not built")))?;
+            (Some(img.kernel.clone()), Some(img.initrd.clone()), img.disk.clone(), img.cmdline.clone())
+        }
+        ImageSpec::Files { kernel, initrd, disk } => (kernel.clone(), initrd.clone(), disk.clone(), None),
+    };
+    // Booted by the disk's own loader, the guest gets no kernel from here.
+    let (kernel, initrd) = match spec.image.boot {
+        Boot::Kernel => (kernel, initrd),
+        Boot::Disk => (None, None),
+    };
+    Ok(BootFiles { kernel, initrd, base_disk, recipe_cmdline })
+}
+
+/// Creates the guest's domain paused, attaches the console, then lets it run.
+/// The domain XML and the console log are added to `artifacts`.
+pub async fn provision(
+    at: &GuestSlot<'_>,
+    spec: &GuestSpec,
+    artifacts: &mut Vec<PathBuf>,
+) -> Result<GuestUnderTest, StepFailure> {
+    let (ctx, host) = (at.ctx, at.host);
+    let files = boot_files(ctx, spec)?;
+    if let Some(k) = files.kernel.as_ref().filter(|k| k.is_file()) {
+        pv_capable(k, spec.kind).await?;
+    }
+    // Files here (a builtin image, or `copy: true`): a remote host gets checked copies.
+    let (kernel, initrd) = if spec.image.files_are_here() {
+        (staged(ctx, host, files.kernel).await?, staged(ctx, host, files.initrd).await?)
+    } else {
+        (files.kernel, files.initrd)
+    };
+    let name = domain_name(&ctx.run_id, at.index, &spec.name);
+    let mac = mac_for(&name, spec.kind);
+    let (disk, seed) = scratch_disks(ctx, host, spec, &name, &mac, files.base_disk.as_deref()).await?;
+    let xml = domain_xml::build(&DomainXmlInput {
+        name: name.clone(),
+        kind: spec.kind,
+        domain_type: host.domain_type,
+        memory_mib: spec.memory_mib,
+        vcpus: spec.vcpus,
+        kernel,
+        initrd,
+        cmdline: cmdline(ctx, spec, files.recipe_cmdline),
+        disk,
+        seed,
+        bridge: host.spec.bridge.clone(),
+        mac: mac.clone(),
+        hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
+        firmware: spec.firmware,
+        // Beside the overlays, removed with them; a remote host keeps it where libvirt puts it.
+        nvram: (spec.firmware == crate::plan::Firmware::Uefi && staging::is_this_machine(&host.spec))
+            .then(|| ctx.run_dir.join(format!("{name}.nvram.fd"))),
+        owner: Ownership {
+            run_id: ctx.run_id.clone(),
+            case: at.case.name.clone(),
+            guest: spec.name.clone(),
+            created: crate::unix_now(),
+        },
+    });
+    let xml_path = at.case_dir.join(format!("{}.domain.xml", spec.name));
+    std::fs::create_dir_all(at.case_dir)
+        .and_then(|_| std::fs::write(&xml_path, &xml))
+        .map_err(|e| StepFailure::error(format!("cannot write {}: {e}", xml_path.display())))?;
+    artifacts.push(xml_path);
+    let console_path = at.case_dir.join(format!("{}.console.log", spec.name));
+    start(host, spec, &name, xml, mac, console_path, artifacts).await
+}
+
+/// The guest's kernel command line.
+fn cmdline(ctx: &RunContext, spec: &GuestSpec, recipe_cmdline: Option<String>) -> String {
+    let mut cmdline = vec![format!("console={}", domain_xml::kernel_console(spec.kind))];
+    // The test image (and kernels made like it) take the key, name and network
+    // from the command line; full distributions get them from their seed.
+    if !spec.image.from_disk {
+        cmdline.push(ctx.key.cmdline_param());
+        cmdline.push(format!("virtsmoke.hostname={}", spec.name));
+        match &spec.network {
+            GuestNetwork::Dhcp => {}
+            GuestNetwork::None => cmdline.push("virtsmoke.net=none".into()),
+            GuestNetwork::Static { address, gateway } => {
+                cmdline.push(format!("virtsmoke.net=static,{address},{}", gateway.clone().unwrap_or_default()));
+            }
+        }
+    }
+    let extra = domain_xml::kind_cmdline(spec.kind);
+    if !extra.is_empty() {
+        cmdline.push(extra.to_string());
+    }
+    if let Some(c) = recipe_cmdline {
+        cmdline.push(c);
+    }
+    if let Some(c) = &spec.image.cmdline {
+        cmdline.push(c.clone());
+    }
+    cmdline.join(" ")
+}
+
+fn infra(e: crate::backend::BackendError) -> StepFailure {
+    StepFailure::error(crate::error_chain(&e))
+}
+
+/// Creates the domain paused, attaches its console (whose log becomes an
+/// artifact), resumes it and checks it runs.
+async fn start(
+    host: &ReadyHost,
+    spec: &GuestSpec,
+    name: &str,
+    xml: String,
+    mac: String,
+    console_path: PathBuf,
+    artifacts: &mut Vec<PathBuf>,
+) -> Result<GuestUnderTest, StepFailure> {
+    let domain = host.host.create_paused(name, xml).await.map_err(infra)?;
+    let console = match domain.open_console(console_path.clone()).await {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = domain.destroy().await;
+            return Err(infra(e));
+        }
+    };
+    artifacts.push(console_path);
+    let marker = spec.image.marker.clone();
+    let guest =
+        GuestUnderTest { name: spec.name.clone(), domain, console, mac, address: None, ssh: None, boot_marker: marker };
+    // From here on the caller owns the guest and tears it down, even if resuming fails.
+    if let Err(e) = guest.domain.resume().await {
+        let _ = guest.domain.destroy().await;
+        return Err(infra(e));
+    }
+    match guest.domain.state().await {
+        Ok(RunState::Running) => Ok(guest),
+        Ok(other) => {
+            let _ = guest.domain.destroy().await;
+            Err(StepFailure::failed(format!("the domain is {other:?} right after starting")))
+        }
+        Err(e) => {
+            let _ = guest.domain.destroy().await;
+            Err(infra(e))
+        }
+    }
+}
+
+/// Where the host sees a file of this machine, if there is one.
+async fn staged(ctx: &RunContext, host: &ReadyHost, local: Option<PathBuf>) -> Result<Option<PathBuf>, StepFailure> {
+    match local {
+        Some(path) => Ok(Some(staging::on_host(ctx, host, &path).await?)),
+        None => Ok(None),
+    }
+}
+
+/// The guest's files in the run's scratch directory, named after its domain: a
+/// qcow2 overlay of the base disk (which is never written) and the NoCloud seed.
+/// Teardown removes them.
+async fn scratch_disks(
+    ctx: &RunContext,
+    host: &ReadyHost,
+    spec: &GuestSpec,
+    domain: &str,
+    mac: &str,
+    base: Option<&Path>,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), StepFailure> {
+    let wants_seed = spec.image.seed == SeedKind::Nocloud;
+    if base.is_none() && !wants_seed {
+        return Ok((None, None));
+    }
+    // On a remote host the overlay is made there, on a checked copy of the
+    // base, and the seed (made here) is copied there.
+    let remote = !staging::is_this_machine(&host.spec);
+    let disk = match base {
+        None => None,
+        Some(base) if remote => {
+            let base =
+                if spec.image.files_are_here() { staging::Base::Local(base) } else { staging::Base::OnHost(base) };
+            Some(staging::overlay_on_host(ctx, host, base, domain).await?)
+        }
+        Some(base) => {
+            let overlay = crate::image::overlay::overlay_path(&ctx.run_dir, domain);
+            crate::image::overlay::create(base, &overlay)
+                .await
+                .map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+            Some(overlay)
+        }
+    };
+    let seed = if wants_seed {
+        let iso = crate::image::seed::seed_path(&ctx.run_dir, domain);
+        let network = match &spec.network {
+            GuestNetwork::Static { address, gateway } => Some(crate::image::seed::StaticNetwork {
+                mac: mac.to_string(),
+                address: address.clone(),
+                gateway: gateway.clone(),
+            }),
+            _ => None,
+        };
+        let input = crate::image::seed::SeedInput {
+            instance_id: domain,
+            hostname: &spec.name,
+            public_key: spec.image.ssh_key.is_none().then_some(ctx.key.public.as_str()),
+            user: &spec.image.user,
+            cloud_config: spec.image.cloud_config.as_deref(),
+            network,
+        };
+        crate::image::seed::write(&input, &iso).await.map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
+        Some(if remote { staging::on_host(ctx, host, &iso).await? } else { iso })
+    } else {
+        None
+    };
+    Ok((disk, seed))
+}
+
+/// A PV or PVH guest needs a kernel with that Xen entry point: say so at once
+/// instead of waiting for a console that will stay silent.
+async fn pv_capable(kernel: &Path, kind: crate::plan::GuestKind) -> Result<(), StepFailure> {
+    use crate::image::xen_notes;
+    use crate::plan::GuestKind;
+    if !matches!(kind, GuestKind::XenPv | GuestKind::XenPvh) {
+        return Ok(());
+    }
+    let path = kernel.to_path_buf();
+    let entries = match tokio::task::spawn_blocking(move || xen_notes::read_entries(&path))
+        .await
+        .map_err(|e| StepFailure::error(e.to_string()))?
+    {
+        Ok(entries) => entries,
+        // Cannot be checked beforehand: the boot will tell.
+        Err(xen_notes::NotesError::Unsupported(..)) => return Ok(()),
+        Err(e) => {
+            return Err(StepFailure::failed(format!("cannot read the kernel's Xen notes: {}", crate::error_chain(&e))));
+        }
+    };
+    let (ok, what) = match kind {
+        GuestKind::XenPv => (entries.pv, "Xen PV"),
+        _ => (entries.pvh, "Xen PVH"),
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(StepFailure::failed(format!(
+            "kernel {} has no {what} entry point (no such Xen ELF note)",
+            kernel.display()
+        )))
+    }
+}
