@@ -35,6 +35,7 @@ pub mod checks;
 pub mod cli;
 pub mod events;
 pub mod guest;
+pub mod hypervisor;
 pub mod image;
 pub mod lab;
 pub mod plan;

@@ -10,6 +10,7 @@ use virt::sys;
 use super::console::ConsoleCapture;
 use super::error::BackendError;
 use super::host::Host;
+use crate::hypervisor::{Uri, UriFamily};
 
 /// The lifecycle states the harness distinguishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -61,7 +62,7 @@ impl GuestDomain {
     /// libxl does not implement that source: on Xen hosts the answer is none,
     /// without asking (each refusal would otherwise land in libxl's log).
     pub async fn arp_addresses(&self) -> Result<Vec<(String, String)>, BackendError> {
-        if self.host.uri.starts_with("xen") {
+        if Uri::parse(&self.host.uri).is_ok_and(|u| u.family() == UriFamily::Xen) {
             return Ok(Vec::new());
         }
         self.call(|d, n| {

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::guest::ssh::{self, SshTarget};
+use crate::hypervisor::Uri;
 
 /// How commands reach a host.
 #[derive(Debug, Clone)]
@@ -23,8 +24,7 @@ impl HostShell {
         if let Some(t) = ssh {
             return HostShell::Ssh(Box::new(t));
         }
-        let local = uri.starts_with("qemu:///") || uri.starts_with("xen:///") || uri.contains("+unix://");
-        if local { HostShell::Local } else { HostShell::None }
+        if Uri::parse(uri).is_ok_and(|u| u.is_local()) { HostShell::Local } else { HostShell::None }
     }
 
     /// Stdout of `command` run by `sh -c`, or `None` when the host cannot be reached or it fails.

@@ -101,7 +101,7 @@ fn parse_listing(text: &str) -> Vec<(String, u64)> {
 /// Whether a libvirt URI names a host (`xen+ssh://root@xen7/system`), not
 /// this machine's driver (`test:///default`, `qemu:///system`).
 fn names_a_host(uri: &str) -> bool {
-    uri.split_once("://").is_some_and(|(_, rest)| !rest.starts_with('/'))
+    crate::hypervisor::Uri::parse(uri).is_ok_and(|u| u.names_a_host())
 }
 
 fn is_run_id(name: &str) -> bool {
