@@ -102,6 +102,36 @@ impl GuestDomain {
     }
 }
 
+impl Host {
+    /// Creates and starts a transient domain, paused so the console can be attached
+    /// before the first byte is printed.
+    pub async fn create_paused(&self, name: &str, xml: String) -> Result<GuestDomain, BackendError> {
+        let target = name.to_string();
+        let dom = self
+            .call(move |c| {
+                match c.create_domain_xml(&xml, sys::VIR_DOMAIN_START_PAUSED) {
+                    // Drivers without START_PAUSED (libvirt's test driver): start, then pause.
+                    Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::InvalidArg) => {
+                        let d = c
+                            .create_domain_xml(&xml, 0)
+                            .map_err(BackendError::libvirt("creating the domain", target.clone()))?;
+                        d.suspend().map_err(BackendError::libvirt("pausing the new domain", target))?;
+                        Ok(d)
+                    }
+                    r => r.map_err(BackendError::libvirt("creating the domain", target)),
+                }
+            })
+            .await?;
+        Ok(GuestDomain::new(self.clone(), name.to_string(), dom))
+    }
+
+    /// The state of a domain by name (`Gone` when the host does not know it).
+    pub async fn domain_state(&self, name: &str) -> Result<RunState, BackendError> {
+        let name = name.to_string();
+        self.call(move |c| state_by_name(c, &name)).await
+    }
+}
+
 /// The state of the domain called `name`, looked up afresh: a transient domain
 /// that stopped is gone, and an old handle would only report an error.
 pub(super) fn state_by_name(conn: &Connect, name: &str) -> Result<RunState, BackendError> {

@@ -2,7 +2,7 @@
 //! libvirt calls, no hypervisor. The real runs are the end-to-end tests.
 
 use super::domain_xml::{self, DomainType, DomainXmlInput, Ownership};
-use super::{Host, RunState};
+use super::{BackendError, Host, RunState};
 use crate::plan::GuestKind;
 
 fn xml(name: &str, run: &str, created: u64) -> String {
@@ -58,6 +58,13 @@ async fn a_bad_uri_is_a_connect_error() {
     let err = Host::connect("nope", "qemu+unix:///system?socket=/nonexistent/sock").await.err().unwrap();
     let text = crate::error_chain(&err);
     assert!(text.starts_with("cannot connect to libvirt at `qemu+unix:///system?socket=/nonexistent/sock`"), "{text}");
+}
+
+#[tokio::test]
+async fn a_uri_that_runs_a_local_program_is_refused_before_libvirt_sees_it() {
+    let err = Host::connect("x", "test+ext:///default?command=/bin/false").await.err().unwrap();
+    assert!(matches!(err, BackendError::RefusedUri(_)), "{err:?}");
+    assert!(crate::error_chain(&err).contains("would run a program on this machine"), "{err}");
 }
 
 #[test]

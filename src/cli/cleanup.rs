@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use clap::Args;
 
+use self::tally::{Filter, Tally};
 use super::cleanup_remote::{self, Swept};
 use crate::backend::host::OwnedDomain;
 use crate::backend::{BackendError, Host};
@@ -16,6 +17,7 @@ use crate::exit;
 use crate::plan::HostSpec;
 
 mod local;
+pub mod tally;
 
 #[derive(Args)]
 pub struct CleanupArgs {
@@ -33,84 +35,6 @@ pub struct CleanupArgs {
     /// List what would be removed, remove nothing.
     #[arg(long)]
     dry_run: bool,
-}
-
-/// Which leftovers the command may remove.
-pub struct Filter<'a> {
-    pub run: Option<&'a str>,
-    /// Seconds a leftover must be older than.
-    pub min_age: u64,
-    /// Now, in seconds since the epoch.
-    pub now: u64,
-    pub dry_run: bool,
-}
-
-impl Filter<'_> {
-    /// Whether a leftover of run `run`, made at `made` (seconds since the
-    /// epoch), is one to remove (unless something else keeps it).
-    pub fn selects(&self, run: &str, made: u64) -> bool {
-        self.run.is_none_or(|r| r == run) && self.now.saturating_sub(made) >= self.min_age
-    }
-}
-
-/// What became of one run directory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Fate {
-    Removed,
-    WouldRemove,
-    /// The run is still going on this machine.
-    KeptAlive,
-    /// Guests of the run are still on the host: a run going on elsewhere.
-    KeptDomains,
-    /// The removal failed.
-    Failed,
-}
-
-impl Fate {
-    /// The verb of its line, and why, where something was kept.
-    fn words(self) -> (&'static str, &'static str) {
-        match self {
-            Fate::Removed => ("removed", ""),
-            Fate::WouldRemove => ("would remove", ""),
-            Fate::KeptAlive => ("kept", " (the run is still going)"),
-            Fate::KeptDomains => ("kept", " (guests of the run are still on the host)"),
-            Fate::Failed => ("could not remove", ""),
-        }
-    }
-}
-
-/// What the command removed (or would remove) and whether anything failed.
-#[derive(Default)]
-pub struct Tally {
-    removed: usize,
-    failed: bool,
-}
-
-impl Tally {
-    /// Prints the line of the run directory at `place` and counts it.
-    pub fn run_dir(&mut self, place: &str, fate: Fate) {
-        match fate {
-            Fate::Removed | Fate::WouldRemove => self.removed += 1,
-            Fate::Failed => self.failed = true,
-            Fate::KeptAlive | Fate::KeptDomains => {}
-        }
-        let (verb, why) = fate.words();
-        println!("{verb} run directory {place}{why}");
-    }
-
-    /// A host (or what is on it) could not be cleaned.
-    pub fn error(&mut self, host: &str, what: &str) {
-        eprintln!("error: host {host}: {what}");
-        self.failed = true;
-    }
-
-    /// Says if nothing was found; the exit code.
-    fn finish(&self) -> u8 {
-        if self.removed == 0 {
-            println!("nothing to clean up");
-        }
-        if self.failed { exit::INFRASTRUCTURE } else { exit::PASSED }
-    }
 }
 
 pub fn run(args: CleanupArgs) -> u8 {
@@ -174,24 +98,7 @@ async fn remove_domains(host: &Host, filter: &Filter<'_>) -> Result<Vec<OwnedDom
 fn report_domains(tally: &mut Tally, host: &str, gone: &[OwnedDomain], dry_run: bool) {
     let verb = if dry_run { "would remove" } else { "removed" };
     for d in gone {
-        tally.removed += 1;
+        tally.count_removed();
         println!("{verb} domain {} (run {}) on {host}", d.name, d.run_id);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_filter_selects_by_run_and_age() {
-        let any = Filter { run: None, min_age: 3600, now: 10_000, dry_run: false };
-        assert!(any.selects("r1", 10_000 - 3600));
-        assert!(!any.selects("r1", 10_000 - 3599), "younger than --older-than");
-        assert!(any.selects("r1", 0));
-        assert!(!any.selects("r1", 20_000), "a clock ahead of ours is no age");
-        let one = Filter { run: Some("r1"), min_age: 0, now: 10_000, dry_run: false };
-        assert!(one.selects("r1", 10_000));
-        assert!(!one.selects("r2", 0), "another run");
     }
 }

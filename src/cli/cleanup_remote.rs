@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::cleanup::{Fate, Filter, Tally};
+use super::cleanup::tally::{Fate, Filter, Tally};
 use crate::backend::host_shell::HostShell;
 use crate::plan::HostSpec;
 use crate::runner::host_facts;

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use super::{Fate, Filter, Tally};
+use super::tally::{Fate, Filter, Tally};
 
 /// Removes (on a dry run: lists) the run directories here that the filter
 /// selects, unless the run is still going.
