@@ -50,24 +50,41 @@ pub fn run(args: CleanupArgs) -> u8 {
         dry_run: args.dry_run,
     };
     let mut tally = Tally::default();
+    // The runs with guests left on some host; `None` once a host could not be asked.
+    let mut busy = Some(BTreeSet::new());
     for spec in targets {
         match rt.block_on(clean_host(&spec, &filter)) {
-            Ok((gone, swept)) => {
-                report_domains(&mut tally, &spec.name, &gone, filter.dry_run);
-                cleanup_remote::report(&mut tally, &spec.name, swept);
+            Ok(found) => {
+                report_domains(&mut tally, &spec.name, &found.gone, filter.dry_run);
+                cleanup_remote::report(&mut tally, &spec.name, found.swept);
+                if let Some(b) = busy.as_mut() {
+                    b.extend(found.busy);
+                }
             }
-            Err(e) => tally.error(&spec.name, &crate::error_chain(&e)),
+            Err(e) => {
+                tally.could_not_look(&format!("host {}", spec.name), &crate::error_chain(&e));
+                busy = None;
+            }
         }
     }
-    local::sweep(&mut tally, &filter);
+    local::sweep(&mut tally, &filter, busy.as_ref());
     tally.finish()
 }
 
+/// What the pass over one host found.
+struct HostPass {
+    /// Domains removed (on a dry run: to remove).
+    gone: Vec<OwnedDomain>,
+    swept: Swept,
+    /// Runs with guests still on the host.
+    busy: BTreeSet<String>,
+}
+
 /// Removes the leftover domains of a host, then its leftover run directories.
-async fn clean_host(spec: &HostSpec, filter: &Filter<'_>) -> Result<(Vec<OwnedDomain>, Swept), BackendError> {
+async fn clean_host(spec: &HostSpec, filter: &Filter<'_>) -> Result<HostPass, BackendError> {
     let host = Host::connect(&spec.name, &spec.uri).await?;
     let gone = remove_domains(&host, filter).await?;
-    // A run with guests left on the host keeps its directory there; on a dry
+    // A run with guests left on the host keeps its directories; on a dry
     // run, the guests that would go do not count.
     let busy: BTreeSet<String> = host
         .owned_domains()
@@ -76,7 +93,8 @@ async fn clean_host(spec: &HostSpec, filter: &Filter<'_>) -> Result<(Vec<OwnedDo
         .filter(|d| !gone.iter().any(|g| g.name == d.name))
         .map(|d| d.run_id)
         .collect();
-    Ok((gone, cleanup_remote::sweep(spec, filter, &busy).await))
+    let swept = cleanup_remote::sweep(spec, filter, &busy).await;
+    Ok(HostPass { gone, swept, busy })
 }
 
 /// Removes (on a dry run: lists) the domains the filter selects; never those

@@ -2,6 +2,8 @@
 //! and the tally of it all: shared by the passes (cleanup.rs, local.rs,
 //! cleanup_remote.rs), which do not import one another for it.
 
+use std::collections::BTreeSet;
+
 use crate::exit;
 
 /// Which leftovers the command may remove.
@@ -31,6 +33,8 @@ pub enum Fate {
     KeptAlive,
     /// Guests of the run are still on the host: a run going on elsewhere.
     KeptDomains,
+    /// A host could not be asked whether guests of the run remain there.
+    KeptUnsure,
     /// The removal failed.
     Failed,
 }
@@ -43,16 +47,31 @@ impl Fate {
             Fate::WouldRemove => ("would remove", ""),
             Fate::KeptAlive => ("kept", " (the run is still going)"),
             Fate::KeptDomains => ("kept", " (guests of the run are still on the host)"),
+            Fate::KeptUnsure => ("kept", " (not every host could be asked whether guests of the run remain)"),
             Fate::Failed => ("could not remove", ""),
         }
     }
 }
 
-/// What the command removed (or would remove) and whether anything failed.
+/// Why the run directory of `run` stays, if it does: the run is still going
+/// here, or has guests left on a host (`busy`: the runs with guests left;
+/// `None` when some host could not be asked).
+pub fn keep_reason(run: &str, busy: Option<&BTreeSet<String>>, alive: impl Fn(&str) -> bool) -> Option<Fate> {
+    match busy {
+        _ if alive(run) => Some(Fate::KeptAlive),
+        None => Some(Fate::KeptUnsure),
+        Some(b) if b.contains(run) => Some(Fate::KeptDomains),
+        Some(_) => None,
+    }
+}
+
+/// What the command removed (or would remove), whether anything failed, and
+/// where it could not look.
 #[derive(Default)]
 pub struct Tally {
     removed: usize,
     failed: bool,
+    unlooked: Vec<String>,
 }
 
 impl Tally {
@@ -61,16 +80,17 @@ impl Tally {
         match fate {
             Fate::Removed | Fate::WouldRemove => self.removed += 1,
             Fate::Failed => self.failed = true,
-            Fate::KeptAlive | Fate::KeptDomains => {}
+            Fate::KeptAlive | Fate::KeptDomains | Fate::KeptUnsure => {}
         }
         let (verb, why) = fate.words();
         println!("{verb} run directory {place}{why}");
     }
 
-    /// A host (or what is on it) could not be cleaned.
-    pub fn error(&mut self, host: &str, what: &str) {
-        eprintln!("error: host {host}: {what}");
+    /// Leftovers at `place` (a host, or this machine) could not be looked for.
+    pub fn could_not_look(&mut self, place: &str, what: &str) {
+        eprintln!("error: {place}: {what}");
         self.failed = true;
+        self.unlooked.push(place.to_string());
     }
 
     /// One more leftover removed (or, on a dry run, to remove).
@@ -78,10 +98,22 @@ impl Tally {
         self.removed += 1;
     }
 
-    /// Says if nothing was found; the exit code.
+    /// The closing line, if one is due: "nothing" only when every place was looked at.
+    pub fn summary(&self) -> Option<String> {
+        if !self.unlooked.is_empty() {
+            let found = if self.removed == 0 { "nothing" } else { "the above" };
+            return Some(format!(
+                "could not look for leftovers on: {}; found {found} where it could look",
+                self.unlooked.join(", ")
+            ));
+        }
+        (self.removed == 0).then(|| "nothing to clean up".to_string())
+    }
+
+    /// Prints the summary; the exit code.
     pub fn finish(&self) -> u8 {
-        if self.removed == 0 {
-            println!("nothing to clean up");
+        if let Some(line) = self.summary() {
+            println!("{line}");
         }
         if self.failed { exit::INFRASTRUCTURE } else { exit::PASSED }
     }
@@ -101,5 +133,32 @@ mod tests {
         let one = Filter { run: Some("r1"), min_age: 0, now: 10_000, dry_run: false };
         assert!(one.selects("r1", 10_000));
         assert!(!one.selects("r2", 0), "another run");
+    }
+
+    #[test]
+    fn nothing_to_clean_up_only_when_every_place_was_looked_at() {
+        let mut t = Tally::default();
+        assert_eq!(t.summary().as_deref(), Some("nothing to clean up"));
+        assert_eq!(t.finish(), exit::PASSED);
+        t.could_not_look("host h1", "cannot connect to libvirt");
+        let s = t.summary().unwrap();
+        assert!(s.starts_with("could not look for leftovers on: host h1;"), "{s}");
+        assert!(!s.contains("nothing to clean up"), "{s}");
+        assert_eq!(t.finish(), exit::INFRASTRUCTURE);
+        let mut t = Tally::default();
+        t.count_removed();
+        assert_eq!(t.summary(), None);
+        assert_eq!(t.finish(), exit::PASSED);
+    }
+
+    #[test]
+    fn a_live_run_or_one_with_guests_keeps_its_directory() {
+        let busy = BTreeSet::from(["r2".to_string()]);
+        let alive = |run: &str| run == "r1";
+        assert_eq!(keep_reason("r1", Some(&busy), alive), Some(Fate::KeptAlive));
+        assert_eq!(keep_reason("r2", Some(&busy), alive), Some(Fate::KeptDomains));
+        assert_eq!(keep_reason("r3", Some(&busy), alive), None);
+        assert_eq!(keep_reason("r3", None, alive), Some(Fate::KeptUnsure), "a host could not be asked");
+        assert_eq!(keep_reason("r1", None, alive), Some(Fate::KeptAlive));
     }
 }
