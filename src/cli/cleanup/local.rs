@@ -104,7 +104,8 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         let file = root.path().join("not-a-dir");
         std::fs::write(&file, "").unwrap();
-        assert!(sweep_in(&file, &filter(false), None, |_| false).is_err());
+        let e = sweep_in(&file, &filter(false), None, |_| false).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotADirectory);
         assert_eq!(sweep_in(&root.path().join("none"), &filter(false), None, |_| false).unwrap(), []);
     }
 }
