@@ -79,7 +79,7 @@ impl Host {
             let mut owned = Vec::new();
             for d in doms {
                 let Ok(meta) =
-                    d.metadata(sys::VIR_DOMAIN_METADATA_ELEMENT as i32, Some(super::domain_xml::METADATA_NS), 0)
+                    d.metadata(sys::VIR_DOMAIN_METADATA_ELEMENT as i32, Some(super::domain_spec::METADATA_NS), 0)
                 else {
                     continue; // no virtsmoke metadata: not ours
                 };

@@ -9,6 +9,8 @@ use nix::unistd::Pid;
 
 use crate::guest::ssh::{self, SshTarget};
 use crate::hypervisor::Uri;
+/// Xen's host commands and their readers live with the family; the old names stay.
+pub use crate::hypervisor::xen::{XENSTORE_DOMAINS, parse_xenstore_domains, parse_xl_info};
 
 /// How commands reach a host.
 #[derive(Debug, Clone)]
@@ -111,21 +113,6 @@ async fn run_local(command: &str, deadline: Duration) -> Result<String, ShellErr
     }
 }
 
-/// Every domain xenstore knows, `ID NAME` per line: Xen's own view, which
-/// still shows a domain libvirt lost track of.
-pub const XENSTORE_DOMAINS: &str = "for d in $(xenstore-list /local/domain); do \
-     printf '%s %s\\n' \"$d\" \"$(xenstore-read /local/domain/$d/name 2>/dev/null)\"; done";
-
-/// `XENSTORE_DOMAINS` output into domain id → name.
-pub fn parse_xenstore_domains(out: &str) -> std::collections::BTreeMap<u32, String> {
-    out.lines()
-        .filter_map(|l| {
-            let (id, name) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
-            Some((id.parse().ok()?, name.trim().to_string()))
-        })
-        .collect()
-}
-
 /// Package queries that work on RPM (CentOS, Xen4CentOS) and Debian hosts alike.
 pub const PACKAGES: &str = "if command -v rpm >/dev/null 2>&1 && rpm -q rpm >/dev/null 2>&1; then \
        rpm -qa --qf '%{NAME}=%{VERSION}-%{RELEASE}\\n' 'xen*' 'libvirt-daemon*' 'qemu-kvm*' 'qemu-system*' 'kernel' 'kernel-core' 'kernel-xen*' 2>/dev/null; \
@@ -140,60 +127,9 @@ pub fn parse_packages(out: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The facts of `xl info` worth recording.
-pub fn parse_xl_info(out: &str) -> Vec<(String, String)> {
-    let mut facts = Vec::new();
-    let mut major = String::new();
-    let mut minor = String::new();
-    let mut extra = String::new();
-    for line in out.lines() {
-        let Some((k, v)) = line.split_once(':') else { continue };
-        let (k, v) = (k.trim(), v.trim().to_string());
-        match k {
-            "xen_major" => major = v,
-            "xen_minor" => minor = v,
-            "xen_extra" => {
-                extra = v.clone();
-                facts.push(("xen_extra".into(), v));
-            }
-            "xen_changeset" => facts.push(("xen_changeset".into(), v)),
-            "xen_commandline" => facts.push(("xen_commandline".into(), v)),
-            "xen_caps" => facts.push(("xen_caps".into(), v)),
-            "virt_caps" => facts.push(("xen_virt_caps".into(), v)),
-            _ => {}
-        }
-    }
-    if !major.is_empty() {
-        facts.insert(0, ("xen_version".into(), format!("{major}.{minor}{extra}")));
-    }
-    facts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn xenstore_domains_are_read_by_id() {
-        let m = parse_xenstore_domains("0 Domain-0\n7 vs-20261122-1-0-tiny\n9 \nnot-a-domain x\n");
-        assert_eq!(m.len(), 3);
-        assert_eq!(m[&0], "Domain-0");
-        assert_eq!(m[&7], "vs-20261122-1-0-tiny");
-        assert_eq!(m[&9], "");
-    }
-
-    #[test]
-    fn xl_info_facts() {
-        let out = "host                   : xen1\nxen_major              : 4\nxen_minor              : 17\n\
-                   xen_extra              : .5\nxen_version            : 4.17.5\nxen_caps               : xen-3.0-x86_64 hvm-3.0-x86_64\n\
-                   virt_caps              : pv hvm hap\nxen_changeset          : Tue Oct 1 2024 +0200 git:430ce6cd93\n\
-                   xen_commandline        : dom0_mem=1024M,max:1024M console=com1\n";
-        let f = parse_xl_info(out);
-        assert_eq!(f[0], ("xen_version".into(), "4.17.5".into()));
-        assert!(f.contains(&("xen_changeset".into(), "Tue Oct 1 2024 +0200 git:430ce6cd93".into())));
-        assert!(f.contains(&("xen_commandline".into(), "dom0_mem=1024M,max:1024M console=com1".into())));
-        assert!(f.contains(&("xen_virt_caps".into(), "pv hvm hap".into())));
-    }
 
     #[test]
     fn package_lines() {

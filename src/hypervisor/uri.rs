@@ -5,6 +5,8 @@
 
 use std::fmt;
 
+use super::platform::Family;
+
 /// The hypervisor family a URI's driver manages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UriFamily {
@@ -20,10 +22,10 @@ pub enum UriFamily {
 
 impl UriFamily {
     /// The platform module for the family, if virtsmoke has one.
-    pub fn hypervisor(self) -> Option<super::Family> {
+    pub fn hypervisor(self) -> Option<Family> {
         match self {
-            UriFamily::Kvm => Some(super::Family::Kvm),
-            UriFamily::Xen => Some(super::Family::Xen),
+            UriFamily::Kvm => Some(Family::Kvm),
+            UriFamily::Xen => Some(Family::Xen),
             UriFamily::Test | UriFamily::Unknown => None,
         }
     }
