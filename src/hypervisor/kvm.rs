@@ -16,6 +16,10 @@ impl Platform for Kvm {
         Family::Kvm
     }
 
+    fn default_bridge(&self) -> &'static str {
+        "virbr0"
+    }
+
     /// QEMU's own OUI.
     fn mac_prefix(&self) -> &'static str {
         "52:54:00"

@@ -50,6 +50,8 @@ mod tests {
         assert_eq!(mac_prefix(GuestKind::Kvm), "52:54:00");
         assert_eq!(mac_prefix(GuestKind::XenHvm), "00:16:3e");
         assert_eq!(for_host(crate::plan::Hypervisor::Xen).family(), Family::Xen);
+        assert_eq!(platform(Family::Kvm).default_bridge(), "virbr0");
+        assert_eq!(platform(Family::Xen).default_bridge(), "xenbr0");
     }
 
     #[test]

@@ -85,6 +85,9 @@ pub type FactsCommand = (&'static str, fn(&str) -> Vec<(String, String)>);
 pub trait Platform: Send + Sync {
     fn family(&self) -> Family;
 
+    /// The bridge guests join when a host names none.
+    fn default_bridge(&self) -> &'static str;
+
     /// The first three octets of the MACs guests get.
     fn mac_prefix(&self) -> &'static str;
 

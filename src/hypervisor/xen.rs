@@ -17,6 +17,10 @@ impl Platform for Xen {
         Family::Xen
     }
 
+    fn default_bridge(&self) -> &'static str {
+        "xenbr0"
+    }
+
     /// Xensource's OUI.
     fn mac_prefix(&self) -> &'static str {
         "00:16:3e"
