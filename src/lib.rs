@@ -36,6 +36,7 @@ pub mod cli;
 pub mod events;
 pub mod guest;
 pub mod hostaccess;
+pub mod hypervisor;
 pub mod image;
 pub mod lab;
 pub mod plan;

@@ -10,6 +10,7 @@ use virt::sys;
 use super::console::ConsoleCapture;
 use super::error::BackendError;
 use super::host::Host;
+use crate::hypervisor::{Uri, UriFamily};
 
 /// The lifecycle states the harness distinguishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -61,7 +62,7 @@ impl GuestDomain {
     /// libxl does not implement that source: on Xen hosts the answer is none,
     /// without asking (each refusal would otherwise land in libxl's log).
     pub async fn arp_addresses(&self) -> Result<Vec<(String, String)>, BackendError> {
-        if self.host.uri.starts_with("xen") {
+        if Uri::parse(&self.host.uri).is_ok_and(|u| u.family() == UriFamily::Xen) {
             return Ok(Vec::new());
         }
         self.call(|d, n| {
@@ -98,6 +99,36 @@ impl GuestDomain {
     /// Hard stop; a domain that is already gone is not an error.
     pub async fn destroy(&self) -> Result<(), BackendError> {
         self.host.remove_domain(&self.name).await.map(|_| ())
+    }
+}
+
+impl Host {
+    /// Creates and starts a transient domain, paused so the console can be attached
+    /// before the first byte is printed.
+    pub async fn create_paused(&self, name: &str, xml: String) -> Result<GuestDomain, BackendError> {
+        let target = name.to_string();
+        let dom = self
+            .call(move |c| {
+                match c.create_domain_xml(&xml, sys::VIR_DOMAIN_START_PAUSED) {
+                    // Drivers without START_PAUSED (libvirt's test driver): start, then pause.
+                    Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::InvalidArg) => {
+                        let d = c
+                            .create_domain_xml(&xml, 0)
+                            .map_err(BackendError::libvirt("creating the domain", target.clone()))?;
+                        d.suspend().map_err(BackendError::libvirt("pausing the new domain", target))?;
+                        Ok(d)
+                    }
+                    r => r.map_err(BackendError::libvirt("creating the domain", target)),
+                }
+            })
+            .await?;
+        Ok(GuestDomain::new(self.clone(), name.to_string(), dom))
+    }
+
+    /// The state of a domain by name (`Gone` when the host does not know it).
+    pub async fn domain_state(&self, name: &str) -> Result<RunState, BackendError> {
+        let name = name.to_string();
+        self.call(move |c| state_by_name(c, &name)).await
     }
 }
 

@@ -22,6 +22,8 @@ pub enum BackendError {
         #[source]
         source: std::io::Error,
     },
+    #[error("refusing to connect")]
+    RefusedUri(#[source] crate::hypervisor::UriError),
     #[error("the libvirt worker thread died")]
     Worker(#[from] tokio::task::JoinError),
 }

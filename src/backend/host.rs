@@ -1,13 +1,15 @@
 //! A libvirt host: one connection, domains created on it, facts read from it.
+//! What makes a domain on it (`create_paused`) and asks its state lives with
+//! the domain, in domain.rs, so this file does not depend on that one.
 
 use std::sync::{Arc, Mutex};
 
 use virt::connect::Connect;
 use virt::sys;
 
-use super::domain::GuestDomain;
 use super::error::BackendError;
 use super::facts::HostFacts;
+use crate::hypervisor::{Uri, UriError};
 
 /// A connection to one libvirt host. Cheap to clone; every call runs on the blocking pool.
 #[derive(Clone)]
@@ -20,7 +22,12 @@ pub struct Host {
 }
 
 impl Host {
+    /// Connects to `uri`; one that would run a program on this machine
+    /// (libvirt's `ext` transport, `command=`) is refused before libvirt sees it.
     pub async fn connect(name: &str, uri: &str) -> Result<Host, BackendError> {
+        if let Err(e @ UriError::RunsLocalProgram { .. }) = Uri::parse(uri) {
+            return Err(BackendError::RefusedUri(e));
+        }
         let uri_owned = uri.to_string();
         let conn = tokio::task::spawn_blocking(move || open(&uri_owned)).await??;
         Ok(Host { name: name.to_string(), uri: uri.to_string(), conn: Arc::new(Mutex::new(Arc::new(conn))) })
@@ -51,34 +58,6 @@ impl Host {
         self.call(move |c| HostFacts::read(c, &target)).await
     }
 
-    /// Creates and starts a transient domain, paused so the console can be attached
-    /// before the first byte is printed.
-    pub async fn create_paused(&self, name: &str, xml: String) -> Result<GuestDomain, BackendError> {
-        let target = name.to_string();
-        let dom = self
-            .call(move |c| {
-                match c.create_domain_xml(&xml, sys::VIR_DOMAIN_START_PAUSED) {
-                    // Drivers without START_PAUSED (libvirt's test driver): start, then pause.
-                    Err(e) if e.code() == virt::enumutil::Enum::Known(virt::error::ErrorNumber::InvalidArg) => {
-                        let d = c
-                            .create_domain_xml(&xml, 0)
-                            .map_err(BackendError::libvirt("creating the domain", target.clone()))?;
-                        d.suspend().map_err(BackendError::libvirt("pausing the new domain", target))?;
-                        Ok(d)
-                    }
-                    r => r.map_err(BackendError::libvirt("creating the domain", target)),
-                }
-            })
-            .await?;
-        Ok(GuestDomain::new(self.clone(), name.to_string(), dom))
-    }
-
-    /// The state of a domain by name (`Gone` when the host does not know it).
-    pub async fn domain_state(&self, name: &str) -> Result<super::RunState, BackendError> {
-        let name = name.to_string();
-        self.call(move |c| super::domain::state_by_name(c, &name)).await
-    }
-
     /// Names of every domain (running or defined) on the host.
     #[cfg(test)]
     pub async fn domain_names(&self) -> Result<Vec<String>, BackendError> {
@@ -100,7 +79,7 @@ impl Host {
             let mut owned = Vec::new();
             for d in doms {
                 let Ok(meta) =
-                    d.metadata(sys::VIR_DOMAIN_METADATA_ELEMENT as i32, Some(super::domain_xml::METADATA_NS), 0)
+                    d.metadata(sys::VIR_DOMAIN_METADATA_ELEMENT as i32, Some(super::domain_spec::METADATA_NS), 0)
                 else {
                     continue; // no virtsmoke metadata: not ours
                 };

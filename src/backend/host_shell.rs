@@ -1,9 +1,16 @@
 //! Running commands on a host itself (not in a guest): for the facts libvirt
 //! does not give, such as package builds and `xl info`.
 
+use std::process::Stdio;
 use std::time::Duration;
 
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
 use crate::guest::ssh::{self, SshTarget};
+use crate::hypervisor::Uri;
+/// Xen's host commands and their readers live with the family; the old names stay.
+pub use crate::hypervisor::xen::{XENSTORE_DOMAINS, parse_xenstore_domains, parse_xl_info};
 
 /// How commands reach a host.
 #[derive(Debug, Clone)]
@@ -23,39 +30,87 @@ impl HostShell {
         if let Some(t) = ssh {
             return HostShell::Ssh(Box::new(t));
         }
-        let local = uri.starts_with("qemu:///") || uri.starts_with("xen:///") || uri.contains("+unix://");
-        if local { HostShell::Local } else { HostShell::None }
+        if Uri::parse(uri).is_ok_and(|u| u.is_local()) { HostShell::Local } else { HostShell::None }
     }
 
-    /// Stdout of `command` run by `sh -c`, or `None` when the host cannot be reached or it fails.
+    /// Stdout of `command` run by `sh -c`, or `None` when the host cannot be
+    /// reached, it fails, or it outlives `DEADLINE`.
     pub async fn run(&self, command: &str) -> Option<String> {
+        self.run_within(command, DEADLINE).await.ok()
+    }
+
+    /// Stdout of `command` run by `sh -c` within `deadline`; on this machine a
+    /// command still running then is killed with its whole process group.
+    pub async fn run_within(&self, command: &str, deadline: Duration) -> Result<String, ShellError> {
         match self {
-            HostShell::None => None,
-            HostShell::Local => {
-                let out = tokio::process::Command::new("sh").arg("-c").arg(command).output().await.ok()?;
-                out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
-            }
+            HostShell::None => Err(ShellError::NoWayIn { command: command.to_string() }),
+            HostShell::Local => run_local(command, deadline).await,
             HostShell::Ssh(t) => {
-                let out = ssh::exec(t, command, Duration::from_secs(30)).await.ok()?;
-                (out.exit_status == 0).then_some(out.stdout)
+                let out = ssh::exec(t, command, deadline)
+                    .await
+                    .map_err(|source| ShellError::Ssh { command: command.to_string(), source })?;
+                if out.exit_status == 0 {
+                    Ok(out.stdout)
+                } else {
+                    Err(ShellError::Failed { command: command.to_string(), status: out.exit_status.to_string() })
+                }
             }
         }
     }
 }
 
-/// Every domain xenstore knows, `ID NAME` per line: Xen's own view, which
-/// still shows a domain libvirt lost track of.
-pub const XENSTORE_DOMAINS: &str = "for d in $(xenstore-list /local/domain); do \
-     printf '%s %s\\n' \"$d\" \"$(xenstore-read /local/domain/$d/name 2>/dev/null)\"; done";
+/// How long a host command may take unless its caller says otherwise (the
+/// SSH path has always had this bound).
+pub const DEADLINE: Duration = Duration::from_secs(30);
 
-/// `XENSTORE_DOMAINS` output into domain id → name.
-pub fn parse_xenstore_domains(out: &str) -> std::collections::BTreeMap<u32, String> {
-    out.lines()
-        .filter_map(|l| {
-            let (id, name) = l.trim().split_once(' ').unwrap_or((l.trim(), ""));
-            Some((id.parse().ok()?, name.trim().to_string()))
-        })
-        .collect()
+/// A host command that did not give its output.
+#[derive(Debug, thiserror::Error)]
+pub enum ShellError {
+    #[error("`{command}`: no way to run commands on the host (no `jump`, and not this machine)")]
+    NoWayIn { command: String },
+    #[error("`{command}` could not be started")]
+    Spawn {
+        command: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{command}` did not finish within {} and was killed", humantime::format_duration(*after))]
+    TimedOut { command: String, after: Duration },
+    #[error("`{command}` failed (exit status {status})")]
+    Failed { command: String, status: String },
+    #[error("`{command}` over SSH failed")]
+    Ssh {
+        command: String,
+        #[source]
+        source: ssh::SshError,
+    },
+}
+
+/// Runs `command` here in a process group of its own, so that on expiry the
+/// shell and everything it started (`xl` stuck on a hypervisor call) go.
+async fn run_local(command: &str, deadline: Duration) -> Result<String, ShellError> {
+    let child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|source| ShellError::Spawn { command: command.to_string(), source })?;
+    let group = child.id();
+    match tokio::time::timeout(deadline, child.wait_with_output()).await {
+        Ok(Ok(out)) if out.status.success() => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+        Ok(Ok(out)) => Err(ShellError::Failed { command: command.to_string(), status: out.status.to_string() }),
+        Ok(Err(source)) => Err(ShellError::Spawn { command: command.to_string(), source }),
+        Err(_) => {
+            if let Some(pgid) = group.and_then(|g| i32::try_from(g).ok()) {
+                let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+            }
+            Err(ShellError::TimedOut { command: command.to_string(), after: deadline })
+        }
+    }
 }
 
 /// Package queries that work on RPM (CentOS, Xen4CentOS) and Debian hosts alike.
@@ -72,60 +127,9 @@ pub fn parse_packages(out: &str) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The facts of `xl info` worth recording.
-pub fn parse_xl_info(out: &str) -> Vec<(String, String)> {
-    let mut facts = Vec::new();
-    let mut major = String::new();
-    let mut minor = String::new();
-    let mut extra = String::new();
-    for line in out.lines() {
-        let Some((k, v)) = line.split_once(':') else { continue };
-        let (k, v) = (k.trim(), v.trim().to_string());
-        match k {
-            "xen_major" => major = v,
-            "xen_minor" => minor = v,
-            "xen_extra" => {
-                extra = v.clone();
-                facts.push(("xen_extra".into(), v));
-            }
-            "xen_changeset" => facts.push(("xen_changeset".into(), v)),
-            "xen_commandline" => facts.push(("xen_commandline".into(), v)),
-            "xen_caps" => facts.push(("xen_caps".into(), v)),
-            "virt_caps" => facts.push(("xen_virt_caps".into(), v)),
-            _ => {}
-        }
-    }
-    if !major.is_empty() {
-        facts.insert(0, ("xen_version".into(), format!("{major}.{minor}{extra}")));
-    }
-    facts
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn xenstore_domains_are_read_by_id() {
-        let m = parse_xenstore_domains("0 Domain-0\n7 vs-20261122-1-0-tiny\n9 \nnot-a-domain x\n");
-        assert_eq!(m.len(), 3);
-        assert_eq!(m[&0], "Domain-0");
-        assert_eq!(m[&7], "vs-20261122-1-0-tiny");
-        assert_eq!(m[&9], "");
-    }
-
-    #[test]
-    fn xl_info_facts() {
-        let out = "host                   : xen1\nxen_major              : 4\nxen_minor              : 17\n\
-                   xen_extra              : .5\nxen_version            : 4.17.5\nxen_caps               : xen-3.0-x86_64 hvm-3.0-x86_64\n\
-                   virt_caps              : pv hvm hap\nxen_changeset          : Tue Oct 1 2024 +0200 git:430ce6cd93\n\
-                   xen_commandline        : dom0_mem=1024M,max:1024M console=com1\n";
-        let f = parse_xl_info(out);
-        assert_eq!(f[0], ("xen_version".into(), "4.17.5".into()));
-        assert!(f.contains(&("xen_changeset".into(), "Tue Oct 1 2024 +0200 git:430ce6cd93".into())));
-        assert!(f.contains(&("xen_commandline".into(), "dom0_mem=1024M,max:1024M console=com1".into())));
-        assert!(f.contains(&("xen_virt_caps".into(), "pv hvm hap".into())));
-    }
 
     #[test]
     fn package_lines() {
@@ -145,5 +149,41 @@ mod tests {
         assert_eq!(sh.run("echo hi").await.as_deref(), Some("hi\n"));
         assert_eq!(sh.run("exit 3").await, None);
         assert!(matches!(HostShell::for_host("qemu+ssh://h/system", None), HostShell::None));
+    }
+
+    #[tokio::test]
+    async fn a_local_command_past_its_deadline_is_a_typed_error() {
+        let err = HostShell::Local.run_within("sleep 30", Duration::from_millis(200)).await.unwrap_err();
+        assert!(
+            matches!(&err, ShellError::TimedOut { command, after } if command == "sleep 30" && after.as_millis() == 200),
+            "{err:?}"
+        );
+        assert_eq!(err.to_string(), "`sleep 30` did not finish within 200ms and was killed");
+        let err = HostShell::None.run_within("true", DEADLINE).await.unwrap_err();
+        assert!(matches!(err, ShellError::NoWayIn { .. }), "{err:?}");
+        let err = HostShell::Local.run_within("exit 3", DEADLINE).await.unwrap_err();
+        assert!(matches!(&err, ShellError::Failed { status, .. } if status.contains('3')), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn what_the_command_started_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("pid");
+        let cmd = format!("sleep 30 & echo $! > {}; wait", pidfile.display());
+        let err = HostShell::Local.run_within(&cmd, Duration::from_millis(200)).await.unwrap_err();
+        assert!(matches!(err, ShellError::TimedOut { .. }), "{err:?}");
+        let pid: u32 = std::fs::read_to_string(&pidfile).unwrap().trim().parse().unwrap();
+        // Killed at once; its reaping by init may take a moment.
+        let gone = || {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .map_or(true, |st| st.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')))
+        };
+        for _ in 0..250 {
+            if gone() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the sleep the command started (pid {pid}) outlived the deadline");
     }
 }

@@ -3,15 +3,18 @@
 
 pub mod console;
 pub mod domain;
+pub mod domain_spec;
 pub mod domain_xml;
 pub mod error;
 pub mod event_loop;
 pub mod facts;
+pub mod firmware;
 pub mod host;
 pub mod host_shell;
 pub mod lifecycle;
 pub mod metadata;
 pub mod migrate;
+pub mod xml_parts;
 
 pub use domain::{GuestDomain, RunState};
 pub use error::BackendError;

@@ -2,7 +2,7 @@
 //! libvirt calls, no hypervisor. The real runs are the end-to-end tests.
 
 use super::domain_xml::{self, DomainType, DomainXmlInput, Ownership};
-use super::{Host, RunState};
+use super::{BackendError, Host, RunState};
 use crate::plan::GuestKind;
 
 fn xml(name: &str, run: &str, created: u64) -> String {
@@ -58,6 +58,61 @@ async fn a_bad_uri_is_a_connect_error() {
     let err = Host::connect("nope", "qemu+unix:///system?socket=/nonexistent/sock").await.err().unwrap();
     let text = crate::error_chain(&err);
     assert!(text.starts_with("cannot connect to libvirt at `qemu+unix:///system?socket=/nonexistent/sock`"), "{text}");
+}
+
+#[tokio::test]
+async fn a_uri_that_runs_a_local_program_is_refused_before_libvirt_sees_it() {
+    let err = Host::connect("x", "test+ext:///default?command=/bin/false").await.err().unwrap();
+    assert!(matches!(err, BackendError::RefusedUri(_)), "{err:?}");
+    assert!(crate::error_chain(&err).contains("would run a program on this machine"), "{err}");
+}
+
+#[tokio::test]
+async fn loaders_come_from_the_host_or_are_left_out() {
+    let host = Host::connect("t", "test:///default").await.unwrap();
+    // KVM and Xen PV name no loader, without asking the host.
+    assert_eq!(host.firmware_loader(GuestKind::Kvm).await.unwrap(), None);
+    assert_eq!(host.firmware_loader(GuestKind::XenPv).await.unwrap(), None);
+    // The test driver is no Xen host: whatever it answers, it names no hvmloader.
+    assert_eq!(host.firmware_loader(GuestKind::XenHvm).await.ok().flatten(), None);
+}
+
+/// libvirt's schema takes a Xen HVM domain without `<loader>` (libxl then
+/// runs its own hvmloader).
+#[test]
+fn a_xen_hvm_domain_without_a_loader_validates() {
+    let mut input = xen_hvm_input();
+    input.hvmloader = Default::default();
+    let xml = domain_xml::build(&input);
+    assert!(!xml.contains("<loader"), "{xml}");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("d.xml");
+    std::fs::write(&path, &xml).unwrap();
+    let out = std::process::Command::new("virt-xml-validate").arg(&path).arg("domain").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    input.hvmloader = "/usr/lib/xen/boot/hvmloader".into();
+    assert!(domain_xml::build(&input).contains("<loader type='rom'>/usr/lib/xen/boot/hvmloader</loader>"));
+}
+
+fn xen_hvm_input() -> DomainXmlInput {
+    DomainXmlInput {
+        name: "vs-v-0-hvm".into(),
+        kind: GuestKind::XenHvm,
+        domain_type: DomainType::Xen,
+        memory_mib: 256,
+        vcpus: 1,
+        kernel: None,
+        initrd: None,
+        cmdline: String::new(),
+        disk: Some("/var/tmp/o.qcow2".into()),
+        seed: None,
+        bridge: "br0".into(),
+        mac: "00:16:3e:00:00:01".into(),
+        hvmloader: Default::default(),
+        firmware: crate::plan::Firmware::Bios,
+        nvram: None,
+        owner: Ownership { run_id: "r".into(), case: "c".into(), guest: "g".into(), created: 1 },
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use super::cleanup::{Fate, Filter, Tally};
+use super::cleanup::tally::{Fate, Filter, Tally, keep_reason};
 use crate::backend::host_shell::HostShell;
 use crate::hostaccess;
 use crate::plan::HostSpec;
@@ -42,7 +42,7 @@ pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<St
         if !filter.selects(&run, mtime) {
             continue;
         }
-        let fate = match keep_reason(&run, busy_runs, crate::rundir::is_alive) {
+        let fate = match keep_reason(&run, Some(busy_runs), crate::rundir::is_alive) {
             Some(kept) => kept,
             None if filter.dry_run => Fate::WouldRemove,
             None if shell.run(&format!("rm -rf '{}'", remote_run_dir(&run))).await.is_some() => Fate::Removed,
@@ -62,18 +62,7 @@ pub fn report(tally: &mut Tally, host: &str, swept: Swept) {
             "note: host {host} has no `jump`: run directories left on it are not looked at \
              (name it in a scenario or inventory file that gives its `jump`)"
         ),
-        Swept::Unreachable => tally.error(host, "cannot list its run directories over SSH"),
-    }
-}
-
-/// Why the directory of `run` stays, if it does.
-fn keep_reason(run: &str, busy_runs: &BTreeSet<String>, alive: impl Fn(&str) -> bool) -> Option<Fate> {
-    if alive(run) {
-        Some(Fate::KeptAlive)
-    } else if busy_runs.contains(run) {
-        Some(Fate::KeptDomains)
-    } else {
-        None
+        Swept::Unreachable => tally.could_not_look(&format!("host {host}"), "cannot list its run directories over SSH"),
     }
 }
 
@@ -101,7 +90,7 @@ fn parse_listing(text: &str) -> Vec<(String, u64)> {
 /// Whether a libvirt URI names a host (`xen+ssh://root@xen7/system`), not
 /// this machine's driver (`test:///default`, `qemu:///system`).
 fn names_a_host(uri: &str) -> bool {
-    uri.split_once("://").is_some_and(|(_, rest)| !rest.starts_with('/'))
+    crate::hypervisor::Uri::parse(uri).is_ok_and(|u| u.names_a_host())
 }
 
 fn is_run_id(name: &str) -> bool {
@@ -126,15 +115,6 @@ mod tests {
     fn listing_keeps_run_ids_only() {
         let text = "20261122093051-b66d 1763800000.1234567890\n.hidden 1\nx;rm -rf / 5\n bad 7\nnoage\nr1 12\n$(id) 3\na'b 4\n";
         assert_eq!(parse_listing(text), [("20261122093051-b66d".to_string(), 1763800000), ("r1".to_string(), 12)]);
-    }
-
-    #[test]
-    fn a_live_run_or_one_with_guests_keeps_its_directory() {
-        let busy = BTreeSet::from(["r2".to_string()]);
-        let alive = |run: &str| run == "r1";
-        assert_eq!(keep_reason("r1", &busy, alive), Some(Fate::KeptAlive));
-        assert_eq!(keep_reason("r2", &busy, alive), Some(Fate::KeptDomains));
-        assert_eq!(keep_reason("r3", &busy, alive), None);
     }
 
     #[test]

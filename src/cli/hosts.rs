@@ -6,6 +6,7 @@ use clap::Args;
 
 use crate::backend::Host;
 use crate::exit;
+use crate::hypervisor::{Family, Uri, UriError};
 use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor};
 
 #[derive(Args)]
@@ -32,10 +33,31 @@ pub fn targets(scenarios: &[PathBuf], uris: &[String]) -> Result<Vec<HostSpec>, 
             }
         }
     }
-    out.extend(uris.iter().map(|u| HostSpec {
-        name: u.clone(),
-        uri: u.clone(),
-        hypervisor: if u.starts_with("xen") || u.starts_with("libxl") { Hypervisor::Xen } else { Hypervisor::Kvm },
+    for u in uris {
+        out.push(uri_target(u)?);
+    }
+    if out.is_empty() {
+        eprintln!("error: name scenario files or --uri");
+        return Err(exit::BAD_INPUT);
+    }
+    Ok(out)
+}
+
+/// The host of a `--uri`: a URI that would run a program here is refused; one
+/// virtsmoke cannot read (a libvirt alias) is taken for KVM, and libvirt judges it.
+fn uri_target(u: &str) -> Result<HostSpec, u8> {
+    let hypervisor = match Uri::parse(u) {
+        Ok(uri) => uri.family().hypervisor().map_or(Hypervisor::Kvm, Family::plan),
+        Err(e @ UriError::RunsLocalProgram { .. }) => {
+            eprintln!("error: {e}");
+            return Err(exit::BAD_INPUT);
+        }
+        Err(UriError::Malformed { .. }) => Hypervisor::Kvm,
+    };
+    Ok(HostSpec {
+        name: u.to_string(),
+        uri: u.to_string(),
+        hypervisor,
         accel: AccelPreference::Auto,
         netns: None,
         bridge: String::new(),
@@ -43,12 +65,7 @@ pub fn targets(scenarios: &[PathBuf], uris: &[String]) -> Result<Vec<HostSpec>, 
         roles: vec![],
         labels: Default::default(),
         jump: None,
-    }));
-    if out.is_empty() {
-        eprintln!("error: name scenario files or --uri");
-        return Err(exit::BAD_INPUT);
-    }
-    Ok(out)
+    })
 }
 
 pub fn facts(args: FactsArgs) -> u8 {
@@ -88,4 +105,30 @@ pub fn facts(args: FactsArgs) -> u8 {
         println!("{}", serde_json::to_string_pretty(&all).unwrap_or_default());
     }
     code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_targets_take_the_family_from_the_uri_and_refuse_local_programs() {
+        let t = targets(&[], &["xen+ssh://root@x/system".into(), "qemu:///system".into()]).unwrap();
+        assert_eq!(t[0].hypervisor, Hypervisor::Xen);
+        assert_eq!(t[1].hypervisor, Hypervisor::Kvm);
+        assert_eq!(targets(&[], &["libxl:///".into()]).unwrap()[0].hypervisor, Hypervisor::Xen);
+        assert_eq!(targets(&[], &["qemu+ext:///system?command=/bin/x".into()]).err(), Some(exit::BAD_INPUT));
+        assert_eq!(targets(&[], &["qemu+ssh://h/system?command=/bin/x".into()]).err(), Some(exit::BAD_INPUT));
+    }
+
+    #[test]
+    fn a_scenario_uri_that_runs_a_local_program_is_an_error_at_the_uri() {
+        let text = "version: 1\nname: t\nhosts:\n  h1:\n    uri: \"qemu+ext:///system?command=/bin/x\"\n";
+        let e = crate::scenario::load_str(std::path::Path::new("x.yaml"), text).err().unwrap().to_string();
+        assert!(e.contains("would run a program on this machine"), "{e}");
+        assert!(e.contains("x.yaml:5:10"), "{e}");
+        let ok = "version: 1\nname: t\nhosts:\n  h1:\n    uri: \"qemu+unix:///system?socket=/s\"\n";
+        let e = crate::scenario::load_str(std::path::Path::new("x.yaml"), ok).err().map(|e| e.to_string());
+        assert!(!e.unwrap_or_default().contains("uri"), "the socket parameter is fine");
+    }
 }

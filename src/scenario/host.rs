@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::hypervisor::{Uri, UriError};
 use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
 
 use super::ctx::Cx;
@@ -12,14 +13,20 @@ pub(crate) const KEYS: &[&str] =
 
 pub(crate) const DEFAULT_CAPACITY: Capacity = Capacity { guests: 4, memory_mib: 8192 };
 
-/// The hypervisor a libvirt URI implies, if its scheme says.
+/// The hypervisor a libvirt URI implies, if its driver says.
 fn hypervisor_of_uri(uri: &str) -> Option<Hypervisor> {
-    if uri.starts_with("qemu") {
-        Some(Hypervisor::Kvm)
-    } else if uri.starts_with("xen") || uri.starts_with("libxl") {
-        Some(Hypervisor::Xen)
-    } else {
-        None
+    Uri::parse(uri).ok()?.family().hypervisor().map(crate::hypervisor::Family::plan)
+}
+
+/// Whether `uri` may be used: one that would run a program on this machine is
+/// reported at `at` (a uri virtsmoke cannot read is left to libvirt).
+fn uri_allowed(cx: &mut Cx<'_>, at: &Node, uri: &str) -> bool {
+    match Uri::parse(uri) {
+        Err(e @ UriError::RunsLocalProgram { .. }) => {
+            cx.error(at, e.to_string(), Some("a scenario file may not start programs on this machine".into()));
+            false
+        }
+        _ => true,
     }
 }
 
@@ -37,7 +44,7 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
     let f = cx.fields(key, value, format!("host `{name}`"), KEYS)?;
 
     let uri = match f.get("uri") {
-        Some(n) => cx.text(n, &f.desc("uri")),
+        Some(n) => cx.text(n, &f.desc("uri")).filter(|u| uri_allowed(cx, n, u)),
         None => {
             cx.missing(&f, "uri", Some("e.g. `uri: qemu:///system`".into()));
             None
