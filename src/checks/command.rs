@@ -22,9 +22,11 @@ pub async fn run(
         .with_detail(evidence));
     }
     if let Some(want) = expect_output
-        && !out.stdout.contains(want) {
-            return Err(StepFailure::failed(format!("the output of `{command}` does not contain `{want}`"))
-                .with_detail(evidence));
-        }
+        && !out.stdout.contains(want)
+    {
+        return Err(
+            StepFailure::failed(format!("the output of `{command}` does not contain `{want}`")).with_detail(evidence)
+        );
+    }
     Ok(out.stdout)
 }

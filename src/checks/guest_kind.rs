@@ -25,9 +25,10 @@ impl Evidence {
         let mut boot_lines: Vec<String> =
             parts.next().unwrap_or("").lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
         if !boot_lines.iter().any(|l| booted_on(l).is_some())
-            && let Some(l) = console.lines().find(|l| booted_on(l).is_some()) {
-                boot_lines.push(l.trim().to_string());
-            }
+            && let Some(l) = console.lines().find(|l| booted_on(l).is_some())
+        {
+            boot_lines.push(l.trim().to_string());
+        }
         let nic_driver = parts.next().unwrap_or("").trim().to_string();
         Evidence { hypervisor_type, boot_lines, nic_driver }
     }

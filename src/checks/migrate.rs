@@ -212,9 +212,10 @@ async fn one_round(
         Err(m) => lost.push(m),
     }
     if let Some(p) = &probe
-        && p.replies == 0 {
-            lost.push("the probe never got an answer".into());
-        }
+        && p.replies == 0
+    {
+        lost.push("the probe never got an answer".into());
+    }
     if !lost.is_empty() {
         return Err(StepFailure {
             outcome: Outcome::Failed,

@@ -138,20 +138,23 @@ pub fn run(args: RunArgs) -> u8 {
 fn write_reports(args: &RunArgs, run_id: &str, cases: &[CaseReport], mut code: u8) -> u8 {
     let name = format!("virtsmoke run {run_id}");
     if let Some(path) = &args.junit
-        && let Err(e) = junit::write(path, &name, cases) {
-            eprintln!("error: {}", crate::error_chain(&e));
-            code = code.max(exit::INFRASTRUCTURE);
-        }
+        && let Err(e) = junit::write(path, &name, cases)
+    {
+        eprintln!("error: {}", crate::error_chain(&e));
+        code = code.max(exit::INFRASTRUCTURE);
+    }
     if let Some(path) = &args.json
-        && let Err(e) = json::write(path, run_id, cases) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            code = code.max(exit::INFRASTRUCTURE);
-        }
+        && let Err(e) = json::write(path, run_id, cases)
+    {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        code = code.max(exit::INFRASTRUCTURE);
+    }
     if let Some(path) = &args.html
-        && let Err(e) = html::write(path, run_id, cases) {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            code = code.max(exit::INFRASTRUCTURE);
-        }
+        && let Err(e) = html::write(path, run_id, cases)
+    {
+        eprintln!("error: cannot write {}: {e}", path.display());
+        code = code.max(exit::INFRASTRUCTURE);
+    }
     code
 }
 

@@ -174,21 +174,22 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
     let outcome_before_teardown = CaseReport::outcome_of(&rec.steps);
     let keep = ctx.keep_on_failure && matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error);
     if matches!(outcome_before_teardown, Outcome::Failed | Outcome::Error)
-        && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host) {
-            // A second signal wants the guests gone now: the evidence waits for nobody.
-            let gather = async {
-                let mut found = Vec::new();
-                for g in &guests {
-                    found.extend(super::evidence::collect(host, g, &case_dir).await);
-                }
-                found
-            };
-            tokio::select! {
-                biased;
-                _ = ctx.hurry.cancelled() => {}
-                found = gather => artifacts.extend(found),
+        && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host)
+    {
+        // A second signal wants the guests gone now: the evidence waits for nobody.
+        let gather = async {
+            let mut found = Vec::new();
+            for g in &guests {
+                found.extend(super::evidence::collect(host, g, &case_dir).await);
             }
+            found
+        };
+        tokio::select! {
+            biased;
+            _ = ctx.hurry.cancelled() => {}
+            found = gather => artifacts.extend(found),
         }
+    }
     let (consoles, kept) = teardown(&ctx, index, guests, keep, &mut rec).await;
 
     let mut report = CaseReport {

@@ -36,7 +36,8 @@ pub async fn enrich(spec: &HostSpec, facts: &mut HostFacts) {
         facts.extra.extend(host_shell::parse_packages(&p));
     }
     if spec.hypervisor == Hypervisor::Xen
-        && let Some(x) = shell.run("xl info").await {
-            facts.extra.extend(host_shell::parse_xl_info(&x));
-        }
+        && let Some(x) = shell.run("xl info").await
+    {
+        facts.extra.extend(host_shell::parse_xl_info(&x));
+    }
 }

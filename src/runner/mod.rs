@@ -186,7 +186,13 @@ async fn prepare_and_run(
                 });
                 hosts.insert(
                     spec.name.clone(),
-                    HostState::Ready(Box::new(ReadyHost { spec, host, facts, domain_type: choice.domain_type, xenstore_basis })),
+                    HostState::Ready(Box::new(ReadyHost {
+                        spec,
+                        host,
+                        facts,
+                        domain_type: choice.domain_type,
+                        xenstore_basis,
+                    })),
                 );
             }
             Err(e) => {
