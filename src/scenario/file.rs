@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use crate::plan::{CheckSpec, HostSpec, Image, Timeouts};
 
-use super::check::checks;
+use super::check::{Checks, MigrateAt, checks};
 use super::ctx::Cx;
 use super::guest::{GuestTemplate, guest};
 use super::host::host;
@@ -34,6 +34,8 @@ pub(crate) struct Scenario<'n> {
     /// True when the file has a `guests:` section (a file may only define hosts).
     pub has_guests: bool,
     pub checks: Vec<CheckSpec>,
+    /// The `migrate` checks among `checks`, with their nodes.
+    pub migrates: Vec<MigrateAt<'n>>,
     pub timeouts: Timeouts,
     pub matrix: Option<Matrix<'n>>,
     pub cluster: Option<(AxisValues<'n, String>, &'n Node)>,
@@ -109,7 +111,10 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         }
     }
 
-    let checks = f.get("checks").map_or(Some(vec![CheckSpec::Boot]), |n| checks(cx, n));
+    let checks = f
+        .get("checks")
+        .map_or(Some(Checks { specs: vec![CheckSpec::Boot], migrates: Vec::new() }), |n| checks(cx, n))
+        .unwrap_or(Checks { specs: Vec::new(), migrates: Vec::new() });
     let timeouts =
         f.get("timeouts").map_or(Some(Timeouts::default()), |n| timeouts(cx, f.key_node("timeouts").unwrap_or(n), n));
     let matrix =
@@ -139,7 +144,8 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         images,
         guests,
         has_guests: f.get("guests").is_some(),
-        checks: checks.unwrap_or_default(),
+        checks: checks.specs,
+        migrates: checks.migrates,
         timeouts: timeouts.unwrap_or_default(),
         matrix,
         cluster,
