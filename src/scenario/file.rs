@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use crate::plan::{CheckSpec, HostSpec, Image, Timeouts};
 
 use super::check::{Checks, MigrateAt, checks};
-use super::ctx::Cx;
+use super::ctx::{Cx, Fields};
 use super::guest::{GuestTemplate, guest};
 use super::host::host;
 use super::image::image;
@@ -49,68 +49,14 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         return None;
     }
     let f = cx.fields(root, root, "the scenario", KEYS)?;
-
-    match f.get("version") {
-        None => cx.missing(&f, "version", Some("start the file with `version: 1`".into())),
-        Some(n) => match n.value {
-            Value::Int(1) => {}
-            Value::Int(v) => cx.error(
-                n,
-                format!("unsupported scenario version `{v}`"),
-                Some("this virtsmoke reads `version: 1`".into()),
-            ),
-            _ => cx.wrong_type(n, "`version`", "the integer 1"),
-        },
-    }
-    let name = match f.get("name") {
-        None => {
-            cx.missing(&f, "name", Some("e.g. `name: local-kvm`; it prefixes every case name".into()));
-            None
-        }
-        Some(n) => cx.text(n, "`name`").filter(|s| cx.name(n, s, "scenario name")).map(|s| (s, n)),
-    };
+    version(cx, &f);
+    let name = name(cx, &f);
     if let Some(n) = f.get("description") {
         cx.string(n, "`description`");
     }
-
-    let mut host_names = Vec::new();
-    let mut hosts = Vec::new();
-    if let Some(entries) = f.get("hosts").and_then(|n| cx.named_entries(n, "`hosts`")) {
-        for (name, key, value) in entries {
-            host_names.push(name.to_owned());
-            if let Some(h) = host(cx, name, key, value) {
-                hosts.push((h, key));
-            }
-        }
-    }
-
-    let mut image_names = Vec::new();
-    let mut images = BTreeMap::new();
-    if let Some(entries) = f.get("images").and_then(|n| cx.named_entries(n, "`images`")) {
-        for (name, key, value) in entries {
-            image_names.push(name);
-            if let Some(i) = image(cx, name, key, value) {
-                images.insert(name.to_owned(), i);
-            }
-        }
-    }
-
-    let mut guest_names = Vec::new();
-    let mut guests = BTreeMap::new();
-    if let Some(n) = f.get("guests")
-        && let Some(entries) = cx.named_entries(n, "`guests`")
-    {
-        if entries.is_empty() {
-            cx.error(n, "`guests` is empty", Some("define at least one guest template, or remove `guests`".into()));
-        }
-        for (name, key, value) in entries {
-            guest_names.push(name);
-            if let Some(g) = guest(cx, name, key, value, &image_names) {
-                guests.insert(name.to_owned(), g);
-            }
-        }
-    }
-
+    let (host_names, hosts) = hosts(cx, &f);
+    let (image_names, images) = images(cx, &f);
+    let (guest_names, guests) = guests(cx, &f, &image_names);
     let checks = f
         .get("checks")
         .map_or(Some(Checks { specs: vec![CheckSpec::Boot], migrates: Vec::new() }), |n| checks(cx, n))
@@ -121,19 +67,7 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         f.get("matrix").and_then(|n| matrix(cx, f.key_node("matrix").unwrap_or(n), n, &guest_names, &image_names));
     let cluster =
         f.get("cluster").and_then(|n| cluster(cx, n, &guest_names)).map(|c| (c, f.key_node("cluster").unwrap_or(root)));
-    if let (Some(c), Some(m)) = (f.key_node("cluster"), f.get("matrix"))
-        && let Value::Map(axes) = &m.value
-        && axes.iter().any(|(k, _)| k.as_str() == Some("guest"))
-    {
-        cx.error(
-            c,
-            "`cluster` and `matrix.guest` cannot both be set",
-            Some(
-                "use `cluster` to boot several guests together in every case, or `matrix.guest` for one case per guest"
-                    .into(),
-            ),
-        );
-    }
+    cluster_or_guest_axis(cx, &f);
 
     Some(Scenario {
         root,
@@ -151,4 +85,99 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         cluster,
         valid: cx.diags.len() == before,
     })
+}
+
+fn version(cx: &mut Cx<'_>, f: &Fields<'_>) {
+    match f.get("version") {
+        None => cx.missing(f, "version", Some("start the file with `version: 1`".into())),
+        Some(n) => match n.value {
+            Value::Int(1) => {}
+            Value::Int(v) => cx.error(
+                n,
+                format!("unsupported scenario version `{v}`"),
+                Some("this virtsmoke reads `version: 1`".into()),
+            ),
+            _ => cx.wrong_type(n, "`version`", "the integer 1"),
+        },
+    }
+}
+
+fn name<'n>(cx: &mut Cx<'_>, f: &Fields<'n>) -> Option<(String, &'n Node)> {
+    match f.get("name") {
+        None => {
+            cx.missing(f, "name", Some("e.g. `name: local-kvm`; it prefixes every case name".into()));
+            None
+        }
+        Some(n) => cx.text(n, "`name`").filter(|s| cx.name(n, s, "scenario name")).map(|s| (s, n)),
+    }
+}
+
+/// Every name under `hosts:` (valid or not), and the valid hosts.
+fn hosts<'n>(cx: &mut Cx<'_>, f: &Fields<'n>) -> (Vec<String>, Vec<(HostSpec, &'n Node)>) {
+    let mut host_names = Vec::new();
+    let mut hosts = Vec::new();
+    if let Some(entries) = f.get("hosts").and_then(|n| cx.named_entries(n, "`hosts`")) {
+        for (name, key, value) in entries {
+            host_names.push(name.to_owned());
+            if let Some(h) = host(cx, name, key, value) {
+                hosts.push((h, key));
+            }
+        }
+    }
+    (host_names, hosts)
+}
+
+/// Every name under `images:` (valid or not), and the valid images.
+fn images<'n>(cx: &mut Cx<'_>, f: &Fields<'n>) -> (Vec<&'n str>, BTreeMap<String, Image>) {
+    let mut image_names = Vec::new();
+    let mut images = BTreeMap::new();
+    if let Some(entries) = f.get("images").and_then(|n| cx.named_entries(n, "`images`")) {
+        for (name, key, value) in entries {
+            image_names.push(name);
+            if let Some(i) = image(cx, name, key, value) {
+                images.insert(name.to_owned(), i);
+            }
+        }
+    }
+    (image_names, images)
+}
+
+/// Every name under `guests:` (valid or not), and the valid templates.
+fn guests<'n>(
+    cx: &mut Cx<'_>,
+    f: &Fields<'n>,
+    image_names: &[&str],
+) -> (Vec<&'n str>, BTreeMap<String, GuestTemplate<'n>>) {
+    let mut guest_names = Vec::new();
+    let mut guests = BTreeMap::new();
+    if let Some(n) = f.get("guests")
+        && let Some(entries) = cx.named_entries(n, "`guests`")
+    {
+        if entries.is_empty() {
+            cx.error(n, "`guests` is empty", Some("define at least one guest template, or remove `guests`".into()));
+        }
+        for (name, key, value) in entries {
+            guest_names.push(name);
+            if let Some(g) = guest(cx, name, key, value, image_names) {
+                guests.insert(name.to_owned(), g);
+            }
+        }
+    }
+    (guest_names, guests)
+}
+
+fn cluster_or_guest_axis(cx: &mut Cx<'_>, f: &Fields<'_>) {
+    if let (Some(c), Some(m)) = (f.key_node("cluster"), f.get("matrix"))
+        && let Value::Map(axes) = &m.value
+        && axes.iter().any(|(k, _)| k.as_str() == Some("guest"))
+    {
+        cx.error(
+            c,
+            "`cluster` and `matrix.guest` cannot both be set",
+            Some(
+                "use `cluster` to boot several guests together in every case, or `matrix.guest` for one case per guest"
+                    .into(),
+            ),
+        );
+    }
 }

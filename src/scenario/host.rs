@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
 
-use super::ctx::Cx;
+use super::ctx::{Cx, Fields};
 use super::yaml::{Node, Value};
 
 pub(crate) const KEYS: &[&str] =
@@ -78,36 +78,12 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
             (None, None) => None,
         },
     };
-    let accel = match f.get("accel") {
-        None => Some(AccelPreference::Auto),
-        Some(n) => {
-            let accel = cx.choice(n, &f.desc("accel"), &["auto", "kvm", "qemu"]).map(|a| match a {
-                "kvm" => AccelPreference::Kvm,
-                "qemu" => AccelPreference::Qemu,
-                _ => AccelPreference::Auto,
-            });
-            if hypervisor == Some(Hypervisor::Xen) {
-                let at = f.key_node("accel").unwrap_or(n);
-                cx.error(
-                    at,
-                    format!("`accel` is set on xen host `{name}`"),
-                    Some("`accel` only applies to kvm hosts; remove it".into()),
-                );
-            }
-            accel
-        }
-    };
+    let accel = accel(cx, &f, name, hypervisor);
     let netns = match f.get("netns") {
         None => Some(None),
         Some(n) => cx.text(n, &f.desc("netns")).map(Some),
     };
-    let bridge = match f.get("bridge") {
-        Some(n) => cx.text(n, &f.desc("bridge")),
-        None => hypervisor.map(|h| match h {
-            Hypervisor::Kvm => "virbr0".to_owned(),
-            Hypervisor::Xen => "xenbr0".to_owned(),
-        }),
-    };
+    let bridge = bridge(cx, &f, hypervisor);
     let capacity = match f.get("capacity") {
         None => Some(DEFAULT_CAPACITY),
         Some(n) => capacity(cx, f.key_node("capacity").unwrap_or(n), n, name),
@@ -116,10 +92,7 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
         None => Some(Vec::new()),
         Some(n) => cx.string_list(n, &f.desc("roles")).map(|v| v.into_iter().map(|(s, _)| s).collect()),
     };
-    let labels = match f.get("labels") {
-        None => Some(BTreeMap::new()),
-        Some(n) => labels(cx, n, name),
-    };
+    let labels = f.get("labels").map_or(Some(BTreeMap::new()), |n| labels(cx, n, name));
     let jump = match f.get("jump") {
         None => Some(None),
         Some(n) => jump(cx, f.key_node("jump").unwrap_or(n), n, name).map(Some),
@@ -140,6 +113,38 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
         labels: labels?,
         jump: jump?,
     })
+}
+
+/// `accel:`, for kvm hosts only.
+fn accel(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str, hypervisor: Option<Hypervisor>) -> Option<AccelPreference> {
+    let Some(n) = f.get("accel") else {
+        return Some(AccelPreference::Auto);
+    };
+    let accel = cx.choice(n, &f.desc("accel"), &["auto", "kvm", "qemu"]).map(|a| match a {
+        "kvm" => AccelPreference::Kvm,
+        "qemu" => AccelPreference::Qemu,
+        _ => AccelPreference::Auto,
+    });
+    if hypervisor == Some(Hypervisor::Xen) {
+        let at = f.key_node("accel").unwrap_or(n);
+        cx.error(
+            at,
+            format!("`accel` is set on xen host `{name}`"),
+            Some("`accel` only applies to kvm hosts; remove it".into()),
+        );
+    }
+    accel
+}
+
+/// `bridge:`, by default the hypervisor's usual one.
+fn bridge(cx: &mut Cx<'_>, f: &Fields<'_>, hypervisor: Option<Hypervisor>) -> Option<String> {
+    match f.get("bridge") {
+        Some(n) => cx.text(n, &f.desc("bridge")),
+        None => hypervisor.map(|h| match h {
+            Hypervisor::Kvm => "virbr0".to_owned(),
+            Hypervisor::Xen => "xenbr0".to_owned(),
+        }),
+    }
 }
 
 fn jump(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<JumpSpec> {
