@@ -16,7 +16,6 @@ const EXPECTED: &str = "`boot`, `network`, `migrate` or a mapping like `command:
 /// A `migrate` check and where its settings were written, for the checks
 /// that need the hosts of a case (its target, what the host's driver honours).
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // read by the reference checks of the next commit
 pub(crate) struct MigrateAt<'n> {
     /// The check's number in `checks:`, 1-based, for messages.
     pub position: usize,

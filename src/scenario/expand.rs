@@ -170,7 +170,7 @@ fn migrate_targets_defined(cx: &mut Cx<'_>, s: &Scenario<'_>, host_names: &BTree
         let (Some(target), Some(at)) = (&m.spec.target, m.target) else { continue };
         if !host_names.contains(target.as_str()) {
             let help = suggest::help_for(target, &host_names.iter().copied().collect::<Vec<_>>(), "defined hosts are");
-            let message = format!("`target` of check {} (`migrate`) names undefined host `{target}`", m.position);
+            let message = format!("`target` of check {} (`migrate`) uses undefined host `{target}`", m.position);
             cx.error(at, message, help);
         }
     }

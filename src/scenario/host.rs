@@ -169,13 +169,27 @@ fn jump(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<JumpSpe
         None => Some("root".to_owned()),
     };
     let key_path = match f.get("key") {
-        Some(n) => cx.text(n, &f.desc("key")).map(std::path::PathBuf::from),
+        Some(n) => cx.text(n, &f.desc("key")).map(std::path::PathBuf::from).and_then(|p| key_here(cx, n, &f, p)),
         None => {
             cx.missing(&f, "key", Some("the private key that logs in to the host".into()));
             None
         }
     };
     Some(JumpSpec { address: address?, user: user?, key: key_path? })
+}
+
+/// The jump host's key is read where virtsmoke runs: it must be a file here
+/// (like an image's `ssh_key`), or every SSH login would fail later.
+fn key_here(cx: &mut Cx<'_>, n: &Node, f: &Fields<'_>, path: std::path::PathBuf) -> Option<std::path::PathBuf> {
+    if path.is_file() {
+        return Some(path);
+    }
+    cx.error(
+        n,
+        format!("{} `{}` is not a file on this machine", f.desc("key"), path.display()),
+        Some("`key` is the private key virtsmoke logs in to the host with, read where virtsmoke runs (not on the libvirt host)".into()),
+    );
+    None
 }
 
 fn capacity(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<Capacity> {

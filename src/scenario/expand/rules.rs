@@ -83,8 +83,8 @@ pub(super) fn case(
     ok &= !candidates.is_empty();
     ok &= within_capacity(rep, c, &name, &guests);
     ok &= unique_case_name(rep, scope, c, &name, case_names);
-    ok &= refs::migrations(rep, scope, c, &name, &candidates);
-    ok &= refs::staging(rep, c, &name, &guests, &candidates);
+    ok &= refs::migrations(rep, scope, c, &candidates);
+    ok &= refs::staging(rep, c, &guests, &candidates);
     if !ok {
         return Some(None);
     }

@@ -140,6 +140,92 @@ error: unknown key `thruput` in check 4 (`network`)
    = help: did you mean `throughput`?
 "#,
     ),
+    (
+        "migrate target that names no host",
+        r#"HEAD
+guests: { tiny: { kind: kvm, image: tiny } }
+checks:
+  - migrate: { target: lab2 }
+"#,
+        r#"error: `target` of check 1 (`migrate`) uses undefined host `lab2`
+ --> x.yaml:7:24
+  |
+7 |   - migrate: { target: lab2 }
+  |                        ^^^^
+  = help: did you mean `lab1`?
+"#,
+    ),
+    (
+        "migrate target that is the case's own host",
+        r#"HEAD
+guests: { tiny: { kind: kvm, image: tiny } }
+checks:
+  - migrate: { target: lab1 }
+"#,
+        r#"error: check 1 (`migrate`) would migrate guests from host `lab1` to itself
+ --> x.yaml:7:24
+  |
+7 |   - migrate: { target: lab1 }
+  |                        ^^^^
+  = help: name another host as `target`, or run the case on other hosts with `matrix.host`
+"#,
+    ),
+    (
+        "migrate target of another hypervisor; options libxl cannot honour",
+        r#"version: 1
+name: t
+hosts:
+  lab1: { uri: "qemu:///system" }
+  xen1: { uri: "xen:///system" }
+  xen2: { uri: "xen:///system" }
+images: { tiny: { builtin: test-image } }
+guests: { tiny: { kind: kvm, image: tiny } }
+checks:
+  - migrate: { target: xen2, copy_storage: true, bandwidth_mib_s: 100 }
+matrix: { host: [lab1, xen1], kind: [kvm, xen-pv] }
+"#,
+        r#"error: check 1 (`migrate`) would migrate guests from kvm host `lab1` to xen host `xen2`
+  --> x.yaml:10:24
+   |
+10 |   - migrate: { target: xen2, copy_storage: true, bandwidth_mib_s: 100 }
+   |                        ^^^^
+   = help: guests migrate between hosts of one hypervisor: name a kvm host as `target`
+
+error: `copy_storage` in check 1 (`migrate`) cannot be honoured on xen host `xen1`
+  --> x.yaml:10:30
+   |
+10 |   - migrate: { target: xen2, copy_storage: true, bandwidth_mib_s: 100 }
+   |                              ^^^^^^^^^^^^
+   = help: libvirt's libxl driver cannot copy storage during a migration: remove `copy_storage`, or migrate between kvm hosts
+
+error: `bandwidth_mib_s` in check 1 (`migrate`) cannot be honoured on xen host `xen1`
+  --> x.yaml:10:50
+   |
+10 |   - migrate: { target: xen2, copy_storage: true, bandwidth_mib_s: 100 }
+   |                                                  ^^^^^^^^^^^^^^^
+   = help: libvirt's libxl driver cannot limit a migration's bandwidth: remove `bandwidth_mib_s`, or migrate between kvm hosts
+"#,
+    ),
+    (
+        "migrate without target and no other host with the role",
+        r#"version: 1
+name: t
+hosts:
+  lab1: { uri: "qemu:///system" }
+  lab2: { uri: "qemu:///system", roles: [migration-targt] }
+images: { tiny: { builtin: test-image } }
+guests: { tiny: { kind: kvm, image: tiny } }
+checks: [migrate]
+matrix: { host: [lab1] }
+"#,
+        r#"error: check 1 (`migrate`) has no target for guests on host `lab1`: no other kvm host has the role `migration-target`
+ --> x.yaml:8:10
+  |
+8 | checks: [migrate]
+  |          ^^^^^^^
+  = help: did you mean `migration-target`? host `lab2` has the role `migration-targt`
+"#,
+    ),
 ];
 
 #[test]
@@ -191,4 +277,33 @@ fn boot_is_added_when_checks_are_omitted() {
     let plan = plan(&format!("{HEAD}guests: {{ tiny: {{ kind: kvm, image: tiny }} }}\n"));
     assert_eq!(plan.cases[0].checks, [CheckSpec::Boot]);
     assert_eq!(plan.cases[0].timeouts, crate::plan::Timeouts::default());
+}
+
+#[test]
+fn migrate_targets_by_name_or_role() {
+    let head = "version: 1\nname: m\nhosts:\n  a: { uri: \"qemu:///a\" }\n  b: { uri: \"qemu:///b\", roles: [migration-target] }\n  \
+                x: { uri: \"xen:///x\" }\n  y: { uri: \"xen:///y\" }\nimages: { tiny: { builtin: test-image } }\n";
+    let named = plan(&format!(
+        "{head}guests: {{ g: {{ kind: xen-pv, image: tiny }} }}\nchecks:\n  - migrate: {{ target: y, rounds: 1 }}\nmatrix: {{ host: [x] }}\n"
+    ));
+    let [crate::plan::CheckSpec::Boot, crate::plan::CheckSpec::Migrate(m)] = named.cases[0].checks.as_slice() else {
+        panic!("{:?}", named.cases[0].checks)
+    };
+    assert_eq!((m.target.as_deref(), m.rounds), (Some("y"), 1));
+    let by_role = plan(&format!(
+        "{head}guests: {{ g: {{ kind: kvm, image: tiny }} }}\nchecks: [migrate]\nmatrix: {{ host: [a] }}\n"
+    ));
+    assert_eq!(case_names(&by_role), ["m/g@a"]);
+    // On b itself no other kvm host has the role; on x no xen host has it.
+    let out = errors(&format!("{head}guests: {{ g: {{ kind: kvm, image: tiny }} }}\nchecks: [migrate]\n"));
+    assert!(out.contains("error: check 1 (`migrate`) has no target for guests on host `b`: no other kvm host has the role `migration-target`"), "{out}");
+    assert!(!out.contains("on host `a`"), "{out}");
+    let out = errors(&format!(
+        "{head}guests: {{ g: {{ kind: xen-pv, image: tiny }} }}\nchecks: [migrate]\nmatrix: {{ host: [x] }}\n"
+    ));
+    assert!(out.contains("no other xen host has the role `migration-target`"), "{out}");
+    assert!(
+        out.contains("help: name a host with `target`, or give another xen host `roles: [migration-target]`"),
+        "{out}"
+    );
 }

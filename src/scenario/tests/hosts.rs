@@ -72,6 +72,25 @@ cluster: [tiny, tiny, tiny]
   = help: raise `capacity.guests` of host `lab1`, or boot fewer guests
 "#,
     ),
+    (
+        "jump key that is not a file here",
+        r#"version: 1
+name: t
+hosts:
+  lab1:
+    uri: "qemu+ssh://root@127.0.0.1:2221/system"
+    jump: { address: "127.0.0.1:2221", key: /nonexistent/id_ed25519 }
+images: { tiny: { kernel: /srv/vmlinuz } }
+guests: { tiny: { kind: kvm, image: tiny } }
+"#,
+        r#"error: `key` in `jump` of host `lab1` `/nonexistent/id_ed25519` is not a file on this machine
+ --> x.yaml:6:45
+  |
+6 |     jump: { address: "127.0.0.1:2221", key: /nonexistent/id_ed25519 }
+  |                                             ^^^^^^^^^^^^^^^^^^^^^^^
+  = help: `key` is the private key virtsmoke logs in to the host with, read where virtsmoke runs (not on the libvirt host)
+"#,
+    ),
 ];
 
 #[test]

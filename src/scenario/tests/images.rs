@@ -129,6 +129,41 @@ error: wrong type for `allow_degraded` in image `raw`: expected `true` or `false
    |                                                                                ^^^^^
 "#,
     ),
+    (
+        "images that must be staged on a remote host without a jump",
+        r#"version: 1
+name: t
+hosts:
+  qa7: { uri: "qemu+ssh://root@qa7.example/system" }
+images:
+  tiny: { builtin: test-image }
+  deb: { disk: /srv/images/deb.qcow2, seed: none }
+  own: { kernel: /srv/vmlinuz, seed: nocloud }
+guests: { tiny: { kind: kvm, image: tiny } }
+matrix: { image: [tiny, deb, own] }
+"#,
+        r#"error: image `tiny` must be staged on host `qa7`, which has no `jump`
+  --> x.yaml:10:19
+   |
+10 | matrix: { image: [tiny, deb, own] }
+   |                   ^^^^
+   = help: the image's files are on this machine and are copied to the host over SSH: give host `qa7` a `jump`
+
+error: image `deb` must be staged on host `qa7`, which has no `jump`
+  --> x.yaml:10:25
+   |
+10 | matrix: { image: [tiny, deb, own] }
+   |                         ^^^
+   = help: a disk image boots from an overlay that virtsmoke makes on the host over SSH: give host `qa7` a `jump`
+
+error: image `own` must be staged on host `qa7`, which has no `jump`
+  --> x.yaml:10:30
+   |
+10 | matrix: { image: [tiny, deb, own] }
+   |                              ^^^
+   = help: the image's NoCloud seed is made on this machine and copied to the host over SSH: give host `qa7` a `jump`
+"#,
+    ),
 ];
 
 #[test]
@@ -283,4 +318,28 @@ fn copy_reads_the_files_here() {
         assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
     }
     assert!(!out.contains("vendor.qcow2` is not a file"), "{out}");
+}
+
+#[test]
+fn remote_hosts_take_files_already_there_or_staged_through_a_jump() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("id_jump");
+    std::fs::write(&key, "key").unwrap();
+    let text = format!(
+        "version: 1\nname: r\nhosts:\n  \
+         qa7: {{ uri: \"qemu+ssh://root@qa7.example/system\" }}\n  \
+         qa8: {{ uri: \"qemu+ssh://root@qa8.example/system\", jump: {{ address: \"qa8.example:22\", key: {} }} }}\n\
+         images:\n  there: {{ kernel: /srv/vmlinuz, seed: none }}\n  deb: {{ disk: /srv/deb.qcow2 }}\n\
+         guests: {{ g: {{ kind: kvm, image: there }} }}\n\
+         matrix: {{ host: [qa7, qa8], image: [there] }}\n",
+        key.display()
+    );
+    let p = plan(&text);
+    assert_eq!(case_names(&p), ["r/g-there@qa7", "r/g-there@qa8"]);
+    assert_eq!(p.hosts["qa8"].jump.as_ref().map(|j| j.key.clone()), Some(key.clone()));
+    let p = plan(&text.replace("host: [qa7, qa8], image: [there]", "host: [qa8], image: [there, deb]"));
+    assert_eq!(case_names(&p), ["r/g-there@qa8", "r/g-deb@qa8"], "a disk is staged through the jump");
+    let out = errors(&text.replace("image: [there]", "image: [there, deb]"));
+    assert!(out.starts_with("error: image `deb` must be staged on host `qa7`, which has no `jump`\n"), "{out}");
+    assert!(!out.contains("host `qa8`"), "{out}");
 }
