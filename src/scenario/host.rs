@@ -153,7 +153,11 @@ fn jump(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<JumpSpe
         Some(n) => {
             let a = cx.text(n, &f.desc("address"))?;
             if a.rsplit_once(':').is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err()) {
-                cx.error(n, format!("`address` of the jump host of `{host}` must be HOST:PORT, found `{a}`"), None);
+                cx.error(
+                    n,
+                    format!("`address` of the jump host of `{host}` must be HOST:PORT, found `{a}`"),
+                    Some("e.g. `address: \"127.0.0.1:2221\"` or `address: \"qa7.example:22\"`".into()),
+                );
                 None
             } else {
                 Some(a)

@@ -91,6 +91,32 @@ guests: { tiny: { kind: kvm, image: tiny } }
   = help: `key` is the private key virtsmoke logs in to the host with, read where virtsmoke runs (not on the libvirt host)
 "#,
     ),
+    (
+        "jump address without a port",
+        r#"version: 1
+name: t
+hosts:
+  lab1:
+    uri: "qemu+ssh://root@qa7.example/system"
+    jump: { address: qa7.example, key: /nonexistent/id_ed25519 }
+images: { tiny: { kernel: /srv/vmlinuz } }
+guests: { tiny: { kind: kvm, image: tiny } }
+"#,
+        r#"error: `address` of the jump host of `lab1` must be HOST:PORT, found `qa7.example`
+ --> x.yaml:6:22
+  |
+6 |     jump: { address: qa7.example, key: /nonexistent/id_ed25519 }
+  |                      ^^^^^^^^^^^
+  = help: e.g. `address: "127.0.0.1:2221"` or `address: "qa7.example:22"`
+
+error: `key` in `jump` of host `lab1` `/nonexistent/id_ed25519` is not a file on this machine
+ --> x.yaml:6:40
+  |
+6 |     jump: { address: qa7.example, key: /nonexistent/id_ed25519 }
+  |                                        ^^^^^^^^^^^^^^^^^^^^^^^
+  = help: `key` is the private key virtsmoke logs in to the host with, read where virtsmoke runs (not on the libvirt host)
+"#,
+    ),
 ];
 
 #[test]

@@ -94,6 +94,20 @@ cluster: [tiny, tyni]
   = help: did you mean `tiny`?
 "#,
     ),
+    (
+        "a value twice in a matrix axis",
+        r#"HEAD
+guests: { tiny: { kind: kvm, image: tiny } }
+matrix: { image: [tiny, tiny] }
+"#,
+        r#"error: `tiny` appears twice in `matrix.image`
+ --> x.yaml:6:25
+  |
+6 | matrix: { image: [tiny, tiny] }
+  |                         ^^^^
+  = help: list each value once
+"#,
+    ),
 ];
 
 #[test]
