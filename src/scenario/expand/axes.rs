@@ -8,6 +8,7 @@ use crate::plan::{GuestKind, HostSpec};
 use super::super::file::Scenario;
 use super::super::guest::GuestTemplate;
 use super::super::matrix::HostAxis;
+use super::super::suggest;
 use super::super::yaml::Node;
 use super::Report;
 
@@ -153,7 +154,10 @@ fn placements<'h, 'n>(
             let label = placement_label(labels);
             if pool.is_empty() {
                 let defined: Vec<String> = hosts.values().map(|h| format!("{} {:?}", h.name, h.labels)).collect();
-                let help = format!("hosts and their labels: {}", defined.join(", "));
+                let mut help = format!("hosts and their labels: {}", defined.join(", "));
+                if let Some(near) = near_label(labels, hosts) {
+                    help = format!("{near}; {help}");
+                }
                 rep.error(at, format!("no host matches `{label}`"), help);
                 return None;
             }
@@ -161,6 +165,17 @@ fn placements<'h, 'n>(
         }
         None => Some(hosts.values().map(|h| Placement::pinned(h, None)).collect()),
     }
+}
+
+/// `did you mean `k=v`?` for the first wanted label no host has, when a
+/// label of some host is close to it.
+fn near_label(labels: &BTreeMap<String, String>, hosts: &BTreeMap<String, HostSpec>) -> Option<String> {
+    let have: Vec<String> = hosts.values().flat_map(|h| h.labels.iter().map(|(k, v)| format!("{k}={v}"))).collect();
+    labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .find(|wanted| !have.contains(wanted))
+        .and_then(|wanted| suggest::did_you_mean(&wanted, have.iter().map(String::as_str)))
 }
 
 fn guest_sets<'s, 'n>(s: &'s Scenario<'n>) -> Option<Vec<GuestSet<'s, 'n>>> {

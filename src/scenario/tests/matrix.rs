@@ -296,3 +296,18 @@ matrix:
     let out = errors(text);
     assert!(out.starts_with("error: case `c/a-b-c@lab1` is defined twice\n  --> x.yaml:10:3\n"), "{out}");
 }
+
+#[test]
+fn a_label_close_to_a_hosts_label_is_suggested() {
+    let text = "version: 1\nname: y\nhosts:\n  h1: { uri: \"qemu:///1\", labels: { pool: nightly } }\n\
+                images: { tiny: { builtin: test-image } }\nguests: { small: { kind: kvm, image: tiny } }\n\
+                matrix: { host: { labels: { pool: nightyl } } }\n";
+    let out = errors(text);
+    assert!(out.contains("error: no host matches `pool=nightyl`"), "{out}");
+    assert!(
+        out.contains("help: did you mean `pool=nightly`?; hosts and their labels: h1 {\"pool\": \"nightly\"}"),
+        "{out}"
+    );
+    let out = errors(&text.replace("pool: nightyl", "rack: b"));
+    assert!(out.contains("help: hosts and their labels: h1"), "no suggestion for a label far from any: {out}");
+}
