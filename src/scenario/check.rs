@@ -11,6 +11,8 @@ pub(crate) mod network;
 
 pub(crate) const CHECKS: &[&str] = &["boot", "command", "network", "migrate"];
 pub(crate) const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output", "retries"];
+const ONCE_BOOT: &str = "`boot` runs once, first in every case: remove this one";
+const ONCE_NETWORK: &str = "a case runs one `network` check: list every sub-check it needs in its `checks`";
 const EXPECTED: &str = "`boot`, `network`, `migrate` or a mapping like `command: { run: \"uname -r\" }`";
 
 /// A `migrate` check and where its settings were written, for the checks
@@ -88,12 +90,12 @@ fn bare<'n>(cx: &mut Cx<'_>, r: &mut Reading<'n>, item: &'n Node, s: &str, posit
     match s {
         "boot" => {
             if std::mem::replace(&mut r.boot_seen, true) {
-                cx.error(item, "duplicate check `boot`", None);
+                cx.error(item, "duplicate check `boot`", Some(ONCE_BOOT.into()));
             }
         }
         "network" => {
             if std::mem::replace(&mut r.network_seen, true) {
-                cx.error(item, "duplicate check `network`", None);
+                cx.error(item, "duplicate check `network`", Some(ONCE_NETWORK.into()));
             } else {
                 r.named.push(("network".to_owned(), item));
                 r.out.push(CheckSpec::Network(Default::default()));
@@ -143,7 +145,7 @@ fn mapping<'n>(cx: &mut Cx<'_>, r: &mut Reading<'n>, item: &'n Node, position: u
         }
         "boot" => {
             if std::mem::replace(&mut r.boot_seen, true) {
-                cx.error(key, "duplicate check `boot`", None);
+                cx.error(key, "duplicate check `boot`", Some(ONCE_BOOT.into()));
             }
             if settings.value != Value::Null {
                 cx.error(settings, "check `boot` takes no settings", Some("write `- boot`".into()));
@@ -152,7 +154,7 @@ fn mapping<'n>(cx: &mut Cx<'_>, r: &mut Reading<'n>, item: &'n Node, position: u
         "network" => {
             let duplicate = std::mem::replace(&mut r.network_seen, true);
             if duplicate {
-                cx.error(key, "duplicate check `network`", None);
+                cx.error(key, "duplicate check `network`", Some(ONCE_NETWORK.into()));
             }
             let spec = if settings.value == Value::Null {
                 Some(Default::default())

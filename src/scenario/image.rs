@@ -125,7 +125,11 @@ fn source(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str) -> Option<ImageSpec> {
         );
     }
     if let (Some(k), None) = (f.key_node("initrd"), f.get("kernel")) {
-        cx.error(k, format!("`initrd` in image `{name}` needs `kernel`"), None);
+        cx.error(
+            k,
+            format!("`initrd` in image `{name}` needs `kernel`"),
+            Some("add the `kernel` this initramfs belongs to, or remove `initrd`".into()),
+        );
     }
     Some(ImageSpec::Files { kernel: kernel?, initrd: initrd?, disk: disk? })
 }

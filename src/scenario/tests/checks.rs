@@ -86,12 +86,14 @@ error: duplicate check `network`
   |
 8 |   - network
   |     ^^^^^^^
+  = help: a case runs one `network` check: list every sub-check it needs in its `checks`
 
 error: duplicate check `network`
  --> x.yaml:9:5
   |
 9 |   - network:
   |     ^^^^^^^
+  = help: a case runs one `network` check: list every sub-check it needs in its `checks`
 
 error: `lease_file` is set but sub-check `address` does not run in check 3 (`network`)
   --> x.yaml:11:7
@@ -131,6 +133,7 @@ error: duplicate check `network`
    |
 13 |   - network: { thruput: 1 }
    |     ^^^^^^^
+   = help: a case runs one `network` check: list every sub-check it needs in its `checks`
 
 error: unknown key `thruput` in check 4 (`network`)
   --> x.yaml:13:16
@@ -224,6 +227,20 @@ matrix: { host: [lab1] }
 8 | checks: [migrate]
   |          ^^^^^^^
   = help: did you mean `migration-target`? host `lab2` has the role `migration-targt`
+"#,
+    ),
+    (
+        "boot twice",
+        r#"HEAD
+guests: { tiny: { kind: kvm, image: tiny } }
+checks: [boot, boot]
+"#,
+        r#"error: duplicate check `boot`
+ --> x.yaml:6:16
+  |
+6 | checks: [boot, boot]
+  |                ^^^^
+  = help: `boot` runs once, first in every case: remove this one
 "#,
     ),
 ];

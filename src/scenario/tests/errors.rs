@@ -74,6 +74,7 @@ guests:
   |
 6 |   tiny:
   |   ^^^^
+  = help: defined images are: tiny
 "#,
     ),
     (

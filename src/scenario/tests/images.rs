@@ -42,6 +42,7 @@ error: `initrd` in image `custom` needs `kernel`
   |
 7 |     initrd: /boot/initrd.img
   |     ^^^^^^
+  = help: add the `kernel` this initramfs belongs to, or remove `initrd`
 "#,
     ),
     (
