@@ -173,4 +173,40 @@ mod tests {
         assert!(!uri_names_a_host("test:///default"));
         assert!(!uri_names_a_host("xen:///system"));
     }
+
+    /// The loader only refuses what the runner could not stage: a URI that
+    /// names a host is never this machine to `runner::staging`.
+    #[test]
+    fn a_host_named_by_the_uri_is_remote_to_the_runner_too() {
+        let uris = [
+            "qemu:///system",
+            "qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock",
+            "xen:///system",
+            "libxl:///system",
+            "test:///default",
+            "qemu+ssh://root@qa7.example/system",
+            "qemu+tcp://qa7/system",
+            "qemu+tls://qa7:16514/system",
+            "xen+ssh://root@127.0.0.1:2221/system?keyfile=/k&no_verify=1",
+            "qemu://localhost/system",
+        ];
+        for uri in uris {
+            let spec = crate::plan::HostSpec {
+                name: "h".into(),
+                uri: uri.into(),
+                hypervisor: crate::plan::Hypervisor::Kvm,
+                accel: crate::plan::AccelPreference::Auto,
+                netns: None,
+                bridge: "virbr0".into(),
+                capacity: crate::plan::Capacity { guests: 1, memory_mib: 64 },
+                roles: Vec::new(),
+                labels: Default::default(),
+                jump: None,
+            };
+            if uri_names_a_host(uri) {
+                assert!(!crate::runner::staging::is_this_machine(&spec), "{uri}");
+            }
+        }
+        assert!(uris.iter().filter(|u| uri_names_a_host(u)).count() >= 5);
+    }
 }
