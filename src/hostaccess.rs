@@ -11,6 +11,12 @@ use crate::backend::host_shell::{self, HostShell};
 use crate::guest::ssh::SshTarget;
 use crate::plan::{HostSpec, Hypervisor};
 
+/// Whether the host is this machine: its libvirt is local and nothing says
+/// to reach it over SSH. Files here are then used in place.
+pub fn is_this_machine(spec: &HostSpec) -> bool {
+    spec.jump.is_none() && crate::hypervisor::Uri::parse(&spec.uri).is_ok_and(|u| u.is_local())
+}
+
 /// The shell of the host `spec` names.
 pub fn shell_for(spec: &HostSpec) -> HostShell {
     let ssh = spec.jump.as_ref().and_then(|j| {

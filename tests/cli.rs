@@ -212,7 +212,13 @@ fn a_placeholder_of_a_host_the_lab_lacks_is_refused() {
 /// inventory) that names that lab's hosts and nothing of the default layout.
 #[test]
 fn every_lab_fixture_fills_in_and_validates() {
-    let lab = LabStatus::parse(&lab_status_json("/elsewhere/lab")).unwrap();
+    // The jump key must exist where virtsmoke runs: the lab elsewhere has one.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let dir = elsewhere.path().join("lab");
+    std::fs::create_dir_all(dir.join("xen")).unwrap();
+    std::fs::write(dir.join("xen/id_ed25519"), "not a real key\n").unwrap();
+    let dir = dir.to_str().unwrap();
+    let lab = LabStatus::parse(&lab_status_json(dir)).unwrap();
     let mut filled = 0;
     for path in walk(&fixture("e2e")) {
         let source = std::fs::read_to_string(&path).unwrap();
@@ -222,7 +228,7 @@ fn every_lab_fixture_fills_in_and_validates() {
         let relative = path.strip_prefix(root()).unwrap().to_str().unwrap().to_string();
         let rendered = lab.render_file(&relative);
         let contents = std::fs::read_to_string(&rendered).unwrap();
-        assert!(contents.contains("/elsewhere/lab/"), "{relative}:\n{contents}");
+        assert!(contents.contains(&format!("{dir}/")), "{relative}:\n{contents}");
         assert!(!contents.contains("virtsmoke-lab") && !contents.contains("vs-lab-h1 "), "{relative}:\n{contents}");
         // An inventory (hosts only) is validated with a scenario beside it.
         let beside = tempfile::NamedTempFile::new().unwrap();

@@ -87,11 +87,7 @@ fn parse_listing(text: &str) -> Vec<(String, u64)> {
         .collect()
 }
 
-/// Whether a libvirt URI names a host (`xen+ssh://root@xen7/system`), not
-/// this machine's driver (`test:///default`, `qemu:///system`).
-fn names_a_host(uri: &str) -> bool {
-    crate::hypervisor::Uri::parse(uri).is_ok_and(|u| u.names_a_host())
-}
+use crate::hypervisor::uri_names_a_host as names_a_host;
 
 fn is_run_id(name: &str) -> bool {
     !name.is_empty()

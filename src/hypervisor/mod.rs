@@ -16,6 +16,13 @@ pub use platform::{EntryNote, Family, LeakSource, LoaderQuery, Platform};
 pub use uri::{Transport, Uri, UriError, UriFamily};
 
 /// The module of a family.
+/// Whether a libvirt URI names a host (`xen+ssh://root@xen7/system`), not a
+/// driver of this machine (`test:///default`, `qemu:///system`); an URI that
+/// does not parse names none.
+pub fn uri_names_a_host(uri: &str) -> bool {
+    Uri::parse(uri).is_ok_and(|u| u.names_a_host())
+}
+
 pub fn platform(family: Family) -> &'static dyn Platform {
     match family {
         Family::Kvm => &kvm::Kvm,

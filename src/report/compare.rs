@@ -245,24 +245,7 @@ impl Comparison {
             }
         };
         outcome_section(&mut out, "newly failing", &self.newly_failing, true);
-        if !self.regressions.is_empty() {
-            out.push_str(&format!(
-                "\nregressions (up by more than {}% and more than {} ms):\n",
-                self.thresholds.percent, self.thresholds.min_ms
-            ));
-            for r in &self.regressions {
-                let pct = r.percent.map(|p| format!(" (+{p:.1}%)")).unwrap_or_default();
-                out.push_str(&format!(
-                    "  {} on {}: {} {} -> {} ms{pct}{}\n",
-                    r.case,
-                    host_or_run(&r.host),
-                    r.property,
-                    r.old_ms,
-                    r.new_ms,
-                    host_note(&r.host)
-                ));
-            }
-        }
+        self.render_regressions(&mut out, &host_note);
         outcome_section(&mut out, "newly passing", &self.newly_passing, false);
         outcome_section(&mut out, "other outcome changes", &self.other_changes, false);
         for (title, list) in [("added", &self.added), ("removed", &self.removed)] {
@@ -273,6 +256,39 @@ impl Comparison {
                 }
             }
         }
+        self.render_host_changes(&mut out);
+        out.push_str(if self.regressed {
+            "\nresult: regressed\n"
+        } else {
+            "\nresult: no newly failing case and no regression\n"
+        });
+        out
+    }
+    /// The timing regressions, each with what changed on its host.
+    fn render_regressions(&self, out: &mut String, host_note: &dyn Fn(&str) -> String) {
+        if self.regressions.is_empty() {
+            return;
+        }
+        out.push_str(&format!(
+            "\nregressions (up by more than {}% and more than {} ms):\n",
+            self.thresholds.percent, self.thresholds.min_ms
+        ));
+        for r in &self.regressions {
+            let pct = r.percent.map(|p| format!(" (+{p:.1}%)")).unwrap_or_default();
+            out.push_str(&format!(
+                "  {} on {}: {} {} -> {} ms{pct}{}\n",
+                r.case,
+                host_or_run(&r.host),
+                r.property,
+                r.old_ms,
+                r.new_ms,
+                host_note(&r.host)
+            ));
+        }
+    }
+
+    /// The host facts that differ between the runs.
+    fn render_host_changes(&self, out: &mut String) {
         if !self.host_changes.is_empty() {
             out.push_str("\nhost facts that changed:\n");
             for h in &self.host_changes {
@@ -283,12 +299,6 @@ impl Comparison {
                 }
             }
         }
-        out.push_str(if self.regressed {
-            "\nresult: regressed\n"
-        } else {
-            "\nresult: no newly failing case and no regression\n"
-        });
-        out
     }
 }
 

@@ -20,11 +20,9 @@ use crate::rundir::remote_run_dir;
 const COPY_TIMEOUT: Duration = Duration::from_secs(300);
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Whether the host's libvirt runs on this machine (a local socket, no jump
-/// host), so that files made here are files it can open.
-pub fn is_this_machine(spec: &crate::plan::HostSpec) -> bool {
-    spec.jump.is_none() && matches!(HostShell::for_host(&spec.uri, None), HostShell::Local)
-}
+// Whether the host's libvirt runs on this machine (a local socket, no jump
+// host), so that files made here are files it can open.
+pub use crate::hostaccess::is_this_machine;
 
 /// The path under which `host` sees the local file `local`: itself on this
 /// machine, otherwise a checked copy in the run's directory on the host.

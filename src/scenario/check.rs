@@ -1,6 +1,6 @@
 //! `checks:`, the ordered list of what every case verifies.
 
-use crate::plan::CheckSpec;
+use crate::plan::{CheckSpec, MigrateCheck};
 
 use super::ctx::Cx;
 use super::suggest;
@@ -11,124 +11,178 @@ pub(crate) mod network;
 
 pub(crate) const CHECKS: &[&str] = &["boot", "command", "network", "migrate"];
 pub(crate) const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output", "retries"];
+const ONCE_BOOT: &str = "`boot` runs once, first in every case: remove this one";
+const ONCE_NETWORK: &str = "a case runs one `network` check: list every sub-check it needs in its `checks`";
 const EXPECTED: &str = "`boot`, `network`, `migrate` or a mapping like `command: { run: \"uname -r\" }`";
 
+/// A `migrate` check and where its settings were written, for the checks
+/// that need the hosts of a case (its target, what the host's driver honours).
+#[derive(Debug, Clone)]
+pub(crate) struct MigrateAt<'n> {
+    /// The check's number in `checks:`, 1-based, for messages.
+    pub position: usize,
+    pub spec: MigrateCheck,
+    /// The check itself (`- migrate` or its key).
+    pub at: &'n Node,
+    /// The `target:` value.
+    pub target: Option<&'n Node>,
+    /// The `copy_storage` key, when it is `true`.
+    pub copy_storage: Option<&'n Node>,
+    /// The `bandwidth_mib_s` key.
+    pub bandwidth: Option<&'n Node>,
+}
+
+impl<'n> MigrateAt<'n> {
+    fn bare(position: usize, at: &'n Node) -> Self {
+        MigrateAt { position, spec: migrate::defaults(), at, target: None, copy_storage: None, bandwidth: None }
+    }
+}
+
+/// What `checks:` gave: the specs in order, and the `migrate` checks' nodes.
+pub(crate) struct Checks<'n> {
+    pub specs: Vec<CheckSpec>,
+    pub migrates: Vec<MigrateAt<'n>>,
+}
+
+/// The checks read so far, and what must stay unique among them.
+struct Reading<'n> {
+    out: Vec<CheckSpec>,
+    migrates: Vec<MigrateAt<'n>>,
+    named: Vec<(String, &'n Node)>,
+    boot_seen: bool,
+    network_seen: bool,
+    commands: usize,
+}
+
 /// Reads `checks:`; `boot` always comes first, added when omitted.
-pub(crate) fn checks(cx: &mut Cx<'_>, value: &Node) -> Option<Vec<CheckSpec>> {
+pub(crate) fn checks<'n>(cx: &mut Cx<'_>, value: &'n Node) -> Option<Checks<'n>> {
     let before = cx.diags.len();
     let Value::Seq(items) = &value.value else {
         cx.wrong_type(value, "`checks`", "a list of checks such as `[boot]`");
         return None;
     };
-    let mut out = vec![CheckSpec::Boot];
-    let mut named: Vec<(String, &Node)> = Vec::new();
-    let mut boot_seen = false;
-    let mut network_seen = false;
-    let mut commands = 0;
+    let mut r = Reading {
+        out: vec![CheckSpec::Boot],
+        migrates: Vec::new(),
+        named: Vec::new(),
+        boot_seen: false,
+        network_seen: false,
+        commands: 0,
+    };
     for (i, item) in items.iter().enumerate() {
         let position = i + 1;
         match &item.value {
-            Value::Str(s) if s == "boot" => {
-                if boot_seen {
-                    cx.error(item, "duplicate check `boot`", None);
-                }
-                boot_seen = true;
-            }
-            Value::Str(s) if s == "network" => {
-                if std::mem::replace(&mut network_seen, true) {
-                    cx.error(item, "duplicate check `network`", None);
-                } else {
-                    named.push(("network".to_owned(), item));
-                    out.push(CheckSpec::Network(Default::default()));
-                }
-            }
-            Value::Str(s) if s == "migrate" => {
-                named.push(("migrate".to_owned(), item));
-                out.push(CheckSpec::Migrate(migrate::defaults()));
-            }
-            Value::Str(s) if s == "command" => cx.error(
-                item,
-                format!("check {position} (`command`) needs settings"),
-                Some("write `- command: { run: \"uname -r\" }`".into()),
-            ),
-            Value::Str(s) => {
-                let help = suggest::help_for(s, CHECKS, "checks are");
-                cx.error(item, format!("unknown check `{s}`"), help);
-            }
-            Value::Map(_) => {
-                let Some(entries) = cx.named_entries(item, &format!("check {position}")) else {
-                    continue;
-                };
-                let Some(&(check, key, settings)) = entries.first() else {
-                    cx.error(item, format!("check {position} is empty: expected {EXPECTED}"), None);
-                    continue;
-                };
-                if let Some((_, extra, _)) = entries.get(1) {
-                    cx.error(
-                        extra,
-                        format!("check {position} has more than one key"),
-                        Some("start each check with its own `- `".into()),
-                    );
-                    continue;
-                }
-                match check {
-                    "command" => {
-                        commands += 1;
-                        if let Some(c) = command(cx, key, settings, position, commands) {
-                            named.push((c.name().to_owned(), settings));
-                            out.push(c);
-                        }
-                    }
-                    "boot" => {
-                        if boot_seen {
-                            cx.error(key, "duplicate check `boot`", None);
-                        }
-                        boot_seen = true;
-                        if settings.value != Value::Null {
-                            cx.error(settings, "check `boot` takes no settings", Some("write `- boot`".into()));
-                        }
-                    }
-                    "network" => {
-                        let duplicate = std::mem::replace(&mut network_seen, true);
-                        if duplicate {
-                            cx.error(key, "duplicate check `network`", None);
-                        }
-                        let spec = if settings.value == Value::Null {
-                            Some(Default::default())
-                        } else {
-                            network::settings(cx, key, settings, position)
-                        };
-                        if let Some(spec) = spec.filter(|_| !duplicate) {
-                            named.push(("network".to_owned(), key));
-                            out.push(CheckSpec::Network(spec));
-                        }
-                    }
-                    "migrate" => {
-                        let spec = if settings.value == Value::Null {
-                            Some(migrate::defaults())
-                        } else {
-                            migrate::settings(cx, key, settings, position)
-                        };
-                        if let Some(spec) = spec {
-                            named.push(("migrate".to_owned(), key));
-                            out.push(CheckSpec::Migrate(spec));
-                        }
-                    }
-                    other => {
-                        let help = suggest::help_for(other, CHECKS, "checks are");
-                        cx.error(key, format!("unknown check `{other}`"), help);
-                    }
-                }
-            }
+            Value::Str(s) => bare(cx, &mut r, item, s, position),
+            Value::Map(_) => mapping(cx, &mut r, item, position),
             _ => cx.wrong_type(item, &format!("check {position}"), EXPECTED),
         }
     }
-    for (i, (name, at)) in named.iter().enumerate() {
-        if name == "boot" || named[..i].iter().any(|(n, _)| n == name) {
+    for (i, (name, at)) in r.named.iter().enumerate() {
+        if name == "boot" || r.named[..i].iter().any(|(n, _)| n == name) {
             cx.error(at, format!("duplicate check name `{name}`"), Some("give each check its own `name`".into()));
         }
     }
-    (cx.diags.len() == before).then_some(out)
+    (cx.diags.len() == before).then_some(Checks { specs: r.out, migrates: r.migrates })
+}
+
+/// A check written as its name alone: `- boot`, `- network`, `- migrate`.
+fn bare<'n>(cx: &mut Cx<'_>, r: &mut Reading<'n>, item: &'n Node, s: &str, position: usize) {
+    match s {
+        "boot" => {
+            if std::mem::replace(&mut r.boot_seen, true) {
+                cx.error(item, "duplicate check `boot`", Some(ONCE_BOOT.into()));
+            }
+        }
+        "network" => {
+            if std::mem::replace(&mut r.network_seen, true) {
+                cx.error(item, "duplicate check `network`", Some(ONCE_NETWORK.into()));
+            } else {
+                r.named.push(("network".to_owned(), item));
+                r.out.push(CheckSpec::Network(Default::default()));
+            }
+        }
+        "migrate" => {
+            r.named.push(("migrate".to_owned(), item));
+            r.out.push(CheckSpec::Migrate(migrate::defaults()));
+            r.migrates.push(MigrateAt::bare(position, item));
+        }
+        "command" => cx.error(
+            item,
+            format!("check {position} (`command`) needs settings"),
+            Some("write `- command: { run: \"uname -r\" }`".into()),
+        ),
+        _ => {
+            let help = suggest::help_for(s, CHECKS, "checks are");
+            cx.error(item, format!("unknown check `{s}`"), help);
+        }
+    }
+}
+
+/// A check written as a mapping of one key: `- command: { ... }`.
+fn mapping<'n>(cx: &mut Cx<'_>, r: &mut Reading<'n>, item: &'n Node, position: usize) {
+    let Some(entries) = cx.named_entries(item, &format!("check {position}")) else {
+        return;
+    };
+    let Some(&(check, key, settings)) = entries.first() else {
+        cx.error(item, format!("check {position} is empty: expected {EXPECTED}"), None);
+        return;
+    };
+    if let Some((_, extra, _)) = entries.get(1) {
+        cx.error(
+            extra,
+            format!("check {position} has more than one key"),
+            Some("start each check with its own `- `".into()),
+        );
+        return;
+    }
+    match check {
+        "command" => {
+            r.commands += 1;
+            if let Some(c) = command(cx, key, settings, position, r.commands) {
+                r.named.push((c.name().to_owned(), settings));
+                r.out.push(c);
+            }
+        }
+        "boot" => {
+            if std::mem::replace(&mut r.boot_seen, true) {
+                cx.error(key, "duplicate check `boot`", Some(ONCE_BOOT.into()));
+            }
+            if settings.value != Value::Null {
+                cx.error(settings, "check `boot` takes no settings", Some("write `- boot`".into()));
+            }
+        }
+        "network" => {
+            let duplicate = std::mem::replace(&mut r.network_seen, true);
+            if duplicate {
+                cx.error(key, "duplicate check `network`", Some(ONCE_NETWORK.into()));
+            }
+            let spec = if settings.value == Value::Null {
+                Some(Default::default())
+            } else {
+                network::settings(cx, key, settings, position)
+            };
+            if let Some(spec) = spec.filter(|_| !duplicate) {
+                r.named.push(("network".to_owned(), key));
+                r.out.push(CheckSpec::Network(spec));
+            }
+        }
+        "migrate" => {
+            let read = if settings.value == Value::Null {
+                Some(MigrateAt::bare(position, key))
+            } else {
+                migrate::settings(cx, key, settings, position)
+            };
+            if let Some(m) = read {
+                r.named.push(("migrate".to_owned(), key));
+                r.out.push(CheckSpec::Migrate(m.spec.clone()));
+                r.migrates.push(m);
+            }
+        }
+        other => {
+            let help = suggest::help_for(other, CHECKS, "checks are");
+            cx.error(key, format!("unknown check `{other}`"), help);
+        }
+    }
 }
 
 fn command(cx: &mut Cx<'_>, key: &Node, settings: &Node, position: usize, n: usize) -> Option<CheckSpec> {

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use crate::plan::{CheckSpec, HostSpec, Image, Timeouts};
 
-use super::check::checks;
-use super::ctx::Cx;
+use super::check::{Checks, MigrateAt, checks};
+use super::ctx::{Cx, Fields};
 use super::guest::{GuestTemplate, guest};
 use super::host::host;
 use super::image::image;
@@ -34,6 +34,8 @@ pub(crate) struct Scenario<'n> {
     /// True when the file has a `guests:` section (a file may only define hosts).
     pub has_guests: bool,
     pub checks: Vec<CheckSpec>,
+    /// The `migrate` checks among `checks`, with their nodes.
+    pub migrates: Vec<MigrateAt<'n>>,
     pub timeouts: Timeouts,
     pub matrix: Option<Matrix<'n>>,
     pub cluster: Option<(AxisValues<'n, String>, &'n Node)>,
@@ -47,9 +49,47 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         return None;
     }
     let f = cx.fields(root, root, "the scenario", KEYS)?;
+    version(cx, &f);
+    let name = name(cx, &f);
+    if let Some(n) = f.get("description") {
+        cx.string(n, "`description`");
+    }
+    let (host_names, hosts) = hosts(cx, &f);
+    let (image_names, images) = images(cx, &f);
+    let (guest_names, guests) = guests(cx, &f, &image_names);
+    let checks = f
+        .get("checks")
+        .map_or(Some(Checks { specs: vec![CheckSpec::Boot], migrates: Vec::new() }), |n| checks(cx, n))
+        .unwrap_or(Checks { specs: Vec::new(), migrates: Vec::new() });
+    let timeouts =
+        f.get("timeouts").map_or(Some(Timeouts::default()), |n| timeouts(cx, f.key_node("timeouts").unwrap_or(n), n));
+    let matrix =
+        f.get("matrix").and_then(|n| matrix(cx, f.key_node("matrix").unwrap_or(n), n, &guest_names, &image_names));
+    let cluster =
+        f.get("cluster").and_then(|n| cluster(cx, n, &guest_names)).map(|c| (c, f.key_node("cluster").unwrap_or(root)));
+    cluster_or_guest_axis(cx, &f);
 
+    Some(Scenario {
+        root,
+        name,
+        host_names,
+        declares_hosts: f.get("hosts").is_some(),
+        hosts,
+        images,
+        guests,
+        has_guests: f.get("guests").is_some(),
+        checks: checks.specs,
+        migrates: checks.migrates,
+        timeouts: timeouts.unwrap_or_default(),
+        matrix,
+        cluster,
+        valid: cx.diags.len() == before,
+    })
+}
+
+fn version(cx: &mut Cx<'_>, f: &Fields<'_>) {
     match f.get("version") {
-        None => cx.missing(&f, "version", Some("start the file with `version: 1`".into())),
+        None => cx.missing(f, "version", Some("start the file with `version: 1`".into())),
         Some(n) => match n.value {
             Value::Int(1) => {}
             Value::Int(v) => cx.error(
@@ -60,17 +100,20 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
             _ => cx.wrong_type(n, "`version`", "the integer 1"),
         },
     }
-    let name = match f.get("name") {
+}
+
+fn name<'n>(cx: &mut Cx<'_>, f: &Fields<'n>) -> Option<(String, &'n Node)> {
+    match f.get("name") {
         None => {
-            cx.missing(&f, "name", Some("e.g. `name: local-kvm`; it prefixes every case name".into()));
+            cx.missing(f, "name", Some("e.g. `name: local-kvm`; it prefixes every case name".into()));
             None
         }
         Some(n) => cx.text(n, "`name`").filter(|s| cx.name(n, s, "scenario name")).map(|s| (s, n)),
-    };
-    if let Some(n) = f.get("description") {
-        cx.string(n, "`description`");
     }
+}
 
+/// Every name under `hosts:` (valid or not), and the valid hosts.
+fn hosts<'n>(cx: &mut Cx<'_>, f: &Fields<'n>) -> (Vec<String>, Vec<(HostSpec, &'n Node)>) {
     let mut host_names = Vec::new();
     let mut hosts = Vec::new();
     if let Some(entries) = f.get("hosts").and_then(|n| cx.named_entries(n, "`hosts`")) {
@@ -81,7 +124,11 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
             }
         }
     }
+    (host_names, hosts)
+}
 
+/// Every name under `images:` (valid or not), and the valid images.
+fn images<'n>(cx: &mut Cx<'_>, f: &Fields<'n>) -> (Vec<&'n str>, BTreeMap<String, Image>) {
     let mut image_names = Vec::new();
     let mut images = BTreeMap::new();
     if let Some(entries) = f.get("images").and_then(|n| cx.named_entries(n, "`images`")) {
@@ -92,7 +139,15 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
             }
         }
     }
+    (image_names, images)
+}
 
+/// Every name under `guests:` (valid or not), and the valid templates.
+fn guests<'n>(
+    cx: &mut Cx<'_>,
+    f: &Fields<'n>,
+    image_names: &[&str],
+) -> (Vec<&'n str>, BTreeMap<String, GuestTemplate<'n>>) {
     let mut guest_names = Vec::new();
     let mut guests = BTreeMap::new();
     if let Some(n) = f.get("guests")
@@ -103,19 +158,15 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         }
         for (name, key, value) in entries {
             guest_names.push(name);
-            if let Some(g) = guest(cx, name, key, value, &image_names) {
+            if let Some(g) = guest(cx, name, key, value, image_names) {
                 guests.insert(name.to_owned(), g);
             }
         }
     }
+    (guest_names, guests)
+}
 
-    let checks = f.get("checks").map_or(Some(vec![CheckSpec::Boot]), |n| checks(cx, n));
-    let timeouts =
-        f.get("timeouts").map_or(Some(Timeouts::default()), |n| timeouts(cx, f.key_node("timeouts").unwrap_or(n), n));
-    let matrix =
-        f.get("matrix").and_then(|n| matrix(cx, f.key_node("matrix").unwrap_or(n), n, &guest_names, &image_names));
-    let cluster =
-        f.get("cluster").and_then(|n| cluster(cx, n, &guest_names)).map(|c| (c, f.key_node("cluster").unwrap_or(root)));
+fn cluster_or_guest_axis(cx: &mut Cx<'_>, f: &Fields<'_>) {
     if let (Some(c), Some(m)) = (f.key_node("cluster"), f.get("matrix"))
         && let Value::Map(axes) = &m.value
         && axes.iter().any(|(k, _)| k.as_str() == Some("guest"))
@@ -129,20 +180,4 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
             ),
         );
     }
-
-    Some(Scenario {
-        root,
-        name,
-        host_names,
-        declares_hosts: f.get("hosts").is_some(),
-        hosts,
-        images,
-        guests,
-        has_guests: f.get("guests").is_some(),
-        checks: checks.unwrap_or_default(),
-        timeouts: timeouts.unwrap_or_default(),
-        matrix,
-        cluster,
-        valid: cx.diags.len() == before,
-    })
 }

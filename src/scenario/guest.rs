@@ -60,7 +60,12 @@ pub(crate) fn guest<'n>(
             .text(n, &f.desc("image"))
             .and_then(|i| image_ref(cx, n, &i, &format!("guest `{name}`"), images).then_some(i)),
         None => {
-            cx.missing(&f, "image", None);
+            let help = if images.is_empty() {
+                "define an image under `images:` and name it here, e.g. `image: tiny`".to_owned()
+            } else {
+                format!("defined images are: {}", suggest::list(images.iter().copied()))
+            };
+            cx.missing(&f, "image", Some(help));
             None
         }
     };

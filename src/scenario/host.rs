@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use crate::hypervisor::{Uri, UriError};
 use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
 
-use super::ctx::Cx;
+use super::ctx::{Cx, Fields};
 use super::yaml::{Node, Value};
 
 pub(crate) const KEYS: &[&str] =
@@ -85,36 +85,12 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
             (None, None) => None,
         },
     };
-    let accel = match f.get("accel") {
-        None => Some(AccelPreference::Auto),
-        Some(n) => {
-            let accel = cx.choice(n, &f.desc("accel"), &["auto", "kvm", "qemu"]).map(|a| match a {
-                "kvm" => AccelPreference::Kvm,
-                "qemu" => AccelPreference::Qemu,
-                _ => AccelPreference::Auto,
-            });
-            if hypervisor == Some(Hypervisor::Xen) {
-                let at = f.key_node("accel").unwrap_or(n);
-                cx.error(
-                    at,
-                    format!("`accel` is set on xen host `{name}`"),
-                    Some("`accel` only applies to kvm hosts; remove it".into()),
-                );
-            }
-            accel
-        }
-    };
+    let accel = accel(cx, &f, name, hypervisor);
     let netns = match f.get("netns") {
         None => Some(None),
         Some(n) => cx.text(n, &f.desc("netns")).map(Some),
     };
-    let bridge = match f.get("bridge") {
-        Some(n) => cx.text(n, &f.desc("bridge")),
-        None => hypervisor.map(|h| match h {
-            Hypervisor::Kvm => "virbr0".to_owned(),
-            Hypervisor::Xen => "xenbr0".to_owned(),
-        }),
-    };
+    let bridge = bridge(cx, &f, hypervisor);
     let capacity = match f.get("capacity") {
         None => Some(DEFAULT_CAPACITY),
         Some(n) => capacity(cx, f.key_node("capacity").unwrap_or(n), n, name),
@@ -123,10 +99,7 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
         None => Some(Vec::new()),
         Some(n) => cx.string_list(n, &f.desc("roles")).map(|v| v.into_iter().map(|(s, _)| s).collect()),
     };
-    let labels = match f.get("labels") {
-        None => Some(BTreeMap::new()),
-        Some(n) => labels(cx, n, name),
-    };
+    let labels = f.get("labels").map_or(Some(BTreeMap::new()), |n| labels(cx, n, name));
     let jump = match f.get("jump") {
         None => Some(None),
         Some(n) => jump(cx, f.key_node("jump").unwrap_or(n), n, name).map(Some),
@@ -149,13 +122,49 @@ pub(crate) fn host(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Opt
     })
 }
 
+/// `accel:`, for kvm hosts only.
+fn accel(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str, hypervisor: Option<Hypervisor>) -> Option<AccelPreference> {
+    let Some(n) = f.get("accel") else {
+        return Some(AccelPreference::Auto);
+    };
+    let accel = cx.choice(n, &f.desc("accel"), &["auto", "kvm", "qemu"]).map(|a| match a {
+        "kvm" => AccelPreference::Kvm,
+        "qemu" => AccelPreference::Qemu,
+        _ => AccelPreference::Auto,
+    });
+    if hypervisor == Some(Hypervisor::Xen) {
+        let at = f.key_node("accel").unwrap_or(n);
+        cx.error(
+            at,
+            format!("`accel` is set on xen host `{name}`"),
+            Some("`accel` only applies to kvm hosts; remove it".into()),
+        );
+    }
+    accel
+}
+
+/// `bridge:`, by default the hypervisor's usual one.
+fn bridge(cx: &mut Cx<'_>, f: &Fields<'_>, hypervisor: Option<Hypervisor>) -> Option<String> {
+    match f.get("bridge") {
+        Some(n) => cx.text(n, &f.desc("bridge")),
+        None => hypervisor.map(|h| match h {
+            Hypervisor::Kvm => "virbr0".to_owned(),
+            Hypervisor::Xen => "xenbr0".to_owned(),
+        }),
+    }
+}
+
 fn jump(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<JumpSpec> {
     let f = cx.fields(key, value, format!("`jump` of host `{host}`"), &["address", "user", "key"])?;
     let address = match f.get("address") {
         Some(n) => {
             let a = cx.text(n, &f.desc("address"))?;
             if a.rsplit_once(':').is_none_or(|(h, p)| h.is_empty() || p.parse::<u16>().is_err()) {
-                cx.error(n, format!("`address` of the jump host of `{host}` must be HOST:PORT, found `{a}`"), None);
+                cx.error(
+                    n,
+                    format!("`address` of the jump host of `{host}` must be HOST:PORT, found `{a}`"),
+                    Some("e.g. `address: \"127.0.0.1:2221\"` or `address: \"qa7.example:22\"`".into()),
+                );
                 None
             } else {
                 Some(a)
@@ -171,13 +180,27 @@ fn jump(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<JumpSpe
         None => Some("root".to_owned()),
     };
     let key_path = match f.get("key") {
-        Some(n) => cx.text(n, &f.desc("key")).map(std::path::PathBuf::from),
+        Some(n) => cx.text(n, &f.desc("key")).map(std::path::PathBuf::from).and_then(|p| key_here(cx, n, &f, p)),
         None => {
             cx.missing(&f, "key", Some("the private key that logs in to the host".into()));
             None
         }
     };
     Some(JumpSpec { address: address?, user: user?, key: key_path? })
+}
+
+/// The jump host's key is read where virtsmoke runs: it must be a file here
+/// (like an image's `ssh_key`), or every SSH login would fail later.
+fn key_here(cx: &mut Cx<'_>, n: &Node, f: &Fields<'_>, path: std::path::PathBuf) -> Option<std::path::PathBuf> {
+    if path.is_file() {
+        return Some(path);
+    }
+    cx.error(
+        n,
+        format!("{} `{}` is not a file on this machine", f.desc("key"), path.display()),
+        Some("`key` is the private key virtsmoke logs in to the host with, read where virtsmoke runs (not on the libvirt host)".into()),
+    );
+    None
 }
 
 fn capacity(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<Capacity> {

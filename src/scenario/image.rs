@@ -47,45 +47,7 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         None => Some(None),
         Some(n) => cx.string(n, &f.desc("cmdline")).map(Some),
     };
-    let builtin = f.get("builtin").and_then(|n| {
-        let b = cx.text(n, &f.desc("builtin"))?;
-        if BUILTIN_IMAGES.contains(&b.as_str()) {
-            return Some(b);
-        }
-        let help = suggest::help_for(&b, BUILTIN_IMAGES, "builtin images are");
-        cx.error(n, format!("unknown builtin image `{b}` in image `{name}`"), help);
-        None
-    });
-    let kernel = path(cx, &f, "kernel");
-    let initrd = path(cx, &f, "initrd");
-    let disk = path(cx, &f, "disk");
-
-    let spec = if f.get("builtin").is_some() {
-        for other in ["kernel", "initrd", "disk"] {
-            if let Some(k) = f.key_node(other) {
-                cx.error(
-                    k,
-                    format!("image `{name}` sets both `builtin` and `{other}`"),
-                    Some("an image is either `builtin`, or files given with `kernel`/`initrd`/`disk`".into()),
-                );
-            }
-        }
-        builtin.map(|name| ImageSpec::Builtin { name })
-    } else {
-        if f.get("kernel").is_none() && f.get("disk").is_none() {
-            let message = format!("image `{name}` has no source: set `builtin`, or `kernel` and/or `disk`");
-            cx.error(
-                f.owner,
-                message,
-                Some(format!("builtin images are: {}", suggest::list(BUILTIN_IMAGES.iter().copied()))),
-            );
-        }
-        if let (Some(k), None) = (f.key_node("initrd"), f.get("kernel")) {
-            cx.error(k, format!("`initrd` in image `{name}` needs `kernel`"), None);
-        }
-        Some(ImageSpec::Files { kernel: kernel?, initrd: initrd?, disk: disk? })
-    };
-
+    let spec = source(cx, &f, name);
     let from_disk = match &spec {
         Some(ImageSpec::Builtin { name }) => BUILTIN_DISK_IMAGES.contains(&name.as_str()),
         Some(ImageSpec::Files { disk, .. }) => disk.is_some(),
@@ -98,63 +60,13 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
             cx.choice(n, &f.desc("seed"), &names).and_then(SeedKind::parse)
         }
     };
-    let user = match f.get("user") {
-        None => Some("root".to_string()),
-        Some(n) => cx.text(n, &f.desc("user")).and_then(|u| {
-            if is_user_name(&u) {
-                return Some(u);
-            }
-            cx.error(
-                n,
-                format!("invalid user name `{u}` for {}", f.desc("user")),
-                Some("a user name is lowercase letters, digits, `_` and `-`, starting with a letter or `_`".into()),
-            );
-            None
-        }),
-    };
+    let user = user(cx, &f);
     let marker = match f.get("marker") {
-        None => Some(
-            match &spec {
-                Some(ImageSpec::Builtin { name }) if name == "test-image" => TEST_IMAGE_MARKER,
-                _ if from_disk => DISK_MARKER,
-                _ => KERNEL_MARKER,
-            }
-            .to_string(),
-        ),
+        None => Some(default_marker(spec.as_ref(), from_disk).to_string()),
         Some(n) => cx.text(n, &f.desc("marker")),
     };
-    let cloud_config = match f.get("cloud_config") {
-        None => Some(None),
-        Some(n) => cloud_config(cx, n, &f.desc("cloud_config")).map(Some),
-    };
-    if let (Some(k), Some(SeedKind::None)) = (f.key_node("cloud_config"), seed) {
-        cx.error(
-            k,
-            format!("`cloud_config` in image `{name}` needs a seed, but the image has `seed: none`"),
-            Some(
-                "cloud-config reaches the guest through a NoCloud seed: set `seed: nocloud`, or remove `cloud_config`"
-                    .into(),
-            ),
-        );
-    }
-    let allow_degraded = match f.get("allow_degraded") {
-        None => Some(false),
-        Some(n) => match n.value {
-            Value::Bool(b) => Some(b),
-            _ => {
-                cx.wrong_type(n, &f.desc("allow_degraded"), "`true` or `false`");
-                None
-            }
-        },
-    };
-    if let (Some(k), false, Some(_)) = (f.key_node("allow_degraded"), from_disk, &spec) {
-        cx.error(
-            k,
-            format!("`allow_degraded` in image `{name}` has no effect: only disk images run `boot.systemd`"),
-            Some("remove it, or give the image a `disk`".into()),
-        );
-    }
-
+    let cloud_config = cloud_config_with_seed(cx, &f, name, seed);
+    let allow_degraded = allow_degraded(cx, &f, name, spec.as_ref(), from_disk);
     let boot = boot(cx, &f, name, spec.as_ref(), from_disk);
     let ssh_key = ssh_key(cx, &f, name, spec.as_ref());
     let copy = copy(cx, &f, name, spec.as_ref());
@@ -176,6 +88,128 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         ssh_key: ssh_key?,
         copy: copy?,
     })
+}
+
+/// Where the image comes from: `builtin`, or files (`kernel`, `initrd`, `disk`).
+fn source(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str) -> Option<ImageSpec> {
+    let builtin = f.get("builtin").and_then(|n| {
+        let b = cx.text(n, &f.desc("builtin"))?;
+        if BUILTIN_IMAGES.contains(&b.as_str()) {
+            return Some(b);
+        }
+        let help = suggest::help_for(&b, BUILTIN_IMAGES, "builtin images are");
+        cx.error(n, format!("unknown builtin image `{b}` in image `{name}`"), help);
+        None
+    });
+    let kernel = path(cx, f, "kernel");
+    let initrd = path(cx, f, "initrd");
+    let disk = path(cx, f, "disk");
+    if f.get("builtin").is_some() {
+        for other in ["kernel", "initrd", "disk"] {
+            if let Some(k) = f.key_node(other) {
+                cx.error(
+                    k,
+                    format!("image `{name}` sets both `builtin` and `{other}`"),
+                    Some("an image is either `builtin`, or files given with `kernel`/`initrd`/`disk`".into()),
+                );
+            }
+        }
+        return builtin.map(|name| ImageSpec::Builtin { name });
+    }
+    if f.get("kernel").is_none() && f.get("disk").is_none() {
+        let message = format!("image `{name}` has no source: set `builtin`, or `kernel` and/or `disk`");
+        cx.error(
+            f.owner,
+            message,
+            Some(format!("builtin images are: {}", suggest::list(BUILTIN_IMAGES.iter().copied()))),
+        );
+    }
+    if let (Some(k), None) = (f.key_node("initrd"), f.get("kernel")) {
+        cx.error(
+            k,
+            format!("`initrd` in image `{name}` needs `kernel`"),
+            Some("add the `kernel` this initramfs belongs to, or remove `initrd`".into()),
+        );
+    }
+    Some(ImageSpec::Files { kernel: kernel?, initrd: initrd?, disk: disk? })
+}
+
+/// `user:`, the SSH login, `root` by default.
+fn user(cx: &mut Cx<'_>, f: &Fields<'_>) -> Option<String> {
+    let Some(n) = f.get("user") else {
+        return Some("root".to_string());
+    };
+    let u = cx.text(n, &f.desc("user"))?;
+    if is_user_name(&u) {
+        return Some(u);
+    }
+    cx.error(
+        n,
+        format!("invalid user name `{u}` for {}", f.desc("user")),
+        Some("a user name is lowercase letters, digits, `_` and `-`, starting with a letter or `_`".into()),
+    );
+    None
+}
+
+/// What the console shows once the image has booted, unless `marker:` says.
+fn default_marker(spec: Option<&ImageSpec>, from_disk: bool) -> &'static str {
+    match spec {
+        Some(ImageSpec::Builtin { name }) if name == "test-image" => TEST_IMAGE_MARKER,
+        _ if from_disk => DISK_MARKER,
+        _ => KERNEL_MARKER,
+    }
+}
+
+/// `cloud_config:`, which reaches the guest only through a seed.
+fn cloud_config_with_seed(
+    cx: &mut Cx<'_>,
+    f: &Fields<'_>,
+    name: &str,
+    seed: Option<SeedKind>,
+) -> Option<Option<String>> {
+    let cloud_config = match f.get("cloud_config") {
+        None => Some(None),
+        Some(n) => cloud_config(cx, n, &f.desc("cloud_config")).map(Some),
+    };
+    if let (Some(k), Some(SeedKind::None)) = (f.key_node("cloud_config"), seed) {
+        cx.error(
+            k,
+            format!("`cloud_config` in image `{name}` needs a seed, but the image has `seed: none`"),
+            Some(
+                "cloud-config reaches the guest through a NoCloud seed: set `seed: nocloud`, or remove `cloud_config`"
+                    .into(),
+            ),
+        );
+    }
+    cloud_config
+}
+
+/// `allow_degraded:`, which only disk images use.
+fn allow_degraded(
+    cx: &mut Cx<'_>,
+    f: &Fields<'_>,
+    name: &str,
+    spec: Option<&ImageSpec>,
+    from_disk: bool,
+) -> Option<bool> {
+    let allow = match f.get("allow_degraded") {
+        None => Some(false),
+        Some(n) => match n.value {
+            Value::Bool(b) => Some(b),
+            _ => {
+                cx.wrong_type(n, &f.desc("allow_degraded"), "`true` or `false`");
+                None
+            }
+        },
+    };
+    if let (Some(k), false, Some(_)) = (f.key_node("allow_degraded"), from_disk, spec) {
+        cx.error(
+            k,
+            format!("`allow_degraded` in image `{name}` has no effect: only disk images run `boot.systemd`"),
+            Some("remove it, or give the image a `disk`".into()),
+        );
+    }
+    allow
 }
 
 /// `copy: true`: the image's files are on this machine, and a remote host

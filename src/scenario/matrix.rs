@@ -141,7 +141,7 @@ fn axis<'n>(cx: &mut Cx<'_>, value: &'n Node, name: &str) -> Option<AxisValues<'
     let mut ok = true;
     for (i, (v, at)) in values.iter().enumerate() {
         if values[..i].iter().any(|(w, _)| w == v) {
-            cx.error(at, format!("`{v}` appears twice in {subject}"), None);
+            cx.error(at, format!("`{v}` appears twice in {subject}"), Some("list each value once".into()));
             ok = false;
         }
     }

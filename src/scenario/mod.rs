@@ -7,7 +7,9 @@
 //! Steps, each in its own file: [`yaml`] reads a file into a tree whose nodes
 //! can be located; [`file`] (with [`host`], [`image`], [`guest`], [`check`],
 //! [`timeouts`], [`matrix`]) checks one file on its own; [`expand`] merges hosts
-//! across files and expands matrices into cases.
+//! across files, checks what names a host, and expands each matrix, a product
+//! of axes, into cases through small named validators (`expand/rules.rs`),
+//! among them every reference a case makes to other hosts (`expand/rules/refs.rs`).
 
 mod check;
 mod ctx;

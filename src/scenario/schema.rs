@@ -21,10 +21,38 @@ fn object(properties: Value, required: &[&str]) -> Value {
 }
 
 pub fn scenario() -> Value {
-    let kinds: Vec<&str> = GuestKind::ALL.iter().map(|k| k.as_str()).collect();
-    let subchecks: Vec<&str> = NetworkSubCheck::ALL.iter().map(|c| c.as_str()).collect();
-    let name = json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$" });
-    let host = object(
+    let mut root = object(
+        json!({
+            "version": { "const": 1 },
+            "name": name(),
+            "description": { "type": "string" },
+            "hosts": { "type": "object", "additionalProperties": host() },
+            "images": { "type": "object", "additionalProperties": image() },
+            "guests": { "type": "object", "additionalProperties": guest() },
+            "checks": { "type": "array", "items": check() },
+            "timeouts": timeouts(),
+            "matrix": matrix(),
+            "cluster": strings()
+        }),
+        &["version", "name"],
+    );
+    root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
+    root["title"] = json!("virtsmoke scenario, version 1");
+    root
+}
+
+fn kinds() -> Vec<&'static str> {
+    GuestKind::ALL.iter().map(|k| k.as_str()).collect()
+}
+
+/// Names used in case and domain names.
+fn name() -> Value {
+    json!({ "type": "string", "pattern": "^[a-z0-9][a-z0-9-]*$" })
+}
+
+/// An entry of `hosts:`.
+fn host() -> Value {
+    object(
         json!({
             "uri": { "type": "string", "description": "libvirt connection URI" },
             "hypervisor": { "enum": ["kvm", "xen"] },
@@ -44,8 +72,12 @@ pub fn scenario() -> Value {
             }), &["address", "key"])
         }),
         &["uri"],
-    );
-    let image = object(
+    )
+}
+
+/// An entry of `images:`.
+fn image() -> Value {
+    object(
         json!({
             "builtin": { "enum": super::image::BUILTIN_IMAGES },
             "cmdline": { "type": "string" },
@@ -62,8 +94,13 @@ pub fn scenario() -> Value {
             "boot": { "enum": ["kernel", "disk"], "description": "kernel: direct kernel boot by virtsmoke; disk: the disk's own boot loader (firmware, or pygrub for Xen PV)" }
         }),
         &[],
-    );
-    let guest = object(
+    )
+}
+
+/// An entry of `guests:`.
+fn guest() -> Value {
+    let kinds = kinds();
+    object(
         json!({
             "kind": { "enum": kinds },
             "image": { "type": "string" },
@@ -77,18 +114,27 @@ pub fn scenario() -> Value {
             ]}
         }),
         &["kind", "image"],
-    );
-    let command = object(
+    )
+}
+
+/// `- command: { ... }`.
+fn command() -> Value {
+    object(
         json!({
-            "name": name,
+            "name": name(),
             "run": { "type": "string" },
             "expect_exit": { "type": "integer", "minimum": 0, "maximum": 255 },
             "expect_output": { "type": "string" },
             "retries": { "type": "integer", "minimum": 0, "maximum": 10 }
         }),
         &["run"],
-    );
-    let network = object(
+    )
+}
+
+/// `- network: { ... }`.
+fn network() -> Value {
+    let subchecks: Vec<&str> = NetworkSubCheck::ALL.iter().map(|c| c.as_str()).collect();
+    object(
         json!({
             "checks": { "type": "array", "items": { "enum": subchecks } },
             "dns_name": { "type": "string" },
@@ -102,8 +148,12 @@ pub fn scenario() -> Value {
             }), &[])
         }),
         &[],
-    );
-    let migrate = object(
+    )
+}
+
+/// `- migrate: { ... }`.
+fn migrate() -> Value {
+    object(
         json!({
             "target": { "type": "string" },
             "rounds": { "type": "integer", "minimum": 1, "maximum": 100 },
@@ -119,47 +169,42 @@ pub fn scenario() -> Value {
             "ssh": { "enum": ["keep", "reconnect"] }
         }),
         &[],
-    );
-    let check = json!({ "oneOf": [
+    )
+}
+
+/// An item of `checks:`.
+fn check() -> Value {
+    json!({ "oneOf": [
         { "enum": ["boot", "network", "migrate"] },
         object(json!({ "boot": { "type": "null" } }), &["boot"]),
-        object(json!({ "command": command }), &["command"]),
-        object(json!({ "network": { "oneOf": [ { "type": "null" }, network ] } }), &["network"]),
-        object(json!({ "migrate": { "oneOf": [ { "type": "null" }, migrate ] } }), &["migrate"])
-    ]});
-    let timeouts = object(
+        object(json!({ "command": command() }), &["command"]),
+        object(json!({ "network": { "oneOf": [ { "type": "null" }, network() ] } }), &["network"]),
+        object(json!({ "migrate": { "oneOf": [ { "type": "null" }, migrate() ] } }), &["migrate"])
+    ]})
+}
+
+/// `timeouts:`.
+fn timeouts() -> Value {
+    object(
         json!({
             "running": duration(), "console": duration(), "address": duration(),
             "ssh": duration(), "command": duration(), "case": duration()
         }),
         &[],
-    );
-    let matrix = object(
+    )
+}
+
+/// `matrix:`.
+fn matrix() -> Value {
+    let kinds = kinds();
+    object(
         json!({ "host": { "oneOf": [
             strings(),
             { "const": "any" },
             object(json!({ "labels": { "type": "object", "additionalProperties": { "type": ["string", "integer"] } } }), &["labels"])
         ] }, "guest": strings(), "kind": { "type": "array", "items": { "enum": kinds } }, "image": strings() }),
         &[],
-    );
-    let mut root = object(
-        json!({
-            "version": { "const": 1 },
-            "name": name,
-            "description": { "type": "string" },
-            "hosts": { "type": "object", "additionalProperties": host },
-            "images": { "type": "object", "additionalProperties": image },
-            "guests": { "type": "object", "additionalProperties": guest },
-            "checks": { "type": "array", "items": check },
-            "timeouts": timeouts,
-            "matrix": matrix,
-            "cluster": strings()
-        }),
-        &["version", "name"],
-    );
-    root["$schema"] = json!("https://json-schema.org/draft/2020-12/schema");
-    root["title"] = json!("virtsmoke scenario, version 1");
-    root
+    )
 }
 
 #[cfg(test)]

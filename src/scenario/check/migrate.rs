@@ -4,6 +4,7 @@ use crate::plan::{MigrateCheck, SshContinuity};
 
 use super::super::ctx::Cx;
 use super::super::yaml::{Node, Value};
+use super::MigrateAt;
 
 pub(crate) const KEYS: &[&str] = &[
     "target",
@@ -38,7 +39,7 @@ pub(crate) fn defaults() -> MigrateCheck {
 }
 
 /// Reads `- migrate: { ... }`; unset keys keep [`defaults`].
-pub(super) fn settings(cx: &mut Cx<'_>, key: &Node, value: &Node, position: usize) -> Option<MigrateCheck> {
+pub(super) fn settings<'n>(cx: &mut Cx<'_>, key: &'n Node, value: &'n Node, position: usize) -> Option<MigrateAt<'n>> {
     let before = cx.diags.len();
     let f = cx.fields(key, value, format!("check {position} (`migrate`)"), KEYS)?;
     let mut spec = defaults();
@@ -77,5 +78,14 @@ pub(super) fn settings(cx: &mut Cx<'_>, key: &Node, value: &Node, position: usiz
             _ => SshContinuity::Keep,
         };
     }
-    (cx.diags.len() == before).then_some(spec)
+    let copy_storage = f.key_node("copy_storage").filter(|_| spec.copy_storage);
+    let at = MigrateAt {
+        position,
+        spec,
+        at: key,
+        target: f.get("target"),
+        copy_storage,
+        bandwidth: f.key_node("bandwidth_mib_s"),
+    };
+    (cx.diags.len() == before).then_some(at)
 }
