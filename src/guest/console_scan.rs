@@ -60,9 +60,10 @@ pub fn first_fatal(text: &str) -> Option<ConsoleFinding> {
 
 fn strip_timestamp(line: &str) -> &str {
     if let Some(rest) = line.strip_prefix('[')
-        && let Some(end) = rest.find(']') {
-            return &rest[end + 1..];
-        }
+        && let Some(end) = rest.find(']')
+    {
+        return &rest[end + 1..];
+    }
     line
 }
 

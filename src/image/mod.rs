@@ -107,10 +107,9 @@ pub fn cached(name: &str) -> Result<Option<BuiltImage>, ImageError> {
 
 /// Builds the image unless the cache has it. Safe to call from several processes at once.
 pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
-    if !force
-        && let Some(img) = cached(name)? {
-            return Ok(img);
-        }
+    if !force && let Some(img) = cached(name)? {
+        return Ok(img);
+    }
     let hash = recipe_hash(name)?;
     let images = cache_dir().join("images");
     let io = |path: &Path| {
@@ -123,10 +122,9 @@ pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
     // Another virtsmoke may be building the same image: wait for it, then reuse its result.
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| ImageError::Io { path: lock_path.clone(), source: e.into() })?;
-    if !force
-        && let Some(img) = cached(name)? {
-            return Ok(img);
-        }
+    if !force && let Some(img) = cached(name)? {
+        return Ok(img);
+    }
     let dir = images.join(format!("{name}-{hash}"));
     let recipe_dir = tempfile::Builder::new()
         .prefix(&format!("virtsmoke-recipe-{name}-"))
