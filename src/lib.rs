@@ -41,6 +41,7 @@ pub mod plan;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod shell;
 
 /// Exit codes: one place maps outcomes and errors to them.
 pub mod exit {
