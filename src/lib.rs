@@ -34,6 +34,7 @@ pub mod backend;
 pub mod checks;
 pub mod cli;
 pub mod events;
+pub mod fsutil;
 pub mod guest;
 pub mod image;
 pub mod lab;
