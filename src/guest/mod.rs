@@ -2,6 +2,7 @@
 //! console scanning.
 
 pub mod console_scan;
+mod exec_io;
 pub mod jump;
 pub mod keys;
 pub mod netns;
