@@ -379,7 +379,7 @@ mod tests {
             return;
         }
         let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-        let blob = decode_base64(public.split_whitespace().nth(1).unwrap());
+        let blob = super::super::jump::decode_base64(public.split_whitespace().nth(1).unwrap()).unwrap();
         let out = std::process::Command::new("ssh-keygen")
             .args(["-l", "-E", "sha256", "-f"])
             .arg(key.with_extension("pub"))
@@ -388,24 +388,5 @@ mod tests {
         let printed = String::from_utf8(out.stdout).unwrap();
         let expected = printed.split_whitespace().nth(1).unwrap().strip_prefix("SHA256:").unwrap().to_string();
         assert_eq!(base64_unpadded(&Sha256::digest(&blob)), expected);
-    }
-
-    fn decode_base64(s: &str) -> Vec<u8> {
-        let val = |c: u8| match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            _ => 63,
-        } as u32;
-        let bytes: Vec<u8> = s.bytes().filter(|c| *c != b'=').collect();
-        let mut out = Vec::new();
-        for chunk in bytes.chunks(4) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, c)| n | (val(*c) << (18 - 6 * i)));
-            for i in 0..chunk.len() - 1 {
-                out.push((n >> (16 - 8 * i)) as u8);
-            }
-        }
-        out
     }
 }
