@@ -12,6 +12,8 @@ use super::exec_io::{self, CommandOutput, DrainError};
 use super::netns;
 
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
+/// How long closing a channel may wait once its command failed or timed out.
+const CLOSE_AFTER_FAILURE_MS: u32 = 100;
 
 /// Where and how to reach a guest's SSH server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,12 +224,21 @@ fn run_on(
     ch.exec(command).map_err(channel_err)?;
     sess.set_blocking(false);
     let drained = exec_io::drain(&mut ChannelOutput { sess, ch: &mut ch, fd: conn.fd }, deadline);
-    sess.set_blocking(true);
     let drained = match drained {
         Ok(d) => d,
-        Err(DrainError::Timeout) => return Err(timed_out()),
-        Err(DrainError::Io(e)) => return Err(read_err(e)),
+        Err(e) => {
+            // The deadline has passed (or the transport failed): the channel is
+            // closed without waiting long for the server to answer.
+            sess.set_blocking(true);
+            sess.set_timeout(CLOSE_AFTER_FAILURE_MS);
+            drop(ch);
+            return Err(match e {
+                DrainError::Timeout => timed_out(),
+                DrainError::Io(e) => read_err(e),
+            });
+        }
     };
+    sess.set_blocking(true);
     let text = |bytes: Vec<u8>| {
         String::from_utf8(bytes).map_err(|e| read_err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
     };
