@@ -116,7 +116,7 @@ impl KeyRefusal {
 /// The SHA256 fingerprint of a key blob, as `ssh-keygen -l` prints it after `SHA256:`.
 fn fingerprint(blob: &[u8]) -> String {
     use sha2::{Digest, Sha256};
-    super::ssh::base64_unpadded(&Sha256::digest(blob))
+    super::base64::unpadded(&Sha256::digest(blob))
 }
 
 /// Whether the key `offered` (its wire blob) at `addr` is what `policy` expects.
@@ -159,35 +159,9 @@ fn recorded_fingerprints(known: &ssh2::KnownHosts, host: &str, port: u16) -> Vec
     hosts
         .iter()
         .filter(|h| h.name().is_some_and(|n| names.iter().any(|m| m == n)))
-        .filter_map(|h| decode_base64(h.key()))
+        .filter_map(|h| super::base64::decode(h.key()))
         .map(|blob| format!("SHA256:{}", fingerprint(&blob)))
         .collect()
-}
-
-/// Standard base64 (padding optional); `None` on a character outside it.
-pub(crate) fn decode_base64(s: &str) -> Option<Vec<u8>> {
-    let val = |c: u8| -> Option<u32> {
-        Some(u32::from(match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            b'/' => 63,
-            _ => return None,
-        }))
-    };
-    let bytes: Vec<u8> = s.trim().bytes().filter(|c| *c != b'=').collect();
-    let mut out = Vec::with_capacity(bytes.len() * 3 / 4);
-    for chunk in bytes.chunks(4) {
-        let mut n = 0u32;
-        for (i, c) in chunk.iter().enumerate() {
-            n |= val(*c)? << (18 - 6 * i);
-        }
-        for i in 0..chunk.len().saturating_sub(1) {
-            out.push((n >> (16 - 8 * i)) as u8);
-        }
-    }
-    Some(out)
 }
 
 /// Copies bytes both ways until either side closes.
@@ -268,7 +242,7 @@ mod tests {
             return None;
         }
         let line = std::fs::read_to_string(path.with_extension("pub")).unwrap();
-        let blob = decode_base64(line.split_whitespace().nth(1).unwrap()).unwrap();
+        let blob = super::super::base64::decode(line.split_whitespace().nth(1).unwrap()).unwrap();
         Some((line.split_whitespace().take(2).collect::<Vec<_>>().join(" "), blob))
     }
 
@@ -312,15 +286,5 @@ mod tests {
 
         let missing = HostKeyPolicy::KnownHosts(dir.path().join("nope"));
         assert!(matches!(verify_host_key(&missing, addr, &a), Err(KeyRefusal::KnownHosts(..))));
-    }
-
-    #[test]
-    fn base64_decodes_what_it_encodes() {
-        for s in [&b""[..], b"f", b"fo", b"foo", b"foobar\xff"] {
-            assert_eq!(decode_base64(&crate::guest::ssh::base64_unpadded(s)).unwrap(), s);
-        }
-        assert_eq!(decode_base64("Zm9v").unwrap(), b"foo");
-        assert_eq!(decode_base64("Zg=="), Some(b"f".to_vec()));
-        assert_eq!(decode_base64("Z!"), None);
     }
 }

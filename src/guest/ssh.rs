@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use ssh2::Session;
 
+pub use super::base64::unpadded as base64_unpadded;
 use super::exec_io::{self, CommandOutput, DrainError};
 use super::netns;
 
@@ -155,19 +156,6 @@ pub async fn host_key_sha256(target: &SshTarget, timeout: Duration) -> Result<St
 /// The session's host key hash in `ssh-keygen -l`'s form (base64, no padding).
 fn fingerprint(sess: &Session) -> Option<String> {
     sess.host_key_hash(ssh2::HashType::Sha256).map(base64_unpadded)
-}
-
-/// Standard base64 without `=` padding.
-pub fn base64_unpadded(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 /// TCP (directly, from a namespace, or through the jump host) and the SSH
@@ -362,17 +350,6 @@ impl SshSession {
 mod tests {
     use super::*;
 
-    #[test]
-    fn base64_matches_ssh_keygen() {
-        assert_eq!(base64_unpadded(b""), "");
-        assert_eq!(base64_unpadded(b"f"), "Zg");
-        assert_eq!(base64_unpadded(b"fo"), "Zm8");
-        assert_eq!(base64_unpadded(b"foo"), "Zm9v");
-        assert_eq!(base64_unpadded(b"foobar\xff"), "Zm9vYmFy/w");
-        // A SHA256 hash is 32 bytes: 43 characters, as ssh-keygen prints them.
-        assert_eq!(base64_unpadded(&[0xfb; 32]).len(), 43);
-    }
-
     /// A real sshd would need a network; a host key ssh-keygen made is enough to
     /// check that the fingerprint is computed the way ssh-keygen does.
     #[test]
@@ -390,7 +367,7 @@ mod tests {
             return;
         }
         let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-        let blob = super::super::jump::decode_base64(public.split_whitespace().nth(1).unwrap()).unwrap();
+        let blob = super::super::base64::decode(public.split_whitespace().nth(1).unwrap()).unwrap();
         let out = std::process::Command::new("ssh-keygen")
             .args(["-l", "-E", "sha256", "-f"])
             .arg(key.with_extension("pub"))
