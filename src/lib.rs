@@ -34,6 +34,7 @@ pub mod backend;
 pub mod checks;
 pub mod cli;
 pub mod events;
+pub mod fsutil;
 pub mod guest;
 pub mod hostaccess;
 pub mod hypervisor;
@@ -44,6 +45,7 @@ pub mod report;
 pub mod rundir;
 pub mod runner;
 pub mod scenario;
+pub mod shell;
 
 /// Exit codes: one place maps outcomes and errors to them.
 pub mod exit {

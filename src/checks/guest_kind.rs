@@ -37,6 +37,21 @@ impl Evidence {
         self.boot_lines.iter().find_map(|l| booted_on(l))
     }
 
+    /// What could not be read, `; `-separated; empty when every part of the probe answered.
+    fn missing(&self) -> String {
+        let mut gaps = Vec::new();
+        if self.hypervisor_type.is_empty() {
+            gaps.push("/sys/hypervisor/type was empty or unreadable");
+        }
+        if self.booted_on().is_none() {
+            gaps.push("no \"Booting ... kernel on\" line in dmesg or on the console");
+        }
+        if self.nic_driver.is_empty() {
+            gaps.push("the driver of eth0 could not be read");
+        }
+        gaps.join("; ")
+    }
+
     fn summary(&self) -> String {
         format!(
             "/sys/hypervisor/type={:?}, booted on {:?}, eth0 driver {:?}",
@@ -56,23 +71,32 @@ fn booted_on(line: &str) -> Option<&str> {
     rest.strip_prefix("kernel on ").map(str::trim)
 }
 
-/// `Ok(summary)` when the evidence matches `kind`; `Err(why)` naming what the guest really is.
+/// `Ok(summary)` when the evidence matches `kind`; `Err(why)` naming what the
+/// guest really is. Without a boot line nothing proves the kind: that fails
+/// too, saying what could not be read.
 pub fn judge(kind: GuestKind, domain_type: DomainType, ev: &Evidence) -> Result<String, String> {
     let on = ev.booted_on().unwrap_or("");
+    let booted = ev.booted_on().is_some();
     let is_xen = ev.hypervisor_type == "xen";
     let seen = ev.summary();
     let verdict = match kind {
         GuestKind::XenPv => is_xen && on == "Xen",
         GuestKind::XenPvh => is_xen && on == "Xen PVH",
         GuestKind::XenPvhvm => is_xen && on == "Xen HVM" && ev.nic_driver != "e1000",
-        GuestKind::XenHvm => !on.starts_with("Xen") && ev.nic_driver != "vif",
+        GuestKind::XenHvm => booted && !on.starts_with("Xen") && ev.nic_driver != "vif",
         GuestKind::Kvm => {
             !is_xen
-                && (domain_type != DomainType::Kvm
+                && ((booted && domain_type != DomainType::Kvm)
                     || ev.boot_lines.iter().any(|l| l.contains("Hypervisor detected: KVM") || on == "KVM"))
         }
     };
-    if verdict { Ok(seen) } else { Err(format!("the guest did not boot as {kind}: {seen} ({})", describe(ev))) }
+    if verdict {
+        return Ok(seen);
+    }
+    if !booted {
+        return Err(format!("the guest gave no evidence that it booted as {kind}: {}", ev.missing()));
+    }
+    Err(format!("the guest did not boot as {kind}: {seen} ({})", describe(ev)))
 }
 
 /// The kind the evidence shows, in the scenario's words where one fits:
@@ -156,6 +180,30 @@ mod tests {
         judge(GuestKind::XenPv, DomainType::Xen, &pv).unwrap();
         judge(GuestKind::XenPvh, DomainType::Xen, &pvh).unwrap();
         judge(GuestKind::XenPv, DomainType::Xen, &pvh).unwrap_err();
+    }
+
+    #[test]
+    fn no_evidence_is_a_failure_that_says_what_could_not_be_read() {
+        // The probe's output when nothing answered: three empty sections.
+        let nothing = ev("", "", "");
+        for (kind, domain) in [
+            (GuestKind::XenHvm, DomainType::Xen),
+            (GuestKind::Kvm, DomainType::Qemu),
+            (GuestKind::XenPv, DomainType::Xen),
+            (GuestKind::Kvm, DomainType::Kvm),
+        ] {
+            let err = judge(kind, domain, &nothing).unwrap_err();
+            assert!(err.contains(&format!("no evidence that it booted as {kind}")), "{err}");
+            assert!(err.contains("/sys/hypervisor/type") && err.contains("Booting") && err.contains("eth0"), "{err}");
+        }
+        // Empty probe output and an empty console: nothing at all.
+        let err = judge(GuestKind::XenHvm, DomainType::Xen, &Evidence::parse("", "")).unwrap_err();
+        assert!(err.contains("no evidence"), "{err}");
+        // The message names only what is missing.
+        let err = judge(GuestKind::XenPv, DomainType::Xen, &ev("", "", "vif")).unwrap_err();
+        assert!(err.contains("/sys/hypervisor/type") && !err.contains("eth0"), "{err}");
+        judge(GuestKind::XenHvm, DomainType::Xen, &ev("", "Booting paravirtualized kernel on bare hardware", ""))
+            .unwrap();
     }
 
     #[test]

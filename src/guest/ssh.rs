@@ -2,14 +2,19 @@
 
 use std::io::Read;
 use std::net::SocketAddr;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use ssh2::Session;
 
+pub use super::base64::unpadded as base64_unpadded;
+use super::exec_io::{self, CommandOutput, DrainError};
 use super::netns;
 
 const LIBSSH2_ERROR_TIMEOUT: i32 = -9;
+/// How long closing a channel may wait once its command failed or timed out.
+const CLOSE_AFTER_FAILURE_MS: u32 = 100;
 
 /// Where and how to reach a guest's SSH server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,14 +116,20 @@ pub async fn exec(target: &SshTarget, command: &str, timeout: Duration) -> Resul
 
 fn exec_blocking(target: &SshTarget, command: &str, timeout: Duration) -> Result<ExecOutput, SshError> {
     let started = Instant::now();
-    let sess = connect(target, timeout)?;
-    run_on(&sess, target, command, timeout, started)
+    let conn = connect(target, timeout)?;
+    run_on(&conn, target, command, timeout, started)
+}
+
+/// An authenticated session and the descriptor of its transport, to wait on.
+struct Conn {
+    sess: Session,
+    fd: RawFd,
 }
 
 /// Connects and authenticates; every later blocking call on the session is bounded by `timeout`.
-fn connect(target: &SshTarget, timeout: Duration) -> Result<Session, SshError> {
+fn connect(target: &SshTarget, timeout: Duration) -> Result<Conn, SshError> {
     let t = target.to_string();
-    let sess = handshake(target, timeout)?;
+    let (sess, fd) = handshake(target, timeout)?;
     if let Some(expected) = &target.host_key_sha256 {
         let seen = fingerprint(&sess).ok_or_else(|| SshError::NoHostKey { target: t.clone() })?;
         if !expected.contains(&seen) {
@@ -128,7 +139,7 @@ fn connect(target: &SshTarget, timeout: Duration) -> Result<Session, SshError> {
     }
     sess.userauth_pubkey_file(&target.user, None, &target.private_key, None)
         .map_err(|source| SshError::Authentication { target: t.clone(), key: target.private_key.clone(), source })?;
-    Ok(sess)
+    Ok(Conn { sess, fd })
 }
 
 /// The SHA256 fingerprint of the server's host key, without logging in:
@@ -136,7 +147,7 @@ fn connect(target: &SshTarget, timeout: Duration) -> Result<Session, SshError> {
 pub async fn host_key_sha256(target: &SshTarget, timeout: Duration) -> Result<String, SshError> {
     let target = target.clone();
     tokio::task::spawn_blocking(move || {
-        let sess = handshake(&target, timeout)?;
+        let (sess, _) = handshake(&target, timeout)?;
         fingerprint(&sess).ok_or_else(|| SshError::NoHostKey { target: target.to_string() })
     })
     .await?
@@ -147,72 +158,142 @@ fn fingerprint(sess: &Session) -> Option<String> {
     sess.host_key_hash(ssh2::HashType::Sha256).map(base64_unpadded)
 }
 
-/// Standard base64 without `=` padding.
-pub fn base64_unpadded(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
-}
-
-/// TCP (directly, from a namespace, or through the jump host) and the SSH handshake.
-fn handshake(target: &SshTarget, timeout: Duration) -> Result<Session, SshError> {
+/// TCP (directly, from a namespace, or through the jump host) and the SSH
+/// handshake; the session and its transport's descriptor (owned by the session).
+fn handshake(target: &SshTarget, timeout: Duration) -> Result<(Session, RawFd), SshError> {
     let t = target.to_string();
     let connect_timeout = timeout.min(Duration::from_secs(10));
     let mut sess = Session::new().map_err(|source| SshError::Handshake { target: t.clone(), source })?;
-    match &target.jump {
+    let fd = match &target.jump {
         None => {
             let tcp = netns::connect_tcp(target.netns.as_deref(), target.addr, connect_timeout)
                 .map_err(|source| SshError::Connect { target: t.clone(), source })?;
+            let fd = tcp.as_raw_fd();
             sess.set_tcp_stream(tcp);
+            fd
         }
         Some(jump) => {
             let stream = super::jump::open(jump, target.addr, connect_timeout)
                 .map_err(|source| SshError::Jump { target: t.clone(), source })?;
+            let fd = stream.as_raw_fd();
             sess.set_tcp_stream(stream);
+            fd
         }
-    }
+    };
     sess.set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
     sess.handshake().map_err(|source| SshError::Handshake { target: t.clone(), source })?;
-    Ok(sess)
+    Ok((sess, fd))
 }
 
+/// Runs `command` on the session; the whole of it (from `started`) is bounded
+/// by `timeout`, and stdout and stderr are read at once.
 fn run_on(
-    sess: &Session,
+    conn: &Conn,
     target: &SshTarget,
     command: &str,
     timeout: Duration,
     started: Instant,
 ) -> Result<ExecOutput, SshError> {
     let t = target.to_string();
+    let deadline = started + timeout;
+    let timed_out = || SshError::Timeout { target: t.clone(), command: command.to_string(), timeout };
     let channel_err = |source: ssh2::Error| {
-        if started.elapsed() >= timeout || source.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) {
-            SshError::Timeout { target: t.clone(), command: command.to_string(), timeout }
+        if Instant::now() >= deadline || source.code() == ssh2::ErrorCode::Session(LIBSSH2_ERROR_TIMEOUT) {
+            timed_out()
         } else {
             SshError::Channel { target: t.clone(), command: command.to_string(), source }
         }
     };
+    let read_err = |source: std::io::Error| SshError::Read { target: t.clone(), command: command.to_string(), source };
+    let sess = &conn.sess;
+    set_remaining(sess, deadline).ok_or_else(timed_out)?;
     let mut ch = sess.channel_session().map_err(channel_err)?;
+    set_remaining(sess, deadline).ok_or_else(timed_out)?;
     ch.exec(command).map_err(channel_err)?;
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    let io_err = |source: std::io::Error| {
-        if source.kind() == std::io::ErrorKind::TimedOut || started.elapsed() >= timeout {
-            SshError::Timeout { target: t.clone(), command: command.to_string(), timeout }
-        } else {
-            SshError::Read { target: t.clone(), command: command.to_string(), source }
+    sess.set_blocking(false);
+    let drained = exec_io::drain(&mut ChannelOutput { sess, ch: &mut ch, fd: conn.fd }, deadline);
+    let drained = match drained {
+        Ok(d) => d,
+        Err(e) => {
+            // The deadline has passed (or the transport failed): the channel is
+            // closed without waiting long for the server to answer.
+            sess.set_blocking(true);
+            sess.set_timeout(CLOSE_AFTER_FAILURE_MS);
+            drop(ch);
+            return Err(match e {
+                DrainError::Timeout => timed_out(),
+                DrainError::Io(e) => read_err(e),
+            });
         }
     };
-    ch.read_to_string(&mut stdout).map_err(io_err)?;
-    ch.stderr().read_to_string(&mut stderr).map_err(io_err)?;
+    sess.set_blocking(true);
+    let text = |bytes: Vec<u8>| {
+        String::from_utf8(bytes).map_err(|e| read_err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    };
+    let (stdout, stderr) = (text(drained.stdout)?, text(drained.stderr)?);
+    set_remaining(sess, deadline).ok_or_else(timed_out)?;
     ch.wait_close().map_err(channel_err)?;
     let exit_status = ch.exit_status().map_err(channel_err)?;
     Ok(ExecOutput { exit_status, stdout, stderr })
+}
+
+/// Bounds the session's next blocking call by what is left until `deadline`; `None` when nothing is.
+fn set_remaining(sess: &Session, deadline: Instant) -> Option<()> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    (!left.is_zero()).then(|| sess.set_timeout(left.as_millis().clamp(1, u32::MAX as u128) as u32))
+}
+
+/// A channel in non-blocking mode as the two streams `exec_io::drain` reads.
+struct ChannelOutput<'a> {
+    sess: &'a Session,
+    ch: &'a mut ssh2::Channel,
+    fd: RawFd,
+}
+
+impl ChannelOutput<'_> {
+    /// libssh2 reads 0 from one stream while the other still has data queued
+    /// (its end of file is masked then): that is "nothing yet", not the end.
+    fn settle(&self, r: std::io::Result<usize>) -> std::io::Result<usize> {
+        match r {
+            Ok(0) if !self.ch.eof() => Err(std::io::ErrorKind::WouldBlock.into()),
+            r => r,
+        }
+    }
+}
+
+impl CommandOutput for ChannelOutput<'_> {
+    fn read_stdout(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let r = self.ch.read(buf);
+        self.settle(r)
+    }
+
+    fn read_stderr(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let r = self.ch.stderr().read(buf);
+        self.settle(r)
+    }
+
+    /// Until the transport can be read (or written, when libssh2 waits to
+    /// send), at most `max` and at most 100 ms at a time.
+    fn wait(&mut self, max: Duration) -> std::io::Result<()> {
+        use nix::libc;
+        let events = match self.sess.block_directions() {
+            ssh2::BlockDirections::Outbound => libc::POLLOUT,
+            ssh2::BlockDirections::Both => libc::POLLIN | libc::POLLOUT,
+            _ => libc::POLLIN,
+        };
+        let mut pfd = libc::pollfd { fd: self.fd, events, revents: 0 };
+        let ms = max.min(Duration::from_millis(100)).as_millis().max(1) as libc::c_int;
+        // SAFETY: `pfd` is one valid pollfd that lives across the call; the
+        // descriptor belongs to the session, which outlives this borrow.
+        let rc = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Copies the local file `local` to `remote` on the target (scp, mode 0644);
@@ -222,7 +303,7 @@ pub async fn upload(target: &SshTarget, local: &Path, remote: &str, timeout: Dur
     let local = local.to_path_buf();
     let remote = remote.to_string();
     tokio::task::spawn_blocking(move || {
-        let sess = connect(&target, timeout)?;
+        let sess = connect(&target, timeout)?.sess;
         let what = format!("scp {} {remote}", local.display());
         let t = target.to_string();
         let channel_err = |source: ssh2::Error| SshError::Channel { target: t.clone(), command: what.clone(), source };
@@ -243,24 +324,23 @@ pub async fn upload(target: &SshTarget, local: &Path, remote: &str, timeout: Dur
 /// proves that a connection opened before the move still works after it.
 pub struct SshSession {
     target: SshTarget,
-    sess: std::sync::Arc<std::sync::Mutex<Session>>,
+    conn: std::sync::Arc<std::sync::Mutex<Conn>>,
 }
 
 impl SshSession {
     pub async fn open(target: &SshTarget, timeout: Duration) -> Result<SshSession, SshError> {
         let t = target.clone();
-        let sess = tokio::task::spawn_blocking(move || connect(&t, timeout)).await??;
-        Ok(SshSession { target: target.clone(), sess: std::sync::Arc::new(std::sync::Mutex::new(sess)) })
+        let conn = tokio::task::spawn_blocking(move || connect(&t, timeout)).await??;
+        Ok(SshSession { target: target.clone(), conn: std::sync::Arc::new(std::sync::Mutex::new(conn)) })
     }
 
     pub async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, SshError> {
-        let sess = std::sync::Arc::clone(&self.sess);
+        let conn = std::sync::Arc::clone(&self.conn);
         let target = self.target.clone();
         let command = command.to_string();
         tokio::task::spawn_blocking(move || {
-            let s = sess.lock().unwrap_or_else(|p| p.into_inner());
-            s.set_timeout(timeout.as_millis().clamp(1, u32::MAX as u128) as u32);
-            run_on(&s, &target, &command, timeout, Instant::now())
+            let c = conn.lock().unwrap_or_else(|p| p.into_inner());
+            run_on(&c, &target, &command, timeout, Instant::now())
         })
         .await?
     }
@@ -269,17 +349,6 @@ impl SshSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn base64_matches_ssh_keygen() {
-        assert_eq!(base64_unpadded(b""), "");
-        assert_eq!(base64_unpadded(b"f"), "Zg");
-        assert_eq!(base64_unpadded(b"fo"), "Zm8");
-        assert_eq!(base64_unpadded(b"foo"), "Zm9v");
-        assert_eq!(base64_unpadded(b"foobar\xff"), "Zm9vYmFy/w");
-        // A SHA256 hash is 32 bytes: 43 characters, as ssh-keygen prints them.
-        assert_eq!(base64_unpadded(&[0xfb; 32]).len(), 43);
-    }
 
     /// A real sshd would need a network; a host key ssh-keygen made is enough to
     /// check that the fingerprint is computed the way ssh-keygen does.
@@ -298,7 +367,7 @@ mod tests {
             return;
         }
         let public = std::fs::read_to_string(key.with_extension("pub")).unwrap();
-        let blob = decode_base64(public.split_whitespace().nth(1).unwrap());
+        let blob = super::super::base64::decode(public.split_whitespace().nth(1).unwrap()).unwrap();
         let out = std::process::Command::new("ssh-keygen")
             .args(["-l", "-E", "sha256", "-f"])
             .arg(key.with_extension("pub"))
@@ -307,24 +376,5 @@ mod tests {
         let printed = String::from_utf8(out.stdout).unwrap();
         let expected = printed.split_whitespace().nth(1).unwrap().strip_prefix("SHA256:").unwrap().to_string();
         assert_eq!(base64_unpadded(&Sha256::digest(&blob)), expected);
-    }
-
-    fn decode_base64(s: &str) -> Vec<u8> {
-        let val = |c: u8| match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'+' => 62,
-            _ => 63,
-        } as u32;
-        let bytes: Vec<u8> = s.bytes().filter(|c| *c != b'=').collect();
-        let mut out = Vec::new();
-        for chunk in bytes.chunks(4) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, c)| n | (val(*c) << (18 - 6 * i)));
-            for i in 0..chunk.len() - 1 {
-                out.push((n >> (16 - 8 * i)) as u8);
-            }
-        }
-        out
     }
 }

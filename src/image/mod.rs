@@ -26,6 +26,8 @@ pub enum ImageError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot open a file of the image cache safely")]
+    Unsafe(#[source] crate::fsutil::FsError),
     #[error("building image `{name}` failed (log: {}):\n{tail}", .log.display())]
     Build { name: String, log: PathBuf, tail: String },
 }
@@ -118,7 +120,8 @@ pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
     };
     std::fs::create_dir_all(&images).map_err(io(&images))?;
     let lock_path = images.join(format!("{name}.lock"));
-    let lock = File::create(&lock_path).map_err(io(&lock_path))?;
+    // Shared by every virtsmoke that builds this image: opened, never followed through a link.
+    let lock = crate::fsutil::open_shared(&lock_path, 0o600).map_err(ImageError::Unsafe)?;
     // Another virtsmoke may be building the same image: wait for it, then reuse its result.
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| ImageError::Io { path: lock_path.clone(), source: e.into() })?;
@@ -135,7 +138,8 @@ pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
         std::fs::write(&p, bytes).map_err(io(&p))?;
     }
     let log = images.join(format!("{name}-{hash}.build.log"));
-    let log_file = File::create(&log).map_err(io(&log))?;
+    let _ = std::fs::remove_file(&log);
+    let log_file = crate::fsutil::create_new(&log, 0o644).map_err(ImageError::Unsafe)?;
     let log_err = log_file.as_fd().try_clone_to_owned().map_err(io(&log))?;
     let status = Command::new("bash")
         .arg(recipe_dir.path().join("build.sh"))

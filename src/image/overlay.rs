@@ -15,6 +15,8 @@ pub enum OverlayError {
     Info { base: PathBuf, stderr: String },
     #[error("the disk image {} is `{format}`; qcow2 or raw expected", .base.display())]
     Format { base: PathBuf, format: String },
+    #[error("cannot create the overlay safely")]
+    Unsafe(#[source] crate::fsutil::FsError),
     #[error("`qemu-img create` of the overlay {} failed: {stderr}", .overlay.display())]
     Create { overlay: PathBuf, stderr: String },
 }
@@ -70,10 +72,13 @@ pub fn create_args(base: &Path, format: &str, overlay: &Path) -> Vec<OsString> {
     args
 }
 
-/// Creates `overlay` on top of `base` (an absolute path), replacing any old file there.
+/// Creates `overlay` on top of `base` (an absolute path), replacing any old
+/// file there. The file is made here first (0600, `O_EXCL`, never through a
+/// symbolic link) and qemu-img then writes into it.
 pub async fn create(base: &Path, overlay: &Path) -> Result<(), OverlayError> {
     let format = base_format(base).await?;
     let _ = std::fs::remove_file(overlay);
+    crate::fsutil::create_new(overlay, 0o600).map_err(OverlayError::Unsafe)?;
     let out = tokio::process::Command::new("qemu-img")
         .args(create_args(base, &format, overlay))
         .output()
@@ -147,6 +152,8 @@ mod tests {
         assert_eq!(v["format"], "qcow2");
         assert_eq!(v["backing-filename"], base.display().to_string());
         assert_eq!(v["backing-filename-format"], "raw");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&overlay).unwrap().permissions().mode() & 0o7777, 0o600);
 
         let err = create(&dir.path().join("nope.qcow2"), &overlay).await.unwrap_err().to_string();
         assert!(err.contains("does not exist"), "{err}");

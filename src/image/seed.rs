@@ -13,6 +13,8 @@ pub enum SeedError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot write the NoCloud seed safely")]
+    Unsafe(#[source] crate::fsutil::FsError),
     #[error("cannot make the NoCloud seed: neither genisoimage nor xorriso is installed (apt-get install genisoimage)")]
     NoTool,
     #[error("`{tool}` failed to make the NoCloud seed {}: {stderr}", .iso.display())]
@@ -124,26 +126,35 @@ pub fn network_config(net: &StaticNetwork) -> String {
 }
 
 /// Writes the seed's files and packs them into the ISO `iso` (volume `cidata`).
+/// The seed carries the scenario's cloud-config: its staging directory is
+/// 0700, its files and the ISO 0600, and none is written through a symbolic
+/// link someone planted.
 pub async fn write(input: &SeedInput<'_>, iso: &Path) -> Result<(), SeedError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     let staging = iso.with_extension("d");
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| SeedError::Io { path, source }
     };
+    // remove_dir_all removes a link, not what it points to.
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(io(&staging))?;
+    std::fs::DirBuilder::new().mode(0o700).create(&staging).map_err(io(&staging))?;
     let mut files = vec![("user-data", user_data(input)), ("meta-data", meta_data(input))];
     if let Some(net) = &input.network {
         files.push(("network-config", network_config(net)));
     }
     for (name, text) in &files {
-        let p = staging.join(name);
-        std::fs::write(&p, text).map_err(io(&p))?;
+        crate::fsutil::write_new(&staging.join(name), text.as_bytes(), 0o600).map_err(SeedError::Unsafe)?;
     }
     let _ = std::fs::remove_file(iso);
-    let result = pack(&staging, files.iter().map(|(n, _)| *n), iso).await;
+    // The packer opens the ISO by name: it is made here first, so that it never follows a link.
+    let result = match crate::fsutil::create_new(iso, 0o600) {
+        Ok(_) => pack(&staging, files.iter().map(|(n, _)| *n), iso).await,
+        Err(e) => Err(SeedError::Unsafe(e)),
+    };
     let _ = std::fs::remove_dir_all(&staging);
-    result
+    result?;
+    std::fs::set_permissions(iso, std::fs::Permissions::from_mode(0o600)).map_err(io(iso))
 }
 
 /// `genisoimage -output ISO -volid cidata -joliet -rock FILES` (or the same through `xorriso -as mkisofs`).
@@ -261,5 +272,26 @@ mod tests {
         assert!(bytes.windows(9).any(|w| w == b"user-data" || w == b"meta-data"));
         let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(left, ["vs-r1-0-deb.seed.iso"], "the staging directory is removed");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&iso).unwrap().permissions().mode() & 0o7777, 0o600, "it holds the cloud-config");
+    }
+
+    #[tokio::test]
+    async fn a_link_planted_for_the_staging_files_is_not_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let iso = seed_path(dir.path(), "vs-r1-0-deb");
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, b"precious").unwrap();
+        // The staging directory itself planted as a link to a directory holding a link named user-data.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&victim, elsewhere.join("user-data")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, iso.with_extension("d")).unwrap();
+        match write(&input(), &iso).await {
+            Err(SeedError::NoTool) => eprintln!("no genisoimage or xorriso: only the files are checked"),
+            r => r.unwrap(),
+        }
+        assert_eq!(std::fs::read(&victim).unwrap(), b"precious");
+        assert!(elsewhere.join("user-data").is_symlink(), "what the link pointed into is left alone");
     }
 }

@@ -43,40 +43,52 @@ pub fn entries(data: &[u8], name: &str) -> Result<XenEntries, NotesError> {
     elf_entries(&elf).ok_or_else(|| NotesError::Format(name.to_string()))
 }
 
+/// The most an unpacked kernel may hold: Linux kernels unpack to tens of MiB;
+/// a crafted payload that unpacks to more is refused rather than read into memory.
+const MAX_UNPACKED: u64 = 512 << 20;
+
 /// The ELF kernel inside a bzImage (boot protocol >= 2.08: payload_offset/length).
 fn unpack_bzimage(data: &[u8], name: &str) -> Result<Vec<u8>, NotesError> {
     let bad = || NotesError::Format(name.to_string());
-    if data.len() < 0x250 || &data[0x202..0x206] != b"HdrS" {
+    if data.get(0x202..0x206) != Some(b"HdrS".as_slice()) {
         return Err(bad());
     }
-    let setup_sects = match data[0x1f1] {
+    let setup_sects = match data.get(0x1f1).copied().ok_or_else(bad)? {
         0 => 4,
-        n => n as usize,
+        n => usize::from(n),
     };
-    let offset = u32::from_le_bytes(data[0x248..0x24c].try_into().map_err(|_| bad())?) as usize;
-    let length = u32::from_le_bytes(data[0x24c..0x250].try_into().map_err(|_| bad())?) as usize;
-    let start = (setup_sects + 1) * 512 + offset;
-    let payload = data.get(start..start + length).ok_or_else(bad)?;
-    let mut out = Vec::new();
+    let offset = le_u32(data, 0x248).ok_or_else(bad)? as usize;
+    let length = le_u32(data, 0x24c).ok_or_else(bad)? as usize;
+    let start = (setup_sects + 1).checked_mul(512).and_then(|s| s.checked_add(offset)).ok_or_else(bad)?;
+    let payload = data.get(start..start.checked_add(length).ok_or_else(bad)?).ok_or_else(bad)?;
     let unpack = |kind: &'static str| move |e: std::io::Error| NotesError::Unpack(name.to_string(), kind, e);
-    if payload.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
+    let (kind, out) = if payload.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0]) {
         // Kernels use xz with the x86 BCJ filter, which liblzma handles; the build
         // appends the unpacked size (4 bytes) after the stream.
-        let stream = &payload[..payload.len().saturating_sub(4)];
-        xz2::read::XzDecoder::new(stream).read_to_end(&mut out).map_err(unpack("xz"))?;
+        let stream = payload.get(..payload.len().saturating_sub(4)).unwrap_or_default();
+        ("xz", read_bounded(liblzma::read::XzDecoder::new(stream)))
     } else if payload.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(payload).read_to_end(&mut out).map_err(unpack("gzip"))?;
+        ("gzip", read_bounded(flate2::read::GzDecoder::new(payload)))
     } else if payload.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        let mut d = ruzstd::decoding::StreamingDecoder::new(payload)
-            .map_err(|e| unpack("zstd")(std::io::Error::other(e.to_string())))?;
-        d.read_to_end(&mut out).map_err(unpack("zstd"))?;
-    } else if payload.starts_with(&[0x02, 0x21, 0x4c, 0x18]) {
-        out = unpack_lz4_legacy(&payload[4..]).map_err(unpack("lz4"))?;
+        let d = ruzstd::decoding::StreamingDecoder::new(payload).map_err(|e| std::io::Error::other(e.to_string()));
+        ("zstd", d.and_then(read_bounded))
+    } else if let Some(frame) = payload.strip_prefix(&[0x02, 0x21, 0x4c, 0x18]) {
+        ("lz4", unpack_lz4_legacy(frame))
     } else if payload.starts_with(b"\x7fELF") {
-        out.extend_from_slice(payload);
+        ("elf", Ok(payload.to_vec()))
     } else {
         let magic: String = payload.iter().take(4).map(|b| format!("{b:02x}")).collect();
         return Err(NotesError::Unsupported(name.to_string(), magic));
+    };
+    out.map_err(unpack(kind))
+}
+
+/// Reads `r` to its end, refusing more than `MAX_UNPACKED` bytes.
+fn read_bounded(r: impl Read) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    r.take(MAX_UNPACKED + 1).read_to_end(&mut out)?;
+    if out.len() as u64 > MAX_UNPACKED {
+        return Err(std::io::Error::other(format!("it unpacks to more than {} MiB", MAX_UNPACKED >> 20)));
     }
     Ok(out)
 }
@@ -88,16 +100,19 @@ fn unpack_bzimage(data: &[u8], name: &str) -> Result<Vec<u8>, NotesError> {
 fn unpack_lz4_legacy(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
     const BLOCK: usize = 8 << 20;
     let mut out = Vec::new();
-    while data.len() >= 4 {
-        let size = u32::from_le_bytes(data[..4].try_into().unwrap_or_default()) as usize;
+    let mut buf = vec![0u8; BLOCK];
+    while let Some(size) = le_u32(data, 0) {
+        let size = size as usize;
         let Some(block) = data.get(4..4 + size) else { break };
         if size == 0x184c_2102 {
             break; // a new frame's magic: concatenated frames are not used by kernels
         }
-        let mut buf = vec![0u8; BLOCK];
         let n = lz4_flex::block::decompress_into(block, &mut buf).map_err(|e| std::io::Error::other(e.to_string()))?;
-        out.extend_from_slice(&buf[..n]);
-        data = &data[4 + size..];
+        out.extend_from_slice(buf.get(..n).unwrap_or_default());
+        if out.len() as u64 > MAX_UNPACKED {
+            return Err(std::io::Error::other(format!("it unpacks to more than {} MiB", MAX_UNPACKED >> 20)));
+        }
+        data = data.get(4 + size..).unwrap_or_default();
     }
     if out.is_empty() {
         return Err(std::io::Error::other("no lz4 block"));
@@ -105,43 +120,83 @@ fn unpack_lz4_legacy(mut data: &[u8]) -> std::io::Result<Vec<u8>> {
     Ok(out)
 }
 
-/// Scans every PT_NOTE segment of a 64-bit little-endian ELF for Xen notes.
+/// `N` bytes at `offset`, if the data holds them.
+fn bytes_at<const N: usize>(data: &[u8], offset: usize) -> Option<[u8; N]> {
+    data.get(offset..offset.checked_add(N)?)?.try_into().ok()
+}
+
+fn le_u16(data: &[u8], offset: usize) -> Option<u16> {
+    bytes_at(data, offset).map(u16::from_le_bytes)
+}
+
+fn le_u32(data: &[u8], offset: usize) -> Option<u32> {
+    bytes_at(data, offset).map(u32::from_le_bytes)
+}
+
+fn le_u64_usize(data: &[u8], offset: usize) -> Option<usize> {
+    bytes_at(data, offset).map(u64::from_le_bytes).and_then(|v| usize::try_from(v).ok())
+}
+
+/// The size of an ELF64 program header: smaller ones are not ELF64.
+const PHDR_SIZE: usize = 56;
+/// How many notes all PT_NOTE segments may hold together: kernels have a few
+/// dozen; a crafted file with many headers pointing at one large segment would
+/// otherwise be scanned once per header.
+const MAX_NOTES: usize = 1 << 16;
+
+/// Scans every PT_NOTE segment of a 64-bit little-endian ELF for Xen notes;
+/// `None` when the headers do not hold together.
 fn elf_entries(elf: &[u8]) -> Option<XenEntries> {
-    let u16_at = |o: usize| elf.get(o..o + 2).map(|b| u16::from_le_bytes([b[0], b[1]]));
-    let u32_at = |o: usize| elf.get(o..o + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()));
-    let u64_at = |o: usize| elf.get(o..o + 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()));
     if elf.get(4) != Some(&2) || elf.get(5) != Some(&1) {
         return None; // only ELF64 little-endian (x86_64) kernels
     }
-    let phoff = u64_at(0x20)? as usize;
-    let phentsize = u16_at(0x36)? as usize;
-    let phnum = u16_at(0x38)? as usize;
+    let phoff = le_u64_usize(elf, 0x20)?;
+    let phentsize = usize::from(le_u16(elf, 0x36)?);
+    let phnum = usize::from(le_u16(elf, 0x38)?);
+    if phentsize < PHDR_SIZE {
+        return None;
+    }
     let mut found = XenEntries::default();
+    let mut budget = MAX_NOTES;
     for i in 0..phnum {
-        let ph = phoff + i * phentsize;
-        if u32_at(ph)? != 4 {
+        let ph = i.checked_mul(phentsize).and_then(|o| o.checked_add(phoff))?;
+        if le_u32(elf, ph)? != 4 {
             continue; // PT_NOTE only
         }
-        let off = u64_at(ph + 8)? as usize;
-        let size = u64_at(ph + 32)? as usize;
-        let mut p = off;
-        let end = off.checked_add(size)?.min(elf.len());
-        while p + 12 <= end {
-            let namesz = u32_at(p)? as usize;
-            let descsz = u32_at(p + 4)? as usize;
-            let ty = u32_at(p + 8)?;
-            let name = elf.get(p + 12..p + 12 + namesz)?;
-            if name.strip_suffix(&[0]).unwrap_or(name) == b"Xen" {
-                match ty {
-                    XEN_ELFNOTE_ENTRY => found.pv = true,
-                    XEN_ELFNOTE_PHYS32_ENTRY => found.pvh = true,
-                    _ => {}
-                }
-            }
-            p += 12 + namesz.div_ceil(4) * 4 + descsz.div_ceil(4) * 4;
-        }
+        let off = le_u64_usize(elf, ph.checked_add(8)?)?;
+        let size = le_u64_usize(elf, ph.checked_add(32)?)?;
+        // A segment past the end of the file holds no notes.
+        let notes = elf.get(off..off.checked_add(size)?.min(elf.len())).unwrap_or_default();
+        budget = budget.checked_sub(scan_notes(notes, &mut found, budget)?)?;
     }
     Some(found)
+}
+
+/// Reads the notes of one segment into `found`; how many it read (at most
+/// `budget`), or `None` when a note runs past the segment or the budget.
+fn scan_notes(mut notes: &[u8], found: &mut XenEntries, budget: usize) -> Option<usize> {
+    let mut count = 0;
+    while notes.len() >= 12 {
+        count += 1;
+        if count > budget {
+            return None;
+        }
+        let namesz = le_u32(notes, 0)? as usize;
+        let descsz = le_u32(notes, 4)? as usize;
+        let ty = le_u32(notes, 8)?;
+        let name = notes.get(12..12usize.checked_add(namesz)?)?;
+        if name.strip_suffix(&[0]).unwrap_or(name) == b"Xen" {
+            match ty {
+                XEN_ELFNOTE_ENTRY => found.pv = true,
+                XEN_ELFNOTE_PHYS32_ENTRY => found.pvh = true,
+                _ => {}
+            }
+        }
+        let next =
+            namesz.div_ceil(4).checked_mul(4)?.checked_add(descsz.div_ceil(4).checked_mul(4)?)?.checked_add(12)?;
+        notes = notes.get(next..).unwrap_or_default();
+    }
+    Some(count)
 }
 
 #[cfg(test)]
@@ -242,6 +297,119 @@ mod tests {
         // Debian's cloud kernel (the disk image's) is LZ4-compressed.
         if let Some(disk) = crate::image::cached("debian-disk").unwrap() {
             assert_eq!(read_entries(&disk.kernel).unwrap(), XenEntries { pv: true, pvh: true });
+        }
+    }
+
+    mod never_panics {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Offsets of the header fields a crafted file would set: the ELF's
+        /// phoff, phentsize, phnum, the program header's type, offset and size,
+        /// the first note's namesz and descsz; and in the bzImage wrapping it,
+        /// setup_sects, payload_offset and payload_length.
+        const ELF_FIELDS: &[usize] = &[0x20, 0x36, 0x38, 64, 64 + 8, 64 + 32, 120, 124];
+        const BZ_FIELDS: &[usize] = &[0x1f1, 0x248, 0x24c];
+
+        fn overwrite(data: &mut [u8], at: usize, value: u64, width: usize) {
+            let bytes = value.to_le_bytes();
+            for (i, b) in bytes.iter().take(width).enumerate() {
+                if let Some(slot) = data.get_mut(at + i) {
+                    *slot = *b;
+                }
+            }
+        }
+
+        /// A synthetic kernel: a bare ELF or one in a bzImage, raw, gzip or lz4.
+        fn real_header(wrap: u8) -> (Vec<u8>, usize) {
+            let elf = elf_with_notes(&[1, 18]);
+            match wrap % 4 {
+                0 => (elf, 0),
+                1 => (bzimage(&elf), 5 * 512),
+                2 => {
+                    use std::io::Write;
+                    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                    gz.write_all(&elf).unwrap();
+                    (bzimage(&gz.finish().unwrap()), usize::MAX)
+                }
+                _ => {
+                    let block = lz4_flex::block::compress(&elf);
+                    let mut payload = vec![0x02, 0x21, 0x4c, 0x18];
+                    payload.extend_from_slice(&(block.len() as u32).to_le_bytes());
+                    payload.extend_from_slice(&block);
+                    (bzimage(&payload), usize::MAX)
+                }
+            }
+        }
+
+        /// Values that a crafted header would hold: any, small, or at the edges of u32 and u64.
+        fn field_value() -> impl Strategy<Value = u64> {
+            prop_oneof![
+                any::<u64>(),
+                0u64..4096,
+                (0u64..4).prop_map(|d| u64::MAX - d),
+                (0u64..16).prop_map(|d| u64::from(u32::MAX) - d),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            #[test]
+            fn arbitrary_bytes(data in proptest::collection::vec(any::<u8>(), 0..3000)) {
+                let _ = entries(&data, "fuzz");
+                let mut elf = data.clone();
+                elf.splice(..elf.len().min(6), *b"\x7fELF\x02\x01");
+                let _ = entries(&elf, "fuzz");
+            }
+
+            #[test]
+            fn mutated_real_headers(
+                wrap in any::<u8>(),
+                fields in proptest::collection::vec((any::<prop::sample::Index>(), field_value(), prop_oneof![Just(8usize), 1usize..=8]), 0..4),
+                bytes in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..8),
+                cut in any::<prop::sample::Index>(),
+                truncate in any::<bool>(),
+            ) {
+                let (mut data, elf_at) = real_header(wrap);
+                for (which, value, width) in fields {
+                    if elf_at != usize::MAX && which.index(2) == 0 {
+                        overwrite(&mut data, elf_at + *which.get(ELF_FIELDS), value, width);
+                    } else if elf_at != 0 {
+                        overwrite(&mut data, *which.get(BZ_FIELDS), value, width);
+                    } else {
+                        overwrite(&mut data, *which.get(ELF_FIELDS), value, width);
+                    }
+                }
+                let len = data.len();
+                for (at, b) in bytes {
+                    data[at.index(len)] = b;
+                }
+                if truncate {
+                    data.truncate(cut.index(len + 1));
+                }
+                let _ = entries(&data, "fuzz");
+            }
+        }
+
+        /// What the proptest found: header fields that overflow offset arithmetic.
+        #[test]
+        fn overflowing_offsets_are_a_format_error() {
+            let mut elf = elf_with_notes(&[1]);
+            overwrite(&mut elf, 0x20, u64::MAX - 1, 8); // phoff
+            assert!(matches!(entries(&elf, "k"), Err(NotesError::Format(_))));
+            let mut elf = elf_with_notes(&[1]);
+            overwrite(&mut elf, 120, u64::from(u32::MAX), 4); // namesz
+            assert!(matches!(entries(&elf, "k"), Err(NotesError::Format(_))));
+            let mut elf = elf_with_notes(&[1]);
+            overwrite(&mut elf, 64 + 8, u64::MAX, 8); // p_offset
+            overwrite(&mut elf, 64 + 32, 2, 8); // p_filesz
+            assert!(matches!(entries(&elf, "k"), Err(NotesError::Format(_))));
+            // Program headers of size 0: the same header read 65535 times.
+            let mut elf = elf_with_notes(&[1]);
+            overwrite(&mut elf, 0x36, 0, 2);
+            overwrite(&mut elf, 0x38, 0xffff, 2);
+            assert!(matches!(entries(&elf, "k"), Err(NotesError::Format(_))));
         }
     }
 }

@@ -91,7 +91,7 @@ pub fn tail(text: &str, limit: usize) -> String {
 
 fn quote(word: &str) -> String {
     let plain = !word.is_empty() && word.chars().all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
-    if plain { word.to_string() } else { format!("'{}'", word.replace('\'', r"'\''")) }
+    if plain { word.to_string() } else { crate::shell::quote(word) }
 }
 
 fn spawn(step: &str, cmd: &mut Command) -> Result<Child, LabError> {

@@ -269,5 +269,6 @@ fn jump_host(j: &crate::plan::JumpSpec, netns: Option<&str>) -> Result<crate::gu
         user: j.user.clone(),
         private_key: j.key.clone(),
         netns: netns.map(str::to_string),
+        host_key: crate::guest::jump::HostKeyPolicy::None,
     })
 }

@@ -138,6 +138,7 @@ mod tests {
                 user: "root".into(),
                 private_key: "/lab/dom0_key".into(),
                 netns: Some("vs-lab-h1".into()),
+                host_key: Default::default(),
             }),
             host_key_sha256: Some(vec![KEY_SHA256.into()]),
         }
