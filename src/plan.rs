@@ -264,6 +264,8 @@ pub enum CheckSpec {
     Network(NetworkCheck),
     /// Live-migrate the case's guests to another host and back, proving continuity.
     Migrate(MigrateCheck),
+    /// Reboot, shut down, save and restore, or pause and resume every guest.
+    Lifecycle(LifecycleCheck),
 }
 
 /// How a `reboot` check asks the guest to reboot.
@@ -290,7 +292,8 @@ impl LifecycleCheck {
     /// The check's name in scenarios and testcases.
     pub fn name(self) -> &'static str {
         match self {
-            LifecycleCheck::Reboot { .. } => "reboot",
+            LifecycleCheck::Reboot { via: RebootVia::Guest } => "reboot",
+            LifecycleCheck::Reboot { via: RebootVia::Libvirt } => "reboot-libvirt",
             LifecycleCheck::Shutdown => "shutdown",
             LifecycleCheck::SaveRestore => "save-restore",
             LifecycleCheck::PauseResume => "pause-resume",
@@ -305,7 +308,15 @@ impl CheckSpec {
             CheckSpec::Command { name, .. } => name,
             CheckSpec::Network(_) => "network",
             CheckSpec::Migrate(_) => "migrate",
+            CheckSpec::Lifecycle(l) => l.name(),
         }
+    }
+
+    /// Whether the guests' domains must restart when the guest reboots
+    /// (`on_reboot`): only a case that reboots them on purpose wants it; any
+    /// other reboot ends the domain, which the harness sees.
+    pub fn restarts_on_reboot(&self) -> bool {
+        matches!(self, CheckSpec::Lifecycle(LifecycleCheck::Reboot { .. }))
     }
 }
 

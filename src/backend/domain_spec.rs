@@ -63,5 +63,7 @@ pub struct DomainXmlInput {
     /// KVM guests: BIOS, or UEFI with this NVRAM file (`None`: libvirt's default place).
     pub firmware: Firmware,
     pub nvram: Option<PathBuf>,
+    /// `on_reboot=restart` instead of `destroy` (a case that reboots the guest on purpose).
+    pub restart_on_reboot: bool,
     pub owner: Ownership,
 }

@@ -49,6 +49,7 @@ mod tests {
             hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
             firmware: Firmware::Bios,
             nvram: None,
+            restart_on_reboot: false,
             owner: Ownership {
                 run_id: "r1".into(),
                 case: "local-kvm/tiny@lab1".into(),
@@ -61,6 +62,21 @@ mod tests {
     #[test]
     fn kvm_tcg() {
         insta::assert_snapshot!(build(&input(GuestKind::Kvm, DomainType::Qemu)));
+    }
+
+    #[test]
+    fn a_guest_rebooted_on_purpose_restarts_on_every_family() {
+        for (kind, ty) in [
+            (GuestKind::Kvm, DomainType::Qemu),
+            (GuestKind::XenPv, DomainType::Xen),
+            (GuestKind::XenHvm, DomainType::Xen),
+        ] {
+            let mut i = input(kind, ty);
+            assert!(build(&i).contains("<on_reboot>destroy</on_reboot>"), "{kind:?}");
+            i.restart_on_reboot = true;
+            let xml = build(&i);
+            assert!(xml.contains("<on_reboot>restart</on_reboot>") && !xml.contains("<on_reboot>destroy"), "{kind:?}");
+        }
     }
 
     #[test]

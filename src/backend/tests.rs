@@ -22,6 +22,7 @@ fn xml(name: &str, run: &str, created: u64) -> String {
         hvmloader: Default::default(),
         firmware: crate::plan::Firmware::Bios,
         nvram: None,
+        restart_on_reboot: false,
         owner: Ownership { run_id: run.into(), case: "s/c@h".into(), guest: "g".into(), created },
     })
 }
@@ -111,6 +112,7 @@ fn xen_hvm_input() -> DomainXmlInput {
         hvmloader: Default::default(),
         firmware: crate::plan::Firmware::Bios,
         nvram: None,
+        restart_on_reboot: false,
         owner: Ownership { run_id: "r".into(), case: "c".into(), guest: "g".into(), created: 1 },
     }
 }
@@ -135,6 +137,7 @@ fn every_kind_validates_against_libvirts_schema() {
             hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
             firmware: crate::plan::Firmware::Bios,
             nvram: None,
+            restart_on_reboot: false,
             owner: Ownership { run_id: "r".into(), case: "c".into(), guest: "g".into(), created: 1 },
         };
         for (with_kernel, with_seed) in [(true, false), (true, true), (false, true)] {

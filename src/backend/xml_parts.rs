@@ -39,12 +39,15 @@ pub(crate) fn boot_files(x: &mut String, input: &DomainXmlInput) {
     }
 }
 
-pub(crate) fn lifecycle(x: &mut String) {
+pub(crate) fn lifecycle(x: &mut String, input: &DomainXmlInput) {
     // A guest that powers off or reboots on its own ends its domain, which the
-    // harness sees as a distinct outcome; a crash is kept for inspection.
-    x.push_str(
-        "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>destroy</on_reboot>\n  \
-         <on_crash>preserve</on_crash>\n",
+    // harness sees as a distinct outcome (unless the case reboots it on
+    // purpose); a crash is kept for inspection.
+    let on_reboot = if input.restart_on_reboot { "restart" } else { "destroy" };
+    let _ = write!(
+        x,
+        "  <on_poweroff>destroy</on_poweroff>\n  <on_reboot>{on_reboot}</on_reboot>\n  \
+         <on_crash>preserve</on_crash>\n"
     );
 }
 

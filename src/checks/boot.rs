@@ -133,6 +133,20 @@ pub async fn address(
     .map_err(|e| from_wait(guest, "the guest's address did not become known", e))
 }
 
+impl HostKeyPolicy {
+    /// Full distributions make their own host keys and (with cloud-init)
+    /// print them on the console; the test image's are fresh at every boot
+    /// and unprinted.
+    pub fn for_image(image: &crate::plan::Image) -> HostKeyPolicy {
+        use crate::plan::SeedKind;
+        if image.from_disk || image.seed == SeedKind::Nocloud {
+            HostKeyPolicy::Console { wait: image.seed == SeedKind::Nocloud }
+        } else {
+            HostKeyPolicy::Any
+        }
+    }
+}
+
 /// How `boot.ssh` decides to trust the guest's SSH host key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HostKeyPolicy {

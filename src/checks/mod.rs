@@ -131,6 +131,7 @@ impl From<SubResult> for Testcase {
 pub struct HostRef<'a> {
     pub spec: &'a HostSpec,
     pub host: &'a Host,
+    pub domain_type: crate::backend::domain_xml::DomainType,
 }
 
 /// Everything a check of a case may use besides its guests.
@@ -144,6 +145,8 @@ pub struct CaseEnv<'a> {
     pub timeouts: &'a Timeouts,
     /// Where the case's evidence goes (consoles, domain XML).
     pub case_dir: &'a std::path::Path,
+    /// This run's directory as the case's host sees it (here, or on the host).
+    pub run_dir_on_host: std::path::PathBuf,
 }
 
 impl<'a> CaseEnv<'a> {
@@ -166,6 +169,9 @@ pub async fn run(check: &CheckSpec, env: &CaseEnv<'_>, guests: &mut [GuestUnderT
             network::run(&env.view(guests), spec, env.specs).await.into_iter().map(Testcase::from).collect()
         }
         CheckSpec::Migrate(spec) => migrate::check(env, spec, guests).await.into_iter().map(Testcase::from).collect(),
+        CheckSpec::Lifecycle(spec) => {
+            lifecycle::check(env, *spec, guests).await.into_iter().map(Testcase::from).collect()
+        }
     }
 }
 

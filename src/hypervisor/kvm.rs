@@ -85,7 +85,7 @@ fn build(input: &DomainXmlInput) -> String {
     if input.domain_type == DomainType::Kvm {
         x.push_str("  <cpu mode='host-passthrough'/>\n");
     }
-    lifecycle(&mut x);
+    lifecycle(&mut x, input);
     x.push_str("  <devices>\n");
     disk(&mut x, input, "vda", "virtio");
     if input.firmware == Firmware::Uefi {

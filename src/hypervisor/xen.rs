@@ -131,7 +131,7 @@ fn build_pv(input: &DomainXmlInput) -> String {
         boot_files(&mut x, input);
     }
     x.push_str("  </os>\n");
-    lifecycle(&mut x);
+    lifecycle(&mut x, input);
     x.push_str("  <devices>\n");
     disk(&mut x, input, "xvda", "xen");
     // PV and PVH guests have no emulated CD-ROM: the seed is a second disk.
@@ -160,7 +160,7 @@ fn build_hvm(input: &DomainXmlInput) -> String {
     }
     boot_files(&mut x, input);
     x.push_str("  </os>\n  <features>\n    <acpi/>\n    <apic/>\n    <pae/>\n  </features>\n");
-    lifecycle(&mut x);
+    lifecycle(&mut x, input);
     x.push_str("  <devices>\n");
     disk(&mut x, input, "hda", "ide");
     cdrom(&mut x, input, "hdc", "ide");

@@ -120,6 +120,7 @@ async fn probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> Resu
         hvmloader: Default::default(),
         firmware: crate::plan::Firmware::Bios,
         nvram: None,
+        restart_on_reboot: false,
         owner: Ownership {
             run_id: run_id.to_string(),
             case: "kvm-probe".into(),

@@ -153,13 +153,7 @@ async fn ssh_step(
             }
         }
     }
-    // Full distributions make their own host keys and (with cloud-init) print
-    // them on the console; the test image's are fresh at every boot and unprinted.
-    let policy = if spec.image.from_disk || spec.image.seed == SeedKind::Nocloud {
-        checks::boot::HostKeyPolicy::Console { wait: spec.image.seed == SeedKind::Nocloud }
-    } else {
-        checks::boot::HostKeyPolicy::Any
-    };
+    let policy = checks::boot::HostKeyPolicy::for_image(&spec.image);
     let ready = match checks::boot::ssh_ready(g, &target, policy, at.case.timeouts.ssh).await {
         Ok(ready) => ready,
         Err(f) => {

@@ -96,10 +96,15 @@ async fn run_body(
     let case = at.case;
     let env = checks::CaseEnv {
         specs: &case.guests,
-        home: checks::HostRef { spec: &at.host.spec, host: &at.host.host },
+        home: checks::HostRef { spec: &at.host.spec, host: &at.host.host, domain_type: at.host.domain_type },
         others: other_hosts(at.ctx, at.host),
         timeouts: &case.timeouts,
         case_dir: at.case_dir,
+        run_dir_on_host: if crate::hostaccess::is_this_machine(&at.host.spec) {
+            at.ctx.run_dir.clone()
+        } else {
+            crate::rundir::remote_run_dir(&at.ctx.run_id).into()
+        },
     };
     for check in &case.checks {
         record_testcases(rec, checks::run(check, &env, guests).await);
@@ -133,7 +138,7 @@ fn other_hosts<'a>(ctx: &'a RunContext, home: &ReadyHost) -> Vec<checks::HostRef
         .values()
         .filter_map(|state| match state {
             HostState::Ready(h) if h.spec.name != home.spec.name => {
-                Some(checks::HostRef { spec: &h.spec, host: &h.host })
+                Some(checks::HostRef { spec: &h.spec, host: &h.host, domain_type: h.domain_type })
             }
             _ => None,
         })

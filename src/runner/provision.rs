@@ -85,6 +85,7 @@ pub async fn provision(
         // Beside the overlays, removed with them; a remote host keeps it where libvirt puts it.
         nvram: (spec.firmware == crate::plan::Firmware::Uefi && staging::is_this_machine(&host.spec))
             .then(|| ctx.run_dir.join(format!("{name}.nvram.fd"))),
+        restart_on_reboot: at.case.checks.iter().any(crate::plan::CheckSpec::restarts_on_reboot),
         owner: Ownership {
             run_id: ctx.run_id.clone(),
             case: at.case.name.clone(),

@@ -6,14 +6,16 @@ use super::ctx::Cx;
 use super::suggest;
 use super::yaml::{Node, Value};
 
+pub(crate) mod lifecycle;
 pub(crate) mod migrate;
 pub(crate) mod network;
 
-pub(crate) const CHECKS: &[&str] = &["boot", "command", "network", "migrate"];
+pub(crate) const CHECKS: &[&str] =
+    &["boot", "command", "network", "migrate", "reboot", "shutdown", "save-restore", "pause-resume"];
 pub(crate) const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output", "retries"];
 const ONCE_BOOT: &str = "`boot` runs once, first in every case: remove this one";
 const ONCE_NETWORK: &str = "a case runs one `network` check: list every sub-check it needs in its `checks`";
-const EXPECTED: &str = "`boot`, `network`, `migrate` or a mapping like `command: { run: \"uname -r\" }`";
+const EXPECTED: &str = "`boot`, `network`, `migrate`, `reboot`, `shutdown`, `save-restore`, `pause-resume` or a mapping like `command: { run: \"uname -r\" }`";
 
 /// A `migrate` check and where its settings were written, for the checks
 /// that need the hosts of a case (its target, what the host's driver honours).
@@ -82,7 +84,20 @@ pub(crate) fn checks<'n>(cx: &mut Cx<'_>, value: &'n Node) -> Option<Checks<'n>>
             cx.error(at, format!("duplicate check name `{name}`"), Some("give each check its own `name`".into()));
         }
     }
+    shutdown_last(cx, &r.named);
     (cx.diags.len() == before).then_some(Checks { specs: r.out, migrates: r.migrates })
+}
+
+/// Nothing answers after `shutdown`: a check after it could only fail.
+fn shutdown_last(cx: &mut Cx<'_>, named: &[(String, &Node)]) {
+    let Some(i) = named.iter().position(|(n, _)| n == "shutdown") else { return };
+    if let Some((next, at)) = named.get(i + 1) {
+        cx.error(
+            at,
+            format!("check `{next}` comes after `shutdown`, when the guests are gone"),
+            Some("put `shutdown` last".into()),
+        );
+    }
 }
 
 /// A check written as its name alone: `- boot`, `- network`, `- migrate`.
@@ -105,6 +120,12 @@ fn bare<'n>(cx: &mut Cx<'_>, r: &mut Reading<'n>, item: &'n Node, s: &str, posit
             r.named.push(("migrate".to_owned(), item));
             r.out.push(CheckSpec::Migrate(migrate::defaults()));
             r.migrates.push(MigrateAt::bare(position, item));
+        }
+        _ if lifecycle::NAMES.contains(&s) => {
+            if let Some(spec) = lifecycle::bare(s) {
+                r.named.push((spec.name().to_owned(), item));
+                r.out.push(spec);
+            }
         }
         "command" => cx.error(
             item,
@@ -176,6 +197,12 @@ fn mapping<'n>(cx: &mut Cx<'_>, r: &mut Reading<'n>, item: &'n Node, position: u
                 r.named.push(("migrate".to_owned(), key));
                 r.out.push(CheckSpec::Migrate(m.spec.clone()));
                 r.migrates.push(m);
+            }
+        }
+        _ if lifecycle::NAMES.contains(&check) => {
+            if let Some(spec) = lifecycle::mapping(cx, check, key, settings, position) {
+                r.named.push((spec.name().to_owned(), key));
+                r.out.push(spec);
             }
         }
         other => {

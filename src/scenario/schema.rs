@@ -172,14 +172,28 @@ fn migrate() -> Value {
     )
 }
 
+/// `- reboot: { ... }`.
+fn reboot() -> Value {
+    object(
+        json!({
+            "via": { "enum": ["guest", "libvirt"], "description": "guest: `reboot` inside the guest; libvirt: libvirt's reboot" }
+        }),
+        &[],
+    )
+}
+
 /// An item of `checks:`.
 fn check() -> Value {
     json!({ "oneOf": [
-        { "enum": ["boot", "network", "migrate"] },
+        { "enum": ["boot", "network", "migrate", "reboot", "shutdown", "save-restore", "pause-resume"] },
         object(json!({ "boot": { "type": "null" } }), &["boot"]),
         object(json!({ "command": command() }), &["command"]),
         object(json!({ "network": { "oneOf": [ { "type": "null" }, network() ] } }), &["network"]),
-        object(json!({ "migrate": { "oneOf": [ { "type": "null" }, migrate() ] } }), &["migrate"])
+        object(json!({ "migrate": { "oneOf": [ { "type": "null" }, migrate() ] } }), &["migrate"]),
+        object(json!({ "reboot": { "oneOf": [ { "type": "null" }, reboot() ] } }), &["reboot"]),
+        object(json!({ "shutdown": { "type": "null" } }), &["shutdown"]),
+        object(json!({ "save-restore": { "type": "null" } }), &["save-restore"]),
+        object(json!({ "pause-resume": { "type": "null" } }), &["pause-resume"])
     ]})
 }
 
@@ -358,5 +372,9 @@ mod tests {
         assert_eq!(keys(network), sorted(super::super::check::network::KEYS));
         assert_eq!(keys(&network["properties"]["throughput"]), sorted(super::super::check::network::THROUGHPUT_KEYS));
         assert_eq!(keys(&checks[4]["properties"]["migrate"]["oneOf"][1]), sorted(super::super::check::migrate::KEYS));
+        assert_eq!(
+            keys(&checks[5]["properties"]["reboot"]["oneOf"][1]),
+            sorted(super::super::check::lifecycle::REBOOT_KEYS)
+        );
     }
 }

@@ -49,7 +49,7 @@ async fn reboot(
     let t = Instant::now();
     trigger(guest, &target, via, env).await?;
     let new = new_boot(guest, &target, &old, env.timeout).await?;
-    props.push((format!("{}.boot_id", guest.name), new));
+    props.push((format!("{}.{}_boot_id", guest.name, stem(via)), new));
     // The console of the new boot (a Xen domain that rebooted is a new domain).
     let console = env.case_dir.join(format!("{}.console.log", guest.name));
     if let Ok(c) = guest.domain.reopen_console(console).await {
@@ -57,9 +57,17 @@ async fn reboot(
     }
     let unpinned = SshTarget { host_key_sha256: None, ..target };
     let ready = boot::ssh_ready(guest, &unpinned, facts.host_key_policy, env.timeout).await?;
-    props.push((format!("{}.reboot_ms", guest.name), t.elapsed().as_millis().to_string()));
+    props.push((format!("{}.{}_ms", guest.name, stem(via)), t.elapsed().as_millis().to_string()));
     guest.ssh = Some(ready.target.clone());
-    same_kind(guest, &ready.target, facts, env, props).await
+    same_kind(guest, &ready.target, facts, via, env, props).await
+}
+
+/// The stem of the figures' names: `reboot_ms`, `reboot_libvirt_ms`, ...
+fn stem(via: RebootVia) -> &'static str {
+    match via {
+        RebootVia::Guest => "reboot",
+        RebootVia::Libvirt => "reboot_libvirt",
+    }
 }
 
 async fn trigger(
@@ -124,6 +132,7 @@ async fn same_kind(
     guest: &GuestUnderTest,
     target: &SshTarget,
     facts: GuestFacts,
+    facts_via: RebootVia,
     env: &LifecycleEnv<'_>,
     props: &mut Vec<(String, String)>,
 ) -> Result<(), StepFailure> {
@@ -133,6 +142,6 @@ async fn same_kind(
     let ev = guest_kind::Evidence::parse(&out.stdout, &guest.console.text());
     let seen = guest_kind::judge(facts.kind, env.domain_type, &ev)
         .map_err(|why| StepFailure::failed(format!("after the reboot, {why}")).with_detail(guest.console_excerpt()))?;
-    props.push((format!("{}.kind_after_reboot", guest.name), seen));
+    props.push((format!("{}.kind_after_{}", guest.name, stem(facts_via)), seen));
     Ok(())
 }

@@ -1,9 +1,41 @@
-//! Checks: `boot`, `command`, `network` and `migrate`.
+//! Checks: `boot`, `command`, `network`, `migrate` and the lifecycle checks.
 
 use super::*;
 
 /// (what, input, exact diagnostics)
 const BAD: &[(&str, &str, &str)] = &[
+    (
+        "lifecycle check errors",
+        r#"HEAD
+guests: { tiny: { kind: kvm, image: tiny } }
+checks:
+  - reboot: { via: acpi }
+  - save-restore: { file: x }
+  - shutdown
+  - pause-resume
+"#,
+        r#"error: `via` of check 1 (`reboot`) must be one of guest, libvirt, found `acpi`
+ --> x.yaml:7:20
+  |
+7 |   - reboot: { via: acpi }
+  |                    ^^^^
+  = help: `guest`: `reboot` inside the guest; `libvirt`: libvirt's reboot (ACPI or Xen's control path)
+
+error: check `save-restore` takes no settings
+ --> x.yaml:8:19
+  |
+8 |   - save-restore: { file: x }
+  |                   ^
+  = help: write `- save-restore`
+
+error: check `pause-resume` comes after `shutdown`, when the guests are gone
+  --> x.yaml:10:5
+   |
+10 |   - pause-resume
+   |     ^^^^^^^^^^^^
+   = help: put `shutdown` last
+"#,
+    ),
     (
         "command check errors",
         r#"HEAD

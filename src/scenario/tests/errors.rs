@@ -147,7 +147,7 @@ guests: { tiny: { kind: kvm, image: tiny } }
 guests:
   tiny: { kind: kvm, image: tiny, count: 0 }
   big: { kind: kvm, image: nope, memory_mib: 32 }
-checks: [boot, reboot]
+checks: [boot, boots]
 "#,
         r#"error: `count` in guest `tiny` must be between 1 and 64, found 0
  --> x.yaml:6:42
@@ -168,11 +168,11 @@ error: `memory_mib` in guest `big` must be at least 64, found 32
 7 |   big: { kind: kvm, image: nope, memory_mib: 32 }
   |                                              ^^
 
-error: unknown check `reboot`
+error: unknown check `boots`
  --> x.yaml:8:16
   |
-8 | checks: [boot, reboot]
-  |                ^^^^^^
+8 | checks: [boot, boots]
+  |                ^^^^^
   = help: did you mean `boot`?
 "#,
     ),
