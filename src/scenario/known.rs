@@ -44,7 +44,14 @@ fn entry(cx: &mut Cx<'_>, position: usize, item: &Node, today: NaiveDate) -> Opt
     let case = f.get("case").map_or(Some("*".to_owned()), |n| cx.text(n, &f.desc("case")));
     let link = f.get("link").and_then(|n| cx.text(n, &f.desc("link")));
     let expires = f.get("expires").and_then(|n| expiry(cx, n, &f.desc("expires"), today));
-    (cx.diags.len() == before).then_some(KnownIssue { case: case?, step: step?, message: message?, reason: reason?, link, expires })
+    (cx.diags.len() == before).then_some(KnownIssue {
+        case: case?,
+        step: step?,
+        message: message?,
+        reason: reason?,
+        link,
+        expires,
+    })
 }
 
 /// `YYYY-MM-DD`, not today or earlier.
