@@ -191,5 +191,22 @@ mod tests {
         assert_eq!(coloured.label(Outcome::Failed), "\x1b[31mFAIL\x1b[0m   ");
         assert_eq!(coloured.label(Outcome::Error), "\x1b[1;31mERROR\x1b[0m  ");
         assert!(!plain.summary(&[]).contains('\x1b'));
+        assert_eq!(plain.label(Outcome::KnownFailure), "KNOWN  ");
+    }
+
+    #[test]
+    fn known_failures_are_counted_apart_and_listed() {
+        let plain = Terminal { bar: None, verbose: false, color: false };
+        let mut known = crate::report::sample::case("s/pv@xen1", "xen1", Outcome::KnownFailure, &[]);
+        known.steps[1].message = Some("known failure: Xen 4.17 (https://bugs.example/1): logdirty: 95".into());
+        let ok = crate::report::sample::case("s/kvm@lab1", "lab1", Outcome::Passed, &[]);
+        let out = plain.summary(&[ok.clone(), known]);
+        assert!(out.starts_with("\n2 case(s): 1 passed, 0 failed, 0 errors, 0 skipped, 1 known failure\n"), "{out}");
+        assert!(
+            out.contains(
+                "KNOWN   s/pv@xen1 boot.ssh: known failure: Xen 4.17 (https://bugs.example/1): logdirty: 95\n"
+            )
+        );
+        assert!(plain.summary(&[ok]).starts_with("\n1 case(s): 1 passed, 0 failed, 0 errors, 0 skipped\n"));
     }
 }
