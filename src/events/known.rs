@@ -19,15 +19,22 @@ pub fn classify(mut report: CaseReport, issues: &[KnownIssue]) -> CaseReport {
         return report;
     }
     for step in &mut report.steps {
-        if let Some(issue) = issues.iter().find(|i| expected(i, step)) {
-            step.outcome = Outcome::KnownFailure;
-            step.message = Some(format!("known failure: {}: {}", cited(issue), step.message.as_deref().unwrap_or("")));
-        }
+        mark(step, issues);
     }
     let fixed: Vec<StepRecord> = issues.iter().filter_map(|i| fixed(i, &report.steps)).collect();
     report.steps.extend(fixed);
     report.outcome = CaseReport::outcome_of(&report.steps);
     report
+}
+
+/// Makes `step` a known failure if one of `issues` expects it (a failed step
+/// whose name and message match); says whether it did. Idempotent, so a step
+/// can be marked when it is recorded and again when its case finishes.
+pub fn mark(step: &mut StepRecord, issues: &[KnownIssue]) -> bool {
+    let Some(issue) = issues.iter().find(|i| expected(i, step)) else { return false };
+    step.outcome = Outcome::KnownFailure;
+    step.message = Some(format!("known failure: {}: {}", cited(issue), step.message.as_deref().unwrap_or("")));
+    true
 }
 
 /// The reason, with the link in parentheses when there is one.
@@ -186,6 +193,18 @@ mod tests {
         let r = classify(c, &[issue("*boot.cloud-init", "cc_ntp")]);
         assert_eq!(r.outcome, Outcome::KnownFailure);
         assert_eq!(r.steps[1].outcome, Outcome::KnownFailure);
+    }
+
+    #[test]
+    fn a_step_marked_when_recorded_is_not_marked_again() {
+        let c = case(&[("migrate.round-1: a -> b", Outcome::Failed, Some("logdirty: 95"))]);
+        let issues = [issue("migrate.*", "logdirty")];
+        let mut step = c.steps[0].clone();
+        assert!(mark(&mut step, &issues));
+        assert!(!mark(&mut step, &issues));
+        let once = classify(c, &issues);
+        assert_eq!(once.steps[0], step);
+        assert_eq!(classify(once.clone(), &issues), once);
     }
 
     #[test]
