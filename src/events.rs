@@ -8,6 +8,8 @@ use serde::Serialize;
 
 use crate::backend::HostFacts;
 
+pub mod known;
+
 /// The result of one step or check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -15,6 +17,9 @@ pub enum Outcome {
     Passed,
     /// A capability is missing; the reason says which.
     Skipped,
+    /// Failed as a known issue of the scenario (`known_issues:`) says it does:
+    /// reported apart, does not fail the run. The message keeps the real one.
+    KnownFailure,
     /// The system under test misbehaved.
     Failed,
     /// Setup or infrastructure failed; the system under test was not judged.

@@ -490,6 +490,9 @@ pub struct Case {
     pub timeouts: Timeouts,
     /// The matrix values that produced this case, for reports (`kind=kvm`, ...).
     pub matrix: BTreeMap<String, String>,
+    /// The scenario's `known_issues` whose `case` pattern matches this case's name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub known_issues: Vec<KnownIssue>,
 }
 
 /// Everything a run needs, loaded from one or more scenario files.
@@ -497,6 +500,22 @@ pub struct Case {
 pub struct Plan {
     pub hosts: BTreeMap<String, HostSpec>,
     pub cases: Vec<Case>,
+}
+
+/// A failure the scenario expects (`known_issues:`): a failed step it matches is
+/// reported as a known failure; a selected step that passes fails the case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KnownIssue {
+    /// Shell-style pattern (`*`, `?`) over case names.
+    pub case: String,
+    /// Shell-style pattern over step (testcase) names, e.g. `migrate.round-1: *`.
+    pub step: String,
+    /// A substring the failure message must contain.
+    pub message: String,
+    pub reason: String,
+    pub link: Option<String>,
+    /// `YYYY-MM-DD`: from that day on the entry is an error.
+    pub expires: Option<String>,
 }
 
 /// The `migrate` check: live-migrates the case's guests away and back.

@@ -313,3 +313,45 @@ fn an_empty_shard_runs_nothing_and_still_writes_its_reports() {
     assert!(std::fs::read_to_string(dir.path().join("r.html")).unwrap().contains("No case failed."));
     assert!(!dir.path().join("virtsmoke-artifacts").exists(), "nothing ran");
 }
+
+/// `known-failure.json`: the night after `previous.json`, where `xen-pv`'s live
+/// migration fails as the scenario's known issue says it does.
+#[test]
+fn a_known_failure_is_skipped_in_junit_kept_in_json_and_shown_apart_in_html() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = virtsmoke(
+        dir.path(),
+        &["merge", "out.json", &results("known-failure.json"), "--junit", "junit.xml", "--html", "report.html"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let junit = dir.path().join("junit.xml");
+    xmllint_schema(&junit);
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    let tc = &xml[xml.find("<testcase name=\"migrate.round-1: xen1 -&gt; xen2\"").expect(&xml)..];
+    let tc = &tc[..tc.find("</testcase>").unwrap()];
+    assert!(
+        tc.contains(
+            "<skipped message=\"known failure: Xen 4.17 cannot live-migrate PV guests \
+             (https://bugs.example/xen/logdirty): migration failed: libxl: Failed to enable logdirty: 95\""
+        ),
+        "{tc}"
+    );
+    assert!(!xml.contains("<failure"), "{xml}");
+    let doc = json(&dir.path().join("out.json"));
+    let pv = common::case(&doc, "nightly/xen-pv@xen1");
+    assert_eq!(pv["outcome"], "known-failure");
+    assert_eq!(common::step(pv, "migrate.round-1: xen1 -> xen2")["outcome"], "known-failure");
+    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    assert!(html.contains("<span class=\"badge outcome-known-failure\">KNOWN</span> 1</span>"), "{html}");
+    assert!(html.contains("<h2>Failures (0)</h2>"), "a known failure is not listed as a failure");
+}
+
+#[test]
+fn compare_does_not_count_a_known_failure_as_newly_failing() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = virtsmoke(dir.path(), &["compare", &results("previous.json"), &results("known-failure.json")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("0 newly failing"), "{out}");
+    assert!(out.contains("nightly/xen-pv@xen1 on xen1: passed -> known failure"), "{out}");
+}

@@ -3,7 +3,7 @@
 mod cleanup;
 mod cleanup_remote;
 mod compare;
-mod glob;
+pub(crate) mod glob;
 mod hosts;
 mod lab;
 mod merge;

@@ -158,7 +158,8 @@ fn write_reports(args: &RunArgs, run_id: &str, cases: &[CaseReport], mut code: u
     code
 }
 
-/// 1 if anything failed; 3 if nothing failed but infrastructure errors stopped cases; else 0.
+/// 1 if anything failed; 3 if nothing failed but infrastructure errors stopped cases; else 0
+/// (known failures, `known_issues:` in the scenario, are not failures).
 fn verdict(cases: &[CaseReport], interrupted: bool) -> u8 {
     if interrupted || cases.iter().any(|c| c.outcome == Outcome::Failed) {
         exit::CASE_FAILED
@@ -166,5 +167,33 @@ fn verdict(cases: &[CaseReport], interrupted: bool) -> u8 {
         exit::INFRASTRUCTURE
     } else {
         exit::PASSED
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use super::*;
+
+    fn case(outcome: Outcome) -> CaseReport {
+        CaseReport {
+            name: "s/c@h".into(),
+            scenario: "s".into(),
+            host: "h".into(),
+            started: std::time::SystemTime::UNIX_EPOCH,
+            duration: std::time::Duration::ZERO,
+            outcome,
+            steps: vec![],
+            properties: vec![],
+            consoles: vec![],
+            artifacts: vec![],
+            kept: vec![],
+        }
+    }
+
+    #[test]
+    fn known_failures_alone_exit_0() {
+        assert_eq!(verdict(&[case(Outcome::Passed), case(Outcome::KnownFailure)], false), exit::PASSED);
+        assert_eq!(verdict(&[case(Outcome::KnownFailure), case(Outcome::Failed)], false), exit::CASE_FAILED);
+        assert_eq!(verdict(&[case(Outcome::KnownFailure)], true), exit::CASE_FAILED);
     }
 }

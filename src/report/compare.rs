@@ -202,6 +202,7 @@ fn label(o: Outcome) -> &'static str {
         Outcome::Failed => "failed",
         Outcome::Error => "error",
         Outcome::Skipped => "skipped",
+        Outcome::KnownFailure => "known failure",
     }
 }
 

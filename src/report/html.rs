@@ -37,9 +37,9 @@ h1{font-size:1.5em;margin:.8em 0 .2em}h2{border-bottom:1px solid #ccc;margin-top
 nav a{margin-right:1em}
 .counts span{margin-right:1em}
 .badge{display:inline-block;min-width:3.5em;text-align:center;border-radius:3px;color:#fff;font-size:.8em;padding:0 .4em;margin-right:.4em}
-.outcome-passed{background:#2e7d32}.outcome-failed{background:#c62828}.outcome-error{background:#ef6c00}.outcome-skipped{background:#9e9e9e}
+.outcome-passed{background:#2e7d32}.outcome-failed{background:#c62828}.outcome-error{background:#ef6c00}.outcome-skipped{background:#9e9e9e}.outcome-known-failure{background:#6a1b9a}
 .case{border:1px solid #ddd;border-left-width:6px;border-radius:4px;padding:.2em .8em .6em;margin:.8em 0}
-.case.failed{border-left-color:#c62828}.case.error{border-left-color:#ef6c00}.case.passed{border-left-color:#2e7d32}.case.skipped{border-left-color:#9e9e9e}
+.case.failed{border-left-color:#c62828}.case.error{border-left-color:#ef6c00}.case.passed{border-left-color:#2e7d32}.case.skipped{border-left-color:#9e9e9e}.case.known-failure{border-left-color:#6a1b9a}
 .meta{color:#555;font-size:.9em}
 .message{font-weight:600}
 pre{background:#f6f6f6;border:1px solid #e0e0e0;padding:.5em;overflow:auto;max-height:30em;white-space:pre-wrap;word-break:break-all;font-size:12px}
@@ -103,7 +103,7 @@ pub fn render(run_id: &str, cases: &[CaseReport], links: &Links) -> String {
 fn counts(h: &mut String, cases: &[CaseReport]) {
     let count = |o| cases.iter().filter(|c| c.outcome == o).count();
     let _ = write!(h, "<p class=\"counts\"><span>{} case(s)</span>", cases.len());
-    for o in [Outcome::Passed, Outcome::Failed, Outcome::Error, Outcome::Skipped] {
+    for o in shown(cases) {
         let _ = write!(h, "<span>{} {}</span>", badge(o), count(o));
     }
     if let Some(first) = cases.iter().map(|c| c.started).min() {
@@ -123,7 +123,7 @@ fn case_detail(h: &mut String, index: usize, case: &CaseReport, links: &Links) {
         esc(&timestamp(case.started)),
         seconds(case.duration)
     );
-    for step in case.steps.iter().filter(|s| is_bad(s.outcome)) {
+    for step in case.steps.iter().filter(|s| is_bad(s.outcome) || s.outcome == Outcome::KnownFailure) {
         let _ = writeln!(
             h,
             "<div class=\"failure\"><p>{}<b>{}</b>: <span class=\"message\">{}</span></p>",
@@ -203,7 +203,7 @@ fn case_table(h: &mut String, cases: &[CaseReport]) {
 /// each step laid end to end in the order it ran.
 fn timeline(h: &mut String, cases: &[CaseReport]) {
     h.push_str("<section id=\"timeline\">\n<h2>Timeline</h2>\n<p class=\"legend\">");
-    for o in [Outcome::Passed, Outcome::Failed, Outcome::Error, Outcome::Skipped] {
+    for o in shown(cases) {
         let _ = write!(h, "<span><i class=\"{}\"></i>{}</span>", class_outcome(o), label(o));
     }
     h.push_str("<span>grey: time outside the steps (setup, other checks)</span></p>\n");
@@ -303,6 +303,15 @@ fn or_dash(s: &str) -> &str {
     if s.is_empty() { "-" } else { s }
 }
 
+/// The outcomes counted and in the legend: known failures only when there are some.
+fn shown(cases: &[CaseReport]) -> Vec<Outcome> {
+    let mut out = vec![Outcome::Passed, Outcome::Failed, Outcome::Error, Outcome::Skipped];
+    if cases.iter().flat_map(|c| &c.steps).any(|s| s.outcome == Outcome::KnownFailure) {
+        out.push(Outcome::KnownFailure);
+    }
+    out
+}
+
 fn is_bad(o: Outcome) -> bool {
     matches!(o, Outcome::Failed | Outcome::Error)
 }
@@ -313,6 +322,7 @@ fn label(o: Outcome) -> &'static str {
         Outcome::Failed => "failed",
         Outcome::Error => "error",
         Outcome::Skipped => "skipped",
+        Outcome::KnownFailure => "known-failure",
     }
 }
 
@@ -326,6 +336,7 @@ fn class_outcome(o: Outcome) -> &'static str {
         Outcome::Failed => "outcome-failed",
         Outcome::Error => "outcome-error",
         Outcome::Skipped => "outcome-skipped",
+        Outcome::KnownFailure => "outcome-known-failure",
     }
 }
 
@@ -335,6 +346,7 @@ fn badge(o: Outcome) -> String {
         Outcome::Failed => "FAIL",
         Outcome::Error => "ERROR",
         Outcome::Skipped => "SKIP",
+        Outcome::KnownFailure => "KNOWN",
     };
     format!("<span class=\"badge {}\">{text}</span>", class_outcome(o))
 }

@@ -133,6 +133,7 @@ struct KeptIn {
 enum OutcomeIn {
     Passed,
     Skipped,
+    KnownFailure,
     Failed,
     Error,
 }
@@ -146,6 +147,7 @@ impl From<OutcomeIn> for Outcome {
         match o {
             OutcomeIn::Passed => Outcome::Passed,
             OutcomeIn::Skipped => Outcome::Skipped,
+            OutcomeIn::KnownFailure => Outcome::KnownFailure,
             OutcomeIn::Failed => Outcome::Failed,
             OutcomeIn::Error => Outcome::Error,
         }

@@ -52,7 +52,8 @@ fn suite(case: &CaseReport) -> TestSuite {
             Outcome::Passed => TestCaseStatus::success(),
             Outcome::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
             Outcome::Error => TestCaseStatus::non_success(NonSuccessKind::Error),
-            Outcome::Skipped => TestCaseStatus::skipped(),
+            // The message says which known issue, then the real message.
+            Outcome::Skipped | Outcome::KnownFailure => TestCaseStatus::skipped(),
         };
         if let Some(m) = &step.message {
             status.set_message(m.as_str());

@@ -133,6 +133,11 @@ impl Terminal {
             count(Outcome::Error),
             count(Outcome::Skipped)
         );
+        let known = count(Outcome::KnownFailure);
+        if known > 0 {
+            // Counted apart: not failed, not passed, and not hidden.
+            out.insert_str(out.len() - 1, &format!(", {known} known failure{}", if known == 1 { "" } else { "s" }));
+        }
         let mut slow: Vec<&CaseReport> = cases.iter().collect();
         slow.sort_by_key(|c| std::cmp::Reverse(c.duration));
         if !slow.is_empty() {
@@ -142,8 +147,9 @@ impl Terminal {
                 out.push_str(&format!("  {:>7.1}s  {}{boot}\n", c.duration.as_secs_f64(), c.name));
             }
         }
-        for c in cases.iter().filter(|c| matches!(c.outcome, Outcome::Failed | Outcome::Error)) {
-            for s in c.steps.iter().filter(|s| matches!(s.outcome, Outcome::Failed | Outcome::Error)) {
+        let listed = |o| matches!(o, Outcome::Failed | Outcome::Error | Outcome::KnownFailure);
+        for c in cases.iter().filter(|c| listed(c.outcome)) {
+            for s in c.steps.iter().filter(|s| listed(s.outcome)) {
                 out.push_str(&format!(
                     "{} {} {}: {}\n",
                     self.label(s.outcome),
@@ -158,7 +164,7 @@ impl Terminal {
 }
 
 impl Terminal {
-    /// `PASS`, `FAIL`, `ERROR`, `SKIP`, padded to 7 columns, coloured when enabled
+    /// `PASS`, `FAIL`, `ERROR`, `SKIP`, `KNOWN`, padded to 7 columns, coloured when enabled
     /// (padding outside the escape codes, so columns line up either way).
     fn label(&self, o: Outcome) -> String {
         let (text, code) = match o {
@@ -166,6 +172,7 @@ impl Terminal {
             Outcome::Failed => ("FAIL", "31"),
             Outcome::Error => ("ERROR", "1;31"),
             Outcome::Skipped => ("SKIP", "33"),
+            Outcome::KnownFailure => ("KNOWN", "35"),
         };
         let pad = " ".repeat(7 - text.len());
         if self.color { format!("\x1b[{code}m{text}\x1b[0m{pad}") } else { format!("{text}{pad}") }
@@ -184,5 +191,22 @@ mod tests {
         assert_eq!(coloured.label(Outcome::Failed), "\x1b[31mFAIL\x1b[0m   ");
         assert_eq!(coloured.label(Outcome::Error), "\x1b[1;31mERROR\x1b[0m  ");
         assert!(!plain.summary(&[]).contains('\x1b'));
+        assert_eq!(plain.label(Outcome::KnownFailure), "KNOWN  ");
+    }
+
+    #[test]
+    fn known_failures_are_counted_apart_and_listed() {
+        let plain = Terminal { bar: None, verbose: false, color: false };
+        let mut known = crate::report::sample::case("s/pv@xen1", "xen1", Outcome::KnownFailure, &[]);
+        known.steps[1].message = Some("known failure: Xen 4.17 (https://bugs.example/1): logdirty: 95".into());
+        let ok = crate::report::sample::case("s/kvm@lab1", "lab1", Outcome::Passed, &[]);
+        let out = plain.summary(&[ok.clone(), known]);
+        assert!(out.starts_with("\n2 case(s): 1 passed, 0 failed, 0 errors, 0 skipped, 1 known failure\n"), "{out}");
+        assert!(
+            out.contains(
+                "KNOWN   s/pv@xen1 boot.ssh: known failure: Xen 4.17 (https://bugs.example/1): logdirty: 95\n"
+            )
+        );
+        assert!(plain.summary(&[ok]).starts_with("\n1 case(s): 1 passed, 0 failed, 0 errors, 0 skipped\n"));
     }
 }

@@ -15,7 +15,7 @@ use super::provision::GuestSlot;
 use super::recorder::{Recorder, record_testcases};
 use super::teardown;
 use crate::checks::{self, GuestUnderTest, StepFailure};
-use crate::events::{CaseReport, Outcome, RunEvent};
+use crate::events::{CaseReport, Outcome, RunEvent, known};
 use crate::plan::Case;
 
 pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: UnboundedSender<RunEvent>) -> CaseReport {
@@ -69,7 +69,7 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
         kept,
     };
     report.outcome = CaseReport::outcome_of(&report.steps);
-    report
+    known::classify(report, &case.known_issues)
 }
 
 /// The case's host when it is ready; otherwise the `host` step says why not.

@@ -66,7 +66,11 @@ pub(crate) fn plan(
         migrate_targets_defined(&mut cx, s, &host_names);
         if s.valid && unique && hosts_known && s.has_guests {
             let scope = rules::Scope { s, hosts: &plan.hosts, fi: *fi, sources };
+            let first = plan.cases.len();
             expand(&mut cx, &scope, &mut case_names, &mut plan.cases);
+            if cx.diags.is_empty() {
+                super::known::attach(&mut cx, &s.known_issues, &mut plan.cases[first..]);
+            }
         }
         diags.append(&mut cx.diags);
     }

@@ -10,12 +10,24 @@ use super::ctx::{Cx, Fields};
 use super::guest::{GuestTemplate, guest};
 use super::host::host;
 use super::image::image;
+use super::known::{KnownAt, known_issues};
 use super::matrix::{AxisValues, Matrix, cluster, matrix};
 use super::timeouts::timeouts;
 use super::yaml::{Node, Value};
 
-pub(crate) const KEYS: &[&str] =
-    &["version", "name", "description", "hosts", "images", "guests", "checks", "timeouts", "matrix", "cluster"];
+pub(crate) const KEYS: &[&str] = &[
+    "version",
+    "name",
+    "description",
+    "hosts",
+    "images",
+    "guests",
+    "checks",
+    "timeouts",
+    "matrix",
+    "cluster",
+    "known_issues",
+];
 
 /// A file read as far as it can be on its own. Invalid parts are left out
 /// (and reported); `valid` says whether anything was.
@@ -39,6 +51,8 @@ pub(crate) struct Scenario<'n> {
     pub timeouts: Timeouts,
     pub matrix: Option<Matrix<'n>>,
     pub cluster: Option<(AxisValues<'n, String>, &'n Node)>,
+    /// `known_issues:`, given to the cases they select once these exist.
+    pub known_issues: Vec<KnownAt<'n>>,
     pub valid: bool,
 }
 
@@ -68,6 +82,8 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
     let cluster =
         f.get("cluster").and_then(|n| cluster(cx, n, &guest_names)).map(|c| (c, f.key_node("cluster").unwrap_or(root)));
     cluster_or_guest_axis(cx, &f);
+    let today = chrono::Utc::now().date_naive();
+    let known_issues = f.get("known_issues").map(|n| known_issues(cx, n, today)).unwrap_or_default();
 
     Some(Scenario {
         root,
@@ -83,6 +99,7 @@ pub(crate) fn scenario<'n>(cx: &mut Cx<'_>, root: &'n Node) -> Option<Scenario<'
         timeouts: timeouts.unwrap_or_default(),
         matrix,
         cluster,
+        known_issues,
         valid: cx.diags.len() == before,
     })
 }

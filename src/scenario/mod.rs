@@ -19,6 +19,7 @@ mod file;
 mod guest;
 mod host;
 mod image;
+mod known;
 mod matrix;
 pub mod schema;
 mod suggest;

@@ -32,7 +32,8 @@ pub fn scenario() -> Value {
             "checks": { "type": "array", "items": check() },
             "timeouts": timeouts(),
             "matrix": matrix(),
-            "cluster": strings()
+            "cluster": strings(),
+            "known_issues": { "type": "array", "items": known_issue() }
         }),
         &["version", "name"],
     );
@@ -43,6 +44,21 @@ pub fn scenario() -> Value {
 
 fn kinds() -> Vec<&'static str> {
     GuestKind::ALL.iter().map(|k| k.as_str()).collect()
+}
+
+/// An entry of `known_issues:`.
+fn known_issue() -> Value {
+    object(
+        json!({
+            "case": { "type": "string", "description": "pattern over case names (* and ?), default *" },
+            "step": { "type": "string", "description": "pattern over step names (* and ?)" },
+            "message": { "type": "string", "description": "text the failure message must contain" },
+            "reason": { "type": "string" },
+            "link": { "type": "string" },
+            "expires": { "type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$" }
+        }),
+        &["step", "message", "reason"],
+    )
 }
 
 /// Names used in case and domain names.
@@ -365,6 +381,7 @@ mod tests {
         assert_eq!(keys(&p["guests"]["additionalProperties"]), sorted(super::super::guest::KEYS));
         assert_eq!(keys(&p["timeouts"]), sorted(super::super::timeouts::KEYS));
         assert_eq!(keys(&p["matrix"]), sorted(super::super::matrix::AXES));
+        assert_eq!(keys(&p["known_issues"]["items"]), sorted(super::super::known::KEYS));
         let checks = &p["checks"]["items"]["oneOf"];
         assert_eq!(checks[0]["enum"].as_array().unwrap().len() + 1, super::super::check::CHECKS.len());
         assert_eq!(keys(&checks[2]["properties"]["command"]), sorted(super::super::check::COMMAND_KEYS));

@@ -98,6 +98,7 @@ pub(super) fn case(
         checks: scope.s.checks.clone(),
         timeouts: scope.s.timeouts,
         matrix: c.axes(),
+        known_issues: Vec::new(),
     }))
 }
 

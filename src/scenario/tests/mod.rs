@@ -13,6 +13,7 @@ mod errors;
 mod guests;
 mod hosts;
 mod images;
+mod known;
 mod matrix;
 
 /// Four valid lines most bad inputs start with: a host `lab1`, an image `tiny`.
