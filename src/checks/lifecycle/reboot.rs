@@ -98,15 +98,20 @@ async fn new_boot(
     let probe = SshTarget { host_key_sha256: None, ..target.clone() };
     let deadline = Instant::now() + timeout;
     loop {
-        match guest.domain.state().await {
-            Ok(RunState::Gone | RunState::ShutOff | RunState::Crashed) => {
+        // A Xen domain that restarts is destroyed and built anew by libxl: it
+        // is shut off (or unknown) for a while, which under emulation lasts
+        // minutes. Only a crash ends the wait early; a domain still ended at
+        // the deadline did not restart.
+        let state = guest.domain.state().await;
+        match &state {
+            Ok(RunState::Crashed) => {
                 guest.console.drained(Duration::from_secs(1)).await;
                 return Err(
-                    StepFailure::failed("the domain ended instead of rebooting").with_detail(guest.console_excerpt())
+                    StepFailure::failed("the domain crashed instead of rebooting").with_detail(guest.console_excerpt())
                 );
             }
             Err(e) => {
-                return Err(StepFailure::error(format!("cannot read the domain state: {}", crate::error_chain(&e))));
+                return Err(StepFailure::error(format!("cannot read the domain state: {}", crate::error_chain(e))));
             }
             Ok(_) => {}
         }
@@ -117,11 +122,14 @@ async fn new_boot(
             }
         }
         if Instant::now() >= deadline {
-            return Err(StepFailure::failed(format!(
-                "the guest did not come back with a new boot within {} (boot id still {old} or no answer)",
-                humantime::format_duration(timeout)
-            ))
-            .with_detail(guest.console_excerpt()));
+            let why = match state {
+                Ok(s @ (RunState::Gone | RunState::ShutOff)) => {
+                    format!("the domain ended instead of rebooting ({s:?})")
+                }
+                _ => format!("the guest did not come back with a new boot (boot id still {old} or no answer)"),
+            };
+            return Err(StepFailure::failed(format!("{why} within {}", humantime::format_duration(timeout)))
+                .with_detail(guest.console_excerpt()));
         }
         tokio::time::sleep(ASK_EVERY).await;
     }
