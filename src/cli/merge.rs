@@ -50,7 +50,7 @@ pub fn run(args: MergeArgs) -> u8 {
     };
     let outputs = report::Outputs { junit: args.junit.clone(), json: Some(args.out.clone()), html: args.html.clone() };
     let data = report::RunData { run_id: &doc.run_id, cases: &doc.cases };
-    let code = if super::write_reports(&outputs, &data) { exit::PASSED } else { exit::INFRASTRUCTURE };
+    let code = if super::run::write_files(&outputs, &data) { exit::PASSED } else { exit::INFRASTRUCTURE };
     if code == exit::PASSED {
         eprintln!("merged {} case(s) from {} file(s) into {}", doc.cases.len(), inputs.len(), args.out.display());
     }

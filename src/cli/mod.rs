@@ -164,20 +164,6 @@ pub fn main() -> u8 {
     }
 }
 
-/// Writes the requested report files (`report::write_all`) and prints every
-/// file that could not be written; false if any could not.
-fn write_reports(outputs: &crate::report::Outputs, data: &crate::report::RunData) -> bool {
-    match crate::report::write_all(outputs, data) {
-        Ok(_) => true,
-        Err(errors) => {
-            for e in &errors {
-                eprintln!("error: {}", crate::error_chain(e));
-            }
-            false
-        }
-    }
-}
-
 fn man(out_dir: Option<PathBuf>) -> u8 {
     let cmd = <Cli as clap::CommandFactory>::command();
     let written = match &out_dir {

@@ -137,10 +137,20 @@ pub fn run(args: RunArgs) -> u8 {
 /// raises `code` to 3.
 fn write_reports(args: &RunArgs, run_id: &str, cases: &[CaseReport], code: u8) -> u8 {
     let outputs = report::Outputs { junit: args.junit.clone(), json: args.json.clone(), html: args.html.clone() };
-    if super::write_reports(&outputs, &report::RunData { run_id, cases }) {
-        code
-    } else {
-        code.max(exit::INFRASTRUCTURE)
+    if write_files(&outputs, &report::RunData { run_id, cases }) { code } else { code.max(exit::INFRASTRUCTURE) }
+}
+
+/// Writes the requested report files (`report::write_all`, for `run` and
+/// `merge`) and prints every file that could not be written; false if any could not.
+pub(super) fn write_files(outputs: &report::Outputs, data: &report::RunData) -> bool {
+    match report::write_all(outputs, data) {
+        Ok(_) => true,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {}", crate::error_chain(e));
+            }
+            false
+        }
     }
 }
 
