@@ -365,3 +365,20 @@ fn the_checker_sees_use_trees_super_and_child_paths() {
     assert_eq!(g["c.rs"], BTreeSet::from(["a.rs".to_string(), "a/b.rs".to_string()]));
     assert!(g["a/b.rs"].iter().all(|d| d != "c.rs"), "{:?}", g["a/b.rs"]);
 }
+
+/// Data flows one way: events are plain data that depend on nothing of the
+/// crate, and reports are built from events and results only, never from the
+/// machinery that produced them.
+#[test]
+fn events_and_reports_do_not_depend_on_the_machinery() {
+    let g = graph(&modules());
+    assert!(g["events.rs"].is_empty(), "events.rs depends on {:?}", g["events.rs"]);
+    let upstream = ["backend/", "runner/", "guest/", "checks/", "hypervisor/", "lab/", "hostaccess.rs"];
+    let mut wrong = Vec::new();
+    for (file, deps) in g.iter().filter(|(f, _)| f.starts_with("report/")) {
+        for d in deps.iter().filter(|d| upstream.iter().any(|u| d.starts_with(u))) {
+            wrong.push(format!("{file} -> {d}"));
+        }
+    }
+    assert!(wrong.is_empty(), "reports depend on the machinery: {wrong:?}");
+}
