@@ -1,12 +1,11 @@
 //! What happens during a run, as events. The runner emits them; reporters
 //! consume them. Nothing that runs guests prints.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
-
-use crate::backend::HostFacts;
 
 pub mod known;
 
@@ -144,6 +143,40 @@ pub enum RunEvent {
         #[serde(with = "millis")]
         duration: Duration,
     },
+}
+
+/// Facts about a host that explain a run's results: recorded on every case.
+/// Plain data: the backend reads them (`backend::facts::read`), hostaccess adds to them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct HostFacts {
+    pub uri: String,
+    pub hostname: String,
+    /// libvirt's driver name, e.g. `QEMU` or `Xen`.
+    pub hypervisor: String,
+    pub hypervisor_version: String,
+    /// The libvirt daemon's version (for remote URIs, the remote daemon's).
+    pub libvirt_version: String,
+    pub cpu_model: String,
+    /// Domain types the host offers for x86_64 guests (`kvm`, `qemu`, `xen`).
+    pub domain_types: Vec<String>,
+    /// Anything else a backend learned (package builds, Xen changeset, ...).
+    pub extra: BTreeMap<String, String>,
+}
+
+impl HostFacts {
+    /// The facts as `name → value` pairs for report properties.
+    pub fn properties(&self) -> Vec<(String, String)> {
+        let mut p = vec![
+            ("host".to_string(), self.hostname.clone()),
+            ("host_uri".to_string(), self.uri.clone()),
+            ("hypervisor".to_string(), self.hypervisor.clone()),
+            ("hypervisor_version".to_string(), self.hypervisor_version.clone()),
+            ("libvirt_version".to_string(), self.libvirt_version.clone()),
+            ("host_cpu_model".to_string(), self.cpu_model.clone()),
+        ];
+        p.extend(self.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+        p
+    }
 }
 
 mod millis {

@@ -1,56 +1,27 @@
-//! Facts about a host that explain a run's results: recorded on every case.
+//! Reading a host's facts through libvirt. The facts themselves are plain data
+//! (`crate::events::HostFacts`), so events and reports do not depend on the backend.
 
 use std::collections::BTreeMap;
 
 use virt::connect::Connect;
 
 use super::error::BackendError;
+use crate::events::HostFacts;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct HostFacts {
-    pub uri: String,
-    pub hostname: String,
-    /// libvirt's driver name, e.g. `QEMU` or `Xen`.
-    pub hypervisor: String,
-    pub hypervisor_version: String,
-    /// The libvirt daemon's version (for remote URIs, the remote daemon's).
-    pub libvirt_version: String,
-    pub cpu_model: String,
-    /// Domain types the host offers for x86_64 guests (`kvm`, `qemu`, `xen`).
-    pub domain_types: Vec<String>,
-    /// Anything else a backend learned (package builds, Xen changeset, ...).
-    pub extra: BTreeMap<String, String>,
-}
-
-impl HostFacts {
-    pub(super) fn read(c: &Connect, uri: &str) -> Result<HostFacts, BackendError> {
-        let err = |op| BackendError::libvirt(op, uri);
-        let caps = c.capabilities().map_err(err("reading capabilities"))?;
-        Ok(HostFacts {
-            uri: uri.to_string(),
-            hostname: c.hostname().map_err(err("reading the host name"))?,
-            hypervisor: c.driver_type().map_err(err("reading the driver type"))?,
-            hypervisor_version: version_string(c.hyp_version().map_err(err("reading the hypervisor version"))?),
-            libvirt_version: version_string(c.lib_version().map_err(err("reading the libvirt version"))?),
-            cpu_model: host_cpu_model(&caps).unwrap_or_default(),
-            domain_types: domain_types(&caps),
-            extra: BTreeMap::new(),
-        })
-    }
-
-    /// The facts as `name → value` pairs for report properties.
-    pub fn properties(&self) -> Vec<(String, String)> {
-        let mut p = vec![
-            ("host".to_string(), self.hostname.clone()),
-            ("host_uri".to_string(), self.uri.clone()),
-            ("hypervisor".to_string(), self.hypervisor.clone()),
-            ("hypervisor_version".to_string(), self.hypervisor_version.clone()),
-            ("libvirt_version".to_string(), self.libvirt_version.clone()),
-            ("host_cpu_model".to_string(), self.cpu_model.clone()),
-        ];
-        p.extend(self.extra.iter().map(|(k, v)| (k.clone(), v.clone())));
-        p
-    }
+/// Reads the facts libvirt knows about the host behind `c` (at `uri`).
+pub(super) fn read(c: &Connect, uri: &str) -> Result<HostFacts, BackendError> {
+    let err = |op| BackendError::libvirt(op, uri);
+    let caps = c.capabilities().map_err(err("reading capabilities"))?;
+    Ok(HostFacts {
+        uri: uri.to_string(),
+        hostname: c.hostname().map_err(err("reading the host name"))?,
+        hypervisor: c.driver_type().map_err(err("reading the driver type"))?,
+        hypervisor_version: version_string(c.hyp_version().map_err(err("reading the hypervisor version"))?),
+        libvirt_version: version_string(c.lib_version().map_err(err("reading the libvirt version"))?),
+        cpu_model: host_cpu_model(&caps).unwrap_or_default(),
+        domain_types: domain_types(&caps),
+        extra: BTreeMap::new(),
+    })
 }
 
 /// libvirt encodes versions as major * 1,000,000 + minor * 1,000 + release.

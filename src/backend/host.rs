@@ -8,7 +8,8 @@ use virt::connect::Connect;
 use virt::sys;
 
 use super::error::BackendError;
-use super::facts::HostFacts;
+use super::facts;
+use crate::events::HostFacts;
 use crate::hypervisor::{Uri, UriError};
 
 /// A connection to one libvirt host. Cheap to clone; every call runs on the blocking pool.
@@ -55,7 +56,7 @@ impl Host {
 
     pub async fn facts(&self) -> Result<HostFacts, BackendError> {
         let target = self.uri.clone();
-        self.call(move |c| HostFacts::read(c, &target)).await
+        self.call(move |c| facts::read(c, &target)).await
     }
 
     /// Names of every domain (running or defined) on the host.

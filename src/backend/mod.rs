@@ -18,7 +18,8 @@ pub mod xml_parts;
 
 pub use domain::{GuestDomain, RunState};
 pub use error::BackendError;
-pub use facts::HostFacts;
+// The facts are plain data in `events`; re-exported for callers that name them here.
+pub use crate::events::HostFacts;
 pub use host::Host;
 
 #[cfg(test)]

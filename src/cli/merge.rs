@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::exit;
 use crate::report::merge::{self, Input};
-use crate::report::{html, json, junit};
+use crate::report::{self, json};
 
 #[derive(Args)]
 pub struct MergeArgs {
@@ -48,23 +48,9 @@ pub fn run(args: MergeArgs) -> u8 {
             return exit::BAD_INPUT;
         }
     };
-    let mut code = exit::PASSED;
-    if let Err(e) = json::write(&args.out, &doc.run_id, &doc.cases) {
-        eprintln!("error: cannot write {}: {e}", args.out.display());
-        code = exit::INFRASTRUCTURE;
-    }
-    if let Some(path) = &args.junit
-        && let Err(e) = junit::write(path, &format!("virtsmoke run {}", doc.run_id), &doc.cases)
-    {
-        eprintln!("error: {}", crate::error_chain(&e));
-        code = exit::INFRASTRUCTURE;
-    }
-    if let Some(path) = &args.html
-        && let Err(e) = html::write(path, &doc.run_id, &doc.cases)
-    {
-        eprintln!("error: cannot write {}: {e}", path.display());
-        code = exit::INFRASTRUCTURE;
-    }
+    let outputs = report::Outputs { junit: args.junit.clone(), json: Some(args.out.clone()), html: args.html.clone() };
+    let data = report::RunData { run_id: &doc.run_id, cases: &doc.cases };
+    let code = if super::run::write_files(&outputs, &data) { exit::PASSED } else { exit::INFRASTRUCTURE };
     if code == exit::PASSED {
         eprintln!("merged {} case(s) from {} file(s) into {}", doc.cases.len(), inputs.len(), args.out.display());
     }

@@ -7,7 +7,7 @@ use clap::Args;
 use crate::events::{CaseReport, Outcome, RunEvent};
 use crate::exit;
 use crate::report::terminal::{ColorChoice, Terminal};
-use crate::report::{html, json, junit, shard::Shard};
+use crate::report::{self, shard::Shard};
 use crate::runner::{self, RunOptions};
 
 #[derive(Args)]
@@ -135,27 +135,23 @@ pub fn run(args: RunArgs) -> u8 {
 
 /// Writes the requested JUnit, JSON and HTML files; a file that cannot be written
 /// raises `code` to 3.
-fn write_reports(args: &RunArgs, run_id: &str, cases: &[CaseReport], mut code: u8) -> u8 {
-    let name = format!("virtsmoke run {run_id}");
-    if let Some(path) = &args.junit
-        && let Err(e) = junit::write(path, &name, cases)
-    {
-        eprintln!("error: {}", crate::error_chain(&e));
-        code = code.max(exit::INFRASTRUCTURE);
+fn write_reports(args: &RunArgs, run_id: &str, cases: &[CaseReport], code: u8) -> u8 {
+    let outputs = report::Outputs { junit: args.junit.clone(), json: args.json.clone(), html: args.html.clone() };
+    if write_files(&outputs, &report::RunData { run_id, cases }) { code } else { code.max(exit::INFRASTRUCTURE) }
+}
+
+/// Writes the requested report files (`report::write_all`, for `run` and
+/// `merge`) and prints every file that could not be written; false if any could not.
+pub(super) fn write_files(outputs: &report::Outputs, data: &report::RunData) -> bool {
+    match report::write_all(outputs, data) {
+        Ok(_) => true,
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("error: {}", crate::error_chain(e));
+            }
+            false
+        }
     }
-    if let Some(path) = &args.json
-        && let Err(e) = json::write(path, run_id, cases)
-    {
-        eprintln!("error: cannot write {}: {e}", path.display());
-        code = code.max(exit::INFRASTRUCTURE);
-    }
-    if let Some(path) = &args.html
-        && let Err(e) = html::write(path, run_id, cases)
-    {
-        eprintln!("error: cannot write {}: {e}", path.display());
-        code = code.max(exit::INFRASTRUCTURE);
-    }
-    code
 }
 
 /// 1 if anything failed; 3 if nothing failed but infrastructure errors stopped cases; else 0

@@ -9,6 +9,9 @@ pub mod compare;
 pub mod facts;
 pub mod html;
 pub mod merge;
+pub mod output;
 #[cfg(test)]
 mod sample;
 pub mod shard;
+
+pub use output::{Outputs, ReportError, RunData, write_all};

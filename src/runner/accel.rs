@@ -8,8 +8,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::backend::domain_xml::{self, DomainType, DomainXmlInput, Ownership};
-use crate::backend::{BackendError, Host, HostFacts};
+use crate::backend::{BackendError, Host};
 use crate::checks::wait::{self, Probe};
+use crate::events::HostFacts;
 use crate::plan::{AccelPreference, GuestKind, Hypervisor};
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(20);

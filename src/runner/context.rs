@@ -5,8 +5,9 @@ use std::path::PathBuf;
 
 use tokio_util::sync::CancellationToken;
 
+use crate::backend::Host;
 use crate::backend::domain_xml::DomainType;
-use crate::backend::{Host, HostFacts};
+use crate::events::HostFacts;
 use crate::guest::keys::RunKey;
 use crate::image::BuiltImage;
 use crate::plan::HostSpec;

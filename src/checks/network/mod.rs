@@ -13,19 +13,19 @@
 mod host;
 mod parse;
 mod script;
+mod subject;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{CheckEnv, GuestUnderTest, StepFailure, SubResult};
-use crate::events::Outcome;
-use crate::guest::ssh::{self, ExecOutput, SshTarget};
+use super::{CheckEnv, StepFailure, SubResult};
+use crate::guest::ssh::{self, ExecOutput};
 use crate::plan::{GuestNetwork, GuestSpec, NetworkCheck, NetworkSubCheck};
 
-use host::HostSide;
-use parse::GuestFacts;
+use subject::{Cx, Figures, Ready, Subject, blocking, skipped};
+pub use subject::{property, testcase};
 
 /// Runs one measurement, `$f(ARGS.., &mut Figures)`, as a testcase pushed to `$out`.
 macro_rules! measure {
@@ -124,16 +124,6 @@ pub async fn run(env: &CheckEnv<'_>, spec: &NetworkCheck, specs: &[GuestSpec]) -
     out
 }
 
-/// `network.KIND: PATH`, the testcase name.
-pub fn testcase(kind: &str, path: &str) -> String {
-    format!("network.{kind}: {path}")
-}
-
-/// `network.KIND.PATH.FIGURE`, a property name (`host -> a` becomes `host->a`).
-pub fn property(kind: &str, path: &str, figure: &str) -> String {
-    format!("network.{kind}.{}.{figure}", path.replace(" -> ", "->"))
-}
-
 /// Every (from, to) pair of distinct items, in order.
 fn ordered_pairs<T>(items: &[T]) -> Vec<(&T, &T)> {
     let mut out = Vec::new();
@@ -145,166 +135,6 @@ fn ordered_pairs<T>(items: &[T]) -> Vec<(&T, &T)> {
         }
     }
     out
-}
-
-/// The figures of one testcase.
-struct Figures {
-    kind: &'static str,
-    path: String,
-    props: Vec<(String, String)>,
-}
-
-impl Figures {
-    fn new(kind: &'static str, path: impl Into<String>) -> Figures {
-        Figures { kind, path: path.into(), props: Vec::new() }
-    }
-
-    /// The testcase: its name, duration, result and these figures.
-    fn finish(self, started: Instant, result: Result<(), StepFailure>) -> SubResult {
-        SubResult { name: testcase(self.kind, &self.path), duration: started.elapsed(), result, properties: self.props }
-    }
-
-    fn add(&mut self, figure: &str, value: impl ToString) {
-        self.props.push((property(self.kind, &self.path, figure), value.to_string()));
-    }
-
-    fn ping(&mut self, stats: &parse::PingStats) {
-        self.add("sent", stats.sent);
-        self.add("received", stats.received);
-        self.add("loss_pct", format!("{:.1}", stats.loss_pct()));
-        if let Some(r) = stats.rtt {
-            self.rtt("rtt", r);
-        }
-    }
-
-    fn rtt(&mut self, what: &str, r: parse::Rtt) {
-        self.add(&format!("{what}_min_ms"), parse::ms(r.min_ms));
-        self.add(&format!("{what}_avg_ms"), parse::ms(r.avg_ms));
-        self.add(&format!("{what}_max_ms"), parse::ms(r.max_ms));
-    }
-}
-
-/// A sub-check that cannot run here, and why.
-fn skipped(message: impl Into<String>) -> StepFailure {
-    StepFailure { outcome: Outcome::Skipped, message: message.into(), detail: None }
-}
-
-/// What every measurement of the case shares.
-struct Cx<'a> {
-    env: &'a CheckEnv<'a>,
-    spec: &'a NetworkCheck,
-    /// Where host-side probes run, or why they cannot.
-    side: Result<HostSide, String>,
-    ping_tool: Option<host::PingTool>,
-}
-
-impl<'a> Cx<'a> {
-    fn new(env: &'a CheckEnv<'a>, spec: &'a NetworkCheck) -> Cx<'a> {
-        let jump = env.guests.iter().any(|g| g.ssh.as_ref().is_some_and(|s| s.jump.is_some()));
-        let side = if jump {
-            Err("the guests are reached through a jump host, so this machine is not on their network: \
-                 host-side probes are not supported there"
-                .to_string())
-        } else {
-            Ok(env.host_netns.map_or(HostSide::Local, |ns| HostSide::Netns(ns.to_string())))
-        };
-        Cx { env, spec, side, ping_tool: host::ping_tool() }
-    }
-
-    fn side(&self) -> Result<&HostSide, StepFailure> {
-        self.side.as_ref().map_err(|why| skipped(why.clone()))
-    }
-
-    fn command_timeout(&self) -> Duration {
-        self.env.timeouts.command
-    }
-
-    fn loss_allowed(&self, loss_pct: f64) -> bool {
-        loss_pct <= f64::from(self.spec.max_loss_pct) + 1e-9
-    }
-}
-
-/// A guest as this check sees it.
-struct Subject<'a> {
-    name: String,
-    guest: &'a GuestUnderTest,
-    network: Option<&'a GuestNetwork>,
-    /// Everything guest-side work needs, or why it cannot run.
-    ready: Result<Ready, StepFailure>,
-}
-
-struct Ready {
-    ssh: SshTarget,
-    /// The address the boot check reached the guest at.
-    addr: IpAddr,
-    facts: GuestFacts,
-    /// The host side's own address towards this guest.
-    host_addr: Result<IpAddr, StepFailure>,
-}
-
-impl<'a> Subject<'a> {
-    async fn new(cx: &Cx<'_>, guest: &'a GuestUnderTest, network: Option<&'a GuestNetwork>) -> Subject<'a> {
-        let ready = Self::prepare(cx, guest, network).await;
-        Subject { name: guest.name.clone(), guest, network, ready }
-    }
-
-    async fn prepare(
-        cx: &Cx<'_>,
-        guest: &GuestUnderTest,
-        network: Option<&GuestNetwork>,
-    ) -> Result<Ready, StepFailure> {
-        if network == Some(&GuestNetwork::None) {
-            return Err(skipped(format!("networking is disabled for `{}` (`network: none`)", guest.name)));
-        }
-        let (Some(ssh), Some(addr)) = (guest.ssh.clone(), guest.address) else {
-            return Err(skipped(format!("not run: `{}` did not pass its boot check", guest.name)));
-        };
-        let out = ssh::exec(&ssh, script::PROBE, cx.command_timeout()).await.map_err(|e| {
-            StepFailure::failed(format!(
-                "cannot look at the network of `{}` over SSH: {}",
-                guest.name,
-                crate::error_chain(&e)
-            ))
-        })?;
-        let facts = parse::guest_facts(&out.stdout);
-        let host_addr = match cx.side() {
-            Err(f) => Err(f),
-            Ok(side) => {
-                let side = side.clone();
-                blocking(move || host::address_towards(&side, addr)).await.map_err(|e| {
-                    StepFailure::error(format!("cannot find the host side's own address towards {addr}: {e}"))
-                })
-            }
-        };
-        Ok(Ready { ssh, addr, facts, host_addr })
-    }
-
-    fn ready(&self) -> Result<&Ready, StepFailure> {
-        self.ready.as_ref().map_err(Clone::clone)
-    }
-
-    /// The guest, once it has every one of `tools`.
-    fn with_tools(&self, tools: &[&str]) -> Result<&Ready, StepFailure> {
-        let r = self.ready()?;
-        let missing: Vec<String> = tools.iter().filter(|t| !r.facts.has(t)).map(|t| format!("`{t}`")).collect();
-        if missing.is_empty() {
-            Ok(r)
-        } else {
-            Err(skipped(format!("`{}` has no {} (the image lacks the tool)", self.name, missing.join(", "))))
-        }
-    }
-
-    async fn exec(&self, command: &str, timeout: Duration) -> Result<ExecOutput, StepFailure> {
-        let r = self.ready()?;
-        ssh::exec(&r.ssh, command, timeout)
-            .await
-            .map_err(|e| StepFailure::failed(format!("on `{}`: {}", self.name, crate::error_chain(&e))))
-    }
-}
-
-/// Runs blocking host-side work off the async threads.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> std::io::Result<T> + Send + 'static) -> std::io::Result<T> {
-    tokio::task::spawn_blocking(f).await.map_err(std::io::Error::other)?
 }
 
 /// Judges a ping's output: every echo answered (or no more loss than allowed).
