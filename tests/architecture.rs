@@ -18,17 +18,6 @@ const MAX_LINES: usize = 600;
 /// component. The test fails on any other cycle, and on a listed one that is
 /// gone (remove it here then).
 const KNOWN_CYCLES: &[&[&str]] = &[
-    // checks/mod.rs both holds the types every check shares (StepFailure,
-    // GuestUnderTest, CheckEnv, SubResult, ...) and dispatches to the checks:
-    // moving the types to their own file (checks/env.rs) breaks it.
-    &[
-        "checks/boot.rs",
-        "checks/command.rs",
-        "checks/migrate.rs",
-        "checks/mod.rs",
-        "checks/network/mod.rs",
-        "checks/network/subject.rs",
-    ],
     // lab/probe.rs uses items of lab/mod.rs, which calls probe.
     &["lab/mod.rs", "lab/probe.rs"],
     // scenario/check/migrate.rs uses items of its parent, which calls it.

@@ -6,8 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{GuestFacts, GuestUnderTest, LifecycleEnv, StepFailure, SubResult, ssh_of, sub_result};
+use super::common::{GuestFacts, LifecycleEnv, ssh_of, sub_result};
 use crate::backend::RunState;
+use crate::checks::env::{GuestUnderTest, StepFailure, SubResult};
 use crate::checks::{boot, guest_kind};
 use crate::guest::ssh::{self, SshTarget};
 use crate::plan::RebootVia;
