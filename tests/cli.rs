@@ -169,7 +169,7 @@ fn lab_status_json(dir: &str) -> String {
     let kvm = LabStatus { dir: dir.into(), hosts: vec![host(1), host(2)] };
     let xen = XenHostStatus {
         name: "xen1".into(),
-        uri: format!("xen+ssh://root@127.0.0.1:2221/system?keyfile={dir}/xen/id_ed25519"),
+        uri: format!("xen+ssh://root@127.0.0.1:2221/system?keyfile={dir}/xen/id_ed25519&no_tty=1"),
         ssh: "127.0.0.1:2221".into(),
         key: format!("{dir}/xen/id_ed25519").into(),
         known_hosts: format!("{dir}/xen/known_hosts").into(),

@@ -44,7 +44,7 @@ pub struct KvmHost {
 pub struct XenHost {
     /// `xen1`
     pub name: String,
-    /// `xen+ssh://root@127.0.0.1:2221/system?keyfile=...`
+    /// `xen+ssh://root@127.0.0.1:2221/system?keyfile=...&no_tty=1`
     pub uri: String,
     /// dom0's SSH server, `127.0.0.1:2221`: a scenario host's `jump.address`.
     pub ssh: String,

@@ -74,11 +74,12 @@ impl XenHostLayout {
         self.lab.join("known_hosts")
     }
 
-    /// `xen+ssh://root@127.0.0.1:PORT/system?keyfile=KEY`: libvirt runs `ssh`,
-    /// which checks dom0's key against `~/.ssh/known_hosts` (recorded there at
-    /// `lab up`).
+    /// `xen+ssh://root@127.0.0.1:PORT/system?keyfile=KEY&no_tty=1`: libvirt runs
+    /// `ssh`, which checks dom0's key against `~/.ssh/known_hosts` (recorded
+    /// there at `lab up`); `no_tty=1` makes it `BatchMode=yes`, so a key it
+    /// does not know fails at once instead of asking on a terminal.
     pub fn uri(&self) -> String {
-        format!("xen+ssh://root@127.0.0.1:{}/system?keyfile={}", self.port(), self.key().display())
+        format!("xen+ssh://root@127.0.0.1:{}/system?keyfile={}&no_tty=1", self.port(), self.key().display())
     }
 
     /// The qcow2 overlay dom0 runs on (its backing file is the built image's
@@ -158,7 +159,10 @@ mod tests {
         assert_eq!(h.name(), "xen2");
         assert_eq!(h.port(), 2222);
         assert_eq!(h.ssh_address(), "127.0.0.1:2222");
-        assert_eq!(h.uri(), "xen+ssh://root@127.0.0.1:2222/system?keyfile=/var/tmp/virtsmoke-lab/xen/id_ed25519");
+        assert_eq!(
+            h.uri(),
+            "xen+ssh://root@127.0.0.1:2222/system?keyfile=/var/tmp/virtsmoke-lab/xen/id_ed25519&no_tty=1"
+        );
         assert_eq!(h.overlay(), Path::new("/var/tmp/virtsmoke-lab/xen/xen2/dom0.qcow2"));
         assert_eq!(h.key(), key(Path::new("/var/tmp/virtsmoke-lab")));
         assert_eq!(h.bridge_mac(), "02:78:65:6e:00:02");

@@ -6,7 +6,7 @@
 //! `monitor.sock`; `qemu.pid`). Its dom0 answers SSH on `127.0.0.1:(2220+N)`
 //! (QEMU's user network, forwarded from loopback only; dom0 itself reaches
 //! nothing outside) for the lab's key `DIR/xen/id_ed25519`, so its URI is
-//! `xen+ssh://root@127.0.0.1:PORT/system?keyfile=DIR/xen/id_ed25519`. Its
+//! `xen+ssh://root@127.0.0.1:PORT/system?keyfile=DIR/xen/id_ed25519&no_tty=1`. Its
 //! host keys are recorded when it first answers (`known_hosts.rs`), in
 //! `DIR/xen/known_hosts` (a scenario's jump `known_hosts`) and in
 //! `~/.ssh/known_hosts` (for the `ssh` libvirt runs): every login checks them.
@@ -56,7 +56,7 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct XenHostStatus {
     /// `xen1`
     pub name: String,
-    /// `xen+ssh://root@127.0.0.1:2221/system?keyfile=DIR/xen/id_ed25519`
+    /// `xen+ssh://root@127.0.0.1:2221/system?keyfile=DIR/xen/id_ed25519&no_tty=1`
     pub uri: String,
     /// dom0's SSH server: `127.0.0.1:2221` (the `jump.address` of a scenario host).
     pub ssh: String,
