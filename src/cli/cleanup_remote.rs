@@ -45,12 +45,17 @@ pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<St
         let fate = match keep_reason(&run, Some(busy_runs), crate::rundir::is_alive) {
             Some(kept) => kept,
             None if filter.dry_run => Fate::WouldRemove,
-            None if shell.run(&format!("rm -rf '{}'", remote_run_dir(&run))).await.is_some() => Fate::Removed,
+            None if shell.run(&remove_command(&run)).await.is_some() => Fate::Removed,
             None => Fate::Failed,
         };
         dirs.push((remote_run_dir(&run), fate));
     }
     Swept::Dirs(dirs)
+}
+
+/// Removes the run directory of `run` (a listed name, quoted all the same).
+fn remove_command(run: &str) -> String {
+    format!("rm -rf {}", crate::shell::quote(&remote_run_dir(run)))
 }
 
 /// Prints what the pass did on `host` into the tally.
@@ -130,5 +135,11 @@ mod tests {
         // No directory yet: nothing, and no error.
         let out = run(root.path().join("none").to_str().unwrap());
         assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn the_removal_quotes_the_run_directory() {
+        assert_eq!(remove_command("r1"), "rm -rf '/var/tmp/virtsmoke/runs/r1'");
+        assert_eq!(remove_command("a'b"), r"rm -rf '/var/tmp/virtsmoke/runs/a'\''b'");
     }
 }

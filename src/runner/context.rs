@@ -16,9 +16,8 @@ pub struct ReadyHost {
     pub host: Host,
     pub facts: HostFacts,
     pub domain_type: DomainType,
-    /// Xen hosts: the domains xenstore knew before the run (id → name), when
-    /// the host's shell is reachable.
-    pub xenstore_basis: Option<BTreeMap<u32, String>>,
+    /// The domains the hypervisor's own list (xenstore on Xen) held before the run.
+    pub leak_basis: super::leak::LeakBasis,
 }
 
 pub enum HostState {

@@ -8,7 +8,7 @@ use tokio::task::JoinSet;
 
 use super::accel::{self, AccelChoice};
 use super::context::{HostState, ReadyHost};
-use super::leak::xenstore_domains;
+use super::leak::{LeakBasis, leak_basis};
 use super::options::RunError;
 use crate::backend::{BackendError, Host, HostFacts};
 use crate::events::RunEvent;
@@ -56,7 +56,7 @@ pub struct HostPrep<'a> {
     pub probe_kernel: &'a Path,
 }
 
-type Connected = (Host, HostFacts, AccelChoice, Option<BTreeMap<u32, String>>);
+type Connected = (Host, HostFacts, AccelChoice, LeakBasis);
 
 /// Every host used, concurrently; returns their states and the names of those
 /// that could not be used at all.
@@ -81,14 +81,14 @@ pub async fn hosts(
     while let Some(joined) = set.join_next().await {
         let (spec, r) = joined?;
         match r {
-            Ok((host, facts, choice, xenstore_basis)) => {
+            Ok((host, facts, choice, leak_basis)) => {
                 emit(&RunEvent::HostReady {
                     host: spec.name.clone(),
                     domain_type: choice.domain_type.as_str().to_string(),
                     accel_reason: choice.reason.clone(),
                     facts: facts.clone(),
                 });
-                let ready = ReadyHost { spec, host, facts, domain_type: choice.domain_type, xenstore_basis };
+                let ready = ReadyHost { spec, host, facts, domain_type: choice.domain_type, leak_basis };
                 hosts.insert(ready.spec.name.clone(), HostState::Ready(Box::new(ready)));
             }
             Err(e) => {
@@ -102,12 +102,12 @@ pub async fn hosts(
     Ok((hosts, unusable))
 }
 
-/// One host: connect, read facts, choose the accelerator, note xenstore's domains.
+/// One host: connect, read facts, choose the accelerator, note the hypervisor's own domains.
 async fn connect(spec: &HostSpec, kernel: &Path, run_id: &str, scratch: &Path) -> Result<Connected, BackendError> {
     let host = Host::connect(&spec.name, &spec.uri).await?;
     let mut facts = host.facts().await?;
     crate::hostaccess::enrich(spec, &mut facts).await;
     let choice = accel::choose(&host, &facts, spec.hypervisor, spec.accel, kernel, run_id, scratch).await?;
-    let xenstore_basis = xenstore_domains(spec).await;
-    Ok((host, facts, choice, xenstore_basis))
+    let basis = leak_basis(spec).await;
+    Ok((host, facts, choice, basis))
 }
