@@ -34,16 +34,15 @@ use tokio_util::sync::CancellationToken;
 use crate::events::{Outcome, RunEvent};
 use crate::guest::keys::RunKey;
 use crate::plan::Plan;
-use crate::rundir::{mark_alive, runs_dir};
+use crate::rundir::{make_run_dir, mark_alive};
 use context::RunContext;
 pub use options::{RunError, RunOptions, RunResult};
 
 pub async fn run(plan: Plan, opts: RunOptions, mut emit: impl FnMut(&RunEvent)) -> Result<RunResult, RunError> {
     let t0 = Instant::now();
-    let run_dir = runs_dir().join(&opts.run_id);
-    std::fs::create_dir_all(&run_dir).map_err(|e| RunError::RunDir(run_dir.clone(), e))?;
+    let run_dir = make_run_dir(&opts.run_id)?;
     // Held while the run lives, so `cleanup` leaves a running run alone.
-    let _alive = mark_alive(&run_dir).map_err(|e| RunError::RunDir(run_dir.clone(), e))?;
+    let _alive = mark_alive(&run_dir)?;
     std::fs::create_dir_all(&opts.artifacts).map_err(|e| RunError::RunDir(opts.artifacts.clone(), e))?;
     emit(&RunEvent::RunStarted {
         run_id: opts.run_id.clone(),
