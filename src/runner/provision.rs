@@ -80,7 +80,7 @@ pub async fn provision(
         seed,
         bridge: host.spec.bridge.clone(),
         mac: mac.clone(),
-        hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
+        hvmloader: firmware_loader(host, spec.kind).await,
         firmware: spec.firmware,
         // Beside the overlays, removed with them; a remote host keeps it where libvirt puts it.
         nvram: (spec.firmware == crate::plan::Firmware::Uefi && staging::is_this_machine(&host.spec))
@@ -103,7 +103,8 @@ pub async fn provision(
 
 /// The guest's kernel command line.
 fn cmdline(ctx: &RunContext, spec: &GuestSpec, recipe_cmdline: Option<String>) -> String {
-    let mut cmdline = vec![format!("console={}", domain_xml::kernel_console(spec.kind))];
+    let family = crate::hypervisor::for_kind(spec.kind);
+    let mut cmdline = vec![format!("console={}", family.kernel_console(spec.kind))];
     // The test image (and kernels made like it) take the key, name and network
     // from the command line; full distributions get them from their seed.
     if !spec.image.from_disk {
@@ -117,7 +118,7 @@ fn cmdline(ctx: &RunContext, spec: &GuestSpec, recipe_cmdline: Option<String>) -
             }
         }
     }
-    let extra = domain_xml::kind_cmdline(spec.kind);
+    let extra = family.kind_cmdline(spec.kind);
     if !extra.is_empty() {
         cmdline.push(extra.to_string());
     }
@@ -128,6 +129,14 @@ fn cmdline(ctx: &RunContext, spec: &GuestSpec, recipe_cmdline: Option<String>) -
         cmdline.push(c.clone());
     }
     cmdline.join(" ")
+}
+
+/// The firmware loader the host's libvirt names for `kind` (Xen HVM:
+/// `hvmloader`, whose place differs by distribution and Xen version); empty
+/// (no `<loader>`: the toolstack's own) when the family needs none named, or
+/// the host's domain capabilities cannot be read or list none.
+async fn firmware_loader(host: &ReadyHost, kind: crate::plan::GuestKind) -> PathBuf {
+    host.host.firmware_loader(kind).await.ok().flatten().unwrap_or_default()
 }
 
 fn infra(e: crate::backend::BackendError) -> StepFailure {
@@ -245,11 +254,9 @@ async fn scratch_disks(
 /// A PV or PVH guest needs a kernel with that Xen entry point: say so at once
 /// instead of waiting for a console that will stay silent.
 async fn pv_capable(kernel: &Path, kind: crate::plan::GuestKind) -> Result<(), StepFailure> {
+    use crate::hypervisor::EntryNote;
     use crate::image::xen_notes;
-    use crate::plan::GuestKind;
-    if !matches!(kind, GuestKind::XenPv | GuestKind::XenPvh) {
-        return Ok(());
-    }
+    let Some(note) = crate::hypervisor::for_kind(kind).required_entry_note(kind) else { return Ok(()) };
     let path = kernel.to_path_buf();
     let entries = match tokio::task::spawn_blocking(move || xen_notes::read_entries(&path))
         .await
@@ -262,16 +269,35 @@ async fn pv_capable(kernel: &Path, kind: crate::plan::GuestKind) -> Result<(), S
             return Err(StepFailure::failed(format!("cannot read the kernel's Xen notes: {}", crate::error_chain(&e))));
         }
     };
-    let (ok, what) = match kind {
-        GuestKind::XenPv => (entries.pv, "Xen PV"),
-        _ => (entries.pvh, "Xen PVH"),
+    let ok = match note {
+        EntryNote::XenPv => entries.pv,
+        EntryNote::XenPvh => entries.pvh,
     };
     if ok {
         Ok(())
     } else {
         Err(StepFailure::failed(format!(
-            "kernel {} has no {what} entry point (no such Xen ELF note)",
-            kernel.display()
+            "kernel {} has no {} entry point (no such Xen ELF note)",
+            kernel.display(),
+            note.what()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::GuestKind;
+
+    #[tokio::test]
+    async fn only_kinds_whose_family_wants_an_entry_note_are_checked() {
+        let not_a_xen_kernel = Path::new("/bin/sh");
+        for kind in [GuestKind::Kvm, GuestKind::XenHvm, GuestKind::XenPvhvm] {
+            assert!(pv_capable(not_a_xen_kernel, kind).await.is_ok(), "{kind}");
+        }
+        let pvh = pv_capable(not_a_xen_kernel, GuestKind::XenPvh).await.unwrap_err();
+        assert!(format!("{pvh:?}").contains("has no Xen PVH entry point"), "{pvh:?}");
+        let pv = pv_capable(not_a_xen_kernel, GuestKind::XenPv).await.unwrap_err();
+        assert!(format!("{pv:?}").contains("has no Xen PV entry point"), "{pv:?}");
     }
 }
