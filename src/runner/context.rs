@@ -39,5 +39,6 @@ pub struct RunContext {
     /// Second signal: tear down at once, without gathering failure evidence.
     pub hurry: CancellationToken,
     /// What the run put on remote hosts: image files it copied, hosts it made files on.
-    pub staged: super::staged::Staged,
+    /// Shared with the preparation, whose KVM probe may copy its kernel to a host.
+    pub staged: std::sync::Arc<super::staged::Staged>,
 }

@@ -77,7 +77,13 @@ async fn prepare_and_run(
 ) -> Result<RunResult, RunError> {
     let key = RunKey::generate(run_dir, &format!("virtsmoke-run-{}", opts.run_id))?;
     let images = prepare::images(&plan, emit).await?;
-    let prep = prepare::HostPrep { run_id: &opts.run_id, run_dir, probe_kernel: &images["test-image"].kernel };
+    let staged = Arc::new(staged::Staged::default());
+    let prep = prepare::HostPrep {
+        run_id: &opts.run_id,
+        run_dir,
+        probe_kernel: &images["test-image"].kernel,
+        staged: &staged,
+    };
     let (hosts, unusable_hosts) = prepare::hosts(&plan, &prep, emit).await?;
 
     let ctx = Arc::new(RunContext {
@@ -90,7 +96,7 @@ async fn prepare_and_run(
         keep_on_failure: opts.keep_on_failure,
         cancel: CancellationToken::new(),
         hurry: CancellationToken::new(),
-        staged: Default::default(),
+        staged,
     });
     let (mut cases, interrupted) = dispatch::schedule(&ctx, &plan, opts.jobs.max(1), emit).await;
     let unremoved = staging::remove_all(&ctx).await;

@@ -3,13 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use super::accel::{self, AccelChoice};
+use super::accel::{self, AccelChoice, ProbeSetup};
 use super::context::{HostState, ReadyHost};
 use super::leak::{LeakBasis, leak_basis};
 use super::options::RunError;
+use super::staged::Staged;
 use crate::backend::{BackendError, Host, HostFacts};
 use crate::events::RunEvent;
 use crate::image::BuiltImage;
@@ -54,6 +56,8 @@ pub struct HostPrep<'a> {
     pub run_dir: &'a Path,
     /// The kernel the KVM probe boots.
     pub probe_kernel: &'a Path,
+    /// Where a copy of it to a remote host is noted, for the run's end to remove.
+    pub staged: &'a Arc<Staged>,
 }
 
 type Connected = (Host, HostFacts, AccelChoice, LeakBasis);
@@ -68,11 +72,15 @@ pub async fn hosts(
     let mut set = JoinSet::new();
     for name in hosts_used(plan) {
         let Some(spec) = plan.hosts.get(name).cloned() else { continue };
-        let (kernel, run_id, scratch) =
-            (prep.probe_kernel.to_path_buf(), prep.run_id.to_string(), prep.run_dir.to_path_buf());
+        let probe = ProbeSetup {
+            kernel: prep.probe_kernel.to_path_buf(),
+            run_id: prep.run_id.to_string(),
+            scratch: prep.run_dir.to_path_buf(),
+            staged: Arc::clone(prep.staged),
+        };
         emit(&RunEvent::Preparing { what: format!("connecting to host {} ({})", spec.name, spec.uri) });
         set.spawn(async move {
-            let r = connect(&spec, &kernel, &run_id, &scratch).await;
+            let r = connect(&spec, &probe).await;
             (spec, r)
         });
     }
@@ -103,11 +111,11 @@ pub async fn hosts(
 }
 
 /// One host: connect, read facts, choose the accelerator, note the hypervisor's own domains.
-async fn connect(spec: &HostSpec, kernel: &Path, run_id: &str, scratch: &Path) -> Result<Connected, BackendError> {
+async fn connect(spec: &HostSpec, probe: &ProbeSetup) -> Result<Connected, BackendError> {
     let host = Host::connect(&spec.name, &spec.uri).await?;
     let mut facts = host.facts().await?;
     crate::hostaccess::enrich(spec, &mut facts).await;
-    let choice = accel::choose(&host, &facts, spec.hypervisor, spec.accel, kernel, run_id, scratch).await?;
+    let choice = accel::choose(&host, &facts, spec, probe).await?;
     let basis = leak_basis(spec).await;
     Ok((host, facts, choice, basis))
 }

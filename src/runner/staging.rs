@@ -10,10 +10,12 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::context::{HostState, ReadyHost, RunContext};
+use super::staged::Staged;
 use crate::backend::host_shell::HostShell;
 use crate::checks::StepFailure;
 use crate::guest::ssh;
 use crate::hostaccess::shell_for;
+use crate::plan::HostSpec;
 use crate::rundir::remote_run_dir;
 use crate::shell::quote;
 
@@ -28,33 +30,39 @@ pub use crate::hostaccess::is_this_machine;
 /// The path under which `host` sees the local file `local`: itself on this
 /// machine, otherwise a checked copy in the run's directory on the host.
 pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result<PathBuf, StepFailure> {
-    if is_this_machine(&host.spec) {
+    file_on_host(&ctx.staged, &ctx.run_id, &host.spec, local).await
+}
+
+/// [`on_host`] for a host not ready yet (the KVM probe's kernel): the copy is
+/// noted in `staged`, which the run's context takes over.
+pub async fn file_on_host(
+    staged: &Staged,
+    run_id: &str,
+    spec: &HostSpec,
+    local: &Path,
+) -> Result<PathBuf, StepFailure> {
+    if is_this_machine(spec) {
         return Ok(local.to_path_buf());
     }
-    let HostShell::Ssh(target) = shell_for(&host.spec) else {
+    let HostShell::Ssh(target) = shell_for(spec) else {
         return Err(StepFailure::error(format!(
             "{} must be copied to host `{}`, which has no `jump` (SSH) to copy it over; give the host a `jump`, \
              or name files already on the host in the image",
             local.display(),
-            host.spec.name
+            spec.name
         )));
     };
     // Before the copy: a half-made copy goes with the run's directory too.
-    ctx.staged.touch(&host.spec.name);
-    let remote = ctx.staged.copy_once(&host.spec.name, local, || copy_checked(ctx, host, &target, local)).await?;
+    staged.touch(&spec.name);
+    let remote = staged.copy_once(&spec.name, local, || copy_checked(run_id, &spec.name, &target, local)).await?;
     Ok(PathBuf::from(remote))
 }
 
 /// Copies `local` into the run's directory on the host, under a name with its
 /// sha256, and checks the copy there.
-async fn copy_checked(
-    ctx: &RunContext,
-    host: &ReadyHost,
-    target: &ssh::SshTarget,
-    local: &Path,
-) -> Result<String, StepFailure> {
+async fn copy_checked(run_id: &str, host: &str, target: &ssh::SshTarget, local: &Path) -> Result<String, StepFailure> {
     let failed = |what: &str, e: &dyn std::fmt::Display| {
-        StepFailure::error(format!("cannot copy {} to host `{}`: {what}: {e}", local.display(), host.spec.name))
+        StepFailure::error(format!("cannot copy {} to host `{host}`: {what}: {e}", local.display()))
     };
     let path = local.to_path_buf();
     let sha = tokio::task::spawn_blocking(move || sha256_of(&path))
@@ -62,7 +70,7 @@ async fn copy_checked(
         .map_err(|e| failed("reading it", &e))?
         .map_err(|e| failed("reading it", &e))?;
     let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
-    let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
+    let dir = format!("{}/images", remote_run_dir(run_id));
     // Named after the file first, so that a case's files share its domains' prefix.
     let remote = format!("{dir}/{}.{}", super::names::slug(&name), &sha[..16]);
     let mkdir = ssh::exec(target, &mkdir_command(&dir), COMMAND_TIMEOUT).await;
