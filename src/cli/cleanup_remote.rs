@@ -71,9 +71,10 @@ pub fn report(tally: &mut Tally, host: &str, swept: Swept) {
     }
 }
 
-/// Lists the directories in `root` (a trusted path), `NAME MTIME` a line;
-/// names with characters a run id never has are not listed.
+/// Lists the directories in `root`, `NAME MTIME` a line; names with
+/// characters a run id never has are not listed.
 fn list_command(root: &str) -> String {
+    let root = crate::shell::quote(root);
     format!(
         "if [ -d {root} ]; then find {root} -mindepth 1 -maxdepth 1 -type d ! -name '*[!A-Za-z0-9._-]*' \
          -printf '%f %T@\\n'; fi"

@@ -24,8 +24,12 @@ pub async fn gather(host: &ReadyHost, guest: &GuestUnderTest) -> Vec<Piece> {
     if let Ok(xml) = guest.domain.xml().await {
         found.push(Piece { file: format!("{}.live.xml", guest.name), text: xml });
     }
+    let commands = crate::hypervisor::for_host(host.spec.hypervisor).evidence_commands(&guest.domain.name);
+    if commands.is_empty() {
+        return found;
+    }
     let shell = shell_for(&host.spec);
-    for (suffix, cmd) in crate::hypervisor::for_host(host.spec.hypervisor).evidence_commands(&guest.domain.name) {
+    for (suffix, cmd) in commands {
         if let Some(text) = shell.run(&cmd).await {
             found.push(Piece { file: format!("{}.{suffix}", guest.name), text });
         }
@@ -63,5 +67,20 @@ mod tests {
         assert_eq!(written, [dir.path().join("g.live.xml")]);
         assert_eq!(std::fs::read(&target).unwrap(), b"keep", "a planted link is not followed");
         assert_eq!(std::fs::read_to_string(dir.path().join("g.live.xml")).unwrap(), "<domain/>");
+    }
+
+    #[test]
+    fn a_domain_name_reaches_the_log_paths_unchanged() {
+        let dom = "vs-x'; touch /tmp/pwned; '";
+        let commands = crate::hypervisor::for_host(crate::plan::Hypervisor::Xen).evidence_commands(dom);
+        let logs: Vec<String> =
+            commands.into_iter().filter_map(|(_, c)| c.strip_prefix("cat ").map(str::to_string)).collect();
+        assert_eq!(logs.len(), 3);
+        for path in logs {
+            let out =
+                std::process::Command::new("/bin/sh").arg("-c").arg(format!("printf %s {path}")).output().unwrap();
+            let printed = String::from_utf8(out.stdout).unwrap();
+            assert!(printed.starts_with("/var/log/") && printed.contains(&format!("{dom}.log")), "{printed}");
+        }
     }
 }
