@@ -17,7 +17,19 @@ pub struct ReadyHost {
     pub facts: HostFacts,
     pub domain_type: DomainType,
     /// The domains the hypervisor's own list (xenstore on Xen) held before the run.
-    pub leak_basis: super::leak::LeakBasis,
+    pub leak_basis: LeakBasis,
+}
+
+/// What the hypervisor's own domain list (xenstore on Xen) held before the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeakBasis {
+    /// The family keeps no list beside libvirt's (KVM), or no hypervisor is
+    /// under the host's libvirt (its `test` driver): nothing to check.
+    Absent,
+    /// The domains it knew (id → name).
+    Known(BTreeMap<u32, String>),
+    /// It could not be read (why): the check after the run is skipped, and says so.
+    Unavailable(String),
 }
 
 pub enum HostState {

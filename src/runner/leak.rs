@@ -5,23 +5,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
-use super::context::{HostState, ReadyHost, RunContext};
+use super::context::{HostState, LeakBasis, ReadyHost, RunContext};
 use crate::backend::host_shell::DEADLINE;
 use crate::events::{CaseReport, Outcome, StepRecord};
 use crate::hostaccess::shell_for;
 use crate::hypervisor::{LeakSource, UriFamily};
-
-/// What the hypervisor's own domain list (xenstore on Xen) held before the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum LeakBasis {
-    /// The family keeps no list beside libvirt's (KVM), or no hypervisor is
-    /// under the host's libvirt (its `test` driver): nothing to check.
-    Absent,
-    /// The domains it knew (id → name).
-    Known(BTreeMap<u32, String>),
-    /// It could not be read (why): the check after the run is skipped, and says so.
-    Unavailable(String),
-}
 
 /// The hypervisor's own domain list on the host of `spec`, before the run.
 pub async fn leak_basis(spec: &crate::plan::HostSpec) -> LeakBasis {

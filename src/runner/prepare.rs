@@ -8,8 +8,8 @@ use std::sync::Arc;
 use tokio::task::JoinSet;
 
 use super::accel::{self, AccelChoice, ProbeSetup};
-use super::context::{HostState, ReadyHost};
-use super::leak::{LeakBasis, leak_basis};
+use super::context::{HostState, LeakBasis, ReadyHost};
+use super::leak::leak_basis;
 use super::options::RunError;
 use super::staged::Staged;
 use crate::backend::{BackendError, Host, HostFacts};
