@@ -90,10 +90,10 @@ pub async fn enrich(spec: &HostSpec, facts: &mut HostFacts) {
     if let Some(p) = shell.run(host_shell::PACKAGES).await {
         facts.extra.extend(host_shell::parse_packages(&p));
     }
-    if spec.hypervisor == Hypervisor::Xen
-        && let Some(x) = shell.run("xl info").await
-    {
-        facts.extra.extend(host_shell::parse_xl_info(&x));
+    for (command, parse) in crate::hypervisor::for_host(spec.hypervisor).facts_commands() {
+        if let Some(out) = shell.run(command).await {
+            facts.extra.extend(parse(&out));
+        }
     }
 }
 

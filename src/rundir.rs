@@ -2,7 +2,10 @@
 //! hosts, how runs are named, and whether a run is still alive. Used by the
 //! runner (which makes them) and by `cleanup` (which removes what is left).
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+
+use crate::fsutil::{self, FsError};
 
 /// A fresh run id: sortable by time, unique enough across concurrent runs.
 pub fn new_run_id() -> String {
@@ -30,10 +33,35 @@ pub fn remote_run_dir(run_id: &str) -> String {
     format!("/var/tmp/virtsmoke/runs/{run_id}")
 }
 
+/// The mode of a run's directory on this machine. Caveat: 0700 keeps a QEMU
+/// that does not run as root (libvirt's `user`) from reading the overlays and
+/// seeds in it on a host where libvirt's `dynamic_ownership` is off; the lab
+/// and the usual setups run QEMU as root or let libvirt chown the files.
+pub const RUN_DIR_MODE: u32 = 0o700;
+
+/// Makes the directory of run `run_id` under [`runs_dir`] (see [`make_run_dir_in`]).
+pub fn make_run_dir(run_id: &str) -> Result<PathBuf, FsError> {
+    make_run_dir_in(&runs_dir(), run_id)
+}
+
+/// Makes `root/run_id`, and `root` with what is missing above it, as
+/// directories only the current user may write ([`fsutil::secure_dir`]): a
+/// symbolic link or someone else's directory planted at either is refused.
+pub fn make_run_dir_in(root: &Path, run_id: &str) -> Result<PathBuf, FsError> {
+    fsutil::secure_dir(root)?;
+    let dir = root.join(run_id);
+    fsutil::secure_dir(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(RUN_DIR_MODE))
+        .map_err(|source| FsError::Create { path: dir.clone(), source })?;
+    Ok(dir)
+}
+
 /// Locks `RUN_DIR/alive` for as long as the returned guard lives.
-pub fn mark_alive(run_dir: &Path) -> std::io::Result<nix::fcntl::Flock<std::fs::File>> {
-    let f = std::fs::File::create(run_dir.join("alive"))?;
-    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|(_, e)| e.into())
+pub fn mark_alive(run_dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, FsError> {
+    let path = run_dir.join("alive");
+    let f = fsutil::open_shared(&path, 0o600)?;
+    nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| FsError::Open { path, source: e.into() })
 }
 
 /// Whether the run `run_id` is still going on this machine (its scratch lock is held).
@@ -42,7 +70,7 @@ pub fn is_alive(run_id: &str) -> bool {
 }
 
 fn alive_in(run_dir: &Path) -> bool {
-    let Ok(f) = std::fs::File::open(run_dir.join("alive")) else { return false };
+    let Ok(f) = fsutil::open_nofollow(&run_dir.join("alive")) else { return false };
     nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockSharedNonblock).is_err()
 }
 
@@ -71,5 +99,24 @@ mod tests {
         assert!(alive_in(dir.path()));
         drop(guard);
         assert!(!alive_in(dir.path()));
+    }
+
+    #[test]
+    fn run_directories_are_private_and_planted_links_are_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path().join("virtsmoke/runs");
+        let dir = make_run_dir_in(&root, "r1").unwrap();
+        let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
+        assert_eq!((mode(&root), mode(&dir)), (0o700, RUN_DIR_MODE));
+        let elsewhere = tmp.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, root.join("r2")).unwrap();
+        assert!(matches!(make_run_dir_in(&root, "r2"), Err(FsError::Symlink(_))));
+        // A planted `alive` link is neither followed when marking nor when looking.
+        std::os::unix::fs::symlink(tmp.path().join("target"), elsewhere.join("alive")).unwrap();
+        assert!(matches!(mark_alive(&elsewhere), Err(FsError::Open { .. })));
+        assert!(!tmp.path().join("target").exists());
+        let open = crate::fsutil::world_writable_dir(tmp.path(), "open");
+        assert!(matches!(make_run_dir_in(&open, "r3"), Err(FsError::Writable { .. })));
     }
 }

@@ -45,12 +45,17 @@ pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<St
         let fate = match keep_reason(&run, Some(busy_runs), crate::rundir::is_alive) {
             Some(kept) => kept,
             None if filter.dry_run => Fate::WouldRemove,
-            None if shell.run(&format!("rm -rf '{}'", remote_run_dir(&run))).await.is_some() => Fate::Removed,
+            None if shell.run(&remove_command(&run)).await.is_some() => Fate::Removed,
             None => Fate::Failed,
         };
         dirs.push((remote_run_dir(&run), fate));
     }
     Swept::Dirs(dirs)
+}
+
+/// Removes the run directory of `run` (a listed name, quoted all the same).
+fn remove_command(run: &str) -> String {
+    format!("rm -rf {}", crate::shell::quote(&remote_run_dir(run)))
 }
 
 /// Prints what the pass did on `host` into the tally.
@@ -66,9 +71,10 @@ pub fn report(tally: &mut Tally, host: &str, swept: Swept) {
     }
 }
 
-/// Lists the directories in `root` (a trusted path), `NAME MTIME` a line;
-/// names with characters a run id never has are not listed.
+/// Lists the directories in `root`, `NAME MTIME` a line; names with
+/// characters a run id never has are not listed.
 fn list_command(root: &str) -> String {
+    let root = crate::shell::quote(root);
     format!(
         "if [ -d {root} ]; then find {root} -mindepth 1 -maxdepth 1 -type d ! -name '*[!A-Za-z0-9._-]*' \
          -printf '%f %T@\\n'; fi"
@@ -130,5 +136,11 @@ mod tests {
         // No directory yet: nothing, and no error.
         let out = run(root.path().join("none").to_str().unwrap());
         assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");
+    }
+
+    #[test]
+    fn the_removal_quotes_the_run_directory() {
+        assert_eq!(remove_command("r1"), "rm -rf '/var/tmp/virtsmoke/runs/r1'");
+        assert_eq!(remove_command("a'b"), r"rm -rf '/var/tmp/virtsmoke/runs/a'\''b'");
     }
 }

@@ -8,6 +8,7 @@ use super::platform::{EntryNote, FactsCommand, Family, LeakSource, LoaderQuery, 
 use crate::backend::domain_spec::DomainXmlInput;
 use crate::backend::xml_parts::{boot_files, cdrom, disk, esc, header, lifecycle, nic};
 use crate::plan::GuestKind;
+use crate::shell::quote;
 
 /// The Xen family.
 pub struct Xen;
@@ -73,9 +74,9 @@ impl Platform for Xen {
     fn evidence_commands(&self, dom: &str) -> Vec<(&'static str, String)> {
         vec![
             ("xl-dmesg.log", "xl dmesg".to_string()),
-            ("libxl.log", format!("cat /var/log/libvirt/libxl/{dom}.log")),
-            ("device-model.log", format!("cat /var/log/xen/qemu-dm-{dom}.log")),
-            ("xen-console.log", format!("cat /var/log/xen/console/guest-{dom}.log")),
+            ("libxl.log", format!("cat /var/log/libvirt/libxl/{}.log", quote(dom))),
+            ("device-model.log", format!("cat /var/log/xen/qemu-dm-{}.log", quote(dom))),
+            ("xen-console.log", format!("cat /var/log/xen/console/guest-{}.log", quote(dom))),
         ]
     }
 

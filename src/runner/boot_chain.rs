@@ -57,7 +57,7 @@ pub async fn boot_all(
     let mut clock = BootClock { started: Instant::now(), ms: 0 };
     for spec in &at.case.guests {
         let t = Instant::now();
-        match provision(at, spec, artifacts).await {
+        match provision(at, spec, artifacts, rec).await {
             Ok(g) => {
                 guests.push(g);
                 rec.property(format!("{}.running_ms", spec.name), t.elapsed().as_millis());

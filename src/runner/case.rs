@@ -18,13 +18,24 @@ use crate::checks::{self, GuestUnderTest, StepFailure};
 use crate::events::{CaseReport, Outcome, RunEvent, known};
 use crate::plan::Case;
 
-pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: UnboundedSender<RunEvent>) -> CaseReport {
+/// Runs `case`; `no_slots` says why it holds no guest slots of its host (see
+/// `host_slots`), which it then records.
+pub async fn execute(
+    ctx: Arc<RunContext>,
+    index: usize,
+    case: Case,
+    tx: UnboundedSender<RunEvent>,
+    no_slots: Option<&str>,
+) -> CaseReport {
     let started = SystemTime::now();
     let t0 = Instant::now();
     let _ = tx.send(RunEvent::CaseStarted { case: case.name.clone(), host: case.host.clone() });
     let case_dir = ctx.artifacts.join(slug(&case.name));
     let mut rec = Recorder::new(&case.name, case.guests.len() > 1, &tx);
     rec.property("run_id", &ctx.run_id);
+    if let Some(why) = no_slots {
+        rec.property("host_slots", slots_note(why));
+    }
     let mut guests: Vec<GuestUnderTest> = Vec::new();
     let mut artifacts: Vec<PathBuf> = Vec::new();
 
@@ -70,6 +81,11 @@ pub async fn execute(ctx: Arc<RunContext>, index: usize, case: Case, tx: Unbound
     };
     report.outcome = CaseReport::outcome_of(&report.steps);
     known::classify(report, &case.known_issues)
+}
+
+/// What a case without guest slots says of it.
+fn slots_note(why: &str) -> String {
+    format!("not held ({why}): the host's capacity held only within this process, not against other virtsmoke runs")
 }
 
 /// The case's host when it is ready; otherwise the `host` step says why not.

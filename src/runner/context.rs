@@ -17,9 +17,20 @@ pub struct ReadyHost {
     pub host: Host,
     pub facts: HostFacts,
     pub domain_type: DomainType,
-    /// Xen hosts: the domains xenstore knew before the run (id → name), when
-    /// the host's shell is reachable.
-    pub xenstore_basis: Option<BTreeMap<u32, String>>,
+    /// The domains the hypervisor's own list (xenstore on Xen) held before the run.
+    pub leak_basis: LeakBasis,
+}
+
+/// What the hypervisor's own domain list (xenstore on Xen) held before the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeakBasis {
+    /// The family keeps no list beside libvirt's (KVM), or no hypervisor is
+    /// under the host's libvirt (its `test` driver): nothing to check.
+    Absent,
+    /// The domains it knew (id → name).
+    Known(BTreeMap<u32, String>),
+    /// It could not be read (why): the check after the run is skipped, and says so.
+    Unavailable(String),
 }
 
 pub enum HostState {
@@ -41,5 +52,6 @@ pub struct RunContext {
     /// Second signal: tear down at once, without gathering failure evidence.
     pub hurry: CancellationToken,
     /// What the run put on remote hosts: image files it copied, hosts it made files on.
-    pub staged: super::staged::Staged,
+    /// Shared with the preparation, whose KVM probe may copy its kernel to a host.
+    pub staged: std::sync::Arc<super::staged::Staged>,
 }

@@ -142,17 +142,18 @@ async fn when_free(
             let g = global.acquire_owned().await;
             // Without slots (no lock directory) the case still runs on its
             // first host: capacity then holds only within this process, through `jobs`.
+            // The case says so (see `case::execute`).
             match host_slots::acquire_any(&slots, index, need).await {
-                Ok((i, s)) => (g, i, Some(s)),
-                Err(_) => (g, 0, None),
+                Ok((i, s)) => (g, i, Ok(s)),
+                Err(e) => (g, 0, Err(crate::error_chain(&e))),
             }
         } => Some(p),
     };
-    let Some((_global, chosen, _slots)) = permits else {
+    let Some((_global, chosen, slots)) = permits else {
         return (index, interrupted_before_start(&case));
     };
     case.host = names[chosen].clone();
-    (index, case::execute(ctx, index, case, tx).await)
+    (index, case::execute(ctx, index, case, tx, slots.as_ref().err().map(String::as_str)).await)
 }
 
 /// Runs the cases with at most `jobs` at once and within each host's guest capacity;

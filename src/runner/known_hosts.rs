@@ -24,9 +24,10 @@ pub enum HostKeyFile {
 /// (its SHA256 pinned on `target`) and the guest still shows its public keys.
 pub async fn write_for(target: &SshTarget, file: &Path) -> HostKeyFile {
     match verified_entry(target).await {
-        Ok(entry) => match std::fs::write(file, entry) {
+        // A new file: a name planted in the run's directory is not followed.
+        Ok(entry) => match crate::fsutil::write_new(file, entry.as_bytes(), 0o600) {
             Ok(()) => HostKeyFile::Verified(file.to_path_buf()),
-            Err(e) => unverified(file, format!("cannot write {}: {e}", file.display())),
+            Err(e) => unverified(file, crate::error_chain(&e)),
         },
         Err(why) => unverified(file, why),
     }
@@ -88,35 +89,47 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 /// host with the jump's own key, and checking the guest's host key.
 pub fn ssh_line(s: &SshTarget, known: &HostKeyFile) -> String {
     let ns = s.netns.as_deref().or(s.jump.as_ref().and_then(|j| j.netns.as_deref()));
-    let ns = ns.map(|n| format!("ip netns exec {n} ")).unwrap_or_default();
+    let ns = ns.map(|n| format!("ip netns exec {} ", word(n))).unwrap_or_default();
     let jump = s
         .jump
         .as_ref()
         .map(|j| {
-            format!(
-                "-o ProxyCommand='ssh -i {} -o IdentitiesOnly=yes -p {} -W %h:%p {}@{}' ",
-                j.private_key.display(),
+            // A command line of its own, which ssh gives to a shell.
+            let proxy = format!(
+                "ssh -i {} -o IdentitiesOnly=yes -p {} -W %h:%p {}",
+                word(&j.private_key.to_string_lossy()),
                 j.addr.port(),
-                j.user,
-                j.addr.ip()
-            )
+                word(&format!("{}@{}", j.user, j.addr.ip()))
+            );
+            format!("-o ProxyCommand={} ", word(&proxy))
         })
         .unwrap_or_default();
     let (note, check, file) = match known {
         HostKeyFile::Verified(file) => (String::new(), "yes", file),
         HostKeyFile::Unverified { file, why } => {
             let note =
-                format!("echo 'host key not verified: {}; ssh trusts the first it sees' >&2; ", why.replace('\'', ""));
+                format!("echo {} >&2; ", word(&format!("host key not verified: {why}; ssh trusts the first it sees")));
             (note, "accept-new", file)
         }
     };
     format!(
-        "{note}{ns}ssh {jump}-i {} -o IdentitiesOnly=yes -o StrictHostKeyChecking={check} -o UserKnownHostsFile={} {}@{}",
-        s.private_key.display(),
-        file.display(),
-        s.user,
-        s.addr.ip()
+        "{note}{ns}ssh {jump}-i {} -o IdentitiesOnly=yes -o StrictHostKeyChecking={check} -o {} {}",
+        word(&s.private_key.to_string_lossy()),
+        word(&format!("UserKnownHostsFile={}", file.display())),
+        word(&format!("{}@{}", s.user, s.addr.ip()))
     )
+}
+
+/// `s` as one shell word for a line a human pastes: as it is when nothing in
+/// it means anything to a shell (so the usual line stays easy to read),
+/// otherwise quoted with [`crate::shell::quote`].
+pub fn word(s: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:@%=+,-".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(crate::shell::quote(s))
+    }
 }
 
 #[cfg(test)]
@@ -185,10 +198,45 @@ mod tests {
         let known = HostKeyFile::Unverified { file: "/runs/r1/g.known_hosts".into(), why: "it's not known".into() };
         let line = ssh_line(&target(false), &known);
         assert!(
-            line.starts_with("echo 'host key not verified: its not known; ssh trusts the first it sees' >&2; ip netns"),
+            line.starts_with(
+                r"echo 'host key not verified: it'\''s not known; ssh trusts the first it sees' >&2; ip netns"
+            ),
             "{line}"
         );
         let check = "-o StrictHostKeyChecking=accept-new -o UserKnownHostsFile=/runs/r1/g.known_hosts ";
         assert!(line.contains(check), "{line}");
+    }
+
+    /// The words `sh` makes of `line`, each printed in brackets.
+    fn words_of(line: &str) -> String {
+        let out = std::process::Command::new("/bin/sh")
+            .arg("-c")
+            .arg(format!("set -- {line}; printf '[%s]' \"$@\""))
+            .output()
+            .unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn hostile_values_stay_one_word_each() {
+        let mut t = target(true);
+        let evil = "/tmp/x'; touch /tmp/pwned; '";
+        t.private_key = evil.into();
+        t.jump.as_mut().unwrap().private_key = "/lab/a key".into();
+        t.netns = Some("ns;id".into());
+        let known = HostKeyFile::Verified("/runs/r 1/g.known_hosts".into());
+        let line = ssh_line(&t, &known);
+        let words = words_of(&line);
+        assert!(words.starts_with("[ip][netns][exec][ns;id][ssh][-o][ProxyCommand=ssh -i '/lab/a key' "), "{words}");
+        assert!(words.contains(&format!("[-i][{evil}][")), "{words}");
+        assert!(words.contains("[-o][UserKnownHostsFile=/runs/r 1/g.known_hosts][root@10.77.0.5]"), "{words}");
+        // The proxy command is a line of its own: the jump's key is one word there too.
+        let proxy = words.split("[ProxyCommand=").nth(1).unwrap().split(']').next().unwrap();
+        assert_eq!(
+            words_of(proxy),
+            "[ssh][-i][/lab/a key][-o][IdentitiesOnly=yes][-p][2221][-W][%h:%p][root@127.0.0.1]"
+        );
+        assert_eq!(word("plain/path-1.x"), "plain/path-1.x");
+        assert_eq!(word(""), "''");
     }
 }

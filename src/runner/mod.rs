@@ -34,16 +34,15 @@ use tokio_util::sync::CancellationToken;
 use crate::events::{Outcome, RunEvent};
 use crate::guest::keys::RunKey;
 use crate::plan::Plan;
-use crate::rundir::{mark_alive, runs_dir};
+use crate::rundir::{make_run_dir, mark_alive};
 use context::RunContext;
 pub use options::{RunError, RunOptions, RunResult};
 
 pub async fn run(plan: Plan, opts: RunOptions, mut emit: impl FnMut(&RunEvent)) -> Result<RunResult, RunError> {
     let t0 = Instant::now();
-    let run_dir = runs_dir().join(&opts.run_id);
-    std::fs::create_dir_all(&run_dir).map_err(|e| RunError::RunDir(run_dir.clone(), e))?;
+    let run_dir = make_run_dir(&opts.run_id)?;
     // Held while the run lives, so `cleanup` leaves a running run alone.
-    let _alive = mark_alive(&run_dir).map_err(|e| RunError::RunDir(run_dir.clone(), e))?;
+    let _alive = mark_alive(&run_dir)?;
     std::fs::create_dir_all(&opts.artifacts).map_err(|e| RunError::RunDir(opts.artifacts.clone(), e))?;
     emit(&RunEvent::RunStarted {
         run_id: opts.run_id.clone(),
@@ -78,7 +77,13 @@ async fn prepare_and_run(
 ) -> Result<RunResult, RunError> {
     let key = RunKey::generate(run_dir, &format!("virtsmoke-run-{}", opts.run_id))?;
     let images = prepare::images(&plan, emit).await?;
-    let prep = prepare::HostPrep { run_id: &opts.run_id, run_dir, probe_kernel: &images["test-image"].kernel };
+    let staged = Arc::new(staged::Staged::default());
+    let prep = prepare::HostPrep {
+        run_id: &opts.run_id,
+        run_dir,
+        probe_kernel: &images["test-image"].kernel,
+        staged: &staged,
+    };
     let (hosts, unusable_hosts) = prepare::hosts(&plan, &prep, emit).await?;
 
     let ctx = Arc::new(RunContext {
@@ -91,7 +96,7 @@ async fn prepare_and_run(
         keep_on_failure: opts.keep_on_failure,
         cancel: CancellationToken::new(),
         hurry: CancellationToken::new(),
-        staged: Default::default(),
+        staged,
     });
     let (mut cases, interrupted) = dispatch::schedule(&ctx, &plan, opts.jobs.max(1), emit).await;
     let unremoved = staging::remove_all(&ctx).await;

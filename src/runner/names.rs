@@ -5,11 +5,12 @@ pub fn domain_name(run_id: &str, index: usize, guest: &str) -> String {
     format!("vs-{run_id}-{index}-{}", slug(guest))
 }
 
-/// A locally administered MAC derived from the domain name (stable for reruns of a name).
+/// A MAC derived from the domain name (stable for reruns of a name), under
+/// the prefix of the kind's family.
 pub fn mac_for(name: &str, kind: crate::plan::GuestKind) -> String {
     use sha2::{Digest, Sha256};
     let h = Sha256::digest(name.as_bytes());
-    let prefix = if kind == crate::plan::GuestKind::Kvm { "52:54:00" } else { "00:16:3e" };
+    let prefix = crate::hypervisor::mac_prefix(kind);
     format!("{prefix}:{:02x}:{:02x}:{:02x}", h[0] & 0x7f, h[1], h[2])
 }
 

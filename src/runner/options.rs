@@ -16,6 +16,8 @@ pub enum RunError {
     #[error("cannot prepare the run directory {}", .0.display())]
     RunDir(PathBuf, #[source] std::io::Error),
     #[error(transparent)]
+    Fs(#[from] crate::fsutil::FsError),
+    #[error(transparent)]
     Key(#[from] crate::guest::keys::KeyError),
     #[error(transparent)]
     Image(#[from] crate::image::ImageError),

@@ -3,13 +3,15 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 
 use tokio::task::JoinSet;
 
-use super::accel::{self, AccelChoice};
-use super::context::{HostState, ReadyHost};
-use super::leak::xenstore_domains;
+use super::accel::{self, AccelChoice, ProbeSetup};
+use super::context::{HostState, LeakBasis, ReadyHost};
+use super::leak::leak_basis;
 use super::options::RunError;
+use super::staged::Staged;
 use crate::backend::{BackendError, Host};
 use crate::events::HostFacts;
 use crate::events::RunEvent;
@@ -55,9 +57,11 @@ pub struct HostPrep<'a> {
     pub run_dir: &'a Path,
     /// The kernel the KVM probe boots.
     pub probe_kernel: &'a Path,
+    /// Where a copy of it to a remote host is noted, for the run's end to remove.
+    pub staged: &'a Arc<Staged>,
 }
 
-type Connected = (Host, HostFacts, AccelChoice, Option<BTreeMap<u32, String>>);
+type Connected = (Host, HostFacts, AccelChoice, LeakBasis);
 
 /// Every host used, concurrently; returns their states and the names of those
 /// that could not be used at all.
@@ -69,11 +73,15 @@ pub async fn hosts(
     let mut set = JoinSet::new();
     for name in hosts_used(plan) {
         let Some(spec) = plan.hosts.get(name).cloned() else { continue };
-        let (kernel, run_id, scratch) =
-            (prep.probe_kernel.to_path_buf(), prep.run_id.to_string(), prep.run_dir.to_path_buf());
+        let probe = ProbeSetup {
+            kernel: prep.probe_kernel.to_path_buf(),
+            run_id: prep.run_id.to_string(),
+            scratch: prep.run_dir.to_path_buf(),
+            staged: Arc::clone(prep.staged),
+        };
         emit(&RunEvent::Preparing { what: format!("connecting to host {} ({})", spec.name, spec.uri) });
         set.spawn(async move {
-            let r = connect(&spec, &kernel, &run_id, &scratch).await;
+            let r = connect(&spec, &probe).await;
             (spec, r)
         });
     }
@@ -82,14 +90,14 @@ pub async fn hosts(
     while let Some(joined) = set.join_next().await {
         let (spec, r) = joined?;
         match r {
-            Ok((host, facts, choice, xenstore_basis)) => {
+            Ok((host, facts, choice, leak_basis)) => {
                 emit(&RunEvent::HostReady {
                     host: spec.name.clone(),
                     domain_type: choice.domain_type.as_str().to_string(),
                     accel_reason: choice.reason.clone(),
                     facts: facts.clone(),
                 });
-                let ready = ReadyHost { spec, host, facts, domain_type: choice.domain_type, xenstore_basis };
+                let ready = ReadyHost { spec, host, facts, domain_type: choice.domain_type, leak_basis };
                 hosts.insert(ready.spec.name.clone(), HostState::Ready(Box::new(ready)));
             }
             Err(e) => {
@@ -103,12 +111,12 @@ pub async fn hosts(
     Ok((hosts, unusable))
 }
 
-/// One host: connect, read facts, choose the accelerator, note xenstore's domains.
-async fn connect(spec: &HostSpec, kernel: &Path, run_id: &str, scratch: &Path) -> Result<Connected, BackendError> {
+/// One host: connect, read facts, choose the accelerator, note the hypervisor's own domains.
+async fn connect(spec: &HostSpec, probe: &ProbeSetup) -> Result<Connected, BackendError> {
     let host = Host::connect(&spec.name, &spec.uri).await?;
     let mut facts = host.facts().await?;
     crate::hostaccess::enrich(spec, &mut facts).await;
-    let choice = accel::choose(&host, &facts, spec.hypervisor, spec.accel, kernel, run_id, scratch).await?;
-    let xenstore_basis = xenstore_domains(spec).await;
-    Ok((host, facts, choice, xenstore_basis))
+    let choice = accel::choose(&host, &facts, spec, probe).await?;
+    let basis = leak_basis(spec).await;
+    Ok((host, facts, choice, basis))
 }

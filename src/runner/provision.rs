@@ -6,11 +6,14 @@ use std::path::{Path, PathBuf};
 
 use super::context::{ReadyHost, RunContext};
 use super::names::{domain_name, mac_for};
+use super::recorder::Recorder;
 use super::staging;
 use crate::backend::RunState;
 use crate::backend::domain_xml::{self, DomainXmlInput, Ownership};
 use crate::checks::{GuestUnderTest, StepFailure};
-use crate::plan::{Boot, Case, GuestNetwork, GuestSpec, ImageSpec, SeedKind};
+use crate::hypervisor::EntryNote;
+use crate::image::xen_notes;
+use crate::plan::{Boot, Case, GuestKind, GuestNetwork, GuestSpec, ImageSpec, SeedKind};
 
 /// Which guest of which case is provisioned, and where its files go.
 pub struct GuestSlot<'a> {
@@ -47,16 +50,18 @@ fn boot_files(ctx: &RunContext, spec: &GuestSpec) -> Result<BootFiles, StepFailu
 }
 
 /// Creates the guest's domain paused, attaches the console, then lets it run.
-/// The domain XML and the console log are added to `artifacts`.
+/// The domain XML and the console log are added to `artifacts`; a check
+/// beforehand that could not be made is said in a property.
 pub async fn provision(
     at: &GuestSlot<'_>,
     spec: &GuestSpec,
     artifacts: &mut Vec<PathBuf>,
+    rec: &mut Recorder<'_>,
 ) -> Result<GuestUnderTest, StepFailure> {
     let (ctx, host) = (at.ctx, at.host);
     let files = boot_files(ctx, spec)?;
-    if let Some(k) = files.kernel.as_ref().filter(|k| k.is_file()) {
-        pv_capable(k, spec.kind).await?;
+    if let Some(why) = entry_point(files.kernel.as_deref(), spec.kind).await? {
+        rec.property(format!("{}.entry_point_check", spec.name), why);
     }
     // Files here (a builtin image, or `copy: true`): a remote host gets checked copies.
     let (kernel, initrd) = if spec.image.files_are_here() {
@@ -80,7 +85,7 @@ pub async fn provision(
         seed,
         bridge: host.spec.bridge.clone(),
         mac: mac.clone(),
-        hvmloader: "/usr/lib/xen-4.17/boot/hvmloader".into(),
+        hvmloader: firmware_loader(host, spec.kind).await,
         firmware: spec.firmware,
         // Beside the overlays, removed with them; a remote host keeps it where libvirt puts it.
         nvram: (spec.firmware == crate::plan::Firmware::Uefi && staging::is_this_machine(&host.spec))
@@ -104,7 +109,8 @@ pub async fn provision(
 
 /// The guest's kernel command line.
 fn cmdline(ctx: &RunContext, spec: &GuestSpec, recipe_cmdline: Option<String>) -> String {
-    let mut cmdline = vec![format!("console={}", domain_xml::kernel_console(spec.kind))];
+    let family = crate::hypervisor::for_kind(spec.kind);
+    let mut cmdline = vec![format!("console={}", family.kernel_console(spec.kind))];
     // The test image (and kernels made like it) take the key, name and network
     // from the command line; full distributions get them from their seed.
     if !spec.image.from_disk {
@@ -118,7 +124,7 @@ fn cmdline(ctx: &RunContext, spec: &GuestSpec, recipe_cmdline: Option<String>) -
             }
         }
     }
-    let extra = domain_xml::kind_cmdline(spec.kind);
+    let extra = family.kind_cmdline(spec.kind);
     if !extra.is_empty() {
         cmdline.push(extra.to_string());
     }
@@ -129,6 +135,14 @@ fn cmdline(ctx: &RunContext, spec: &GuestSpec, recipe_cmdline: Option<String>) -
         cmdline.push(c.clone());
     }
     cmdline.join(" ")
+}
+
+/// The firmware loader the host's libvirt names for `kind` (Xen HVM:
+/// `hvmloader`, whose place differs by distribution and Xen version); empty
+/// (no `<loader>`: the toolstack's own) when the family needs none named, or
+/// the host's domain capabilities cannot be read or list none.
+async fn firmware_loader(host: &ReadyHost, kind: crate::plan::GuestKind) -> PathBuf {
+    host.host.firmware_loader(kind).await.ok().flatten().unwrap_or_default()
 }
 
 fn infra(e: crate::backend::BackendError) -> StepFailure {
@@ -243,36 +257,78 @@ async fn scratch_disks(
     Ok((disk, seed))
 }
 
-/// A PV or PVH guest needs a kernel with that Xen entry point: say so at once
-/// instead of waiting for a console that will stay silent.
-async fn pv_capable(kernel: &Path, kind: crate::plan::GuestKind) -> Result<(), StepFailure> {
-    use crate::image::xen_notes;
-    use crate::plan::GuestKind;
-    if !matches!(kind, GuestKind::XenPv | GuestKind::XenPvh) {
-        return Ok(());
+/// A kernel booted directly as `kind` must declare the entry point the kind
+/// needs (Xen PV, PVH): checked at once instead of waiting for a console that
+/// will stay silent. `Ok(Some(why))`: it could not be checked beforehand.
+async fn entry_point(kernel: Option<&Path>, kind: GuestKind) -> Result<Option<String>, StepFailure> {
+    let Some(note) = crate::hypervisor::for_kind(kind).required_entry_note(kind) else { return Ok(None) };
+    match kernel {
+        // Booted by the disk's own loader: no kernel of ours to look at.
+        None => Ok(None),
+        Some(k) if !k.is_file() => Ok(Some(format!(
+            "not checked: the kernel {} is not a file on this machine; the boot will tell",
+            k.display()
+        ))),
+        Some(k) => has_note(k, note).await,
     }
+}
+
+async fn has_note(kernel: &Path, note: EntryNote) -> Result<Option<String>, StepFailure> {
     let path = kernel.to_path_buf();
     let entries = match tokio::task::spawn_blocking(move || xen_notes::read_entries(&path))
         .await
         .map_err(|e| StepFailure::error(e.to_string()))?
     {
         Ok(entries) => entries,
-        // Cannot be checked beforehand: the boot will tell.
-        Err(xen_notes::NotesError::Unsupported(..)) => return Ok(()),
+        Err(e @ xen_notes::NotesError::Unsupported(..)) => {
+            return Ok(Some(format!("not checked: {}; the boot will tell", crate::error_chain(&e))));
+        }
         Err(e) => {
             return Err(StepFailure::failed(format!("cannot read the kernel's Xen notes: {}", crate::error_chain(&e))));
         }
     };
-    let (ok, what) = match kind {
-        GuestKind::XenPv => (entries.pv, "Xen PV"),
-        _ => (entries.pvh, "Xen PVH"),
+    let ok = match note {
+        EntryNote::XenPv => entries.pv,
+        EntryNote::XenPvh => entries.pvh,
     };
     if ok {
-        Ok(())
+        Ok(None)
     } else {
         Err(StepFailure::failed(format!(
-            "kernel {} has no {what} entry point (no such Xen ELF note)",
-            kernel.display()
+            "kernel {} has no {} entry point (no such Xen ELF note)",
+            kernel.display(),
+            note.what()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn only_kinds_whose_family_wants_an_entry_note_are_checked() {
+        let not_a_xen_kernel = Some(Path::new("/bin/sh"));
+        for kind in [GuestKind::Kvm, GuestKind::XenHvm, GuestKind::XenPvhvm] {
+            assert_eq!(entry_point(not_a_xen_kernel, kind).await.ok(), Some(None), "{kind}");
+        }
+        let pvh = entry_point(not_a_xen_kernel, GuestKind::XenPvh).await.unwrap_err();
+        assert!(pvh.message.contains("has no Xen PVH entry point"), "{}", pvh.message);
+        let pv = entry_point(not_a_xen_kernel, GuestKind::XenPv).await.unwrap_err();
+        assert!(pv.message.contains("has no Xen PV entry point"), "{}", pv.message);
+        assert_eq!(entry_point(None, GuestKind::XenPv).await.ok(), Some(None), "booted by the disk's loader");
+    }
+
+    #[tokio::test]
+    async fn a_kernel_that_cannot_be_looked_at_here_is_said_to_be_unchecked() {
+        let why = entry_point(Some(Path::new("/boot/on-the-xen-host/vmlinuz")), GuestKind::XenPv).await.unwrap();
+        assert_eq!(
+            why.as_deref(),
+            Some(
+                "not checked: the kernel /boot/on-the-xen-host/vmlinuz is not a file on this machine; the boot will tell"
+            )
+        );
+        let kvm = entry_point(Some(Path::new("/boot/on-the-host/vmlinuz")), GuestKind::Kvm).await.unwrap();
+        assert_eq!(kvm, None);
     }
 }

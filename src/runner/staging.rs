@@ -10,11 +10,14 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::context::{HostState, ReadyHost, RunContext};
+use super::staged::Staged;
 use crate::backend::host_shell::HostShell;
 use crate::checks::StepFailure;
 use crate::guest::ssh;
 use crate::hostaccess::shell_for;
+use crate::plan::HostSpec;
 use crate::rundir::remote_run_dir;
+use crate::shell::quote;
 
 /// A copy over a nested or distant host's SSH: generous.
 const COPY_TIMEOUT: Duration = Duration::from_secs(300);
@@ -27,33 +30,39 @@ pub use crate::hostaccess::is_this_machine;
 /// The path under which `host` sees the local file `local`: itself on this
 /// machine, otherwise a checked copy in the run's directory on the host.
 pub async fn on_host(ctx: &RunContext, host: &ReadyHost, local: &Path) -> Result<PathBuf, StepFailure> {
-    if is_this_machine(&host.spec) {
+    file_on_host(&ctx.staged, &ctx.run_id, &host.spec, local).await
+}
+
+/// [`on_host`] for a host not ready yet (the KVM probe's kernel): the copy is
+/// noted in `staged`, which the run's context takes over.
+pub async fn file_on_host(
+    staged: &Staged,
+    run_id: &str,
+    spec: &HostSpec,
+    local: &Path,
+) -> Result<PathBuf, StepFailure> {
+    if is_this_machine(spec) {
         return Ok(local.to_path_buf());
     }
-    let HostShell::Ssh(target) = shell_for(&host.spec) else {
+    let HostShell::Ssh(target) = shell_for(spec) else {
         return Err(StepFailure::error(format!(
             "{} must be copied to host `{}`, which has no `jump` (SSH) to copy it over; give the host a `jump`, \
              or name files already on the host in the image",
             local.display(),
-            host.spec.name
+            spec.name
         )));
     };
     // Before the copy: a half-made copy goes with the run's directory too.
-    ctx.staged.touch(&host.spec.name);
-    let remote = ctx.staged.copy_once(&host.spec.name, local, || copy_checked(ctx, host, &target, local)).await?;
+    staged.touch(&spec.name);
+    let remote = staged.copy_once(&spec.name, local, || copy_checked(run_id, &spec.name, &target, local)).await?;
     Ok(PathBuf::from(remote))
 }
 
 /// Copies `local` into the run's directory on the host, under a name with its
 /// sha256, and checks the copy there.
-async fn copy_checked(
-    ctx: &RunContext,
-    host: &ReadyHost,
-    target: &ssh::SshTarget,
-    local: &Path,
-) -> Result<String, StepFailure> {
+async fn copy_checked(run_id: &str, host: &str, target: &ssh::SshTarget, local: &Path) -> Result<String, StepFailure> {
     let failed = |what: &str, e: &dyn std::fmt::Display| {
-        StepFailure::error(format!("cannot copy {} to host `{}`: {what}: {e}", local.display(), host.spec.name))
+        StepFailure::error(format!("cannot copy {} to host `{host}`: {what}: {e}", local.display()))
     };
     let path = local.to_path_buf();
     let sha = tokio::task::spawn_blocking(move || sha256_of(&path))
@@ -61,10 +70,10 @@ async fn copy_checked(
         .map_err(|e| failed("reading it", &e))?
         .map_err(|e| failed("reading it", &e))?;
     let name = local.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "file".into());
-    let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
+    let dir = format!("{}/images", remote_run_dir(run_id));
     // Named after the file first, so that a case's files share its domains' prefix.
     let remote = format!("{dir}/{}.{}", super::names::slug(&name), &sha[..16]);
-    let mkdir = ssh::exec(target, &format!("mkdir -p '{dir}'"), COMMAND_TIMEOUT).await;
+    let mkdir = ssh::exec(target, &mkdir_command(&dir), COMMAND_TIMEOUT).await;
     match mkdir {
         Ok(o) if o.exit_status == 0 => {}
         Ok(o) => return Err(failed("mkdir", &o.stderr.trim())),
@@ -78,14 +87,14 @@ async fn copy_checked(
     // names (`NAME.SHA16`) matches a copy under way.
     let part = format!("{remote}.{}.part", COPIES.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
     ssh::upload(target, local, &part, COPY_TIMEOUT).await.map_err(|e| failed("scp", &crate::error_chain(&e)))?;
-    let check = ssh::exec(target, &format!("sha256sum '{part}'"), COMMAND_TIMEOUT)
+    let check = ssh::exec(target, &format!("sha256sum {}", quote(&part)), COMMAND_TIMEOUT)
         .await
         .map_err(|e| failed("sha256sum", &crate::error_chain(&e)))?;
     let seen = check.stdout.split_whitespace().next().unwrap_or("");
     if seen != sha {
         return Err(failed("checksum", &format!("sha256 on the host is {seen:?}, here {sha}")));
     }
-    match ssh::exec(target, &format!("mv -f '{part}' '{remote}'"), COMMAND_TIMEOUT).await {
+    match ssh::exec(target, &format!("mv -f {} {}", quote(&part), quote(&remote)), COMMAND_TIMEOUT).await {
         Ok(o) if o.exit_status == 0 => Ok(remote),
         Ok(o) => Err(failed("mv", &o.stderr.trim())),
         Err(e) => Err(failed("mv", &crate::error_chain(&e))),
@@ -121,7 +130,7 @@ pub async fn overlay_on_host(
             (format, on_host(ctx, host, path).await?)
         }
         Base::OnHost(path) => {
-            let info = format!("qemu-img info -U --output=json '{}'", path.display());
+            let info = format!("qemu-img info -U --output=json {}", quote(&path.to_string_lossy()));
             let out = ssh::exec(&target, &info, COMMAND_TIMEOUT)
                 .await
                 .map_err(|e| StepFailure::error(crate::error_chain(&e)))?;
@@ -142,10 +151,7 @@ pub async fn overlay_on_host(
     };
     let dir = format!("{}/images", remote_run_dir(&ctx.run_id));
     let overlay = format!("{dir}/{domain}.overlay.qcow2");
-    let command = format!(
-        "mkdir -p '{dir}' && qemu-img create -q -f qcow2 -F {format} -b '{}' '{overlay}'",
-        remote_base.display()
-    );
+    let command = overlay_command(&dir, &format, &remote_base.to_string_lossy(), &overlay);
     ctx.staged.touch(&host.spec.name);
     match ssh::exec(&target, &command, COMMAND_TIMEOUT).await {
         Ok(o) if o.exit_status == 0 => Ok(PathBuf::from(overlay)),
@@ -158,17 +164,34 @@ pub async fn overlay_on_host(
     }
 }
 
+/// Makes the run's directory `dir` on a host (and what is missing above it)
+/// for its owner only: it gets seeds with the guests' keys.
+fn mkdir_command(dir: &str) -> String {
+    format!("(umask 077 && mkdir -m 0700 -p {})", quote(dir))
+}
+
+/// Makes the qcow2 overlay `overlay` (in `dir`) over `base` (of `format`).
+fn overlay_command(dir: &str, format: &str, base: &str, overlay: &str) -> String {
+    format!(
+        "{} && qemu-img create -q -f qcow2 -F {} -b {} {}",
+        mkdir_command(dir),
+        quote(format),
+        quote(base),
+        quote(overlay)
+    )
+}
+
 /// Removes a case's files (those named with `prefix`: its overlays and
 /// seeds) from every host the run made files on; returns what failed.
 pub async fn remove_case_files(ctx: &RunContext, prefix: &str) -> Vec<String> {
     let files = format!("{}/images/{prefix}", remote_run_dir(&ctx.run_id));
-    on_every_host(ctx, &format!("rm -f '{files}'*"), &format!("{files}*")).await
+    on_every_host(ctx, &format!("rm -f {}*", quote(&files)), &format!("{files}*")).await
 }
 
 /// Removes the run's directory from every host the run made files on.
 pub async fn remove_all(ctx: &RunContext) -> Vec<String> {
     let dir = remote_run_dir(&ctx.run_id);
-    on_every_host(ctx, &format!("rm -rf '{dir}'"), &dir).await
+    on_every_host(ctx, &format!("rm -rf {}", quote(&dir)), &dir).await
 }
 
 /// Runs the removal `command` on every host the run made files on; says
@@ -209,6 +232,35 @@ mod tests {
         let f = dir.path().join("f");
         std::fs::write(&f, b"abc").unwrap();
         assert_eq!(sha256_of(&f).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+
+    /// Runs `command` with `sh -c`, `qemu-img` being a stand-in that prints its arguments a line each.
+    fn run_with_fake_qemu_img(command: &str) -> String {
+        let bin = tempfile::tempdir().unwrap();
+        let fake = bin.path().join("qemu-img");
+        std::fs::write(&fake, "#!/bin/sh\nprintf '%s\\n' \"$@\"\n").unwrap();
+        std::fs::set_permissions(&fake, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let path = format!("{}:{}", bin.path().display(), std::env::var("PATH").unwrap_or_default());
+        let out = std::process::Command::new("/bin/sh").arg("-c").arg(command).env("PATH", path).output().unwrap();
+        assert!(out.status.success(), "{command}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    #[test]
+    fn hostile_paths_reach_the_tools_unchanged() {
+        let tmp = tempfile::tempdir().unwrap();
+        let evil = "x'; touch pwned; '";
+        let dir = tmp.path().join(evil).join("images");
+        let dir = dir.to_str().unwrap();
+        let base = format!("/data/{evil}.qcow2");
+        let overlay = format!("{dir}/vs-r1-0-g.overlay.qcow2");
+        let printed = run_with_fake_qemu_img(&overlay_command(dir, "qcow2; id", &base, &overlay));
+        let args: Vec<&str> = printed.lines().collect();
+        assert_eq!(args, ["create", "-q", "-f", "qcow2", "-F", "qcow2; id", "-b", &base, &overlay]);
+        assert!(std::path::Path::new(dir).is_dir(), "mkdir made the directory as named");
+        let mode = std::os::unix::fs::MetadataExt::mode(&std::fs::metadata(dir).unwrap()) & 0o777;
+        assert_eq!(mode, 0o700);
+        assert!(!std::path::Path::new("pwned").exists() && !tmp.path().join("pwned").exists());
     }
 
     #[test]

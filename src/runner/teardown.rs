@@ -163,7 +163,11 @@ async fn kept_guest(ctx: &RunContext, g: &GuestUnderTest) -> KeptGuest {
     KeptGuest {
         domain: g.domain.name.clone(),
         uri: g.domain.host.uri.clone(),
-        remove: format!("virtsmoke cleanup --uri '{}' --run {}", g.domain.host.uri, ctx.run_id),
+        remove: format!(
+            "virtsmoke cleanup --uri {} --run {}",
+            crate::shell::quote(&g.domain.host.uri),
+            known_hosts::word(&ctx.run_id)
+        ),
         ssh,
     }
 }
