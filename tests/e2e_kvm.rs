@@ -129,9 +129,19 @@ fn interrupted_run(signals: usize) -> (tempfile::TempDir, String) {
     let args = ["run", "-v", "scenarios/local-kvm.yaml", "--junit", junit.to_str().unwrap(), "--artifacts"];
     // Wait until the guest's domain runs, then interrupt.
     let running = spawn_until(&[&args[..], &[arts.to_str().unwrap()]].concat(), |l| l.contains("boot.running"));
-    // A second signal of the same kind may merge with the first: the second is SIGINT.
+    // Two signals must reach the run together, whatever the scheduler does:
+    // stopped, the process holds both pending and takes them at once when it
+    // continues (a second signal of the same kind would merge with the first,
+    // so the second is SIGINT). The test then does not depend on whether the
+    // second signal or the evidence gathering comes first.
+    if signals > 1 {
+        running.signal(Signal::SIGSTOP);
+    }
     for signal in [Signal::SIGTERM, Signal::SIGINT].into_iter().take(signals) {
         running.signal(signal);
+    }
+    if signals > 1 {
+        running.signal(Signal::SIGCONT);
     }
     let (status, seen) = running.finish();
     assert_ne!(status.code(), Some(0), "{seen}");

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
@@ -110,15 +110,26 @@ pub async fn teardown(
     (consoles, kept)
 }
 
-/// Destroys the guest's domain and proves it gone.
+/// How long teardown keeps destroying a domain that is not gone yet: one
+/// that libxl is rebuilding (a Xen guest that rebooted) is shut off, cannot
+/// be destroyed, and runs again moments later.
+const DESTROY_PATIENCE: Duration = Duration::from_secs(90);
+
+/// Destroys the guest's domain and proves it gone, destroying again while a
+/// domain being rebuilt comes back.
 async fn destroy(g: &GuestUnderTest, proof: &mut Proof) {
-    if let Err(e) = g.domain.destroy().await {
-        proof.unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e)));
-    }
-    match g.domain.state().await {
-        Ok(RunState::Gone) => {}
-        Ok(s) => proof.problems.push(format!("{} survived teardown ({s:?})", g.domain.name)),
-        Err(e) => proof.unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e))),
+    let deadline = Instant::now() + DESTROY_PATIENCE;
+    loop {
+        if let Err(e) = g.domain.destroy().await {
+            proof.unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e)));
+            return;
+        }
+        match g.domain.state().await {
+            Ok(RunState::Gone) => return,
+            Ok(_) if Instant::now() < deadline => tokio::time::sleep(crate::checks::POLL * 4).await,
+            Ok(s) => return proof.problems.push(format!("{} survived teardown ({s:?})", g.domain.name)),
+            Err(e) => return proof.unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e))),
+        }
     }
 }
 
