@@ -31,7 +31,7 @@ pub async fn execute(
     let t0 = Instant::now();
     let _ = tx.send(RunEvent::CaseStarted { case: case.name.clone(), host: case.host.clone() });
     let case_dir = ctx.artifacts.join(slug(&case.name));
-    let mut rec = Recorder::new(&case.name, case.guests.len() > 1, &tx);
+    let mut rec = Recorder::new(&case.name, case.guests.len() > 1, &tx, &case.known_issues);
     rec.property("run_id", &ctx.run_id);
     if let Some(why) = no_slots {
         rec.property("host_slots", slots_note(why));
