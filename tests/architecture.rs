@@ -29,18 +29,6 @@ const KNOWN_CYCLES: &[&[&str]] = &[
         "checks/network/mod.rs",
         "checks/network/subject.rs",
     ],
-    // lab/probe.rs uses items of lab/mod.rs, which calls probe.
-    &["lab/mod.rs", "lab/probe.rs"],
-    // scenario/check/migrate.rs uses items of its parent, which calls it.
-    &["scenario/check.rs", "scenario/check/migrate.rs"],
-    // The expansion's files use each other's items and scenario/mod.rs.
-    &[
-        "scenario/expand.rs",
-        "scenario/expand/axes.rs",
-        "scenario/expand/rules.rs",
-        "scenario/expand/rules/refs.rs",
-        "scenario/mod.rs",
-    ],
 ];
 
 type ModPath = Vec<String>;
