@@ -107,6 +107,21 @@ pub struct JumpSpec {
     pub address: String,
     pub user: String,
     pub key: PathBuf,
+    /// Which SSH host key the jump host must offer before virtsmoke logs in.
+    pub host_key: JumpHostKey,
+}
+
+/// What a jump host's SSH host key must be (`known_hosts:`, `host_key:` or
+/// `insecure_host_key: true` in the scenario).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JumpHostKey {
+    /// The key an OpenSSH `known_hosts` file on this machine records for the address.
+    KnownHosts(PathBuf),
+    /// A pinned fingerprint, `SHA256:` and 43 base64 characters (as `ssh-keygen -l` prints it).
+    Sha256(String),
+    /// Any key: the scenario said `insecure_host_key: true`.
+    Insecure,
 }
 
 /// Where a guest's bootable bits come from.

@@ -169,9 +169,10 @@ fn lab_status_json(dir: &str) -> String {
     let kvm = LabStatus { dir: dir.into(), hosts: vec![host(1), host(2)] };
     let xen = XenHostStatus {
         name: "xen1".into(),
-        uri: format!("xen+ssh://root@127.0.0.1:2221/system?keyfile={dir}/xen/id_ed25519&no_verify=1"),
+        uri: format!("xen+ssh://root@127.0.0.1:2221/system?keyfile={dir}/xen/id_ed25519&no_tty=1"),
         ssh: "127.0.0.1:2221".into(),
         key: format!("{dir}/xen/id_ed25519").into(),
+        known_hosts: format!("{dir}/xen/known_hosts").into(),
         bridge: "xenbr0".into(),
         bridge_address: "10.88.0.1/24".into(),
         qemu_pid: Some(300),
@@ -192,7 +193,11 @@ fn the_tests_read_the_lab_hosts_from_lab_status_json() {
     assert_eq!((h2.netns.as_str(), h2.libvirtd_pid, h2.virtlogd_pid), ("vs-lab-h2", Some(102), Some(202)));
     let xen1 = lab.xen("xen1");
     assert_eq!(xen1.ssh_address(), ("127.0.0.1", "2221"));
-    assert_eq!(xen1.jump_yaml(), "{ address: \"127.0.0.1:2221\", user: root, key: /elsewhere/lab/xen/id_ed25519 }");
+    assert_eq!(
+        xen1.jump_yaml(),
+        "{ address: \"127.0.0.1:2221\", user: root, key: /elsewhere/lab/xen/id_ed25519, \
+         known_hosts: /elsewhere/lab/xen/known_hosts }"
+    );
     let rendered =
         lab.render("uri: \"@h1.uri@\"\nnetns: \"@h1.netns@\"\nleases: @h1.leases@\njump: @xen1.ssh@ @xen1.key@\n");
     assert_eq!(
@@ -217,6 +222,7 @@ fn every_lab_fixture_fills_in_and_validates() {
     let dir = elsewhere.path().join("lab");
     std::fs::create_dir_all(dir.join("xen")).unwrap();
     std::fs::write(dir.join("xen/id_ed25519"), "not a real key\n").unwrap();
+    std::fs::write(dir.join("xen/known_hosts"), "").unwrap();
     let dir = dir.to_str().unwrap();
     let lab = LabStatus::parse(&lab_status_json(dir)).unwrap();
     let mut filled = 0;

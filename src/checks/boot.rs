@@ -6,8 +6,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
+use super::env::{GuestUnderTest, POLL, StepFailure};
 use super::wait::{self, Probe, WaitError};
-use super::{GuestUnderTest, POLL, StepFailure};
 use crate::guest::ssh::{self, SshError, SshTarget};
 
 /// Printed by the test image once networking is configured: `VIRTSMOKE-MARKER net eth0 10.77.0.123/24`.

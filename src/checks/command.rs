@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{GuestUnderTest, StepFailure, SubResult, Testcase};
+use super::env::{GuestUnderTest, StepFailure, SubResult, Testcase};
 use crate::events::FailedAttempt;
 use crate::guest::ssh::{self, SshTarget};
 

@@ -5,8 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use super::env::{CaseEnv, GuestUnderTest, HostRef, StepFailure, SubResult};
 use super::probe::{Probe, ProbeFigures};
-use super::{CaseEnv, GuestUnderTest, HostRef, StepFailure, SubResult};
 use crate::backend::Host;
 use crate::backend::RunState;
 use crate::backend::migrate::MigrateOptions;

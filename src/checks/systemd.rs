@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::StepFailure;
+use super::env::StepFailure;
 use crate::guest::ssh::{self, SshError, SshTarget};
 
 /// What `boot.systemd` saw, for the case's properties.

@@ -263,6 +263,29 @@ fn jump_host(j: &crate::plan::JumpSpec, netns: Option<&str>) -> Result<crate::gu
         user: j.user.clone(),
         private_key: j.key.clone(),
         netns: netns.map(str::to_string),
-        host_key: crate::guest::jump::HostKeyPolicy::None,
+        host_key: crate::hostaccess::jump_key_policy(j),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::guest::jump::HostKeyPolicy;
+    use crate::plan::{JumpHostKey, JumpSpec};
+
+    #[test]
+    fn the_jump_host_carries_the_scenario_key_policy() {
+        let mut j = JumpSpec {
+            address: "127.0.0.1:2221".into(),
+            user: "root".into(),
+            key: "/k".into(),
+            host_key: JumpHostKey::KnownHosts("/lab/known_hosts".into()),
+        };
+        let jump = super::jump_host(&j, Some("ns")).unwrap();
+        assert_eq!(jump.host_key, HostKeyPolicy::KnownHosts("/lab/known_hosts".into()));
+        assert_eq!((jump.addr, jump.netns.as_deref()), ("127.0.0.1:2221".parse().unwrap(), Some("ns")));
+        j.host_key = JumpHostKey::Sha256("SHA256:abc".into());
+        assert_eq!(super::jump_host(&j, None).unwrap().host_key, HostKeyPolicy::Sha256("SHA256:abc".into()));
+        j.host_key = JumpHostKey::Insecure;
+        assert_eq!(super::jump_host(&j, None).unwrap().host_key, HostKeyPolicy::None);
+    }
 }

@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn disk_images_need_the_host_to_be_this_machine() {
-        use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
+        use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpHostKey, JumpSpec};
         let host = |uri: &str, jump: bool| HostSpec {
             name: "h".into(),
             uri: uri.into(),
@@ -224,7 +224,12 @@ mod tests {
             capacity: Capacity { guests: 1, memory_mib: 1024 },
             roles: vec![],
             labels: Default::default(),
-            jump: jump.then(|| JumpSpec { address: "127.0.0.1:2221".into(), user: "root".into(), key: "/k".into() }),
+            jump: jump.then(|| JumpSpec {
+                address: "127.0.0.1:2221".into(),
+                user: "root".into(),
+                key: "/k".into(),
+                host_key: JumpHostKey::Insecure,
+            }),
         };
         assert!(is_this_machine(&host("qemu:///system", false)));
         assert!(is_this_machine(&host("qemu+unix:///system?socket=/var/tmp/virtsmoke-lab/h1/run/libvirt-sock", false)));

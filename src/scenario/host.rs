@@ -1,9 +1,10 @@
 //! `hosts:` entries.
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use crate::hypervisor::{Uri, UriError};
-use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpSpec};
+use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor, JumpHostKey, JumpSpec};
 
 use super::ctx::{Cx, Fields};
 use super::yaml::{Node, Value};
@@ -154,8 +155,11 @@ fn bridge(cx: &mut Cx<'_>, f: &Fields<'_>, hypervisor: Option<Hypervisor>) -> Op
     }
 }
 
+/// The keys of a `jump:` mapping.
+const JUMP_KEYS: &[&str] = &["address", "user", "key", "known_hosts", "host_key", "insecure_host_key"];
+
 fn jump(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<JumpSpec> {
-    let f = cx.fields(key, value, format!("`jump` of host `{host}`"), &["address", "user", "key"])?;
+    let f = cx.fields(key, value, format!("`jump` of host `{host}`"), JUMP_KEYS)?;
     let address = match f.get("address") {
         Some(n) => {
             let a = cx.text(n, &f.desc("address"))?;
@@ -180,26 +184,102 @@ fn jump(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<JumpSpe
         None => Some("root".to_owned()),
     };
     let key_path = match f.get("key") {
-        Some(n) => cx.text(n, &f.desc("key")).map(std::path::PathBuf::from).and_then(|p| key_here(cx, n, &f, p)),
+        Some(n) => {
+            cx.text(n, &f.desc("key")).map(PathBuf::from).and_then(|p| file_here(cx, n, &f, ("key", KEY_HELP), p))
+        }
         None => {
             cx.missing(&f, "key", Some("the private key that logs in to the host".into()));
             None
         }
     };
-    Some(JumpSpec { address: address?, user: user?, key: key_path? })
+    let host_key = host_key(cx, &f, host);
+    Some(JumpSpec { address: address?, user: user?, key: key_path?, host_key: host_key? })
 }
 
-/// The jump host's key is read where virtsmoke runs: it must be a file here
-/// (like an image's `ssh_key`), or every SSH login would fail later.
-fn key_here(cx: &mut Cx<'_>, n: &Node, f: &Fields<'_>, path: std::path::PathBuf) -> Option<std::path::PathBuf> {
+const KEY_HELP: &str =
+    "`key` is the private key virtsmoke logs in to the host with, read where virtsmoke runs (not on the libvirt host)";
+const KNOWN_HOSTS_HELP: &str = "`known_hosts` is an OpenSSH known_hosts file on the machine running virtsmoke \
+     that records the jump host's key (`virtsmoke lab status --json` names the lab's)";
+
+/// How the jump host's SSH host key is checked: exactly one of `known_hosts`
+/// and `host_key`, or `insecure_host_key: true` alone.
+fn host_key(cx: &mut Cx<'_>, f: &Fields<'_>, host: &str) -> Option<JumpHostKey> {
+    let insecure = match f.get("insecure_host_key") {
+        None => false,
+        Some(n) => match n.value {
+            Value::Bool(b) => b,
+            _ => {
+                cx.wrong_type(n, &f.desc("insecure_host_key"), "`true` or `false`");
+                return None;
+            }
+        },
+    };
+    match (f.get("known_hosts"), f.get("host_key")) {
+        (Some(_), Some(pinned)) => {
+            cx.error(
+                f.key_node("host_key").unwrap_or(pinned),
+                format!("the jump host of `{host}` has both `known_hosts` and `host_key`"),
+                Some("keep one: the key is checked against a known_hosts file or a pinned fingerprint".into()),
+            );
+            None
+        }
+        (Some(n), None) | (None, Some(n)) if insecure => {
+            let at = f.get("insecure_host_key").unwrap_or(n);
+            cx.error(
+                at,
+                format!("the jump host of `{host}` has `insecure_host_key: true` and a key to check"),
+                Some("remove `insecure_host_key` to check the key, or the check to accept any key".into()),
+            );
+            None
+        }
+        (Some(n), None) => cx
+            .text(n, &f.desc("known_hosts"))
+            .and_then(|p| file_here(cx, n, f, ("known_hosts", KNOWN_HOSTS_HELP), PathBuf::from(p)))
+            .map(JumpHostKey::KnownHosts),
+        (None, Some(n)) => {
+            let pinned = cx.text(n, &f.desc("host_key"))?;
+            fingerprint(&pinned).map(JumpHostKey::Sha256).or_else(|| {
+                cx.error(
+                    n,
+                    format!("{} `{pinned}` is not a SHA256 fingerprint", f.desc("host_key")),
+                    Some("`SHA256:` and 43 base64 characters, as `ssh-keygen -lf KEY.pub` prints it".into()),
+                );
+                None
+            })
+        }
+        (None, None) if insecure => Some(JumpHostKey::Insecure),
+        (None, None) => {
+            cx.missing(
+                f,
+                "known_hosts",
+                Some(
+                    "virtsmoke checks the jump host's SSH key before it logs in: name a known_hosts file that records \
+                     it (`known_hosts: PATH`), or pin it (`host_key: \"SHA256:...\"`); `insecure_host_key: true` \
+                     accepts any key"
+                        .into(),
+                ),
+            );
+            None
+        }
+    }
+}
+
+/// `SHA256:` and the 43 unpadded base64 characters of 32 bytes (one `=` of
+/// padding is accepted and dropped).
+fn fingerprint(text: &str) -> Option<String> {
+    let b64 = text.strip_prefix("SHA256:")?;
+    let b64 = b64.strip_suffix('=').unwrap_or(b64);
+    let ok = b64.len() == 43 && b64.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'+' || c == b'/');
+    ok.then(|| format!("SHA256:{b64}"))
+}
+
+/// Files of a jump host (its login key, its known_hosts) are read where
+/// virtsmoke runs: each must be a file here, or every SSH login would fail later.
+fn file_here(cx: &mut Cx<'_>, n: &Node, f: &Fields<'_>, (key, help): (&str, &str), path: PathBuf) -> Option<PathBuf> {
     if path.is_file() {
         return Some(path);
     }
-    cx.error(
-        n,
-        format!("{} `{}` is not a file on this machine", f.desc("key"), path.display()),
-        Some("`key` is the private key virtsmoke logs in to the host with, read where virtsmoke runs (not on the libvirt host)".into()),
-    );
+    cx.error(n, format!("{} `{}` is not a file on this machine", f.desc(key), path.display()), Some(help.into()));
     None
 }
 

@@ -81,14 +81,38 @@ fn host() -> Value {
             }), &[]),
             "roles": strings(),
             "labels": { "type": "object", "additionalProperties": { "type": ["string", "integer"] } },
-            "jump": object(json!({
-                "address": { "type": "string", "description": "HOST:PORT" },
-                "user": { "type": "string" },
-                "key": { "type": "string" }
-            }), &["address", "key"])
+            "jump": jump()
         }),
         &["uri"],
     )
+}
+
+/// A host's `jump`: its key is checked against a known_hosts file or a
+/// pinned fingerprint, unless `insecure_host_key: true` says not to (exactly
+/// one of the three).
+fn jump() -> Value {
+    let mut v = object(
+        json!({
+            "address": { "type": "string", "description": "HOST:PORT" },
+            "user": { "type": "string" },
+            "key": { "type": "string" },
+            "known_hosts": { "type": "string", "description": "an OpenSSH known_hosts file recording the jump host's key" },
+            "host_key": {
+                "type": "string",
+                "pattern": "^SHA256:[A-Za-z0-9+/]{43}=?$",
+                "description": "the jump host's key fingerprint, as `ssh-keygen -l` prints it"
+            },
+            "insecure_host_key": { "type": "boolean", "description": "true: accept any key (not checked)" }
+        }),
+        &["address", "key"],
+    );
+    v["oneOf"] = json!([
+        { "required": ["known_hosts"], "not": { "anyOf": [{ "required": ["host_key"] }, { "required": ["insecure_host_key"] }] } },
+        { "required": ["host_key"], "not": { "anyOf": [{ "required": ["known_hosts"] }, { "required": ["insecure_host_key"] }] } },
+        { "required": ["insecure_host_key"], "properties": { "insecure_host_key": { "const": true } },
+          "not": { "anyOf": [{ "required": ["known_hosts"] }, { "required": ["host_key"] }] } }
+    ]);
+    v
 }
 
 /// An entry of `images:`.

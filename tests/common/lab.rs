@@ -44,12 +44,14 @@ pub struct KvmHost {
 pub struct XenHost {
     /// `xen1`
     pub name: String,
-    /// `xen+ssh://root@127.0.0.1:2221/system?keyfile=...&no_verify=1`
+    /// `xen+ssh://root@127.0.0.1:2221/system?keyfile=...&no_tty=1`
     pub uri: String,
     /// dom0's SSH server, `127.0.0.1:2221`: a scenario host's `jump.address`.
     pub ssh: String,
     /// The key that logs in to dom0 as root.
     pub key: PathBuf,
+    /// The file that records dom0's host keys: a scenario host's `jump.known_hosts`.
+    pub known_hosts: PathBuf,
     pub healthy: bool,
 }
 
@@ -82,7 +84,7 @@ impl LabStatus {
     /// `text` with every placeholder `@HOST.FIELD@` replaced by that host's
     /// value (KVM hosts: `uri`, `netns`, `bridge`,
     /// `leases` (h1); Xen hosts: `uri`, `ssh`,
-    /// `key`). Fails on a placeholder of a host the lab does not have.
+    /// `key`, `known_hosts`). Fails on a placeholder of a host the lab does not have.
     pub fn render(&self, text: &str) -> String {
         let mut out = text.to_string();
         for h in &self.hosts {
@@ -98,7 +100,8 @@ impl LabStatus {
         }
         for h in &self.xen {
             let key = h.key.display().to_string();
-            for (field, value) in [("uri", &h.uri), ("ssh", &h.ssh), ("key", &key)] {
+            let known_hosts = h.known_hosts.display().to_string();
+            for (field, value) in [("uri", &h.uri), ("ssh", &h.ssh), ("key", &key), ("known_hosts", &known_hosts)] {
                 out = out.replace(&format!("@{}.{field}@", h.name), value);
             }
         }
@@ -167,7 +170,8 @@ impl XenHost {
     /// The options `ssh` and `scp` take to log in to dom0 as root.
     fn ssh_options(&self) -> Vec<String> {
         let mut args = vec!["-i".to_string(), self.key.display().to_string()];
-        for o in ["BatchMode=yes", "StrictHostKeyChecking=no", "UserKnownHostsFile=/dev/null", "LogLevel=ERROR"] {
+        let known = format!("UserKnownHostsFile={}", self.known_hosts.display());
+        for o in ["BatchMode=yes", "StrictHostKeyChecking=yes", &known, "LogLevel=ERROR"] {
             args.extend(["-o".to_string(), o.to_string()]);
         }
         args
@@ -208,7 +212,12 @@ impl XenHost {
 
     /// A scenario host's `jump:` mapping that reaches dom0.
     pub fn jump_yaml(&self) -> String {
-        format!("{{ address: \"{}\", user: root, key: {} }}", self.ssh, self.key.display())
+        format!(
+            "{{ address: \"{}\", user: root, key: {}, known_hosts: {} }}",
+            self.ssh,
+            self.key.display(),
+            self.known_hosts.display()
+        )
     }
 
     /// Nothing of the run is left on the host: no domain, no run directory in dom0.

@@ -3,8 +3,10 @@
 
 use std::time::Instant;
 
-use super::{GuestUnderTest, LifecycleEnv, StepFailure, SubResult, continuity, ssh_of, sub_result, wait_for_state};
+use super::common::{LifecycleEnv, ssh_of, sub_result, wait_for_state};
+use super::continuity;
 use crate::backend::RunState;
+use crate::checks::env::{GuestUnderTest, StepFailure, SubResult};
 
 /// Pauses, proves the domain is paused, resumes, proves continuity.
 pub async fn run(guest: &GuestUnderTest, env: &LifecycleEnv<'_>, name: String) -> SubResult {

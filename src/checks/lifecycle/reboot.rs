@@ -6,8 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::{GuestFacts, GuestUnderTest, LifecycleEnv, StepFailure, SubResult, ssh_of, sub_result};
+use super::common::{GuestFacts, LifecycleEnv, ssh_of, sub_result};
 use crate::backend::RunState;
+use crate::checks::env::{GuestUnderTest, StepFailure, SubResult};
 use crate::checks::{boot, guest_kind};
 use crate::guest::ssh::{self, SshTarget};
 use crate::plan::RebootVia;
@@ -48,7 +49,9 @@ async fn reboot(
         .to_string();
     let t = Instant::now();
     trigger(guest, &target, via, env).await?;
-    let new = new_boot(guest, &target, &old, env.timeout).await?;
+    // Each question may take as long as any command: through a jump host
+    // under emulation, a login alone takes seconds.
+    let new = new_boot(guest, &target, &old, env.timeout, env.command_timeout).await?;
     props.push((format!("{}.{}_boot_id", guest.name, stem(via)), new));
     // The console of the new boot (a Xen domain that rebooted is a new domain).
     let console = env.case_dir.join(format!("{}.console.log", guest.name));
@@ -94,6 +97,7 @@ async fn new_boot(
     target: &SshTarget,
     old: &str,
     timeout: Duration,
+    ask_timeout: Duration,
 ) -> Result<String, StepFailure> {
     let probe = SshTarget { host_key_sha256: None, ..target.clone() };
     let deadline = Instant::now() + timeout;
@@ -115,7 +119,7 @@ async fn new_boot(
             }
             Ok(_) => {}
         }
-        if let Ok(out) = ssh::exec(&probe, BOOT_ID, ASK_EVERY * 5).await {
+        if let Ok(out) = ssh::exec(&probe, BOOT_ID, ask_timeout).await {
             let id = out.stdout.trim();
             if !id.is_empty() && id != old {
                 return Ok(id.to_string());

@@ -6,8 +6,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use super::{GuestUnderTest, LifecycleEnv, StepFailure, SubResult, continuity, sh_quote, ssh_of, sub_result};
+use super::common::{LifecycleEnv, sh_quote, ssh_of, sub_result};
+use super::continuity;
 use crate::backend::host_shell::HostShell;
+use crate::checks::env::{GuestUnderTest, StepFailure, SubResult};
 
 /// Saves, restores, proves continuity; removes the file.
 pub async fn run(guest: &mut GuestUnderTest, env: &LifecycleEnv<'_>, name: String) -> SubResult {

@@ -4,8 +4,9 @@
 
 use std::time::Instant;
 
-use super::{GuestUnderTest, LifecycleEnv, StepFailure, SubResult, sub_result, wait_for_state};
+use super::common::{LifecycleEnv, sub_result, wait_for_state};
 use crate::backend::RunState;
+use crate::checks::env::{GuestUnderTest, StepFailure, SubResult};
 
 /// Asks the guest to power off and waits for its domain to end.
 pub async fn run(guest: &mut GuestUnderTest, env: &LifecycleEnv<'_>, name: String) -> SubResult {

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::{CheckEnv, StepFailure, SubResult};
+use super::env::{CheckEnv, StepFailure, SubResult};
 use crate::guest::ssh::{self, ExecOutput};
 use crate::plan::{GuestNetwork, GuestSpec, NetworkCheck, NetworkSubCheck};
 

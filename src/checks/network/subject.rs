@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use super::host::{self, HostSide};
 use super::parse::{self, GuestFacts};
 use super::script;
-use crate::checks::{CheckEnv, GuestUnderTest, StepFailure, SubResult};
+use crate::checks::env::{CheckEnv, GuestUnderTest, StepFailure, SubResult};
 use crate::events::Outcome;
 use crate::guest::ssh::{self, ExecOutput, SshTarget};
 use crate::plan::{GuestNetwork, NetworkCheck};

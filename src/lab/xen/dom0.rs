@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use super::error::XenLabError;
+use super::known_hosts;
 use super::layout::XenHostLayout;
 use super::qemu;
 use crate::lab::command::{self, file_tail, tail};
@@ -35,7 +36,8 @@ pub fn probe(host: &XenHostLayout) -> Result<String, String> {
     }
 }
 
-/// Waits until libvirt in dom0 answers, QEMU exits (error at once), or
+/// Waits until dom0's host keys are recorded and libvirt in dom0 answers
+/// (checking them), QEMU exits (error at once), or
 /// `deadline` passes.
 pub fn wait_ready(host: &XenHostLayout, deadline: Instant) -> Result<(), XenLabError> {
     let mut last = String::from("no attempt");
@@ -44,6 +46,19 @@ pub fn wait_ready(host: &XenHostLayout, deadline: Instant) -> Result<(), XenLabE
     let ready = wait_until(timeout, RETRY_INTERVAL, || {
         if qemu::running_pid(host).is_none() {
             return Err(XenLabError::QemuExited { host: host.name(), serial_tail: serial_tail(host) });
+        }
+        if !known_hosts::recorded(host) {
+            match known_hosts::learn(host) {
+                Ok(true) => {}
+                Ok(false) => {
+                    last = "dom0's SSH server shows no host key yet".into();
+                    return Ok(false);
+                }
+                Err(e) => {
+                    last = e;
+                    return Ok(false);
+                }
+            }
         }
         match probe(host) {
             Ok(_) => Ok(true),
@@ -74,13 +89,8 @@ pub fn serial_tail(host: &XenHostLayout) -> String {
 #[cfg(test)]
 fn ssh_options(host: &XenHostLayout) -> Vec<String> {
     let mut v: Vec<String> = vec!["-i".into(), host.key().display().to_string()];
-    for o in [
-        "BatchMode=yes",
-        "StrictHostKeyChecking=no",
-        "UserKnownHostsFile=/dev/null",
-        "LogLevel=ERROR",
-        "ConnectTimeout=15",
-    ] {
+    let known = format!("UserKnownHostsFile={}", host.known_hosts().display());
+    for o in ["BatchMode=yes", "StrictHostKeyChecking=yes", &known, "LogLevel=ERROR", "ConnectTimeout=15"] {
         v.push("-o".into());
         v.push(o.into());
     }

@@ -29,6 +29,12 @@ pub fn public_key(dir: &Path) -> PathBuf {
     lab_root(dir).join("id_ed25519.pub")
 }
 
+/// dom0s' SSH host keys, recorded at `lab up` (see `known_hosts.rs`): the
+/// `known_hosts` of the scenarios' jump hosts.
+pub fn known_hosts(dir: &Path) -> PathBuf {
+    lab_root(dir).join("known_hosts")
+}
+
 /// Where host N of a lab in `DIR` keeps its state, and how it is named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XenHostLayout {
@@ -63,9 +69,17 @@ impl XenHostLayout {
         self.lab.join("id_ed25519")
     }
 
-    /// `xen+ssh://root@127.0.0.1:PORT/system?keyfile=KEY&no_verify=1`
+    /// The lab's known_hosts file (one for all its hosts).
+    pub fn known_hosts(&self) -> PathBuf {
+        self.lab.join("known_hosts")
+    }
+
+    /// `xen+ssh://root@127.0.0.1:PORT/system?keyfile=KEY&no_tty=1`: libvirt runs
+    /// `ssh`, which checks dom0's key against `~/.ssh/known_hosts` (recorded
+    /// there at `lab up`); `no_tty=1` makes it `BatchMode=yes`, so a key it
+    /// does not know fails at once instead of asking on a terminal.
     pub fn uri(&self) -> String {
-        format!("xen+ssh://root@127.0.0.1:{}/system?keyfile={}&no_verify=1", self.port(), self.key().display())
+        format!("xen+ssh://root@127.0.0.1:{}/system?keyfile={}&no_tty=1", self.port(), self.key().display())
     }
 
     /// The qcow2 overlay dom0 runs on (its backing file is the built image's
@@ -147,7 +161,7 @@ mod tests {
         assert_eq!(h.ssh_address(), "127.0.0.1:2222");
         assert_eq!(
             h.uri(),
-            "xen+ssh://root@127.0.0.1:2222/system?keyfile=/var/tmp/virtsmoke-lab/xen/id_ed25519&no_verify=1"
+            "xen+ssh://root@127.0.0.1:2222/system?keyfile=/var/tmp/virtsmoke-lab/xen/id_ed25519&no_tty=1"
         );
         assert_eq!(h.overlay(), Path::new("/var/tmp/virtsmoke-lab/xen/xen2/dom0.qcow2"));
         assert_eq!(h.key(), key(Path::new("/var/tmp/virtsmoke-lab")));

@@ -6,15 +6,18 @@
 //! `monitor.sock`; `qemu.pid`). Its dom0 answers SSH on `127.0.0.1:(2220+N)`
 //! (QEMU's user network, forwarded from loopback only; dom0 itself reaches
 //! nothing outside) for the lab's key `DIR/xen/id_ed25519`, so its URI is
-//! `xen+ssh://root@127.0.0.1:PORT/system?keyfile=DIR/xen/id_ed25519&no_verify=1`.
+//! `xen+ssh://root@127.0.0.1:PORT/system?keyfile=DIR/xen/id_ed25519&no_tty=1`. Its
+//! host keys are recorded when it first answers (`known_hosts.rs`), in
+//! `DIR/xen/known_hosts` (a scenario's jump `known_hosts`) and in
+//! `~/.ssh/known_hosts` (for the `ssh` libvirt runs): every login checks them.
 //! Guests join the bridge `xenbr0` in dom0 (`10.88.0.1/24`, DHCP from dnsmasq
 //! in dom0) and are reached through dom0 as SSH jump host. Each dom0 has its
 //! own `xenbr0`: hosts do not share a guest network.
 //!
 //! Nothing is created in the machine's network namespaces. The one file
-//! outside `DIR` the lab touches is `~/.ssh/known_hosts`, where ssh (run by
-//! libvirt) records dom0's host key: the lab removes the entry of a host's
-//! port whenever it starts that host afresh or removes it.
+//! outside `DIR` the lab touches is `~/.ssh/known_hosts`, where it records
+//! dom0's host keys for the ssh libvirt runs: it removes the entries of a
+//! host's port whenever it starts that host afresh or removes it.
 
 mod dom0;
 mod error;
@@ -53,12 +56,15 @@ const BOOT_TIMEOUT: Duration = Duration::from_secs(600);
 pub struct XenHostStatus {
     /// `xen1`
     pub name: String,
-    /// `xen+ssh://root@127.0.0.1:2221/system?keyfile=DIR/xen/id_ed25519&no_verify=1`
+    /// `xen+ssh://root@127.0.0.1:2221/system?keyfile=DIR/xen/id_ed25519&no_tty=1`
     pub uri: String,
     /// dom0's SSH server: `127.0.0.1:2221` (the `jump.address` of a scenario host).
     pub ssh: String,
     /// The private key that logs in to dom0 as root.
     pub key: PathBuf,
+    /// The known_hosts file that records dom0's host keys (the `known_hosts`
+    /// of a scenario host's `jump`).
+    pub known_hosts: PathBuf,
     /// The guests' bridge in dom0 (`xenbr0`) and dom0's address on it
     /// (`10.88.0.1/24`; DHCP hands out `.100`-`.199`).
     pub bridge: String,
@@ -128,7 +134,7 @@ pub fn down(dir: &Path) -> Result<Vec<XenHostStatus>, XenLabError> {
         remove_host(&h)?;
         known_hosts::forget(&h);
     }
-    for p in [layout::key(dir), layout::public_key(dir)] {
+    for p in [layout::key(dir), layout::public_key(dir), layout::known_hosts(dir)] {
         match fs::remove_file(&p) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -164,6 +170,7 @@ fn host_status(h: &XenHostLayout) -> XenHostStatus {
         uri: h.uri(),
         ssh: h.ssh_address(),
         key: h.key(),
+        known_hosts: h.known_hosts(),
         bridge: layout::BRIDGE.to_string(),
         bridge_address: layout::BRIDGE_ADDRESS.to_string(),
         qemu_pid,
@@ -263,6 +270,7 @@ mod tests {
             uri: XenHostLayout::new(Path::new("/lab"), 1).uri(),
             ssh: "127.0.0.1:2221".into(),
             key: "/lab/xen/id_ed25519".into(),
+            known_hosts: "/lab/xen/known_hosts".into(),
             bridge: "xenbr0".into(),
             bridge_address: "10.88.0.1/24".into(),
             qemu_pid: Some(42),
@@ -274,5 +282,7 @@ mod tests {
         assert_eq!(v["qemu_pid"], 42);
         assert_eq!(v["ssh"], "127.0.0.1:2221");
         assert_eq!(v["key"], "/lab/xen/id_ed25519");
+        assert_eq!(v["known_hosts"], "/lab/xen/known_hosts");
+        assert!(!v["uri"].as_str().unwrap().contains("no_verify"), "libvirt's ssh checks dom0's key");
     }
 }

@@ -1,6 +1,7 @@
 //! Hosts: defaults, URIs and hypervisors, capacity, merging across files.
 
 use super::*;
+use crate::plan::JumpHostKey;
 
 /// (what, input, exact diagnostics)
 const BAD: &[(&str, &str, &str)] = &[
@@ -79,14 +80,14 @@ name: t
 hosts:
   lab1:
     uri: "qemu+ssh://root@127.0.0.1:2221/system"
-    jump: { address: "127.0.0.1:2221", key: /nonexistent/id_ed25519 }
+    jump: { address: "127.0.0.1:2221", key: /nonexistent/id_ed25519, insecure_host_key: true }
 images: { tiny: { kernel: /srv/vmlinuz } }
 guests: { tiny: { kind: kvm, image: tiny } }
 "#,
         r#"error: `key` in `jump` of host `lab1` `/nonexistent/id_ed25519` is not a file on this machine
  --> x.yaml:6:45
   |
-6 |     jump: { address: "127.0.0.1:2221", key: /nonexistent/id_ed25519 }
+6 |     jump: { address: "127.0.0.1:2221", key: /nonexistent/id_ed25519, insecure_host_key: true }
   |                                             ^^^^^^^^^^^^^^^^^^^^^^^
   = help: `key` is the private key virtsmoke logs in to the host with, read where virtsmoke runs (not on the libvirt host)
 "#,
@@ -98,23 +99,136 @@ name: t
 hosts:
   lab1:
     uri: "qemu+ssh://root@qa7.example/system"
-    jump: { address: qa7.example, key: /nonexistent/id_ed25519 }
+    jump: { address: qa7.example, key: /nonexistent/id_ed25519, insecure_host_key: true }
 images: { tiny: { kernel: /srv/vmlinuz } }
 guests: { tiny: { kind: kvm, image: tiny } }
 "#,
         r#"error: `address` of the jump host of `lab1` must be HOST:PORT, found `qa7.example`
  --> x.yaml:6:22
   |
-6 |     jump: { address: qa7.example, key: /nonexistent/id_ed25519 }
+6 |     jump: { address: qa7.example, key: /nonexistent/id_ed25519, insecure_host_key: true }
   |                      ^^^^^^^^^^^
   = help: e.g. `address: "127.0.0.1:2221"` or `address: "qa7.example:22"`
 
 error: `key` in `jump` of host `lab1` `/nonexistent/id_ed25519` is not a file on this machine
  --> x.yaml:6:40
   |
-6 |     jump: { address: qa7.example, key: /nonexistent/id_ed25519 }
+6 |     jump: { address: qa7.example, key: /nonexistent/id_ed25519, insecure_host_key: true }
   |                                        ^^^^^^^^^^^^^^^^^^^^^^^
   = help: `key` is the private key virtsmoke logs in to the host with, read where virtsmoke runs (not on the libvirt host)
+"#,
+    ),
+    (
+        "jump host key not checked",
+        r#"version: 1
+name: t
+hosts:
+  lab1:
+    uri: "qemu+ssh://root@127.0.0.1:2221/system"
+    jump: { address: "127.0.0.1:2221", key: /etc/passwd }
+images: { tiny: { kernel: /srv/vmlinuz } }
+guests: { tiny: { kind: kvm, image: tiny } }
+"#,
+        r#"error: missing required key `known_hosts` in `jump` of host `lab1`
+ --> x.yaml:6:5
+  |
+6 |     jump: { address: "127.0.0.1:2221", key: /etc/passwd }
+  |     ^^^^
+  = help: virtsmoke checks the jump host's SSH key before it logs in: name a known_hosts file that records it (`known_hosts: PATH`), or pin it (`host_key: "SHA256:..."`); `insecure_host_key: true` accepts any key
+"#,
+    ),
+    (
+        "jump host key checked two ways",
+        r#"version: 1
+name: t
+hosts:
+  lab1:
+    uri: "qemu+ssh://root@127.0.0.1:2221/system"
+    jump: { address: "127.0.0.1:2221", key: /etc/passwd, known_hosts: /etc/passwd, host_key: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" }
+images: { tiny: { kernel: /srv/vmlinuz } }
+guests: { tiny: { kind: kvm, image: tiny } }
+"#,
+        r#"error: the jump host of `lab1` has both `known_hosts` and `host_key`
+ --> x.yaml:6:84
+  |
+6 |     jump: { address: "127.0.0.1:2221", key: /etc/passwd, known_hosts: /etc/passwd, host_key: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU" }
+  |                                                                                    ^^^^^^^^
+  = help: keep one: the key is checked against a known_hosts file or a pinned fingerprint
+"#,
+    ),
+    (
+        "jump host key fingerprint of the wrong form",
+        r#"version: 1
+name: t
+hosts:
+  lab1:
+    uri: "qemu+ssh://root@127.0.0.1:2221/system"
+    jump: { address: "127.0.0.1:2221", key: /etc/passwd, host_key: "MD5:d4:1d:8c:d9" }
+images: { tiny: { kernel: /srv/vmlinuz } }
+guests: { tiny: { kind: kvm, image: tiny } }
+"#,
+        r#"error: `host_key` in `jump` of host `lab1` `MD5:d4:1d:8c:d9` is not a SHA256 fingerprint
+ --> x.yaml:6:68
+  |
+6 |     jump: { address: "127.0.0.1:2221", key: /etc/passwd, host_key: "MD5:d4:1d:8c:d9" }
+  |                                                                    ^^^^^^^^^^^^^^^^^
+  = help: `SHA256:` and 43 base64 characters, as `ssh-keygen -lf KEY.pub` prints it
+"#,
+    ),
+    (
+        "jump host known_hosts that is not a file here",
+        r#"version: 1
+name: t
+hosts:
+  lab1:
+    uri: "qemu+ssh://root@127.0.0.1:2221/system"
+    jump: { address: "127.0.0.1:2221", key: /etc/passwd, known_hosts: /nonexistent/known_hosts }
+images: { tiny: { kernel: /srv/vmlinuz } }
+guests: { tiny: { kind: kvm, image: tiny } }
+"#,
+        r#"error: `known_hosts` in `jump` of host `lab1` `/nonexistent/known_hosts` is not a file on this machine
+ --> x.yaml:6:71
+  |
+6 |     jump: { address: "127.0.0.1:2221", key: /etc/passwd, known_hosts: /nonexistent/known_hosts }
+  |                                                                       ^^^^^^^^^^^^^^^^^^^^^^^^
+  = help: `known_hosts` is an OpenSSH known_hosts file on the machine running virtsmoke that records the jump host's key (`virtsmoke lab status --json` names the lab's)
+"#,
+    ),
+    (
+        "jump host key both checked and not",
+        r#"version: 1
+name: t
+hosts:
+  lab1:
+    uri: "qemu+ssh://root@127.0.0.1:2221/system"
+    jump: { address: "127.0.0.1:2221", key: /etc/passwd, host_key: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", insecure_host_key: true }
+images: { tiny: { kernel: /srv/vmlinuz } }
+guests: { tiny: { kind: kvm, image: tiny } }
+"#,
+        r#"error: the jump host of `lab1` has `insecure_host_key: true` and a key to check
+ --> x.yaml:6:141
+  |
+6 |     jump: { address: "127.0.0.1:2221", key: /etc/passwd, host_key: "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU", insecure_host_key: true }
+  |                                                                                                                                             ^^^^
+  = help: remove `insecure_host_key` to check the key, or the check to accept any key
+"#,
+    ),
+    (
+        "jump host insecure_host_key that is not a boolean",
+        r#"version: 1
+name: t
+hosts:
+  lab1:
+    uri: "qemu+ssh://root@127.0.0.1:2221/system"
+    jump: { address: "127.0.0.1:2221", key: /etc/passwd, insecure_host_key: "yes" }
+images: { tiny: { kernel: /srv/vmlinuz } }
+guests: { tiny: { kind: kvm, image: tiny } }
+"#,
+        r#"error: wrong type for `insecure_host_key` in `jump` of host `lab1`: expected `true` or `false`, found a string
+ --> x.yaml:6:77
+  |
+6 |     jump: { address: "127.0.0.1:2221", key: /etc/passwd, insecure_host_key: "yes" }
+  |                                                                             ^^^^^
 "#,
     ),
 ];
@@ -271,4 +385,27 @@ fn conflicting_hosts_and_duplicate_scenarios_across_files() {
             (b.clone(), 3, 10, format!("host `lab1` is defined differently in {}", a.display()).as_str()),
         ]
     );
+}
+
+#[test]
+fn a_jump_host_key_is_checked_as_the_scenario_says() {
+    let dir = tempfile::tempdir().unwrap();
+    let (key, known) = (dir.path().join("id"), dir.path().join("known_hosts"));
+    std::fs::write(&key, "key").unwrap();
+    std::fs::write(&known, "").unwrap();
+    let text = |check: &str| {
+        format!(
+            "version: 1\nname: j\nhosts:\n  x1:\n    uri: \"xen+ssh://root@127.0.0.1:2221/system\"\n    \
+             jump: {{ address: \"127.0.0.1:2221\", key: {}, {check} }}\n\
+             images: {{ tiny: {{ builtin: test-image }} }}\nguests: {{ tiny: {{ kind: xen-pv, image: tiny }} }}\n",
+            key.display()
+        )
+    };
+    let policy = |check: &str| plan(&text(check)).hosts["x1"].jump.clone().unwrap().host_key;
+    assert_eq!(policy(&format!("known_hosts: {}", known.display())), JumpHostKey::KnownHosts(known.clone()));
+    let fp = "SHA256:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU";
+    assert_eq!(policy(&format!("host_key: \"{fp}=\"")), JumpHostKey::Sha256(fp.into()), "padding dropped");
+    assert_eq!(policy("insecure_host_key: true"), JumpHostKey::Insecure);
+    let out = errors(&text("insecure_host_key: false"));
+    assert!(out.starts_with("error: missing required key `known_hosts` in `jump` of host `x1`"), "{out}");
 }

@@ -329,7 +329,7 @@ fn remote_hosts_take_files_already_there_or_staged_through_a_jump() {
     let text = format!(
         "version: 1\nname: r\nhosts:\n  \
          qa7: {{ uri: \"qemu+ssh://root@qa7.example/system\" }}\n  \
-         qa8: {{ uri: \"qemu+ssh://root@qa8.example/system\", jump: {{ address: \"qa8.example:22\", key: {} }} }}\n\
+         qa8: {{ uri: \"qemu+ssh://root@qa8.example/system\", jump: {{ address: \"qa8.example:22\", key: {}, insecure_host_key: true }} }}\n\
          images:\n  there: {{ kernel: /srv/vmlinuz, seed: none }}\n  deb: {{ disk: /srv/deb.qcow2 }}\n\
          guests: {{ g: {{ kind: kvm, image: there }} }}\n\
          matrix: {{ host: [qa7, qa8], image: [there] }}\n",
