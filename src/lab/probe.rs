@@ -1,11 +1,11 @@
 //! Looking at one lab host without changing it: namespace, bridge, links,
 //! daemons, and whether libvirtd answers.
 
-use super::LabHostStatus;
 use super::daemon;
 use super::layout::{BRIDGE, HostLayout};
 use super::net::{self, Link};
 use super::process::{self, NsId};
+use super::status::LabHostStatus;
 
 /// What was found for one host.
 #[derive(Debug)]

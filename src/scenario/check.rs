@@ -1,6 +1,6 @@
 //! `checks:`, the ordered list of what every case verifies.
 
-use crate::plan::{CheckSpec, MigrateCheck};
+use crate::plan::CheckSpec;
 
 use super::ctx::Cx;
 use super::suggest;
@@ -10,35 +10,14 @@ pub(crate) mod lifecycle;
 pub(crate) mod migrate;
 pub(crate) mod network;
 
+pub(crate) use migrate::MigrateAt;
+
 pub(crate) const CHECKS: &[&str] =
     &["boot", "command", "network", "migrate", "reboot", "shutdown", "save-restore", "pause-resume"];
 pub(crate) const COMMAND_KEYS: &[&str] = &["name", "run", "expect_exit", "expect_output", "retries"];
 const ONCE_BOOT: &str = "`boot` runs once, first in every case: remove this one";
 const ONCE_NETWORK: &str = "a case runs one `network` check: list every sub-check it needs in its `checks`";
 const EXPECTED: &str = "`boot`, `network`, `migrate`, `reboot`, `shutdown`, `save-restore`, `pause-resume` or a mapping like `command: { run: \"uname -r\" }`";
-
-/// A `migrate` check and where its settings were written, for the checks
-/// that need the hosts of a case (its target, what the host's driver honours).
-#[derive(Debug, Clone)]
-pub(crate) struct MigrateAt<'n> {
-    /// The check's number in `checks:`, 1-based, for messages.
-    pub position: usize,
-    pub spec: MigrateCheck,
-    /// The check itself (`- migrate` or its key).
-    pub at: &'n Node,
-    /// The `target:` value.
-    pub target: Option<&'n Node>,
-    /// The `copy_storage` key, when it is `true`.
-    pub copy_storage: Option<&'n Node>,
-    /// The `bandwidth_mib_s` key.
-    pub bandwidth: Option<&'n Node>,
-}
-
-impl<'n> MigrateAt<'n> {
-    fn bare(position: usize, at: &'n Node) -> Self {
-        MigrateAt { position, spec: migrate::defaults(), at, target: None, copy_storage: None, bandwidth: None }
-    }
-}
 
 /// What `checks:` gave: the specs in order, and the `migrate` checks' nodes.
 pub(crate) struct Checks<'n> {

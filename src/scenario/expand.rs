@@ -3,7 +3,9 @@
 //! small named validators ([`rules`]) that report every problem they find.
 
 mod axes;
+mod report;
 mod rules;
+mod scope;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,33 +16,13 @@ use super::diagnostic::Diagnostic;
 use super::file::Scenario;
 use super::matrix::HostAxis;
 use super::suggest;
-use super::yaml::Node;
 
 use axes::{Axes, Combination};
+use report::Report;
+use scope::Scope;
 
 /// A file's index into the sources and what was read from it.
 pub(crate) type Read<'n> = (usize, Scenario<'n>);
-
-/// Reports each message once: a problem of a guest template or a host shows
-/// in many combinations of the matrix.
-pub(super) struct Report<'c, 's> {
-    cx: &'c mut Cx<'s>,
-    seen: BTreeSet<String>,
-}
-
-impl<'c, 's> Report<'c, 's> {
-    fn new(cx: &'c mut Cx<'s>) -> Self {
-        Report { cx, seen: BTreeSet::new() }
-    }
-
-    /// Reports the problem (once) and returns `false`, for `ok &= ...`.
-    pub fn error(&mut self, at: &Node, message: String, help: String) -> bool {
-        if self.seen.insert(message.clone()) {
-            self.cx.error(at, message, Some(help));
-        }
-        false
-    }
-}
 
 /// Builds the plan; problems go to `diags` (the plan is only meaningful when none were added).
 pub(crate) fn plan(
@@ -65,7 +47,7 @@ pub(crate) fn plan(
         let hosts_known = matrix_hosts_defined(&mut cx, s, &host_names);
         migrate_targets_defined(&mut cx, s, &host_names);
         if s.valid && unique && hosts_known && s.has_guests {
-            let scope = rules::Scope { s, hosts: &plan.hosts, fi: *fi, sources };
+            let scope = Scope { s, hosts: &plan.hosts, fi: *fi, sources };
             let first = plan.cases.len();
             expand(&mut cx, &scope, &mut case_names, &mut plan.cases);
             if cx.diags.is_empty() {
@@ -181,12 +163,7 @@ fn migrate_targets_defined(cx: &mut Cx<'_>, s: &Scenario<'_>, host_names: &BTree
 }
 
 /// The cases of one scenario, appended to `out`.
-fn expand(
-    cx: &mut Cx<'_>,
-    scope: &rules::Scope<'_, '_>,
-    case_names: &mut BTreeMap<String, usize>,
-    out: &mut Vec<Case>,
-) {
+fn expand(cx: &mut Cx<'_>, scope: &Scope<'_, '_>, case_names: &mut BTreeMap<String, usize>, out: &mut Vec<Case>) {
     let Some((scenario, _)) = &scope.s.name else { return };
     let mut rep = Report::new(cx);
     let Some(axes) = Axes::of(&mut rep, scope.s, scope.hosts) else { return };

@@ -4,7 +4,6 @@ use crate::plan::{MigrateCheck, SshContinuity};
 
 use super::super::ctx::Cx;
 use super::super::yaml::{Node, Value};
-use super::MigrateAt;
 
 pub(crate) const KEYS: &[&str] = &[
     "target",
@@ -35,6 +34,29 @@ pub(crate) fn defaults() -> MigrateCheck {
         allowed_downtime_ms: None,
         max_downtime_ms: None,
         ssh: SshContinuity::Keep,
+    }
+}
+
+/// A `migrate` check and where its settings were written, for the checks
+/// that need the hosts of a case (its target, what the host's driver honours).
+#[derive(Debug, Clone)]
+pub(crate) struct MigrateAt<'n> {
+    /// The check's number in `checks:`, 1-based, for messages.
+    pub position: usize,
+    pub spec: MigrateCheck,
+    /// The check itself (`- migrate` or its key).
+    pub at: &'n Node,
+    /// The `target:` value.
+    pub target: Option<&'n Node>,
+    /// The `copy_storage` key, when it is `true`.
+    pub copy_storage: Option<&'n Node>,
+    /// The `bandwidth_mib_s` key.
+    pub bandwidth: Option<&'n Node>,
+}
+
+impl<'n> MigrateAt<'n> {
+    pub(super) fn bare(position: usize, at: &'n Node) -> Self {
+        MigrateAt { position, spec: defaults(), at, target: None, copy_storage: None, bandwidth: None }
     }
 }
 

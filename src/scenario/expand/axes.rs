@@ -10,7 +10,7 @@ use super::super::guest::GuestTemplate;
 use super::super::matrix::HostAxis;
 use super::super::suggest;
 use super::super::yaml::Node;
-use super::Report;
+use super::report::Report;
 
 /// Where the cases of one `matrix.host` value go.
 pub(super) struct Placement<'h, 'n> {

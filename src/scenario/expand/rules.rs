@@ -3,29 +3,15 @@
 
 use std::collections::BTreeMap;
 
-use crate::plan::{Boot, Case, Firmware, GuestKind, GuestSpec, HostSpec, Hypervisor};
+use crate::plan::{Boot, Case, Firmware, GuestKind, GuestSpec, HostSpec};
 
-use super::super::ctx::SourceFile;
 use super::super::file::Scenario;
 use super::super::guest::GuestTemplate;
-use super::Report;
 use super::axes::{Combination, GuestSet};
+use super::report::Report;
+use super::scope::{Scope, hypervisor_name};
 
 mod refs;
-
-/// What every case of one scenario shares.
-pub(in crate::scenario) struct Scope<'a, 'n> {
-    pub s: &'a Scenario<'n>,
-    /// Every valid host of every file.
-    pub hosts: &'a BTreeMap<String, HostSpec>,
-    /// The scenario's file, an index into `sources`.
-    pub fi: usize,
-    pub sources: &'a [SourceFile],
-}
-
-fn hypervisor_name(h: Hypervisor) -> &'static str {
-    if h == Hypervisor::Kvm { "kvm" } else { "xen" }
-}
 
 impl Combination<'_, '_, '_, '_> {
     /// The host a pinned case runs on; the first of the pool for a placed one.

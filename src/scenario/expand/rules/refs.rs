@@ -5,9 +5,9 @@ use crate::plan::{GuestSpec, HostSpec, Hypervisor, Image, SeedKind};
 
 use super::super::super::check::MigrateAt;
 use super::super::super::suggest;
-use super::super::Report;
 use super::super::axes::Combination;
-use super::{Scope, hypervisor_name};
+use super::super::report::Report;
+use super::super::scope::{Scope, hypervisor_name};
 
 /// The role that makes a host the target of `migrate` checks without `target`.
 const TARGET_ROLE: &str = "migration-target";
