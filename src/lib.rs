@@ -53,6 +53,10 @@ pub mod exit {
     pub const CASE_FAILED: u8 = 1;
     pub const BAD_INPUT: u8 = 2;
     pub const INFRASTRUCTURE: u8 = 3;
+    /// Interrupted by SIGINT (128 + 2), as shells and CI systems expect.
+    pub const SIGINT: u8 = 130;
+    /// Interrupted by SIGTERM (128 + 15).
+    pub const SIGTERM: u8 = 143;
 }
 
 /// An error and all its sources, `: `-separated, as one line.

@@ -144,7 +144,12 @@ fn interrupted_run(signals: usize) -> (tempfile::TempDir, String) {
         running.signal(Signal::SIGCONT);
     }
     let (status, seen) = running.finish();
-    assert_ne!(status.code(), Some(0), "{seen}");
+    // 128 + the signal, so CI shows an aborted job; two signals together may
+    // be taken in either order.
+    match signals {
+        1 => assert_eq!(status.code(), Some(143), "{seen}"),
+        _ => assert!(matches!(status.code(), Some(130 | 143)), "{status:?} {seen}"),
+    }
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("interrupted"), "{xml}");
     xmllint_schema(&junit);

@@ -21,7 +21,9 @@ use crate::exit;
     version,
     about = "Hypervisor smoke tests: boot guests through libvirt, check them, write JUnit."
 )]
-#[command(after_help = "Exit codes: 0 all passed, 1 a case failed, 2 bad input or usage, 3 infrastructure unusable.")]
+#[command(
+    after_help = "Exit codes: 0 all passed (known failures aside), 1 a case failed, 2 bad input or usage, 3 infrastructure unusable, 130/143 interrupted by SIGINT/SIGTERM."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

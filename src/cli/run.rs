@@ -8,7 +8,7 @@ use crate::events::{CaseReport, Outcome, RunEvent};
 use crate::exit;
 use crate::report::terminal::{ColorChoice, Terminal};
 use crate::report::{self, shard::Shard};
-use crate::runner::{self, RunOptions};
+use crate::runner::{self, Interruption, RunOptions};
 
 #[derive(Args)]
 pub struct RunArgs {
@@ -154,10 +154,14 @@ pub(super) fn write_files(outputs: &report::Outputs, data: &report::RunData) -> 
     }
 }
 
-/// 1 if anything failed; 3 if nothing failed but infrastructure errors stopped cases; else 0
-/// (known failures, `known_issues:` in the scenario, are not failures).
-fn verdict(cases: &[CaseReport], interrupted: bool) -> u8 {
-    if interrupted || cases.iter().any(|c| c.outcome == Outcome::Failed) {
+/// 130/143 if a signal interrupted the run (so CI shows it aborted, not
+/// failed); 1 if anything failed; 3 if nothing failed but infrastructure
+/// errors stopped cases; else 0 (known failures, `known_issues:` in the
+/// scenario, are not failures).
+fn verdict(cases: &[CaseReport], interrupted: Option<Interruption>) -> u8 {
+    if let Some(signal) = interrupted {
+        signal.exit_code()
+    } else if cases.iter().any(|c| c.outcome == Outcome::Failed) {
         exit::CASE_FAILED
     } else if cases.iter().any(|c| c.outcome == Outcome::Error) {
         exit::INFRASTRUCTURE
@@ -188,8 +192,15 @@ mod verdict_tests {
 
     #[test]
     fn known_failures_alone_exit_0() {
-        assert_eq!(verdict(&[case(Outcome::Passed), case(Outcome::KnownFailure)], false), exit::PASSED);
-        assert_eq!(verdict(&[case(Outcome::KnownFailure), case(Outcome::Failed)], false), exit::CASE_FAILED);
-        assert_eq!(verdict(&[case(Outcome::KnownFailure)], true), exit::CASE_FAILED);
+        assert_eq!(verdict(&[case(Outcome::Passed), case(Outcome::KnownFailure)], None), exit::PASSED);
+        assert_eq!(verdict(&[case(Outcome::KnownFailure), case(Outcome::Failed)], None), exit::CASE_FAILED);
+    }
+
+    #[test]
+    fn an_interrupted_run_exits_with_128_plus_the_signal() {
+        let cases = [case(Outcome::Failed), case(Outcome::Error)];
+        assert_eq!(verdict(&cases, Some(Interruption::Sigint)), 130);
+        assert_eq!(verdict(&cases, Some(Interruption::Sigterm)), 143);
+        assert_eq!(verdict(&[], Some(Interruption::Sigterm)), 143);
     }
 }

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::case;
 use super::context::{HostState, RunContext};
 use super::host_slots;
+use super::options::Interruption;
 use crate::events::{CaseReport, Outcome, RunEvent, StepRecord};
 use crate::plan::{Case, Plan};
 
@@ -163,7 +164,7 @@ pub async fn schedule(
     plan: &Plan,
     jobs: usize,
     emit: &mut impl FnMut(&RunEvent),
-) -> (Vec<CaseReport>, bool) {
+) -> (Vec<CaseReport>, Option<Interruption>) {
     let (tx, rx) = mpsc::unbounded_channel::<RunEvent>();
     let global = Arc::new(Semaphore::new(jobs));
     let mut tasks = Tasks::default();
@@ -186,10 +187,11 @@ async fn collect(
     mut tasks: Tasks,
     mut rx: mpsc::UnboundedReceiver<RunEvent>,
     emit: &mut impl FnMut(&RunEvent),
-) -> (Vec<CaseReport>, bool) {
+) -> (Vec<CaseReport>, Option<Interruption>) {
     let mut sigint = signal(SignalKind::interrupt()).ok();
     let mut sigterm = signal(SignalKind::terminate()).ok();
     let mut signals = 0u32;
+    let mut first: Option<Interruption> = None;
     let mut reports: Vec<(usize, CaseReport)> = Vec::new();
     loop {
         tokio::select! {
@@ -203,10 +205,12 @@ async fn collect(
                 None => break,
             },
             Some(_) = recv_signal(&mut sigint) => {
+                first.get_or_insert(Interruption::Sigint);
                 let other = pending(&mut sigterm).await.then_some("SIGTERM");
                 on_signals((&ctx.cancel, &ctx.hurry), &mut signals, ["SIGINT"].into_iter().chain(other), emit);
             }
             Some(_) = recv_signal(&mut sigterm) => {
+                first.get_or_insert(Interruption::Sigterm);
                 let other = pending(&mut sigint).await.then_some("SIGINT");
                 on_signals((&ctx.cancel, &ctx.hurry), &mut signals, ["SIGTERM"].into_iter().chain(other), emit);
             }
@@ -216,7 +220,7 @@ async fn collect(
         emit(&ev);
     }
     reports.sort_by_key(|(i, _)| *i);
-    (reports.into_iter().map(|(_, r)| r).collect(), signals > 0)
+    (reports.into_iter().map(|(_, r)| r).collect(), first)
 }
 
 /// Counts the signals received (two sent together count as two at once, so

@@ -25,9 +25,27 @@ pub enum RunError {
     Worker(#[from] tokio::task::JoinError),
 }
 
+/// The signal that first interrupted a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interruption {
+    Sigint,
+    Sigterm,
+}
+
+impl Interruption {
+    /// The conventional exit status: 128 + the signal's number.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Interruption::Sigint => crate::exit::SIGINT,
+            Interruption::Sigterm => crate::exit::SIGTERM,
+        }
+    }
+}
+
 pub struct RunResult {
     pub cases: Vec<CaseReport>,
-    pub interrupted: bool,
+    /// The first signal, when one interrupted the run.
+    pub interrupted: Option<Interruption>,
     /// Hosts that could not be used at all.
     pub unusable_hosts: Vec<String>,
 }
