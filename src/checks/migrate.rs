@@ -117,19 +117,19 @@ pub async fn run(
                     props.push((format!("{prefix}.hypervisor_downtime_ms"), hv.to_string()));
                     worst_hv = Some(worst_hv.unwrap_or(0).max(hv));
                 }
-                if let Some(p) = fig.probe {
-                    props.push((format!("{prefix}.downtime_ms"), format!("{:.0}", p.largest_gap_ms)));
-                    props.push((format!("{prefix}.probe_lost"), p.lost.to_string()));
-                    props.push((format!("{prefix}.probe_sent"), p.sent.to_string()));
-                    worst_gap = Some(worst_gap.unwrap_or(0.0).max(p.largest_gap_ms));
+                match &fig.probe {
+                    Ok(p) => {
+                        props.push((format!("{prefix}.downtime_ms"), format!("{:.0}", p.largest_gap_ms)));
+                        props.push((format!("{prefix}.probe_lost"), p.lost.to_string()));
+                        props.push((format!("{prefix}.probe_sent"), p.sent.to_string()));
+                        if p.open_at_end {
+                            props.push((format!("{prefix}.downtime_open"), "true".into()));
+                        }
+                        worst_gap = Some(worst_gap.unwrap_or(0.0).max(p.largest_gap_ms));
+                    }
+                    Err(why) => props.push((format!("{prefix}.probe"), format!("could not measure: {why}"))),
                 }
-                match (spec.max_downtime_ms, fig.probe) {
-                    (Some(max), Some(p)) if p.largest_gap_ms > max as f64 => Err(StepFailure::failed(format!(
-                        "the guest was unreachable for {:.0} ms, more than max_downtime_ms {max}",
-                        p.largest_gap_ms
-                    ))),
-                    _ => Ok(()),
-                }
+                downtime_verdict(spec.max_downtime_ms, &fig.probe)
             }
             Err(f) => Err(f),
         };
@@ -153,11 +153,35 @@ pub async fn run(
     out
 }
 
+/// How long the probe waits, after the migration call returned, for the
+/// guest's first answer.
+const PROBE_CAP: Duration = Duration::from_secs(30);
+
+/// The round's verdict on downtime: a limit with no measurement is an error,
+/// never a pass.
+fn downtime_verdict(max: Option<u64>, probe: &Result<ProbeFigures, String>) -> Result<(), StepFailure> {
+    match (max, probe) {
+        (None, _) => Ok(()),
+        (Some(max), Err(why)) => Err(StepFailure::error(format!(
+            "max_downtime_ms {max} cannot be applied: the downtime probe could not measure ({why})"
+        ))),
+        (Some(max), Ok(p)) if p.largest_gap_ms > max as f64 => {
+            let open = if p.open_at_end { " (and had not answered again when the probe ended)" } else { "" };
+            Err(StepFailure::failed(format!(
+                "the guest was unreachable for {:.0} ms{open}, more than max_downtime_ms {max}",
+                p.largest_gap_ms
+            )))
+        }
+        (Some(_), Ok(_)) => Ok(()),
+    }
+}
+
 struct RoundFigures {
     migration: Duration,
     hypervisor_downtime_ms: Option<u64>,
     hypervisor_total_ms: Option<u64>,
-    probe: Option<ProbeFigures>,
+    /// The probe's figures, or why it could not measure.
+    probe: Result<ProbeFigures, String>,
 }
 
 /// What must survive a move, taken before it: uptime, a background process,
@@ -202,15 +226,14 @@ async fn one_round(
     console: &std::path::Path,
 ) -> Result<RoundFigures, StepFailure> {
     let before = before_move(guest, spec).await?;
-    let probe = Probe::start(probe_netns, before.addr).ok();
+    let probe = Probe::start(probe_netns, before.addr);
     let moved = guest.domain.migrate(to, options(spec)).await;
+    let moved_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
+    // The gap lasts until the guest's first answer after the move (or the
+    // probe's end, reported as such).
     let probe = match probe {
-        // Let the probe see the guest answer again after the switch-over.
-        Some(p) => {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            p.finish().await.ok()
-        }
-        None => None,
+        Ok(p) => p.finish_after(moved_at, PROBE_CAP).await.map_err(|e| crate::error_chain(&e)),
+        Err(e) => Err(crate::error_chain(&e)),
     };
     let moved = match moved {
         Ok(m) => m,
@@ -243,11 +266,6 @@ async fn one_round(
     };
     guest.domain = moved.domain;
     lost.extend(same_guest(&before).await);
-    if let Some(p) = &figures.probe
-        && p.replies == 0
-    {
-        lost.push("the probe never got an answer".into());
-    }
     if !lost.is_empty() {
         return Err(StepFailure {
             outcome: Outcome::Failed,
@@ -326,6 +344,29 @@ async fn settle_after_failure(name: &str, from: &Host, to: &Host) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn probed(gap: f64, open: bool) -> Result<ProbeFigures, String> {
+        Ok(ProbeFigures { replies: 90, sent: 100, lost: 10, largest_gap_ms: gap, open_at_end: open })
+    }
+
+    #[test]
+    fn a_downtime_limit_without_a_measurement_is_an_error_not_a_pass() {
+        let err = downtime_verdict(Some(500), &Err("cannot start ping".into())).unwrap_err();
+        assert_eq!(err.outcome, Outcome::Error);
+        assert!(err.message.contains("cannot be applied") && err.message.contains("cannot start ping"), "{err:?}");
+        // No limit: nothing to apply, the reason is recorded as a property instead.
+        downtime_verdict(None, &Err("x".into())).unwrap();
+    }
+
+    #[test]
+    fn a_gap_over_the_limit_fails_and_says_when_it_was_still_open() {
+        downtime_verdict(Some(500), &probed(120.0, false)).unwrap();
+        let f = downtime_verdict(Some(500), &probed(2000.0, false)).unwrap_err();
+        assert_eq!(f.outcome, Outcome::Failed);
+        assert!(!f.message.contains("answered again"), "{f:?}");
+        let f = downtime_verdict(Some(500), &probed(30000.0, true)).unwrap_err();
+        assert!(f.message.contains("had not answered again"), "{f:?}");
+    }
     use crate::plan::{AccelPreference, Capacity, HostSpec, Hypervisor};
 
     fn host(name: &str, roles: &[&str]) -> (String, HostSpec) {
