@@ -33,11 +33,13 @@ pub fn remote_run_dir(run_id: &str) -> String {
     format!("/var/tmp/virtsmoke/runs/{run_id}")
 }
 
-/// The mode of a run's directory on this machine. Caveat: 0700 keeps a QEMU
-/// that does not run as root (libvirt's `user`) from reading the overlays and
-/// seeds in it on a host where libvirt's `dynamic_ownership` is off; the lab
-/// and the usual setups run QEMU as root or let libvirt chown the files.
-pub const RUN_DIR_MODE: u32 = 0o700;
+/// The mode of the runs' directories on this machine: only their owner (root)
+/// may list or write them; others may only pass through, because QEMU runs
+/// as an unprivileged user on most hosts (Debian's `libvirt-qemu`) and must
+/// reach the overlays and seeds libvirt hands it (each file itself is 0600
+/// and relabelled by libvirt for that user). Nobody else can find a name in
+/// them or write there.
+pub const RUN_DIR_MODE: u32 = 0o711;
 
 /// Makes the directory of run `run_id` under [`runs_dir`] (see [`make_run_dir_in`]).
 pub fn make_run_dir(run_id: &str) -> Result<PathBuf, FsError> {
@@ -51,9 +53,26 @@ pub fn make_run_dir_in(root: &Path, run_id: &str) -> Result<PathBuf, FsError> {
     fsutil::secure_dir(root)?;
     let dir = root.join(run_id);
     fsutil::secure_dir(&dir)?;
+    // What secure_dir made is 0700: QEMU's user must pass through the runs
+    // root and its parent (virtsmoke's own) too.
+    for d in [root.parent(), Some(root)].into_iter().flatten() {
+        passable(d)?;
+    }
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(RUN_DIR_MODE))
         .map_err(|source| FsError::Create { path: dir.clone(), source })?;
     Ok(dir)
+}
+
+/// Lets others pass through `dir` (never list or write it) when it is ours.
+fn passable(dir: &Path) -> Result<(), FsError> {
+    use std::os::unix::fs::MetadataExt as _;
+    let md = std::fs::symlink_metadata(dir).map_err(|source| FsError::Inspect { path: dir.to_path_buf(), source })?;
+    if md.uid() != nix::unistd::geteuid().as_raw() || md.mode() & 0o011 == 0o011 {
+        return Ok(());
+    }
+    let mode = (md.mode() & 0o7777 & !0o022) | 0o011;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+        .map_err(|source| FsError::Create { path: dir.to_path_buf(), source })
 }
 
 /// Locks `RUN_DIR/alive` for as long as the returned guard lives.
@@ -107,7 +126,9 @@ mod tests {
         let root = tmp.path().join("virtsmoke/runs");
         let dir = make_run_dir_in(&root, "r1").unwrap();
         let mode = |p: &Path| std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777;
-        assert_eq!((mode(&root), mode(&dir)), (0o700, RUN_DIR_MODE));
+        // Others may pass through (QEMU's user), never list or write.
+        assert_eq!((mode(&root), mode(&dir)), (0o711, 0o711));
+        assert_eq!(mode(root.parent().unwrap()), 0o711);
         let elsewhere = tmp.path().join("elsewhere");
         std::fs::create_dir(&elsewhere).unwrap();
         std::os::unix::fs::symlink(&elsewhere, root.join("r2")).unwrap();

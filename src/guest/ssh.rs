@@ -296,8 +296,11 @@ impl CommandOutput for ChannelOutput<'_> {
     }
 }
 
-/// Copies the local file `local` to `remote` on the target (scp, mode 0644);
-/// every blocking call is bounded by `timeout`.
+/// The mode of files copied to hosts: readable by root only.
+pub const UPLOAD_MODE: i32 = 0o600;
+
+/// Copies the local file `local` to `remote` on the target (scp, mode
+/// [`UPLOAD_MODE`]); every blocking call is bounded by `timeout`.
 pub async fn upload(target: &SshTarget, local: &Path, remote: &str, timeout: Duration) -> Result<(), SshError> {
     let target = target.clone();
     let local = local.to_path_buf();
@@ -310,7 +313,9 @@ pub async fn upload(target: &SshTarget, local: &Path, remote: &str, timeout: Dur
         let io_err = |source: std::io::Error| SshError::Read { target: t.clone(), command: what.clone(), source };
         let mut file = std::fs::File::open(&local).map_err(io_err)?;
         let size = file.metadata().map_err(io_err)?.len();
-        let mut ch = sess.scp_send(Path::new(&remote), 0o644, size, None).map_err(channel_err)?;
+        // Private to root there too: seeds carry the scenario's cloud-config. The
+        // host's libvirt (root, or relabelling for QEMU's user) still reads them.
+        let mut ch = sess.scp_send(Path::new(&remote), UPLOAD_MODE, size, None).map_err(channel_err)?;
         std::io::copy(&mut file, &mut ch).map_err(io_err)?;
         ch.send_eof().map_err(channel_err)?;
         ch.wait_eof().map_err(channel_err)?;

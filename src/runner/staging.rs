@@ -167,7 +167,9 @@ pub async fn overlay_on_host(
 /// Makes the run's directory `dir` on a host (and what is missing above it)
 /// for its owner only: it gets seeds with the guests' keys.
 fn mkdir_command(dir: &str) -> String {
-    format!("(umask 077 && mkdir -m 0700 -p {})", quote(dir))
+    // 0711, and so every directory -p makes: QEMU's unprivileged user on a
+    // KVM host must pass through to the files (each 0600, relabelled by libvirt).
+    format!("(umask 066 && mkdir -m 0711 -p {})", quote(dir))
 }
 
 /// Makes the qcow2 overlay `overlay` (in `dir`) over `base` (of `format`).
@@ -259,7 +261,7 @@ mod tests {
         assert_eq!(args, ["create", "-q", "-f", "qcow2", "-F", "qcow2; id", "-b", &base, &overlay]);
         assert!(std::path::Path::new(dir).is_dir(), "mkdir made the directory as named");
         let mode = std::os::unix::fs::MetadataExt::mode(&std::fs::metadata(dir).unwrap()) & 0o777;
-        assert_eq!(mode, 0o700);
+        assert_eq!(mode, 0o711);
         assert!(!std::path::Path::new("pwned").exists() && !tmp.path().join("pwned").exists());
     }
 
