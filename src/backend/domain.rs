@@ -36,7 +36,8 @@ impl GuestDomain {
         GuestDomain { host, name, dom: Arc::new(dom) }
     }
 
-    async fn call<T, F>(&self, f: F) -> Result<T, BackendError>
+    /// Runs a blocking call on the domain handle.
+    pub(super) async fn call<T, F>(&self, f: F) -> Result<T, BackendError>
     where
         T: Send + 'static,
         F: FnOnce(&Domain, &str) -> Result<T, BackendError> + Send + 'static,

@@ -5,9 +5,7 @@
 
 use std::ffi::CString;
 use std::path::Path;
-use std::sync::Arc;
 
-use virt::domain::Domain;
 use virt::sys;
 
 use super::domain::GuestDomain;
@@ -15,30 +13,19 @@ use super::error::BackendError;
 use super::host::Host;
 
 impl GuestDomain {
-    /// Runs a blocking call on the domain handle.
-    async fn on_domain<T, F>(&self, f: F) -> Result<T, BackendError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Domain, &str) -> Result<T, BackendError> + Send + 'static,
-    {
-        let dom = Arc::clone(&self.dom);
-        let name = self.name.clone();
-        tokio::task::spawn_blocking(move || f(&dom, &name)).await?
-    }
-
     /// Asks the guest to power off (libvirt's default method for the driver).
     pub async fn shutdown(&self) -> Result<(), BackendError> {
-        self.on_domain(|d, n| d.shutdown().map_err(BackendError::libvirt("asking the guest to shut down", n))).await
+        self.call(|d, n| d.shutdown().map_err(BackendError::libvirt("asking the guest to shut down", n))).await
     }
 
     /// Asks the guest to reboot (libvirt's default method for the driver).
     pub async fn reboot(&self) -> Result<(), BackendError> {
-        self.on_domain(|d, n| d.reboot(0).map_err(BackendError::libvirt("asking the guest to reboot", n))).await
+        self.call(|d, n| d.reboot(0).map_err(BackendError::libvirt("asking the guest to reboot", n))).await
     }
 
     /// Pauses the guest's vCPUs.
     pub async fn suspend(&self) -> Result<(), BackendError> {
-        self.on_domain(|d, n| d.suspend().map_err(BackendError::libvirt("pausing the domain", n))).await
+        self.call(|d, n| d.suspend().map_err(BackendError::libvirt("pausing the domain", n))).await
     }
 
     /// Saves the guest's memory and device state to `path` on the domain's host;
@@ -47,7 +34,7 @@ impl GuestDomain {
         use std::os::unix::ffi::OsStrExt as _;
         // A Unix path holds no NUL; were it empty, libvirt would say so.
         let c = CString::new(path.as_os_str().as_bytes()).unwrap_or_default();
-        self.on_domain(move |d, n| {
+        self.call(move |d, n| {
             // SAFETY: `d` is a live domain handle for the duration of the call and
             // `c` a NUL-terminated string that outlives it; libvirt copies the path.
             let rc = unsafe { sys::virDomainSave(d.as_ptr(), c.as_ptr()) };
