@@ -27,6 +27,9 @@ use crate::lab::command::{self, QUICK};
 /// its SSH server runs).
 const SCAN_TIMEOUT_SECS: u32 = 5;
 
+/// The key types asked for.
+const SCAN_TYPES: &str = "ed25519,ecdsa,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,rsa";
+
 /// `$HOME/.ssh/known_hosts`, if `HOME` is set.
 fn user_known_hosts() -> Option<PathBuf> {
     Some(PathBuf::from(std::env::var_os("HOME")?).join(".ssh/known_hosts"))
@@ -72,7 +75,10 @@ pub fn recorded(host: &XenHostLayout) -> bool {
 pub fn learn(host: &XenHostLayout) -> Result<bool, String> {
     let port = host.port().to_string();
     let timeout = SCAN_TIMEOUT_SECS.to_string();
-    let mut cmd = command::command(&["ssh-keyscan", "-T", &timeout, "-p", &port, "127.0.0.1"]);
+    // Every type by name: OpenSSH 9.2's ssh-keyscan leaves ed25519 out by
+    // default, and libssh2 (virtsmoke's own SSH) prefers it, so an unrecorded
+    // ed25519 key would refuse every login.
+    let mut cmd = command::command(&["ssh-keyscan", "-T", &timeout, "-t", SCAN_TYPES, "-p", &port, "127.0.0.1"]);
     let out = command::run_unchecked("scan dom0's host keys", &mut cmd, Duration::from_secs(30))
         .map_err(|e| e.to_string())?;
     let name = entry_name(host);
