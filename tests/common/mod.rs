@@ -237,7 +237,13 @@ pub fn assert_no_leftovers(run: &str) {
     for host in &lab().hosts {
         let out = virtsmoke(&["cleanup", "--uri", &host.uri, "--run", run, "--dry-run"]);
         let listed = String::from_utf8_lossy(&out.stdout);
-        assert!(listed.contains("nothing to clean up"), "leftovers of run {run} on {}:\n{}", host.name, text(&out));
+        // The exit status too: a cleanup that could not look says so and exits 3.
+        assert!(
+            out.status.success() && listed.contains("nothing to clean up"),
+            "leftovers of run {run} on {}:\n{}",
+            host.name,
+            text(&out)
+        );
     }
     let scratch = Path::new("/var/tmp/virtsmoke/runs").join(run);
     assert!(!scratch.exists(), "{} is still there", scratch.display());
