@@ -556,6 +556,14 @@ pub struct MigrateCheck {
     pub ssh: SshContinuity,
 }
 
+impl MigrateCheck {
+    /// What its testcases and figures are named after: `migrate`, or
+    /// `migrate-offline` for a non-live one (so that a scenario can have both).
+    pub fn name(&self) -> &'static str {
+        if self.live { "migrate" } else { "migrate-offline" }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SshContinuity {

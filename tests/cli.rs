@@ -174,7 +174,7 @@ fn lab_status_json(dir: &str) -> String {
         key: format!("{dir}/xen/id_ed25519").into(),
         known_hosts: format!("{dir}/xen/known_hosts").into(),
         bridge: "xenbr0".into(),
-        bridge_address: "10.88.0.1/24".into(),
+        bridge_address: "10.88.0.1/16".into(),
         qemu_pid: Some(300),
         serial_log: format!("{dir}/xen/xen1/serial.log").into(),
         healthy: true,

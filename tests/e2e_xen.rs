@@ -33,7 +33,7 @@ fn xen_lab_e2e_every_kind_boots_and_proves_its_kind() {
         assert!(p.contains_key("pkg.libvirt-daemon-driver-xen"), "{p:?}");
         assert!(p.contains_key("pkg.qemu-system-xen"), "{p:?}");
         // Reached through dom0 on its private bridge.
-        assert!(p["tiny.address"].starts_with("10.88.0."), "{p:?}");
+        assert!(p["tiny.address"].starts_with("10.88."), "{p:?}");
         assert!(p["tiny.kernel"].ends_with("-amd64"), "{p:?}");
         // The console went to the artifacts and holds the marker.
         let dir = format!("local-xen_tiny-{kind}_xen1");

@@ -38,8 +38,9 @@ EOF
 
     # Network: eth0 is QEMU's user-mode network (static, no DHCP wait;
     # QEMU forwards 127.0.0.1:PORT to 10.0.2.15:22). xenbr0 is the guests'
-    # bridge; its netdev is written at boot by virtsmoke-dom0-params (per-host
-    # MAC from the kernel command line).
+    # bridge; its netdev and network are written at boot by
+    # virtsmoke-dom0-params (per-host MAC and address from the kernel command
+    # line). eth1 and eth2, when the lab links hosts, are ports of xenbr0.
     mkdir -p /etc/systemd/network
     cat >/etc/systemd/network/10-eth0.network <<'EOF'
 [Match]
@@ -50,13 +51,12 @@ Address=10.0.2.15/24
 LinkLocalAddressing=no
 IPv6AcceptRA=no
 EOF
-    cat >/etc/systemd/network/20-xenbr0.network <<'EOF'
+    cat >/etc/systemd/network/30-lab-links.network <<'EOF'
 [Match]
-Name=xenbr0
+Name=eth1 eth2
 
 [Network]
-Address=10.88.0.1/24
-ConfigureWithoutCarrier=yes
+Bridge=xenbr0
 LinkLocalAddressing=no
 IPv6AcceptRA=no
 
@@ -84,7 +84,9 @@ WantedBy=sysinit.target
 EOF
     systemctl enable virtsmoke-dom0-params.service
 
-    # DHCP for the guests (no DNS: --port=0); leases stay in memory.
+    # DHCP for the guests (no DNS: --port=0); leases stay in memory. Not
+    # authoritative: linked hosts' servers share the segment, each with its
+    # own range (from virtsmoke-dom0-params).
     cat >/etc/systemd/system/virtsmoke-dnsmasq.service <<'EOF'
 [Unit]
 Description=virtsmoke: DHCP for guests on xenbr0
@@ -92,10 +94,11 @@ Wants=systemd-networkd.service
 After=systemd-networkd.service virtsmoke-dom0-params.service
 
 [Service]
+EnvironmentFile=/run/virtsmoke/dnsmasq.env
 ExecStart=/usr/sbin/dnsmasq --keep-in-foreground --conf-file=/dev/null --port=0 \
     --user=nobody --group=nogroup --bind-dynamic --interface=xenbr0 \
-    --dhcp-range=10.88.0.100,10.88.0.199,255.255.255.0,1h \
-    --dhcp-option=option:router,10.88.0.1 --dhcp-authoritative --leasefile-ro --log-dhcp
+    --dhcp-range=${VIRTSMOKE_DHCP_RANGE},255.255.0.0,1h \
+    --dhcp-option=option:router,${VIRTSMOKE_ROUTER} --leasefile-ro --log-dhcp
 Restart=always
 RestartSec=1
 
@@ -123,6 +126,7 @@ EOF
     : >/etc/machine-id
     rm -f /var/lib/dbus/machine-id
     echo xen-dom0 >/etc/hostname
+    # (virtsmoke-dom0-params rewrites it at boot with the lab's host names.)
     printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >/etc/hosts
     echo '/dev/vda / ext4 rw,noatime,errors=remount-ro 0 0' >/etc/fstab
 

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::env::{CaseEnv, GuestUnderTest, HostRef, StepFailure, SubResult};
-use super::probe::{Probe, ProbeFigures};
+use super::probe::{DowntimeProbe, ProbeFigures, ProbeFrom};
 use crate::backend::Host;
 use crate::backend::RunState;
 use crate::backend::migrate::MigrateOptions;
@@ -18,8 +18,19 @@ use crate::plan::{MigrateCheck, SshContinuity};
 pub struct Endpoints<'a> {
     pub home: &'a Host,
     pub away: &'a Host,
-    /// Where the host-side probe runs from (the home host's namespace in the lab).
-    pub probe_netns: Option<&'a str>,
+    /// Where the host-side probe runs from: the home host's namespace in the
+    /// KVM lab, or the home host's own shell behind a `jump` (a dom0).
+    pub probe_from: ProbeFrom<'a>,
+}
+
+/// The probe runs on the home host through its `jump` when it has one (the
+/// guests' bridge is reached only from there), else from this machine.
+pub fn probe_from<'a>(env: &'a CaseEnv<'_>) -> ProbeFrom<'a> {
+    if env.home.spec.jump.is_some() {
+        ProbeFrom::Host { shell: crate::hostaccess::shell_for(env.home.spec), dir: &env.run_dir_on_host }
+    } else {
+        ProbeFrom::Here { netns: env.home.spec.netns.as_deref() }
+    }
 }
 
 fn options(spec: &MigrateCheck) -> MigrateOptions {
@@ -74,7 +85,7 @@ pub async fn check(env: &CaseEnv<'_>, spec: &MigrateCheck, guests: &mut [GuestUn
             properties: vec![],
         }];
     };
-    let ends = Endpoints { home: env.home.host, away: away.host, probe_netns: env.home.spec.netns.as_deref() };
+    let ends = Endpoints { home: env.home.host, away: away.host, probe_from: probe_from(env) };
     let mut out = Vec::new();
     for g in guests.iter_mut() {
         let console = env.case_dir.join(format!("{}.console.log", g.name));
@@ -99,15 +110,16 @@ pub async fn run(
     let mut worst_gap: Option<f64> = None;
     let mut worst_hv: Option<u64> = None;
     let mut worst_total: u128 = 0;
+    let label = spec.name();
     for round in 1..=spec.rounds {
         let (from, to) = if round % 2 == 1 { (ends.home, ends.away) } else { (ends.away, ends.home) };
-        let name = format!("migrate.round-{round}: {} -> {}", from.name, to.name);
+        let name = format!("{label}.round-{round}: {} -> {}", from.name, to.name);
         let t = Instant::now();
-        let r = one_round(guest, from, to, ends.probe_netns, spec, console).await;
+        let r = one_round(guest, from, to, &ends.probe_from, spec, console).await;
         let mut props = Vec::new();
         let result = match r {
             Ok(fig) => {
-                let prefix = format!("{}.migrate.round-{round}", guest.name);
+                let prefix = format!("{}.{label}.round-{round}", guest.name);
                 props.push((format!("{prefix}.migration_ms"), fig.migration.as_millis().to_string()));
                 worst_total = worst_total.max(fig.migration.as_millis());
                 if let Some(total) = fig.hypervisor_total_ms {
@@ -140,14 +152,16 @@ pub async fn run(
         }
     }
     if let Some(last) = out.last_mut() {
+        // The case's worst round; a non-live check's figures are apart (`offline_...`).
+        let pre = if spec.live { "" } else { "offline_" };
         if let Some(g) = worst_gap {
-            last.properties.push(("downtime_ms".into(), format!("{g:.0}")));
+            last.properties.push((format!("{pre}downtime_ms"), format!("{g:.0}")));
         }
         if let Some(h) = worst_hv {
-            last.properties.push(("hypervisor_downtime_ms".into(), h.to_string()));
+            last.properties.push((format!("{pre}hypervisor_downtime_ms"), h.to_string()));
         }
         if worst_total > 0 {
-            last.properties.push(("migration_ms".into(), worst_total.to_string()));
+            last.properties.push((format!("{pre}migration_ms"), worst_total.to_string()));
         }
     }
     out
@@ -221,12 +235,12 @@ async fn one_round(
     guest: &mut GuestUnderTest,
     from: &Host,
     to: &Host,
-    probe_netns: Option<&str>,
+    probe_from: &ProbeFrom<'_>,
     spec: &MigrateCheck,
     console: &std::path::Path,
 ) -> Result<RoundFigures, StepFailure> {
     let before = before_move(guest, spec).await?;
-    let probe = Probe::start(probe_netns, before.addr);
+    let probe = DowntimeProbe::start(probe_from, before.addr).await;
     let moved = guest.domain.migrate(to, options(spec)).await;
     let moved_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     // The gap lasts until the guest's first answer after the move (or the

@@ -18,6 +18,40 @@ pub enum ProbeError {
     Spawn(#[source] std::io::Error),
     #[error("ping got no answer at all")]
     NoReplies,
+    #[error("{0}")]
+    Remote(String),
+}
+
+/// Where the probe runs: this machine (in a namespace, for lab hosts), or a
+/// host's own shell (a dom0 behind a `jump`), its file in `dir` there.
+pub enum ProbeFrom<'a> {
+    Here { netns: Option<&'a str> },
+    Host { shell: crate::backend::host_shell::HostShell, dir: &'a std::path::Path },
+}
+
+/// A running probe, wherever it runs.
+pub enum DowntimeProbe {
+    Here(Probe),
+    Host(super::probe_remote::RemoteProbe),
+}
+
+impl DowntimeProbe {
+    pub async fn start(from: &ProbeFrom<'_>, addr: std::net::IpAddr) -> Result<DowntimeProbe, ProbeError> {
+        match from {
+            ProbeFrom::Here { netns } => Probe::start(*netns, addr).map(DowntimeProbe::Here),
+            ProbeFrom::Host { shell, dir } => {
+                super::probe_remote::RemoteProbe::start(shell, dir, addr).await.map(DowntimeProbe::Host)
+            }
+        }
+    }
+
+    /// See [`Probe::finish_after`].
+    pub async fn finish_after(self, moved: f64, cap: Duration) -> Result<ProbeFigures, ProbeError> {
+        match self {
+            DowntimeProbe::Here(p) => p.finish_after(moved, cap).await,
+            DowntimeProbe::Host(p) => p.finish_after(moved, cap).await,
+        }
+    }
 }
 
 /// Figures of one probe window.
@@ -122,7 +156,7 @@ async fn read_lines(stdout: tokio::process::ChildStdout, heard: Arc<Mutex<Heard>
     }
 }
 
-fn unix_now() -> f64 {
+pub fn unix_now() -> f64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 

@@ -173,7 +173,7 @@ fn mapping<'n>(cx: &mut Cx<'_>, r: &mut Reading<'n>, item: &'n Node, position: u
                 migrate::settings(cx, key, settings, position)
             };
             if let Some(m) = read {
-                r.named.push(("migrate".to_owned(), key));
+                r.named.push((m.spec.name().to_owned(), key));
                 r.out.push(CheckSpec::Migrate(m.spec.clone()));
                 r.migrates.push(m);
             }

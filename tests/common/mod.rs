@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, ExitStatus, Output, Stdio};
 
 #[allow(unused_imports)]
-pub use lab::{LabStatus, h1, lab, lab_fixture, xen1};
+pub use lab::{LabStatus, XenHost, h1, lab, lab_fixture, xen1};
 use virtsmoke::events::CaseReport;
 use virtsmoke::report::json::Document;
 

@@ -7,10 +7,13 @@ use std::path::{Path, PathBuf};
 pub const MAX_HOSTS: u32 = 4;
 /// Host N's dom0 SSH is forwarded from `127.0.0.1:(PORT_BASE + N)`.
 pub const PORT_BASE: u16 = 2220;
-/// The guests' bridge in every dom0, its address and DHCP range (see
-/// `images/xen-dom0/`).
+/// Host N listens on `127.0.0.1:(LINK_PORT_BASE + N)` for host N+1's link
+/// (QEMU socket netdevs): the hosts' guest bridges form one layer-2 segment.
+pub const LINK_PORT_BASE: u16 = 2240;
+/// The guests' bridge in every dom0 (see `images/xen-dom0/`). All hosts'
+/// bridges are one segment, `10.88.0.0/16`: host N's dom0 is `10.88.0.N`
+/// and its DHCP server hands out `10.88.N.10`-`10.88.N.250`.
 pub const BRIDGE: &str = "xenbr0";
-pub const BRIDGE_ADDRESS: &str = "10.88.0.1/24";
 /// Unix socket paths must fit in `sun_path`.
 const SOCKET_PATH_MAX: usize = 107;
 
@@ -115,6 +118,43 @@ impl XenHostLayout {
     pub fn bridge_mac(&self) -> String {
         format!("02:78:65:6e:00:{:02x}", self.index)
     }
+
+    /// dom0's address on the guests' bridge: `10.88.0.N/16`.
+    pub fn bridge_address(&self) -> String {
+        format!("10.88.0.{}/16", self.index)
+    }
+
+    /// The first and last address dom0's DHCP server hands out.
+    pub fn dhcp_range(&self) -> (String, String) {
+        (format!("10.88.{}.10", self.index), format!("10.88.{}.250", self.index))
+    }
+
+    /// The port this host listens on for the next host's link.
+    pub fn link_port(&self) -> u16 {
+        LINK_PORT_BASE + self.index as u16
+    }
+
+    /// The port of the previous host's link this host connects to (none for `xen1`).
+    pub fn uplink_port(&self) -> Option<u16> {
+        (self.index > 1).then(|| LINK_PORT_BASE + self.index as u16 - 1)
+    }
+
+    /// MAC address of the link NIC `k` (1: to the next host, 2: to the previous).
+    pub fn link_mac(&self, k: u8) -> String {
+        format!("02:78:65:6e:{:02x}:{k:02x}", self.index)
+    }
+
+    /// The machine's SMBIOS UUID (libvirt's host UUID): distinct per host, or
+    /// libvirt refuses a migration "to the same host".
+    pub fn uuid(&self) -> String {
+        format!("6c61622d-7865-6e00-8000-{:012x}", self.index)
+    }
+}
+
+/// Every lab host's name and bridge address (`xen1`, `10.88.0.1`), for dom0's
+/// `/etc/hosts`: libxl's migration stream goes to the target's host name.
+pub fn peers() -> Vec<(String, String)> {
+    (1..=MAX_HOSTS).map(|n| (format!("xen{n}"), format!("10.88.0.{n}"))).collect()
 }
 
 /// The host number of a host directory name (`xen3` → 3).
@@ -166,6 +206,13 @@ mod tests {
         assert_eq!(h.overlay(), Path::new("/var/tmp/virtsmoke-lab/xen/xen2/dom0.qcow2"));
         assert_eq!(h.key(), key(Path::new("/var/tmp/virtsmoke-lab")));
         assert_eq!(h.bridge_mac(), "02:78:65:6e:00:02");
+        assert_eq!(h.bridge_address(), "10.88.0.2/16");
+        assert_eq!(h.dhcp_range(), ("10.88.2.10".to_string(), "10.88.2.250".to_string()));
+        assert_eq!((h.link_port(), h.uplink_port()), (2242, Some(2241)));
+        assert_eq!(XenHostLayout::new(Path::new("/l"), 1).uplink_port(), None);
+        assert_eq!(h.link_mac(1), "02:78:65:6e:02:01");
+        assert_ne!(h.uuid(), XenHostLayout::new(Path::new("/l"), 1).uuid());
+        assert_eq!(peers()[3], ("xen4".to_string(), "10.88.0.4".to_string()));
     }
 
     #[test]

@@ -10,9 +10,13 @@
 //! host keys are recorded when it first answers (`known_hosts.rs`), in
 //! `DIR/xen/known_hosts` (a scenario's jump `known_hosts`) and in
 //! `~/.ssh/known_hosts` (for the `ssh` libvirt runs): every login checks them.
-//! Guests join the bridge `xenbr0` in dom0 (`10.88.0.1/24`, DHCP from dnsmasq
-//! in dom0) and are reached through dom0 as SSH jump host. Each dom0 has its
-//! own `xenbr0`: hosts do not share a guest network.
+//! Guests join the bridge `xenbr0` in dom0 (host N's dom0 is `10.88.0.N/16`;
+//! its dnsmasq hands out `10.88.N.10`-`.250`) and are reached through dom0 as
+//! SSH jump host. The hosts' bridges are one layer-2 segment: host N's QEMU
+//! listens on `127.0.0.1:(2240+N)` for host N+1's link NIC (socket netdevs,
+//! loopback only), so a guest keeps its address when it migrates, and the
+//! migration stream goes from dom0 to dom0 over that segment (each dom0's
+//! `/etc/hosts` names every `xenN`).
 //!
 //! Nothing is created in the machine's network namespaces. The one file
 //! outside `DIR` the lab touches is `~/.ssh/known_hosts`, where it records
@@ -66,7 +70,7 @@ pub struct XenHostStatus {
     /// of a scenario host's `jump`).
     pub known_hosts: PathBuf,
     /// The guests' bridge in dom0 (`xenbr0`) and dom0's address on it
-    /// (`10.88.0.1/24`; DHCP hands out `.100`-`.199`).
+    /// (`10.88.0.N/16`; its DHCP server hands out `10.88.N.10`-`.250`).
     pub bridge: String,
     pub bridge_address: String,
     /// The host's QEMU, if it runs.
@@ -79,31 +83,44 @@ pub struct XenHostStatus {
     pub problems: Vec<String>,
 }
 
+/// What a host's QEMU was started from (`started-from`): a host running from
+/// anything else is restarted. The last line names the link layout.
+fn started_from_text(image: &Dom0Image, public_key: &str) -> String {
+    format!("{}\n{public_key}\nlinks: chain\n", image.dir.display())
+}
+
 /// Brings hosts `xen1`..`xenCOUNT` up, or finds them up: a host already
 /// running from the current dom0 image and key is left alone (its guests keep
-/// running); any other is stopped and started afresh. Builds the `xen-dom0`
-/// image if the cache lacks it and waits until libvirt answers in every
-/// host. Hosts beyond
-/// `count` are left as they are. Fails unless every host ends up healthy.
+/// running); any other is stopped and started afresh, and so is every
+/// running host after it (its link goes through the restarted one). Builds
+/// the `xen-dom0` image if the cache lacks it and waits until libvirt
+/// answers in every host. Fails unless every host ends up healthy.
 pub fn up(dir: &Path, count: u32) -> Result<Vec<XenHostStatus>, XenLabError> {
     layout::validate(dir, count).map_err(XenLabError::Options)?;
     let dom0_image = Dom0Image::in_dir(&ensure_image(DOM0_IMAGE)?.dir);
     make_lab_dir(dir)?;
     let public_key = keys::ensure(dir)?;
-    let started_from = format!("{}\n{public_key}\n", dom0_image.dir.display());
+    let started_from = started_from_text(&dom0_image, &public_key);
 
-    let hosts: Vec<XenHostLayout> = (1..=count).map(|n| XenHostLayout::new(dir, n)).collect();
-    for h in &hosts {
-        if qemu::running_pid(h).is_some() {
-            let same = fs::read_to_string(h.started_from()).is_ok_and(|s| s == started_from);
-            if same {
-                continue;
-            }
+    let running: Vec<u32> =
+        discover(dir)?.into_iter().filter(|n| qemu::running_pid(&XenHostLayout::new(dir, *n)).is_some()).collect();
+    let current = |n: u32| {
+        let h = XenHostLayout::new(dir, n);
+        running.contains(&n) && fs::read_to_string(h.started_from()).is_ok_and(|s| s == started_from)
+    };
+    if let Some(first) = (1..=count).find(|n| !current(*n)) {
+        let last = running.iter().copied().max().unwrap_or(0).max(count);
+        let restart: Vec<XenHostLayout> = (first..=last).map(|n| XenHostLayout::new(dir, n)).collect();
+        for h in &restart {
             qemu::stop(h)?;
+            remove_host(h)?;
         }
-        remove_host(h)?;
-        start_host(h, &dom0_image, &public_key, &started_from)?;
+        // In order: each host connects to the link its predecessor listens on.
+        for h in restart.iter().filter(|h| h.index <= count || running.contains(&h.index)) {
+            start_host(h, &dom0_image, &public_key, &started_from)?;
+        }
     }
+    let hosts: Vec<XenHostLayout> = (1..=count).map(|n| XenHostLayout::new(dir, n)).collect();
     // They boot in parallel: one deadline for all.
     let deadline = Instant::now() + BOOT_TIMEOUT;
     for h in &hosts {
@@ -172,7 +189,7 @@ fn host_status(h: &XenHostLayout) -> XenHostStatus {
         key: h.key(),
         known_hosts: h.known_hosts(),
         bridge: layout::BRIDGE.to_string(),
-        bridge_address: layout::BRIDGE_ADDRESS.to_string(),
+        bridge_address: h.bridge_address(),
         qemu_pid,
         serial_log: h.serial_log(),
         healthy: problems.is_empty(),
@@ -181,8 +198,10 @@ fn host_status(h: &XenHostLayout) -> XenHostStatus {
 }
 
 fn start_host(h: &XenHostLayout, image: &Dom0Image, public_key: &str, started_from: &str) -> Result<(), XenLabError> {
-    if TcpListener::bind((Ipv4Addr::LOCALHOST, h.port())).is_err() {
-        return Err(XenLabError::PortInUse { host: h.name(), port: h.port() });
+    for port in [h.port(), h.link_port()] {
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+            return Err(XenLabError::PortInUse { host: h.name(), port });
+        }
     }
     fs::create_dir_all(&h.root).map_err(|e| LabError::io("create xen host directory", &h.root, e))?;
     qemu::create_overlay(h, image)?;
@@ -272,7 +291,7 @@ mod tests {
             key: "/lab/xen/id_ed25519".into(),
             known_hosts: "/lab/xen/known_hosts".into(),
             bridge: "xenbr0".into(),
-            bridge_address: "10.88.0.1/24".into(),
+            bridge_address: "10.88.0.1/16".into(),
             qemu_pid: Some(42),
             serial_log: "/lab/xen/xen1/serial.log".into(),
             healthy: true,

@@ -62,8 +62,10 @@ pub fn xen_cmdline() -> String {
 }
 
 /// dom0's kernel command line: root on the virtio disk, `eth0` for QEMU's
-/// user network, and the per-host settings `virtsmoke-dom0-params` reads.
+/// user network, and the per-host settings `virtsmoke-dom0-params` reads
+/// (bridge MAC and address, DHCP range, the other hosts' names, root's key).
 pub fn dom0_cmdline(host: &XenHostLayout, public_key: &str) -> String {
+    let (first, last) = host.dhcp_range();
     let mut words = vec![
         "console=hvc0".to_string(),
         "root=/dev/vda".to_string(),
@@ -71,7 +73,10 @@ pub fn dom0_cmdline(host: &XenHostLayout, public_key: &str) -> String {
         "net.ifnames=0".to_string(),
         format!("systemd.hostname={}", host.name()),
         format!("virtsmoke.mac={}", host.bridge_mac()),
+        format!("virtsmoke.addr={}", host.bridge_address()),
+        format!("virtsmoke.dhcp={first},{last}"),
     ];
+    words.extend(super::layout::peers().into_iter().map(|(name, addr)| format!("virtsmoke.peer={name}={addr}")));
     let key: Vec<&str> = public_key.split_whitespace().take(2).collect();
     if key.len() == 2 {
         words.push(format!("virtsmoke.key={},{}", key[0], key[1]));
@@ -119,6 +124,12 @@ pub fn argv(host: &XenHostLayout, image: &Dom0Image, public_key: &str) -> Vec<St
         format!("user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:{}-:22", host.port()),
         "-device".into(),
         "virtio-net-pci,netdev=net0".into(),
+    ];
+    let mut args = args.to_vec();
+    args.extend(links(host));
+    args.extend([
+        "-smbios".to_string(),
+        format!("type=1,uuid={}", host.uuid()),
         "-chardev".into(),
         format!(
             "socket,id=serial0,path={},server=on,wait=off,logfile={}",
@@ -132,8 +143,30 @@ pub fn argv(host: &XenHostLayout, image: &Dom0Image, public_key: &str) -> Vec<St
         "-daemonize".into(),
         "-pidfile".into(),
         p(&host.pid_file()),
+    ]);
+    args
+}
+
+/// The NICs that join this host's guest bridge to its neighbours' (dom0
+/// bridges `eth1` and `eth2` into `xenbr0`): it listens for the next host
+/// and connects to the previous one, so hosts must start in order. Only
+/// loopback: nothing leaves this machine.
+fn links(host: &XenHostLayout) -> Vec<String> {
+    let mut args = vec![
+        "-netdev".to_string(),
+        format!("socket,id=link1,listen=127.0.0.1:{}", host.link_port()),
+        "-device".into(),
+        format!("virtio-net-pci,netdev=link1,mac={}", host.link_mac(1)),
     ];
-    args.to_vec()
+    if let Some(port) = host.uplink_port() {
+        args.extend([
+            "-netdev".to_string(),
+            format!("socket,id=link2,connect=127.0.0.1:{port}"),
+            "-device".into(),
+            format!("virtio-net-pci,netdev=link2,mac={}", host.link_mac(2)),
+        ]);
+    }
+    args
 }
 
 /// Starts the host's QEMU; returns once it has daemonized. What QEMU prints
@@ -202,13 +235,19 @@ mod tests {
 
     const KEY: &str = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIK virtsmoke-xen-lab";
 
+    const PEERS: &str = "virtsmoke.peer=xen1=10.88.0.1 virtsmoke.peer=xen2=10.88.0.2 \
+                         virtsmoke.peer=xen3=10.88.0.3 virtsmoke.peer=xen4=10.88.0.4";
+
     #[test]
     fn dom0_gets_key_mac_and_hostname() {
         let h = XenHostLayout::new(Path::new("/lab"), 1);
         assert_eq!(
             dom0_cmdline(&h, KEY),
-            "console=hvc0 root=/dev/vda rw net.ifnames=0 systemd.hostname=xen1 \
-             virtsmoke.mac=02:78:65:6e:00:01 virtsmoke.key=ssh-ed25519,AAAAC3NzaC1lZDI1NTE5AAAAIK"
+            format!(
+                "console=hvc0 root=/dev/vda rw net.ifnames=0 systemd.hostname=xen1 \
+                 virtsmoke.mac=02:78:65:6e:00:01 virtsmoke.addr=10.88.0.1/16 virtsmoke.dhcp=10.88.1.10,10.88.1.250 \
+                 {PEERS} virtsmoke.key=ssh-ed25519,AAAAC3NzaC1lZDI1NTE5AAAAIK"
+            )
         );
         assert!(!dom0_cmdline(&h, "").contains("virtsmoke.key"));
     }
@@ -233,12 +272,25 @@ mod tests {
         );
         assert_eq!(
             after("-initrd"),
-            "/cache/xen-dom0-abc/vmlinuz console=hvc0 root=/dev/vda rw net.ifnames=0 \
-             systemd.hostname=xen2 virtsmoke.mac=02:78:65:6e:00:02 \
-             virtsmoke.key=ssh-ed25519,,AAAAC3NzaC1lZDI1NTE5AAAAIK,/cache/xen-dom0-abc/initrd.img"
+            format!(
+                "/cache/xen-dom0-abc/vmlinuz console=hvc0 root=/dev/vda rw net.ifnames=0 \
+                 systemd.hostname=xen2 virtsmoke.mac=02:78:65:6e:00:02 virtsmoke.addr=10.88.0.2/16 \
+                 virtsmoke.dhcp=10.88.2.10,,10.88.2.250 {PEERS} \
+                 virtsmoke.key=ssh-ed25519,,AAAAC3NzaC1lZDI1NTE5AAAAIK,/cache/xen-dom0-abc/initrd.img"
+            )
         );
         assert_eq!(after("-drive"), "file=/lab/xen/xen2/dom0.qcow2,if=none,id=disk0,format=qcow2,cache=unsafe");
         assert_eq!(after("-netdev"), "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:2222-:22");
+        let all = |flag: &str| -> Vec<&str> { a.windows(2).filter(|w| w[0] == flag).map(|w| w[1].as_str()).collect() };
+        assert_eq!(
+            all("-netdev")[1..],
+            ["socket,id=link1,listen=127.0.0.1:2242", "socket,id=link2,connect=127.0.0.1:2241"]
+        );
+        assert!(all("-device").contains(&"virtio-net-pci,netdev=link2,mac=02:78:65:6e:02:02"), "{a:?}");
+        assert_eq!(after("-smbios"), "type=1,uuid=6c61622d-7865-6e00-8000-000000000002");
+        // The first host only listens.
+        let first = argv(&XenHostLayout::new(Path::new("/lab"), 1), &img, KEY);
+        assert!(!first.iter().any(|x| x.contains("connect=")), "{first:?}");
         assert_eq!(
             after("-chardev"),
             "socket,id=serial0,path=/lab/xen/xen2/serial.sock,server=on,wait=off,logfile=/lab/xen/xen2/serial.log"

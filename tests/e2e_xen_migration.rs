@@ -1,0 +1,98 @@
+//! End-to-end on two nested Xen hosts (`virtsmoke lab up --xen 2`):
+//! scenarios/local-xen-migration.yaml moves a PVH guest there and back,
+//! paused and live, and a PV guest paused (live fails on Debian's Xen 4.17,
+//! a known issue the scenario declares). The PVHVM case of the same scenario
+//! is run by hand (tests/by_hand_xen.rs): it takes several minutes more.
+
+mod common;
+use common::*;
+
+use virtsmoke::events::{CaseReport, Outcome};
+
+const PVH: &str = "local-xen-migration/mover-xen-pvh@xen1";
+const PV: &str = "local-xen-migration/mover-xen-pv@xen1";
+
+fn outcome_of<'a>(case: &'a CaseReport, step: &str) -> (Outcome, &'a str) {
+    let s = case.steps.iter().find(|s| s.name == step).unwrap_or_else(|| panic!("no step {step}: {case:#?}"));
+    (s.outcome, s.message.as_deref().unwrap_or_default())
+}
+
+/// Runs `cases` of the scenario; a case that failed or errored (a nested
+/// emulation hiccup, docs/xen-lab.md) gets one more run. Known failures are
+/// results, not hiccups. Returns each case's report from its last run.
+fn run_cases(cases: &[&str]) -> Vec<(CaseReport, String)> {
+    let mut out = Vec::new();
+    let mut todo: Vec<&str> = cases.to_vec();
+    for attempt in 0..2 {
+        let only: Vec<&str> = todo.iter().flat_map(|c| ["--only", *c]).collect();
+        let ran = run_scenario("scenarios/local-xen-migration.yaml", &only);
+        xmllint_schema(&ran.junit);
+        let run = ran.run_id();
+        for h in ["xen1", "xen2"] {
+            lab().xen(h).assert_no_leftovers(&run);
+        }
+        let doc = ran.results();
+        let bad = |c: &CaseReport| matches!(c.outcome, Outcome::Failed | Outcome::Error);
+        let mut again = Vec::new();
+        for c in doc.cases {
+            if attempt == 0 && bad(&c) {
+                eprintln!("rerunning {} once after:\n{}", c.name, text(&ran.out));
+                again.push(cases.iter().copied().find(|n| *n == c.name).unwrap());
+            } else {
+                assert!(!bad(&c), "{}", text(&ran.out));
+                out.push((c, run.clone()));
+            }
+        }
+        if again.is_empty() {
+            assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
+            break;
+        }
+        todo = again;
+    }
+    out
+}
+
+#[test]
+#[ignore = "boots real guests on two nested Xen hosts: run through ci/test"]
+fn xen_guests_migrate_between_two_xen_hosts() {
+    // Two hosts that can migrate to each other: distinct names and host UUIDs.
+    let (x1, x2) = (lab().xen("xen1"), lab().xen("xen2"));
+    let facts =
+        |h: &XenHost| h.dom0("hostname; cat /sys/class/dmi/id/product_uuid 2>/dev/null || dmidecode -s system-uuid");
+    let (f1, f2) = (facts(x1), facts(x2));
+    assert_ne!(f1, f2);
+    assert!(f1.starts_with("xen1\n") && f2.starts_with("xen2\n"), "{f1} {f2}");
+    // Their guest bridges are one segment: each dom0 reaches the other's bridge address.
+    assert!(x1.dom0("ping -c 1 -W 5 xen2").contains("1 received"));
+
+    let cases = run_cases(&[PVH, PV]);
+    let get = |n: &str| cases.iter().find(|(c, _)| c.name == n).map(|(c, _)| c).unwrap();
+
+    let pvh = get(PVH);
+    assert_eq!(pvh.outcome, Outcome::Passed, "{pvh:#?}");
+    for step in [
+        "migrate-offline.round-1: xen1 -> xen2",
+        "migrate-offline.round-2: xen2 -> xen1",
+        "migrate.round-1: xen1 -> xen2",
+        "migrate.round-2: xen2 -> xen1",
+    ] {
+        assert_eq!(outcome_of(pvh, step).0, Outcome::Passed, "{step}");
+    }
+    // Downtime measured from xen1's dom0, on the guests' segment.
+    for round in [1, 2] {
+        let p = format!("mover.migrate.round-{round}.downtime_ms");
+        assert!(prop_of(pvh, &p).is_some_and(|v| v.parse::<f64>().is_ok()), "{p}: {pvh:#?}");
+    }
+    for p in ["migration_ms", "offline_migration_ms", "downtime_ms", "offline_downtime_ms"] {
+        assert!(prop_of(pvh, p).is_some_and(|v| v.parse::<f64>().unwrap() > 0.0), "{p}: {pvh:#?}");
+    }
+
+    // PV: paused moves pass; the live one is the scenario's known issue, and the guest stays home.
+    let pv = get(PV);
+    assert_eq!(pv.outcome, Outcome::KnownFailure, "{pv:#?}");
+    assert_eq!(outcome_of(pv, "migrate-offline.round-2: xen2 -> xen1").0, Outcome::Passed);
+    let (live, msg) = outcome_of(pv, "migrate.round-1: xen1 -> xen2");
+    assert_eq!(live, Outcome::KnownFailure, "{msg}");
+    assert!(msg.contains("Failed to enable logdirty: 95") && msg.contains("shadow paging"), "{msg}");
+    assert!(msg.contains("(the guest stays on xen1)"), "{msg}");
+}
