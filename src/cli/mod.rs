@@ -4,6 +4,7 @@ mod cleanup;
 mod cleanup_remote;
 mod compare;
 pub(crate) mod glob;
+mod history;
 mod hosts;
 mod lab;
 mod merge;
@@ -63,6 +64,8 @@ enum Command {
     Merge(merge::MergeArgs),
     /// What changed between two runs: newly failing or passing cases, timing regressions, host facts.
     Compare(compare::CompareArgs),
+    /// Per case and check over past runs: pass rate, flips, last failure, boot-time trend; flaky cases.
+    History(history::HistoryArgs),
     /// Print a shell completion script: `virtsmoke completions bash > /etc/bash_completion.d/virtsmoke`.
     Completions { shell: clap_complete::Shell },
     /// Print the man page virtsmoke(1), or write one page per command into DIR.
@@ -163,6 +166,7 @@ pub fn main() -> u8 {
         Command::Man { out_dir } => man(out_dir),
         Command::Merge(args) => merge::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::History(args) => history::run(args),
     }
 }
 

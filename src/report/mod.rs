@@ -7,6 +7,7 @@ pub mod terminal;
 
 pub mod compare;
 pub mod facts;
+pub mod history;
 pub mod html;
 pub mod merge;
 pub mod output;
