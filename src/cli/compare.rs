@@ -1,12 +1,13 @@
 //! `virtsmoke compare`: what changed between two runs' JSON results.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::Args;
 
 use crate::exit;
 use crate::report::compare::{self, Thresholds};
-use crate::report::json;
+use crate::report::{history, json};
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -25,6 +26,19 @@ pub struct CompareArgs {
     /// The least growth in milliseconds that counts as a regression.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     regression_min_ms: u64,
+    /// Past runs' JSON results (files or directories, as for `virtsmoke history`): a case
+    /// newly failing but flaky there is reported as flaky, not as a regression (repeatable).
+    #[arg(long, value_name = "DIR")]
+    history: Vec<PathBuf>,
+}
+
+/// The flaky cases of the history, with their flips and runs; the new run
+/// itself, if the history holds it, is left out (it is what is judged).
+fn flaky_in(paths: &[PathBuf], new_run: &str) -> Result<HashMap<String, (usize, usize)>, history::LoadError> {
+    let (mut runs, _) = history::load(paths)?;
+    runs.retain(|r| r.run_id != new_run);
+    let h = history::analyse(&runs);
+    Ok(h.cases.into_iter().filter(|c| c.flaky).map(|c| (c.case, (c.tally.flips, c.tally.runs))).collect())
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -48,7 +62,16 @@ pub fn run(args: CompareArgs) -> u8 {
         }
     }
     let thresholds = Thresholds { percent: args.boot_regression_pct, min_ms: args.regression_min_ms };
-    let cmp = compare::compare(&docs[0], &docs[1], thresholds);
+    let mut cmp = compare::compare(&docs[0], &docs[1], thresholds);
+    if !args.history.is_empty() {
+        match flaky_in(&args.history, &docs[1].run_id) {
+            Ok(flaky) => cmp.apply_history(&flaky),
+            Err(e) => {
+                eprintln!("error: {}", crate::error_chain(&e));
+                return exit::BAD_INPUT;
+            }
+        }
+    }
     if args.json {
         match serde_json::to_string_pretty(&cmp) {
             Ok(text) => println!("{text}"),
