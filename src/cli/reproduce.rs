@@ -79,7 +79,14 @@ fn prepare(args: &ReproduceArgs) -> Result<Reproduction, String> {
         plan.cases.iter().find(|c| c.name == args.case).ok_or_else(|| {
             format!("{} has no case {} any more (renamed or removed?)", display_files(&files), args.case)
         })?;
-    let checked = check_images(report, case, &plan)?;
+    let mut checked = check_images(report, case, &plan)?;
+    if !case.candidates.is_empty() {
+        checked.push(format!(
+            "the case is placed when it starts, on any of {} with room: it ran on {}, the rerun may land on another",
+            case.candidates.join(", "),
+            report.host
+        ));
+    }
     let argv = command(&files, &case.name);
     Ok(Reproduction { text: explain(report, &plan, &argv, &checked), argv })
 }
@@ -111,7 +118,8 @@ fn command(files: &[PathBuf], case: &str) -> Vec<String> {
 /// Compares each guest's recorded image identity with the image now; a
 /// difference is refused. Returns the lines that say what was checked.
 fn check_images(report: &CaseReport, case: &Case, plan: &Plan) -> Result<Vec<String>, String> {
-    let here = plan.hosts.get(&case.host).is_some_and(crate::hostaccess::is_this_machine);
+    // A placed case (`host: any`) has its host from the results, where it ran.
+    let here = plan.hosts.get(&report.host).is_some_and(crate::hostaccess::is_this_machine);
     let mut said = Vec::new();
     for g in &case.guests {
         let recorded: BTreeMap<&str, &str> = identity::PROPERTIES

@@ -236,8 +236,15 @@ pub fn trend(values: &[u64]) -> Option<Trend> {
 pub fn analyse(runs: &[Run]) -> History {
     let mut order: Vec<&str> = Vec::new();
     let mut series: HashMap<&str, Vec<(&Run, &CaseReport)>> = HashMap::new();
+    // A case of one run found twice (a shard's results and the merged file both
+    // in the directory) counts once: the same name, run id and start.
+    let mut seen = std::collections::HashSet::new();
     for run in runs {
         for case in &run.cases {
+            let origin = case.property("run_id").unwrap_or(&run.run_id);
+            if !seen.insert((case.name.as_str(), origin, case.started)) {
+                continue;
+            }
             let s = series.entry(case.name.as_str()).or_default();
             if s.is_empty() {
                 order.push(case.name.as_str());

@@ -150,3 +150,13 @@ fn runs_are_ordered_by_start_and_causes_read_when_present() {
     let cause = h.cases[0].last_failure.as_ref().unwrap().cause.as_ref().unwrap();
     assert_eq!(cause.id, "guest.panic");
 }
+
+#[test]
+fn a_case_found_in_a_shard_and_in_the_merged_file_counts_once() {
+    let mut tiny = kvm(Outcome::Failed, "9.0", "9000");
+    tiny.properties.push(("run_id".into(), "r1".into()));
+    let shard = run("r1", 0, vec![tiny.clone()]);
+    let merged = run("nightly-1", 0, vec![tiny]);
+    let h = analyse(&[shard, merged, run("r2", 10, vec![kvm(Outcome::Passed, "9.0", "9000")])]);
+    assert_eq!(h.cases[0].tally.runs, 2, "{:?}", h.cases[0].tally);
+}
