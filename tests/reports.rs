@@ -424,6 +424,21 @@ fn compare_with_history_reports_a_flaky_case_as_flaky_not_as_a_regression() {
         out.contains("failing now, flaky in the history (not a regression):\n  nightly/kvm-tiny@lab1 on lab1: passed -> failed: boot.ssh: no answer from 10.77.0.12:22 within 60 s: flaky (2 flips in 3 runs)\n"),
         "{out}"
     );
-    let o = virtsmoke(dir.path(), &["compare", old, &new, "--history", dir.path().to_str().unwrap()]);
+    // Failing at a step that never flipped in the history is not excused.
+    let mut v = json(Path::new(&new));
+    for s in v["cases"][0]["steps"].as_array_mut().unwrap() {
+        if s["name"] == "boot.console" {
+            s["outcome"] = "failed".into();
+            s["message"] = "kernel panic on the console".into();
+        }
+    }
+    let elsewhere = dir.path().join("elsewhere.json");
+    std::fs::write(&elsewhere, v.to_string()).unwrap();
+    let o =
+        virtsmoke(dir.path(), &["compare", old, elsewhere.to_str().unwrap(), "--history", history.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 newly failing"), "{}", text(&o));
+    let empty = tempfile::tempdir().unwrap();
+    let o = virtsmoke(dir.path(), &["compare", old, &new, "--history", empty.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "an empty history is bad input: {}", text(&o));
 }

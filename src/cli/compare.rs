@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::events::Outcome;
 use crate::exit;
 use crate::report::compare::{self, Thresholds};
 use crate::report::{history, json};
@@ -27,18 +28,32 @@ pub struct CompareArgs {
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     regression_min_ms: u64,
     /// Past runs' JSON results (files or directories, as for `virtsmoke history`): a case
-    /// newly failing but flaky there is reported as flaky, not as a regression (repeatable).
+    /// newly failing at a step that flips there (flaky) is reported as flaky, not as a
+    /// regression (repeatable).
     #[arg(long, value_name = "DIR")]
     history: Vec<PathBuf>,
 }
 
-/// The flaky cases of the history, with their flips and runs; the new run
-/// itself, if the history holds it, is left out (it is what is judged).
-fn flaky_in(paths: &[PathBuf], new_run: &str) -> Result<HashMap<String, (usize, usize)>, history::LoadError> {
+/// The cases of `new` that fail at a step that flips in the history's flaky
+/// cases, with their flips and runs. The new run itself, if the history holds
+/// it, is left out (it is what is judged); a case failing somewhere it never
+/// flipped before is not excused.
+fn flaky_in(paths: &[PathBuf], new: &json::Document) -> Result<HashMap<String, (usize, usize)>, history::LoadError> {
     let (mut runs, _) = history::load(paths)?;
-    runs.retain(|r| r.run_id != new_run);
+    runs.retain(|r| r.run_id != new.run_id);
     let h = history::analyse(&runs);
-    Ok(h.cases.into_iter().filter(|c| c.flaky).map(|c| (c.case, (c.tally.flips, c.tally.runs))).collect())
+    let failed_at = |case: &str| {
+        let c = new.cases.iter().find(|c| c.name == case)?;
+        c.steps.iter().find(|s| matches!(s.outcome, Outcome::Failed | Outcome::Error)).map(|s| s.name.clone())
+    };
+    Ok(h.cases
+        .into_iter()
+        .filter(|c| c.flaky)
+        .filter(|c| {
+            failed_at(&c.case).is_some_and(|step| c.checks.iter().any(|k| k.check == step && k.tally.flips > 0))
+        })
+        .map(|c| (c.case, (c.tally.flips, c.tally.runs)))
+        .collect())
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -64,7 +79,7 @@ pub fn run(args: CompareArgs) -> u8 {
     let thresholds = Thresholds { percent: args.boot_regression_pct, min_ms: args.regression_min_ms };
     let mut cmp = compare::compare(&docs[0], &docs[1], thresholds);
     if !args.history.is_empty() {
-        match flaky_in(&args.history, &docs[1].run_id) {
+        match flaky_in(&args.history, &docs[1]) {
             Ok(flaky) => cmp.apply_history(&flaky),
             Err(e) => {
                 eprintln!("error: {}", crate::error_chain(&e));
