@@ -79,6 +79,7 @@ fn prepare(args: &ReproduceArgs) -> Result<Reproduction, String> {
         plan.cases.iter().find(|c| c.name == args.case).ok_or_else(|| {
             format!("{} has no case {} any more (renamed or removed?)", display_files(&files), args.case)
         })?;
+    check_host(report, &plan)?;
     let mut checked = check_images(report, case, &plan)?;
     if !case.candidates.is_empty() {
         checked.push(format!(
@@ -113,6 +114,20 @@ fn command(files: &[PathBuf], case: &str) -> Vec<String> {
     argv.extend(files.iter().map(|f| f.display().to_string()));
     argv.extend(["--only".into(), case.to_string(), "--keep-on-failure".into()]);
     argv
+}
+
+/// The host the case ran on must still be the scenario's host of that name.
+fn check_host(report: &CaseReport, plan: &Plan) -> Result<(), String> {
+    let Some(spec) = plan.hosts.get(&report.host) else {
+        return Err(format!("the scenario has no host {} any more", report.host));
+    };
+    match report.property("host_uri") {
+        Some(was) if was != spec.uri => Err(format!(
+            "host {} is {} in the scenario now, but the run used {was}; refusing to reproduce on another host",
+            report.host, spec.uri
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Compares each guest's recorded image identity with the image now; a
@@ -264,6 +279,20 @@ mod tests {
         // In a unit test this binary is the test harness: `--list` exits 0, an unknown flag 101.
         assert_eq!(rerun(&["--list".into(), "--exact".into(), "no-such-test".into()]), 0);
         assert_eq!(rerun(&["--no-such-flag".into()]), 101);
+    }
+
+    #[test]
+    fn another_host_behind_the_same_name_is_refused() {
+        let plan = plan();
+        let same = sample::case("minimal/tiny@lab1", "lab1", Outcome::Failed, &[("host_uri", "qemu:///system")]);
+        assert_eq!(check_host(&same, &plan), Ok(()));
+        let moved = sample::case("minimal/tiny@lab1", "lab1", Outcome::Failed, &[("host_uri", "qemu+ssh://h/system")]);
+        assert_eq!(
+            check_host(&moved, &plan).unwrap_err(),
+            "host lab1 is qemu:///system in the scenario now, but the run used qemu+ssh://h/system; refusing to reproduce on another host"
+        );
+        let gone = sample::case("minimal/tiny@lab9", "lab9", Outcome::Failed, &[]);
+        assert_eq!(check_host(&gone, &plan).unwrap_err(), "the scenario has no host lab9 any more");
     }
 
     #[test]
