@@ -6,6 +6,8 @@
 //! and `shard-2.json` are the next night on a newer Xen and libvirt, where
 //! `xen-pv` panics, `kvm-disk` boots 3.5 s slower, `xen-pvh`'s downtime grew
 //! from 400 to 1900 ms, `kvm-new` appeared and `xen-hvm` is gone.
+//! `tests/fixtures/history/` and `flaky-red.json` feed `history` and
+//! `compare --history` (see their tests).
 
 mod common;
 use common::{fixture, json, text, xmllint_schema};
