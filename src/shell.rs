@@ -17,6 +17,18 @@ pub fn quote(s: &str) -> String {
     out
 }
 
+/// `s` as one shell word for a line a human pastes: as it is when nothing in
+/// it means anything to a shell (so the usual line stays easy to read),
+/// otherwise quoted with [`crate::shell::quote`].
+pub fn word(s: &str) -> std::borrow::Cow<'_, str> {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:@%=+,-".contains(c);
+    if !s.is_empty() && s.chars().all(plain) {
+        std::borrow::Cow::Borrowed(s)
+    } else {
+        std::borrow::Cow::Owned(quote(s))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

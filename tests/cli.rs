@@ -65,7 +65,20 @@ fn a_closed_pipe_is_not_a_panic() {
 fn usage_errors_are_exit_2_and_help_is_exit_0() {
     assert_eq!(virtsmoke(&["run"]).status.code(), Some(2));
     assert_eq!(virtsmoke(&["frobnicate"]).status.code(), Some(2));
-    for sub in ["run", "validate", "list", "lab", "image", "facts", "cleanup", "schema", "merge", "compare"] {
+    for sub in [
+        "run",
+        "validate",
+        "list",
+        "lab",
+        "image",
+        "facts",
+        "cleanup",
+        "schema",
+        "merge",
+        "compare",
+        "history",
+        "reproduce",
+    ] {
         let out = virtsmoke(&[sub, "--help"]);
         assert_eq!(out.status.code(), Some(0), "{sub}: {}", text(&out));
     }
@@ -292,4 +305,71 @@ fn spawn_until_waits_for_a_line_and_finish_reads_the_rest() {
     assert_eq!(status.code(), Some(1), "{all}");
     assert!(all.starts_with(&format!("run {run}:")), "{all}");
     assert!(all.contains("no Xen PV entry point"), "{all}");
+}
+
+/// `tests/fixtures/results/reproduce.json`: `minimal/tiny@lab1` failed at
+/// `boot.ssh`, recorded its scenario file and a test-image recipe hash that is
+/// not today's, and kept its guest.
+fn reproduce_fixture(dir: &std::path::Path, recipe_hash: Option<&str>, scenario_file: bool) -> String {
+    let mut v = common::json(&fixture("results/reproduce.json"));
+    let props = v["cases"][0]["properties"].as_array_mut().unwrap();
+    for p in props.iter_mut() {
+        if let (Some(h), Some("tiny.image_recipe_hash")) = (recipe_hash, p[0].as_str()) {
+            p[1] = h.into();
+        }
+    }
+    if !scenario_file {
+        props.retain(|p| p[0] != "scenario_file");
+    }
+    let path = dir.join("r.json");
+    std::fs::write(&path, v.to_string()).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn reproduce_prints_the_command_that_reruns_one_case_with_the_same_image() {
+    let dir = tempfile::tempdir().unwrap();
+    let hash = virtsmoke::image::recipe_hash("test-image").unwrap();
+    let r = reproduce_fixture(dir.path(), Some(&hash), true);
+    let o = virtsmoke(&["reproduce", &r, "minimal/tiny@lab1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for expected in [
+        "# minimal/tiny@lab1 (Failed in run 20250305020000-0005) on host lab1 (qemu:///system)\n",
+        &format!("# guest tiny: image test-image unchanged (image_recipe_hash {hash})\n"),
+        "\nvirtsmoke run tests/fixtures/scenarios/good-minimal.yaml --only minimal/tiny@lab1 --keep-on-failure\n",
+        "#   console: virsh -c qemu:///system console DOMAIN\n",
+        "# kept by that run, if not removed since: virsh -c qemu:///system console vs-20250305020000-0005-0-tiny\n",
+        "#   shell: ssh -i /var/tmp/virtsmoke/runs/20250305020000-0005/id_ed25519 root@10.77.0.12\n",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+}
+
+#[test]
+fn reproduce_refuses_another_image_an_unknown_case_and_a_missing_scenario() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = reproduce_fixture(dir.path(), None, true);
+    let o = virtsmoke(&["reproduce", &r, "minimal/tiny@lab1", "--run"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("guest tiny: the image differs from the run's (image_recipe_hash was 0000000000000000, is now "),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty() && !err.contains("running:"), "nothing is run: {}", text(&o));
+    let o = virtsmoke(&["reproduce", &r, "minimal/nope@lab1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("has no case minimal/nope@lab1; its failed cases: minimal/tiny@lab1")
+    );
+    let hash = virtsmoke::image::recipe_hash("test-image").unwrap();
+    let r = reproduce_fixture(dir.path(), Some(&hash), false);
+    let o = virtsmoke(&["reproduce", &r, "minimal/tiny@lab1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("give it with --scenario FILE"), "{}", text(&o));
+    let scenario = fixture("scenarios/good-minimal.yaml");
+    let o = virtsmoke(&["reproduce", &r, "minimal/tiny@lab1", "--scenario", scenario.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
 }

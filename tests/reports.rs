@@ -6,6 +6,8 @@
 //! and `shard-2.json` are the next night on a newer Xen and libvirt, where
 //! `xen-pv` panics, `kvm-disk` boots 3.5 s slower, `xen-pvh`'s downtime grew
 //! from 400 to 1900 ms, `kvm-new` appeared and `xen-hvm` is gone.
+//! `tests/fixtures/history/` and `flaky-red.json` feed `history` and
+//! `compare --history` (see their tests).
 
 mod common;
 use common::{fixture, json, text, xmllint_schema};
@@ -354,4 +356,91 @@ fn compare_does_not_count_a_known_failure_as_newly_failing() {
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("0 newly failing"), "{out}");
     assert!(out.contains("nightly/xen-pv@xen1 on xen1: passed -> known failure"), "{out}");
+}
+
+/// `tests/fixtures/history/`: three nights of `nightly/kvm-tiny@lab1` (passed,
+/// failed with a `cause`, passed) on the same host build and image, and
+/// `nightly/xen-hvm@xen1` failing every night; `flaky-red.json` is a fourth
+/// night where `kvm-tiny` fails again.
+#[test]
+fn history_marks_a_case_that_flips_on_unchanged_facts_as_flaky() {
+    let dir = tempfile::tempdir().unwrap();
+    let history = fixture("history");
+    let o = virtsmoke(dir.path(), &["history", history.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    for expected in [
+        "history: 3 run(s), 2025-02-28T02:00:00Z .. 2025-03-02T02:00:00Z, 2 case(s), 1 flaky\n",
+        "nightly/kvm-tiny@lab1 on lab1: 3 run(s), 66.7% passed, 2 flip(s), boot median 9100 ms (older half 9000 -> newer half 9450 ms, +5.0%)  FLAKY (2 flip(s) with the same host facts and images)\n",
+        "  last failure (run 20250302020000-0002): boot.ssh: no answer from 10.77.0.12:22 within 60 s [cause ssh.no-listener: the address answers but nothing listens on port 22]\n",
+        "  boot.ssh: 3 run(s), 66.7% passed, 2 flip(s)\n",
+        "nightly/xen-hvm@xen1 on xen1: 3 run(s), 0% passed, 0 flip(s)",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
+    }
+    let o = virtsmoke(dir.path(), &["history", history.to_str().unwrap(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tiny = &v["cases"][0];
+    assert_eq!(
+        (tiny["case"].as_str(), tiny["flaky"].as_bool(), tiny["flips"].as_u64()),
+        (Some("nightly/kvm-tiny@lab1"), Some(true), Some(2))
+    );
+    assert_eq!(tiny["last_failure"]["cause"]["id"], "ssh.no-listener");
+    assert_eq!(v["cases"][1]["flaky"], false);
+    let o = virtsmoke(dir.path(), &["history", history.to_str().unwrap(), "--suggest-known-issues"]);
+    let yaml = String::from_utf8_lossy(&o.stdout);
+    assert!(yaml.contains("known_issues:\n  - case: \"nightly/kvm-tiny@lab1\"\n    step: \"boot.ssh\"\n    message: \"no answer from 10.77.0.12:22 within 60 s\"\n"), "{yaml}");
+    assert!(!yaml.contains("xen-hvm"), "{yaml}");
+}
+
+#[test]
+fn history_refuses_what_it_cannot_read_with_the_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = virtsmoke(dir.path(), &["history", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no JSON results found in"), "{}", text(&o));
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, "{\"schema_version\": 1,").unwrap();
+    let o = virtsmoke(dir.path(), &["history", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&format!("{} is not virtsmoke JSON results", broken.display())),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn compare_with_history_reports_a_flaky_case_as_flaky_not_as_a_regression() {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (fixture("history/nightly-3.json"), results("flaky-red.json"));
+    let old = old.to_str().unwrap();
+    let o = virtsmoke(dir.path(), &["compare", old, &new]);
+    assert_eq!(o.status.code(), Some(1), "without history it is newly failing: {}", text(&o));
+    let history = fixture("history");
+    let o = virtsmoke(dir.path(), &["compare", old, &new, "--history", history.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("0 newly failing"), "{out}");
+    assert!(
+        out.contains("failing now, flaky in the history (not a regression):\n  nightly/kvm-tiny@lab1 on lab1: passed -> failed: boot.ssh: no answer from 10.77.0.12:22 within 60 s: flaky (2 flips in 3 runs)\n"),
+        "{out}"
+    );
+    // Failing at a step that never flipped in the history is not excused.
+    let mut v = json(Path::new(&new));
+    for s in v["cases"][0]["steps"].as_array_mut().unwrap() {
+        if s["name"] == "boot.console" {
+            s["outcome"] = "failed".into();
+            s["message"] = "kernel panic on the console".into();
+        }
+    }
+    let elsewhere = dir.path().join("elsewhere.json");
+    std::fs::write(&elsewhere, v.to_string()).unwrap();
+    let o =
+        virtsmoke(dir.path(), &["compare", old, elsewhere.to_str().unwrap(), "--history", history.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("1 newly failing"), "{}", text(&o));
+    let empty = tempfile::tempdir().unwrap();
+    let o = virtsmoke(dir.path(), &["compare", old, &new, "--history", empty.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "an empty history is bad input: {}", text(&o));
 }

@@ -1,12 +1,14 @@
 //! `virtsmoke compare`: what changed between two runs' JSON results.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::Args;
 
+use crate::events::Outcome;
 use crate::exit;
 use crate::report::compare::{self, Thresholds};
-use crate::report::json;
+use crate::report::{history, json};
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -25,6 +27,33 @@ pub struct CompareArgs {
     /// The least growth in milliseconds that counts as a regression.
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     regression_min_ms: u64,
+    /// Past runs' JSON results (files or directories, as for `virtsmoke history`): a case
+    /// newly failing at a step that flips there (flaky) is reported as flaky, not as a
+    /// regression (repeatable).
+    #[arg(long, value_name = "DIR")]
+    history: Vec<PathBuf>,
+}
+
+/// The cases of `new` that fail at a step that flips in the history's flaky
+/// cases, with their flips and runs. The new run itself, if the history holds
+/// it, is left out (it is what is judged); a case failing somewhere it never
+/// flipped before is not excused.
+fn flaky_in(paths: &[PathBuf], new: &json::Document) -> Result<HashMap<String, (usize, usize)>, history::LoadError> {
+    let (mut runs, _) = history::load(paths)?;
+    runs.retain(|r| r.run_id != new.run_id);
+    let h = history::analyse(&runs);
+    let failed_at = |case: &str| {
+        let c = new.cases.iter().find(|c| c.name == case)?;
+        c.steps.iter().find(|s| matches!(s.outcome, Outcome::Failed | Outcome::Error)).map(|s| s.name.clone())
+    };
+    Ok(h.cases
+        .into_iter()
+        .filter(|c| c.flaky)
+        .filter(|c| {
+            failed_at(&c.case).is_some_and(|step| c.checks.iter().any(|k| k.check == step && k.tally.flips > 0))
+        })
+        .map(|c| (c.case, (c.tally.flips, c.tally.runs)))
+        .collect())
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -48,7 +77,16 @@ pub fn run(args: CompareArgs) -> u8 {
         }
     }
     let thresholds = Thresholds { percent: args.boot_regression_pct, min_ms: args.regression_min_ms };
-    let cmp = compare::compare(&docs[0], &docs[1], thresholds);
+    let mut cmp = compare::compare(&docs[0], &docs[1], thresholds);
+    if !args.history.is_empty() {
+        match flaky_in(&args.history, &docs[1]) {
+            Ok(flaky) => cmp.apply_history(&flaky),
+            Err(e) => {
+                eprintln!("error: {}", crate::error_chain(&e));
+                return exit::BAD_INPUT;
+            }
+        }
+    }
     if args.json {
         match serde_json::to_string_pretty(&cmp) {
             Ok(text) => println!("{text}"),

@@ -4,9 +4,11 @@ mod cleanup;
 mod cleanup_remote;
 mod compare;
 pub(crate) mod glob;
+mod history;
 mod hosts;
 mod lab;
 mod merge;
+mod reproduce;
 mod run;
 
 use std::path::PathBuf;
@@ -63,6 +65,10 @@ enum Command {
     Merge(merge::MergeArgs),
     /// What changed between two runs: newly failing or passing cases, timing regressions, host facts.
     Compare(compare::CompareArgs),
+    /// Per case and check over past runs: pass rate, flips, last failure, boot-time trend; flaky cases.
+    History(history::HistoryArgs),
+    /// Print (or, with --run, run) the command that reruns one case of a results file on the same host and images.
+    Reproduce(reproduce::ReproduceArgs),
     /// Print a shell completion script: `virtsmoke completions bash > /etc/bash_completion.d/virtsmoke`.
     Completions { shell: clap_complete::Shell },
     /// Print the man page virtsmoke(1), or write one page per command into DIR.
@@ -163,6 +169,8 @@ pub fn main() -> u8 {
         Command::Man { out_dir } => man(out_dir),
         Command::Merge(args) => merge::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::History(args) => history::run(args),
+        Command::Reproduce(args) => reproduce::run(args),
     }
 }
 

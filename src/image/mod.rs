@@ -8,6 +8,7 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
+pub mod identity;
 pub mod overlay;
 pub mod seed;
 pub mod xen_notes;

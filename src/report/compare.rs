@@ -44,6 +44,18 @@ pub struct Comparison {
     pub regressions: Vec<Regression>,
     /// Hosts present in both runs whose facts differ.
     pub host_changes: Vec<HostChange>,
+    /// Newly failing cases that the history (`--history`) shows as flaky: not
+    /// regressions.
+    pub flaky: Vec<FlakyFailure>,
+}
+
+#[derive(Debug, PartialEq, Serialize)]
+pub struct FlakyFailure {
+    #[serde(flatten)]
+    pub change: OutcomeChange,
+    /// Flips and counted runs of the case in the history.
+    pub flips: usize,
+    pub runs: usize,
 }
 
 #[derive(Debug, PartialEq, Serialize)]
@@ -119,6 +131,7 @@ pub fn compare(old: &Document, new: &Document, thresholds: Thresholds) -> Compar
         removed: vec![],
         regressions: vec![],
         host_changes: vec![],
+        flaky: vec![],
     };
     for n in &new.cases {
         let change = |old: Option<Outcome>| OutcomeChange {
@@ -207,6 +220,22 @@ fn label(o: Outcome) -> &'static str {
 }
 
 impl Comparison {
+    /// Moves the newly failing cases that are flaky in a history (case name →
+    /// (flips, runs)) to `flaky`, where they no longer make the comparison regressed.
+    pub fn apply_history(&mut self, flaky: &HashMap<String, (usize, usize)>) {
+        let (moved, kept): (Vec<OutcomeChange>, Vec<OutcomeChange>) =
+            std::mem::take(&mut self.newly_failing).into_iter().partition(|c| flaky.contains_key(&c.case));
+        self.newly_failing = kept;
+        self.flaky = moved
+            .into_iter()
+            .map(|change| {
+                let (flips, runs) = flaky[&change.case];
+                FlakyFailure { change, flips, runs }
+            })
+            .collect();
+        self.regressed = !self.newly_failing.is_empty() || !self.regressions.is_empty();
+    }
+
     /// The human view: a headline, then only the sections that have something.
     pub fn render_text(&self) -> String {
         let mut out = format!(
@@ -246,6 +275,7 @@ impl Comparison {
             }
         };
         outcome_section(&mut out, "newly failing", &self.newly_failing, true);
+        self.render_flaky(&mut out);
         self.render_regressions(&mut out, &host_note);
         outcome_section(&mut out, "newly passing", &self.newly_passing, false);
         outcome_section(&mut out, "other outcome changes", &self.other_changes, false);
@@ -285,6 +315,23 @@ impl Comparison {
                 r.new_ms,
                 host_note(&r.host)
             ));
+        }
+    }
+
+    /// Newly failing but flaky in the history: said, not counted.
+    fn render_flaky(&self, out: &mut String) {
+        if self.flaky.is_empty() {
+            return;
+        }
+        out.push_str("\nfailing now, flaky in the history (not a regression):\n");
+        for f in &self.flaky {
+            let c = &f.change;
+            let was = c.old.map(label).unwrap_or("new case");
+            out.push_str(&format!("  {} on {}: {} -> {}", c.case, host_or_run(&c.host), was, label(c.new)));
+            if let Some(r) = &c.reason {
+                out.push_str(&format!(": {r}"));
+            }
+            out.push_str(&format!(": flaky ({} flips in {} runs)\n", f.flips, f.runs));
         }
     }
 
@@ -430,12 +477,41 @@ mod tests {
     }
 
     #[test]
+    fn a_newly_failing_case_flaky_in_history_is_said_and_does_not_regress() {
+        let old = doc("r1", vec![case("s/a", "h1", Outcome::Passed, &[]), case("s/b", "h1", Outcome::Passed, &[])]);
+        let new = doc("r2", vec![case("s/a", "h1", Outcome::Failed, &[]), case("s/b", "h1", Outcome::Failed, &[])]);
+        let mut c = compare(&old, &new, Thresholds::default());
+        c.apply_history(&HashMap::from([("s/a".to_string(), (3, 8))]));
+        assert!(c.regressed, "s/b still newly fails");
+        assert_eq!(c.newly_failing.iter().map(|c| c.case.as_str()).collect::<Vec<_>>(), ["s/b"]);
+        let text = c.render_text();
+        assert!(
+            text.contains("\nfailing now, flaky in the history (not a regression):\n  s/a on h1: passed -> failed: boot.ssh: no answer <within> 9 s: flaky (3 flips in 8 runs)\n"),
+            "{text}"
+        );
+        let mut only_flaky =
+            compare(&old, &doc("r3", vec![case("s/a", "h1", Outcome::Failed, &[])]), Thresholds::default());
+        only_flaky.apply_history(&HashMap::from([("s/a".to_string(), (1, 2))]));
+        assert!(!only_flaky.regressed);
+        let v = serde_json::to_value(&only_flaky).unwrap();
+        assert_eq!(v["flaky"][0]["case"], "s/a");
+        assert_eq!(v["flaky"][0]["flips"], 1);
+    }
+
+    #[test]
     fn the_json_form_names_every_section() {
         let c = compare(&doc("a", vec![]), &doc("b", vec![]), Thresholds::default());
         let v = serde_json::to_value(&c).unwrap();
-        for key in
-            ["newly_failing", "newly_passing", "other_changes", "added", "removed", "regressions", "host_changes"]
-        {
+        for key in [
+            "newly_failing",
+            "newly_passing",
+            "other_changes",
+            "added",
+            "removed",
+            "regressions",
+            "host_changes",
+            "flaky",
+        ] {
             assert!(v[key].is_array(), "{key}");
         }
         assert_eq!(v["regressed"], false);

@@ -7,11 +7,12 @@ pub mod terminal;
 
 pub mod compare;
 pub mod facts;
+pub mod history;
 pub mod html;
 pub mod merge;
 pub mod output;
 #[cfg(test)]
-mod sample;
+pub(crate) mod sample;
 pub mod shard;
 
 pub use output::{Outputs, ReportError, RunData, write_all};

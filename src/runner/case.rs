@@ -33,6 +33,8 @@ pub async fn execute(
     let case_dir = ctx.artifacts.join(slug(&case.name));
     let mut rec = Recorder::new(&case.name, case.guests.len() > 1, &tx, &case.known_issues);
     rec.property("run_id", &ctx.run_id);
+    // `virtsmoke reproduce` reruns the case from this file.
+    rec.property("scenario_file", case.source.display());
     if let Some(why) = no_slots {
         rec.property("host_slots", slots_note(why));
     }

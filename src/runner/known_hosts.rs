@@ -120,17 +120,8 @@ pub fn ssh_line(s: &SshTarget, known: &HostKeyFile) -> String {
     )
 }
 
-/// `s` as one shell word for a line a human pastes: as it is when nothing in
-/// it means anything to a shell (so the usual line stays easy to read),
-/// otherwise quoted with [`crate::shell::quote`].
-pub fn word(s: &str) -> std::borrow::Cow<'_, str> {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "_./:@%=+,-".contains(c);
-    if !s.is_empty() && s.chars().all(plain) {
-        std::borrow::Cow::Borrowed(s)
-    } else {
-        std::borrow::Cow::Owned(crate::shell::quote(s))
-    }
-}
+/// Lines for a human to paste quote only what needs quoting.
+pub use crate::shell::word;
 
 #[cfg(test)]
 mod tests {

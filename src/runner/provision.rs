@@ -60,6 +60,7 @@ pub async fn provision(
 ) -> Result<GuestUnderTest, StepFailure> {
     let (ctx, host) = (at.ctx, at.host);
     let files = boot_files(ctx, spec)?;
+    record_image_identity(host, spec, rec).await;
     if let Some(why) = entry_point(files.kernel.as_deref(), spec.kind).await? {
         rec.property(format!("{}.entry_point_check", spec.name), why);
     }
@@ -105,6 +106,23 @@ pub async fn provision(
     artifacts.push(xml_path);
     let console_path = at.case_dir.join(format!("{}.console.log", spec.name));
     start(host, spec, &name, xml, mac, console_path, artifacts).await
+}
+
+/// The image's identity as properties (`GUEST.image_recipe_hash`, ...), which
+/// `virtsmoke reproduce` checks and `virtsmoke history` compares; an identity
+/// that cannot be read is said instead.
+async fn record_image_identity(host: &ReadyHost, spec: &GuestSpec, rec: &mut Recorder<'_>) {
+    let image = spec.image.clone();
+    let here = image.files_are_here() || staging::is_this_machine(&host.spec);
+    match tokio::task::spawn_blocking(move || crate::image::identity::of(&image, here)).await {
+        Ok(Ok(props)) => {
+            for (k, v) in props {
+                rec.property(format!("{}.{k}", spec.name), v);
+            }
+        }
+        Ok(Err(why)) => rec.property(format!("{}.image_identity", spec.name), why),
+        Err(e) => rec.property(format!("{}.image_identity", spec.name), e),
+    }
 }
 
 /// The guest's kernel command line.

@@ -7,8 +7,6 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use sha2::{Digest, Sha256};
-
 use super::context::{HostState, ReadyHost, RunContext};
 use super::staged::Staged;
 use crate::backend::host_shell::HostShell;
@@ -65,7 +63,7 @@ async fn copy_checked(run_id: &str, host: &str, target: &ssh::SshTarget, local: 
         StepFailure::error(format!("cannot copy {} to host `{host}`: {what}: {e}", local.display()))
     };
     let path = local.to_path_buf();
-    let sha = tokio::task::spawn_blocking(move || sha256_of(&path))
+    let sha = tokio::task::spawn_blocking(move || crate::image::identity::sha256_file(&path))
         .await
         .map_err(|e| failed("reading it", &e))?
         .map_err(|e| failed("reading it", &e))?;
@@ -209,32 +207,9 @@ async fn on_every_host(ctx: &RunContext, command: &str, what: &str) -> Vec<Strin
     problems
 }
 
-fn sha256_of(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-    }
-    Ok(hasher.finalize().iter().map(|b| format!("{b:02x}")).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sha256_matches_sha256sum() {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("f");
-        std::fs::write(&f, b"abc").unwrap();
-        assert_eq!(sha256_of(&f).unwrap(), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-    }
 
     /// Runs `command` with `sh -c`, `qemu-img` being a stand-in that prints its arguments a line each.
     fn run_with_fake_qemu_img(command: &str) -> String {
