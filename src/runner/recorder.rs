@@ -57,7 +57,7 @@ impl<'a> Recorder<'a> {
             Ok(()) => (Outcome::Passed, None, None),
             Err(f) => (f.outcome, Some(f.message), f.detail),
         };
-        let mut rec = StepRecord {
+        let rec = StepRecord {
             name: self.step_name(guest, step),
             outcome,
             duration: started.elapsed(),
@@ -65,6 +65,32 @@ impl<'a> Recorder<'a> {
             detail,
             attempts,
         };
+        self.push(rec)
+    }
+
+    /// Records a step that passed with something a reader should see: a
+    /// tolerated failure, said in the message, with its evidence.
+    pub fn passed_with_note(
+        &mut self,
+        guest: Option<&str>,
+        step: &str,
+        started: Instant,
+        note: String,
+        detail: Option<String>,
+    ) -> bool {
+        let rec = StepRecord {
+            name: self.step_name(guest, step),
+            outcome: Outcome::Passed,
+            duration: started.elapsed(),
+            message: Some(note),
+            detail,
+            attempts: Vec::new(),
+        };
+        self.push(rec)
+    }
+
+    /// Marks a known failure, announces the step and keeps it; whether the case goes on.
+    fn push(&mut self, mut rec: StepRecord) -> bool {
         let known = crate::events::known::mark(&mut rec, self.known);
         let passed = rec.outcome == Outcome::Passed || known;
         let _ = self.tx.send(RunEvent::StepFinished { case: self.case.to_string(), step: rec.clone() });

@@ -131,6 +131,59 @@ error: wrong type for `allow_degraded` in image `raw`: expected `true` or `false
 "#,
     ),
     (
+        "cloud_init: known keys, module names, and only where boot.cloud-init runs",
+        r#"version: 1
+name: t
+hosts: { lab1: { uri: "qemu:///system" } }
+images:
+  deb: { disk: /img/deb.qcow2, cloud_init: { allow_failed_modules: [locale, "lo cale"], allow_failed_module: [x] } }
+  raw: { disk: /img/raw.img, seed: none, cloud_init: { allow_failed_modules: [locale] } }
+  tiny: { builtin: test-image, cloud_init: { allow_failed_modules: locale } }
+  bare: { disk: /img/bare.qcow2, cloud_init: {} }
+"#,
+        r#"error: invalid cloud-init module name `lo cale` in `cloud_init` in image `deb`
+ --> x.yaml:5:77
+  |
+5 |   deb: { disk: /img/deb.qcow2, cloud_init: { allow_failed_modules: [locale, "lo cale"], allow_failed_module: [x] } }
+  |                                                                             ^^^^^^^^^
+  = help: a module as cloud-init names it in its logs, e.g. `locale`, `ntp`, `set_passwords`
+
+error: unknown key `allow_failed_module` in `cloud_init` in image `deb`
+ --> x.yaml:5:89
+  |
+5 |   deb: { disk: /img/deb.qcow2, cloud_init: { allow_failed_modules: [locale, "lo cale"], allow_failed_module: [x] } }
+  |                                                                                         ^^^^^^^^^^^^^^^^^^^
+  = help: did you mean `allow_failed_modules`?
+
+error: `cloud_init` in image `raw` has no effect: only disk images with a seed run `boot.cloud-init`
+ --> x.yaml:6:42
+  |
+6 |   raw: { disk: /img/raw.img, seed: none, cloud_init: { allow_failed_modules: [locale] } }
+  |                                          ^^^^^^^^^^
+  = help: remove it, or give the image a `disk` and a seed
+
+error: `cloud_init` in image `tiny` has no effect: only disk images with a seed run `boot.cloud-init`
+ --> x.yaml:7:32
+  |
+7 |   tiny: { builtin: test-image, cloud_init: { allow_failed_modules: locale } }
+  |                                ^^^^^^^^^^
+  = help: remove it, or give the image a `disk` and a seed
+
+error: wrong type for `allow_failed_modules` in `cloud_init` in image `tiny`: expected a list such as `[a, b]`, found a string
+ --> x.yaml:7:68
+  |
+7 |   tiny: { builtin: test-image, cloud_init: { allow_failed_modules: locale } }
+  |                                                                    ^^^^^^
+
+error: missing required key `allow_failed_modules` in `cloud_init` in image `bare`
+ --> x.yaml:8:34
+  |
+8 |   bare: { disk: /img/bare.qcow2, cloud_init: {} }
+  |                                  ^^^^^^^^^^
+  = help: e.g. `cloud_init: { allow_failed_modules: [locale] }`
+"#,
+    ),
+    (
         "images that must be staged on a remote host without a jump",
         r#"version: 1
 name: t
@@ -188,6 +241,7 @@ images:
     user: debian
     marker: "Reached target"
     allow_degraded: true
+    cloud_init: { allow_failed_modules: [locale, set-passwords] }
     cloud_config: |
       #cloud-config
       runcmd:
@@ -212,6 +266,8 @@ matrix: { image: [tiny, deb, kernel, cloud, bios] }
             ("bios", true, SeedKind::None, "login:", "root", false),
         ]
     );
+    assert_eq!(images[3].cloud_init_allowed_failures, ["locale", "set-passwords"]);
+    assert!(images[1].cloud_init_allowed_failures.is_empty(), "nothing tolerated unless said");
     assert_eq!(images[3].cloud_config.as_deref(), Some("#cloud-config\nruncmd:\n  - touch /tmp/x\n"));
     assert_eq!(images[1].spec, ImageSpec::Builtin { name: "debian-disk".into() });
 }
