@@ -7,6 +7,7 @@
 
 pub mod kvm;
 pub mod platform;
+pub mod pygrub;
 pub mod uri;
 pub mod xen;
 
