@@ -37,7 +37,8 @@ fn boot_files(ctx: &RunContext, spec: &GuestSpec) -> Result<BootFiles, StepFailu
         ImageSpec::Builtin { name } => {
             let img =
                 ctx.images.get(name).ok_or_else(|| StepFailure::error(format!("image `{name}` was not built")))?;
-            (Some(img.kernel.clone()), Some(img.initrd.clone()), img.disk.clone(), img.cmdline.clone())
+            let kernel = spec.image.own_kernel.clone().unwrap_or_else(|| img.kernel.clone());
+            (Some(kernel), Some(img.initrd.clone()), img.disk.clone(), img.cmdline.clone())
         }
         ImageSpec::Files { kernel, initrd, disk } => (kernel.clone(), initrd.clone(), disk.clone(), None),
     };

@@ -121,7 +121,7 @@ fn image() -> Value {
         json!({
             "builtin": { "enum": super::image::BUILTIN_IMAGES },
             "cmdline": { "type": "string" },
-            "kernel": { "type": "string" },
+            "kernel": { "type": "string", "description": "a kernel to boot directly (a path on the libvirt host); with `builtin: test-image`, a kernel of your own on this machine, booted with the test image's initramfs" },
             "initrd": { "type": "string" },
             "disk": { "type": "string" },
             "seed": { "enum": ["nocloud", "none"] },

@@ -51,13 +51,13 @@ error: `initrd` in image `custom` needs `kernel`
 name: t
 hosts: { lab1: { uri: "qemu:///system" } }
 images:
-  both: { builtin: test-image, kernel: /boot/vmlinuz }
+  both: { builtin: debian-disk, kernel: /boot/vmlinuz }
 "#,
         r#"error: image `both` sets both `builtin` and `kernel`
- --> x.yaml:5:32
+ --> x.yaml:5:33
   |
-5 |   both: { builtin: test-image, kernel: /boot/vmlinuz }
-  |                                ^^^^^^
+5 |   both: { builtin: debian-disk, kernel: /boot/vmlinuz }
+  |                                 ^^^^^^
   = help: an image is either `builtin`, or files given with `kernel`/`initrd`/`disk`
 "#,
     ),
@@ -399,4 +399,42 @@ fn remote_hosts_take_files_already_there_or_staged_through_a_jump() {
     let out = errors(&text.replace("image: [there]", "image: [there, deb]"));
     assert!(out.starts_with("error: image `deb` must be staged on host `qa7`, which has no `jump`\n"), "{out}");
     assert!(!out.contains("host `qa8`"), "{out}");
+}
+
+#[test]
+fn the_test_image_boots_a_kernel_of_ones_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = write(&dir, "bzImage", b"kernel");
+    let p = plan(&format!(
+        "version: 1\nname: k\nhosts: {{ h: {{ uri: \"qemu:///system\" }} }}\n\
+         images: {{ mine: {{ builtin: test-image, kernel: {} }}, stock: {{ builtin: test-image }} }}\n\
+         guests: {{ g: {{ kind: kvm, image: mine }}, s: {{ kind: kvm, image: stock }} }}\nmatrix: {{ guest: [g, s] }}\n",
+        kernel.display()
+    ));
+    let image = |case: usize| &p.cases[case].guests[0].image;
+    assert_eq!(image(0).own_kernel.as_deref(), Some(kernel.as_path()));
+    assert_eq!(image(0).spec, ImageSpec::Builtin { name: "test-image".into() });
+    assert_eq!((image(0).marker.as_str(), image(0).boot), ("VIRTSMOKE-MARKER boot", Boot::Kernel));
+    assert!(image(0).files_are_here(), "copied to remote hosts like the image");
+    assert_eq!(image(1).own_kernel, None);
+
+    let out = errors(
+        "version: 1\nname: k\nhosts: { h: { uri: \"qemu:///system\" } }\nimages:\n  \
+         gone: { builtin: test-image, kernel: /nonexistent/bzImage }\n  \
+         rel: { builtin: test-image, kernel: bzImage }\n  \
+         ird: { builtin: test-image, initrd: /i.img }\n  \
+         deb: { builtin: debian-disk, kernel: /k }\n\
+         guests: { g: { kind: kvm, image: gone } }\n",
+    );
+    for expected in [
+        "error: `kernel` in image `gone` `/nonexistent/bzImage` is not a file on this machine",
+        "help: with `builtin: test-image` the kernel is read where virtsmoke runs and copied to remote hosts",
+        "error: `kernel` in image `rel` must be an absolute path, found `bzImage`",
+        "error: image `ird` sets both `builtin` and `initrd`",
+        "help: `builtin: test-image` takes a `kernel` of your own (booted with the test image's initramfs), not `initrd` or `disk`",
+        "error: image `deb` sets both `builtin` and `kernel`",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert_eq!(out.matches("`kernel` in image `rel`").count(), 1, "said once: {out}");
 }
