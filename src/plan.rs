@@ -160,6 +160,13 @@ pub struct Image {
     pub ssh_key: Option<std::path::PathBuf>,
     /// `systemctl is-system-running` may say `degraded` (failed units are still reported).
     pub allow_degraded: bool,
+    /// cloud-init modules that may fail (`cloud_init: { allow_failed_modules }`):
+    /// `boot.cloud-init` passes when every failure is in one of them, and says so.
+    pub cloud_init_allowed_failures: Vec<String>,
+    /// `builtin: test-image` with `kernel:`: this kernel (a file on this
+    /// machine, copied to remote hosts like the image) instead of the test
+    /// image's own, booted with the test image's initramfs.
+    pub own_kernel: Option<std::path::PathBuf>,
     /// Who loads the kernel.
     pub boot: Boot,
     /// The image's files are on this machine and go to a remote host as

@@ -82,6 +82,10 @@ fn usage_errors_are_exit_2_and_help_is_exit_0() {
         let out = virtsmoke(&[sub, "--help"]);
         assert_eq!(out.status.code(), Some(0), "{sub}: {}", text(&out));
     }
+    let run = text(&virtsmoke(&["run", "--help"]));
+    assert!(run.contains("--keep-on-failure"), "{run}");
+    assert!(run.lines().any(|l| l.trim_start().starts_with("--keep ") || l.trim() == "--keep"), "{run}");
+    assert!(run.contains("Leave every case's guests running"), "{run}");
 }
 
 #[test]

@@ -211,4 +211,23 @@ mod tests {
         let e = Evidence::parse("xen\n---\n---\nvif\n", "[ 0.0] Booting paravirtualized kernel on Xen PVH\n");
         judge(GuestKind::XenPvh, DomainType::Xen, &e).unwrap();
     }
+
+    /// The table of docs/guest-kinds.md for a guest booted on `Xen HVM`.
+    #[test]
+    fn the_hvm_kinds_by_nic_driver_as_documented() {
+        let line = "[0.0] Booting paravirtualized kernel on Xen HVM";
+        for (nic, pvhvm, observed_as) in [
+            ("vif", true, "xen-pvhvm"),
+            ("e1000", false, "xen-hvm-pv-extensions"),
+            ("8139cp", true, "xen-hvm-pv-extensions"),
+            ("", true, "xen-hvm-pv-extensions"),
+        ] {
+            let e = ev("xen", line, nic);
+            assert_eq!(judge(GuestKind::XenPvhvm, DomainType::Xen, &e).is_ok(), pvhvm, "{nic:?}");
+            assert!(judge(GuestKind::XenHvm, DomainType::Xen, &e).is_err(), "{nic:?}");
+            assert_eq!(observed(DomainType::Xen, &e), observed_as, "{nic:?}");
+        }
+        // xen-hvm does not look at /sys/hypervisor/type.
+        judge(GuestKind::XenHvm, DomainType::Xen, &ev("xen", "Booting kernel on bare hardware", "e1000")).unwrap();
+    }
 }

@@ -1,6 +1,7 @@
 //! Checks run against booted guests. Checks never print: they return results.
 
 pub mod boot;
+pub mod cloud_init;
 pub mod command;
 mod dispatch;
 pub mod env;

@@ -1,7 +1,7 @@
 //! Readiness of a full distribution, after SSH answers: systemd finished
-//! booting (`boot.systemd`) and cloud-init finished applying its seed
-//! (`boot.cloud-init`). Both wait inside the guest, so they cost one SSH
-//! command each, however long the guest takes.
+//! booting (`boot.systemd`). It waits inside the guest, so it costs one SSH
+//! command, however long the guest takes. `boot.cloud-init` is in
+//! `cloud_init.rs`.
 
 use std::time::Duration;
 
@@ -120,86 +120,8 @@ pub async fn system_running(
     }
 }
 
-/// What `boot.cloud-init` saw, for the case's properties.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CloudInitState {
-    /// `done`, ...
-    pub status: String,
-    /// `--long`'s `detail:` (the datasource and seed it used).
-    pub detail: Option<String>,
-}
-
-/// `status:` and `detail:` of `cloud-init status --long` (the dots `--wait` prints before are skipped).
-pub fn parse_cloud_init(out: &str) -> CloudInitState {
-    let mut status = String::new();
-    let mut detail = None;
-    let mut lines = out.lines().map(|l| l.trim_start_matches('.')).peekable();
-    while let Some(l) = lines.next() {
-        if let Some(s) = l.strip_prefix("status:") {
-            status = s.trim().to_string();
-        } else if let Some(d) = l.strip_prefix("detail:") {
-            let mut d = d.trim().to_string();
-            // `detail:` may continue on the next line(s), up to the next key.
-            while let Some(next) = lines.peek() {
-                if next.is_empty() || is_key(next) {
-                    break;
-                }
-                d = format!("{d} {}", next.trim()).trim().to_string();
-                lines.next();
-            }
-            detail = Some(d).filter(|d| !d.is_empty());
-        }
-    }
-    CloudInitState { status, detail }
-}
-
-/// A line of `cloud-init status --long`'s own keys (`errors: []`), not detail text.
-fn is_key(line: &str) -> bool {
-    line.split_once(':').is_some_and(|(k, _)| !k.is_empty() && k.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
-}
-
-/// Waits for cloud-init to finish (`cloud-init status --wait --long`); anything
-/// but `done` fails with cloud-init's own account of what went wrong.
-pub async fn cloud_init_done(target: &SshTarget, timeout: Duration) -> Result<CloudInitState, StepFailure> {
-    let cmd = "if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait --long 2>&1; \
-               else echo 'status: not-installed'; fi";
-    let out = match ssh::exec(target, cmd, timeout).await {
-        Ok(out) => out,
-        Err(SshError::Timeout { .. }) => {
-            let now = quick(target, "cloud-init status --long 2>&1").await;
-            return Err(StepFailure::failed(format!(
-                "cloud-init did not finish within {}",
-                humantime::format_duration(timeout)
-            ))
-            .with_detail(now));
-        }
-        Err(e) => return Err(StepFailure::failed(crate::error_chain(&e))),
-    };
-    let state = parse_cloud_init(&out.stdout);
-    match state.status.as_str() {
-        "done" => Ok(state),
-        "not-installed" => Err(StepFailure::failed("the image has a NoCloud seed but no cloud-init")),
-        "disabled" => Err(StepFailure::failed(
-            "cloud-init is disabled: it found no datasource (did the guest see the `cidata` seed?)",
-        )
-        .with_detail(out.stdout)),
-        other => {
-            let why = state.detail.clone().map(|d| format!(": {d}")).unwrap_or_default();
-            let log =
-                quick(target, "grep -E 'WARNING|ERROR|Traceback' /var/log/cloud-init.log 2>/dev/null | tail -n 20")
-                    .await;
-            let status = if other.is_empty() { "unknown" } else { other };
-            Err(StepFailure::failed(format!("cloud-init finished with status `{status}`{why}")).with_detail(format!(
-                "{}\n{}",
-                out.stdout.trim(),
-                log.trim()
-            )))
-        }
-    }
-}
-
 /// A short diagnostic command: its output, or what went wrong instead.
-async fn quick(target: &SshTarget, cmd: &str) -> String {
+pub(super) async fn quick(target: &SshTarget, cmd: &str) -> String {
     match ssh::exec(target, cmd, Duration::from_secs(20)).await {
         Ok(out) => out.stdout,
         Err(e) => format!("({})", crate::error_chain(&e)),
@@ -265,25 +187,5 @@ mod tests {
             .unwrap();
         assert_eq!(String::from_utf8_lossy(&out.stdout), "degraded\n");
         assert_eq!(std::fs::read_to_string(&states).unwrap(), "");
-    }
-
-    #[test]
-    fn reads_cloud_init_status() {
-        let done = ".....\nstatus: done\nboot_status_code: enabled-by-generator\nlast_update: Sun, 22 Nov 2026 04:24:19 +0000\n\
-                    detail:\nDataSourceNoCloud [seed=/dev/sr0][dsmode=net]\n";
-        assert_eq!(
-            parse_cloud_init(done),
-            CloudInitState {
-                status: "done".into(),
-                detail: Some("DataSourceNoCloud [seed=/dev/sr0][dsmode=net]".into())
-            }
-        );
-        let error = "\nstatus: error\nboot_status_code: enabled-by-generator\ndetail:\n('locale', ProcessExecutionError(\"Unexpected error\nCommand: ['update-locale']\nExit code: 255\"))\nerrors: []\n";
-        let s = parse_cloud_init(error);
-        assert_eq!(s.status, "error");
-        assert_eq!(
-            s.detail.as_deref(),
-            Some("('locale', ProcessExecutionError(\"Unexpected error Command: ['update-locale'] Exit code: 255\"))")
-        );
     }
 }

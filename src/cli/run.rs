@@ -40,6 +40,10 @@ pub struct RunArgs {
     /// Leave a failed case's guests running and print how to reach them.
     #[arg(long)]
     keep_on_failure: bool,
+    /// Leave every case's guests running, passed or not, and print how to
+    /// reach them (a crashed guest stays crashed for a memory dump).
+    #[arg(long)]
+    keep: bool,
     /// Print every step, not only the ones that did not pass.
     #[arg(long, short = 'v')]
     verbose: bool,
@@ -90,7 +94,7 @@ pub fn run(args: RunArgs) -> u8 {
     let opts = RunOptions {
         artifacts: artifacts.clone(),
         jobs: args.jobs,
-        keep_on_failure: args.keep_on_failure,
+        keep: runner::Keep::from_flags(args.keep, args.keep_on_failure),
         run_id: run_id.clone(),
     };
     let rt = match tokio::runtime::Runtime::new() {

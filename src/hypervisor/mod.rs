@@ -7,12 +7,13 @@
 
 pub mod kvm;
 pub mod platform;
+pub mod pygrub;
 pub mod uri;
 pub mod xen;
 
 use crate::plan::GuestKind;
 
-pub use platform::{EntryNote, Family, LeakSource, LoaderQuery, Platform};
+pub use platform::{EntryNote, Family, LeakSource, LoaderQuery, Platform, memory_dump_command};
 pub use uri::{Transport, Uri, UriError, UriFamily};
 
 /// The module of a family.
@@ -67,6 +68,14 @@ mod tests {
         assert_eq!(console, ["ttyS0", "hvc0", "hvc0", "ttyS0", "ttyS0"]);
         let extra: Vec<_> = GuestKind::ALL.into_iter().map(|k| for_kind(k).kind_cmdline(k)).collect();
         assert_eq!(extra, ["", "", "", "", "xen_nopv"]);
+    }
+
+    #[test]
+    fn a_kept_guests_memory_dump_command_fits_its_family() {
+        let kvm = memory_dump_command(platform(Family::Kvm), "qemu:///system", "vs-r1-0-tiny", "/var/tmp/vs.core");
+        assert_eq!(kvm, "virsh -c 'qemu:///system' dump --memory-only 'vs-r1-0-tiny' '/var/tmp/vs.core'");
+        let xen = memory_dump_command(platform(Family::Xen), "xen:///system", "vs-r1-0-pv", "/var/tmp/vs.core");
+        assert_eq!(xen, "virsh -c 'xen:///system' dump 'vs-r1-0-pv' '/var/tmp/vs.core'");
     }
 
     #[test]

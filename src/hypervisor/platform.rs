@@ -120,4 +120,25 @@ pub trait Platform: Send + Sync {
 
     /// Host commands whose output are facts of the host (`xl info`).
     fn facts_commands(&self) -> Vec<FactsCommand>;
+
+    /// The `virsh dump` options that write a guest's memory in the form a
+    /// kernel debugger reads: QEMU's `--memory-only` ELF (for `crash`); libxl
+    /// takes no `--memory-only` (it accepts only `--live` and `--crash`) and
+    /// writes Xen's own core format.
+    fn memory_dump_options(&self) -> &'static str {
+        "--memory-only"
+    }
+}
+
+/// The command a human runs to dump a kept guest's memory to `file` (a path
+/// on the libvirt host: libvirtd writes it).
+pub fn memory_dump_command(platform: &dyn Platform, uri: &str, domain: &str, file: &str) -> String {
+    let options = platform.memory_dump_options();
+    let options = if options.is_empty() { String::new() } else { format!(" {options}") };
+    format!(
+        "virsh -c {} dump{options} {} {}",
+        crate::shell::quote(uri),
+        crate::shell::quote(domain),
+        crate::shell::quote(file)
+    )
 }

@@ -91,6 +91,10 @@ impl Platform for Xen {
     fn facts_commands(&self) -> Vec<FactsCommand> {
         vec![("xl info", parse_xl_info)]
     }
+
+    fn memory_dump_options(&self) -> &'static str {
+        ""
+    }
 }
 
 /// The `hvmloader` among the loaders of a domain capabilities XML

@@ -232,21 +232,35 @@ async fn readiness(spec: &GuestSpec, target: &SshTarget, timeout: Duration, rec:
         });
         ok &= rec.record(Some(g), "boot.systemd", t, r);
     }
+    ok &= cloud_init_step(spec, target, timeout, rec).await;
+    ok
+}
+
+/// `boot.cloud-init` (skipped where the image has no seed); a pass with
+/// tolerated module failures says so in its message and properties.
+async fn cloud_init_step(spec: &GuestSpec, target: &SshTarget, timeout: Duration, rec: &mut Recorder<'_>) -> bool {
+    let g = spec.name.as_str();
     if let Some(why) = readiness_skip(&spec.image, "boot.cloud-init") {
         rec.record(Some(g), "boot.cloud-init", Instant::now(), Err(skipped(why)));
-    } else {
-        let t = Instant::now();
-        let r = checks::systemd::cloud_init_done(target, timeout).await;
-        rec.property(format!("{g}.cloud_init_ms"), t.elapsed().as_millis());
-        let r = r.map(|s| {
-            rec.property(format!("{g}.cloud_init_status"), &s.status);
-            if let Some(d) = &s.detail {
-                rec.property(format!("{g}.cloud_init_detail"), d);
-            }
-        });
-        ok &= rec.record(Some(g), "boot.cloud-init", t, r);
+        return true;
     }
-    ok
+    let t = Instant::now();
+    let r = checks::cloud_init::done(target, &spec.image.cloud_init_allowed_failures, timeout).await;
+    rec.property(format!("{g}.cloud_init_ms"), t.elapsed().as_millis());
+    let s = match r {
+        Ok(s) => s,
+        Err(f) => return rec.record(Some(g), "boot.cloud-init", t, Err(f)),
+    };
+    rec.property(format!("{g}.cloud_init_status"), &s.status);
+    if let Some(d) = &s.detail {
+        rec.property(format!("{g}.cloud_init_detail"), d);
+    }
+    let Some(note) = s.tolerated_note() else {
+        return rec.record(Some(g), "boot.cloud-init", t, Ok(()));
+    };
+    rec.property(format!("{g}.cloud_init_tolerated"), s.tolerated_modules());
+    let detail: Vec<String> = s.tolerated.iter().map(|f| format!("{}: {}", f.module, f.error)).collect();
+    rec.passed_with_note(Some(g), "boot.cloud-init", t, note, Some(detail.join("\n")))
 }
 
 /// The jump host of a host spec, resolved.

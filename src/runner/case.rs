@@ -62,7 +62,7 @@ pub async fn execute(
     mark_not_run(&case, &mut rec);
 
     let did_not_pass = matches!(CaseReport::outcome_of(&rec.steps), Outcome::Failed | Outcome::Error);
-    let keep = ctx.keep_on_failure && did_not_pass;
+    let keep = ctx.keep.keeps(did_not_pass);
     if did_not_pass && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host) {
         artifacts.extend(teardown::evidence_of(&ctx, host, &guests, &case_dir).await);
     }

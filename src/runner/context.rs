@@ -46,7 +46,8 @@ pub struct RunContext {
     pub key: RunKey,
     pub images: BTreeMap<String, BuiltImage>,
     pub hosts: BTreeMap<String, HostState>,
-    pub keep_on_failure: bool,
+    /// Which cases leave their guests running (`--keep`, `--keep-on-failure`).
+    pub keep: super::options::Keep,
     /// First signal: stop starting cases, tear down.
     pub cancel: CancellationToken,
     /// Second signal: tear down at once, without gathering failure evidence.

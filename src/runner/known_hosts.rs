@@ -1,4 +1,4 @@
-//! Logging in to a guest kept for a human (`--keep-on-failure`): the command
+//! Logging in to a guest kept for a human (`--keep`, `--keep-on-failure`): the command
 //! line to paste, and a known_hosts file with the host key the boot check
 //! verified, so that the printed `ssh` checks the key instead of ignoring it.
 

@@ -40,7 +40,7 @@ struct Findings {
 /// a hypervisor's list that could not be checked is a skipped testcase there.
 pub async fn leak_check(ctx: &RunContext, cases: &[CaseReport], unremoved: Vec<String>) -> Option<CaseReport> {
     let t = Instant::now();
-    // Guests kept for a human (`--keep-on-failure`) are meant to stay.
+    // Guests kept for a human (`--keep`, `--keep-on-failure`) are meant to stay.
     let kept: BTreeSet<&str> = cases.iter().flat_map(|c| c.kept.iter().map(|k| k.domain.as_str())).collect();
     let mut f = Findings { found: unremoved, ..Findings::default() };
     for (name, state) in &ctx.hosts {

@@ -36,7 +36,7 @@ use crate::guest::keys::RunKey;
 use crate::plan::Plan;
 use crate::rundir::{make_run_dir, mark_alive};
 use context::RunContext;
-pub use options::{Interruption, RunError, RunOptions, RunResult};
+pub use options::{Interruption, Keep, RunError, RunOptions, RunResult};
 
 pub async fn run(plan: Plan, opts: RunOptions, mut emit: impl FnMut(&RunEvent)) -> Result<RunResult, RunError> {
     let t0 = Instant::now();
@@ -93,7 +93,7 @@ async fn prepare_and_run(
         key,
         images,
         hosts,
-        keep_on_failure: opts.keep_on_failure,
+        keep: opts.keep,
         cancel: CancellationToken::new(),
         hurry: CancellationToken::new(),
         staged,

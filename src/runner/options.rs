@@ -7,8 +7,56 @@ use crate::events::CaseReport;
 pub struct RunOptions {
     pub artifacts: PathBuf,
     pub jobs: usize,
-    pub keep_on_failure: bool,
+    pub keep: Keep,
     pub run_id: String,
+}
+
+/// Which cases leave their guests running for a human, instead of destroying them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Keep {
+    /// Every guest is destroyed at its case's end.
+    #[default]
+    Never,
+    /// The guests of a case that failed or errored (`--keep-on-failure`).
+    OnFailure,
+    /// The guests of every case, passed or not (`--keep`).
+    Always,
+}
+
+impl Keep {
+    /// Whether a case's guests stay, given whether the case did not pass.
+    pub fn keeps(self, did_not_pass: bool) -> bool {
+        match self {
+            Keep::Never => false,
+            Keep::OnFailure => did_not_pass,
+            Keep::Always => true,
+        }
+    }
+
+    /// From the two flags of `virtsmoke run`; `--keep` includes `--keep-on-failure`.
+    pub fn from_flags(keep: bool, keep_on_failure: bool) -> Keep {
+        match (keep, keep_on_failure) {
+            (true, _) => Keep::Always,
+            (false, true) => Keep::OnFailure,
+            (false, false) => Keep::Never,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Keep;
+
+    #[test]
+    fn keep_keeps_every_case_and_keep_on_failure_only_the_failed() {
+        assert_eq!(Keep::from_flags(true, false), Keep::Always);
+        assert_eq!(Keep::from_flags(true, true), Keep::Always);
+        assert_eq!(Keep::from_flags(false, true), Keep::OnFailure);
+        assert_eq!(Keep::from_flags(false, false), Keep::Never);
+        assert!(Keep::Always.keeps(false) && Keep::Always.keeps(true));
+        assert!(!Keep::OnFailure.keeps(false) && Keep::OnFailure.keeps(true));
+        assert!(!Keep::Never.keeps(true));
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -37,7 +37,8 @@ fn boot_files(ctx: &RunContext, spec: &GuestSpec) -> Result<BootFiles, StepFailu
         ImageSpec::Builtin { name } => {
             let img =
                 ctx.images.get(name).ok_or_else(|| StepFailure::error(format!("image `{name}` was not built")))?;
-            (Some(img.kernel.clone()), Some(img.initrd.clone()), img.disk.clone(), img.cmdline.clone())
+            let kernel = spec.image.own_kernel.clone().unwrap_or_else(|| img.kernel.clone());
+            (Some(kernel), Some(img.initrd.clone()), img.disk.clone(), img.cmdline.clone())
         }
         ImageSpec::Files { kernel, initrd, disk } => (kernel.clone(), initrd.clone(), disk.clone(), None),
     };
@@ -167,6 +168,32 @@ fn infra(e: crate::backend::BackendError) -> StepFailure {
     StepFailure::error(crate::error_chain(&e))
 }
 
+/// Why the host refused to create the domain. A Xen PV guest booted from its
+/// disk goes through pygrub first, of whose failure libvirt says only that
+/// libxl could not create the domain: libxl's log for the domain and the
+/// bootloader log it names say what pygrub found.
+async fn refused(host: &ReadyHost, spec: &GuestSpec, name: &str, e: crate::backend::BackendError) -> StepFailure {
+    if spec.kind != GuestKind::XenPv || spec.image.boot != Boot::Disk {
+        return infra(e);
+    }
+    let shell = crate::hostaccess::shell_for(&host.spec);
+    let libxl_path = format!("/var/log/libvirt/libxl/{name}.log");
+    let libxl = shell.run(&format!("tail -n 40 {}", crate::shell::quote(&libxl_path))).await.unwrap_or_default();
+    let bootloader = match crate::hypervisor::pygrub::bootloader_logfile(&libxl) {
+        Some(path) => shell.run(&format!("tail -n 20 {}", crate::shell::quote(path))).await.unwrap_or_default(),
+        None => String::new(),
+    };
+    match crate::hypervisor::pygrub::failure(&libxl, &bootloader) {
+        Some(why) => StepFailure::failed(why).with_detail(format!(
+            "{}\n\n{libxl_path} (last lines):\n{}\n\nbootloader log (last lines):\n{}",
+            crate::error_chain(&e),
+            libxl.trim(),
+            bootloader.trim()
+        )),
+        None => infra(e),
+    }
+}
+
 /// Creates the domain paused, attaches its console (whose log becomes an
 /// artifact), resumes it and checks it runs.
 async fn start(
@@ -178,7 +205,10 @@ async fn start(
     console_path: PathBuf,
     artifacts: &mut Vec<PathBuf>,
 ) -> Result<GuestUnderTest, StepFailure> {
-    let domain = host.host.create_paused(name, xml).await.map_err(infra)?;
+    let domain = match host.host.create_paused(name, xml).await {
+        Ok(d) => d,
+        Err(e) => return Err(refused(host, spec, name, e).await),
+    };
     let console = match domain.open_console(console_path.clone()).await {
         Ok(c) => c,
         Err(e) => {

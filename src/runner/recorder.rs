@@ -57,7 +57,7 @@ impl<'a> Recorder<'a> {
             Ok(()) => (Outcome::Passed, None, None),
             Err(f) => (f.outcome, Some(f.message), f.detail),
         };
-        let mut rec = StepRecord {
+        let rec = StepRecord {
             name: self.step_name(guest, step),
             outcome,
             duration: started.elapsed(),
@@ -65,6 +65,32 @@ impl<'a> Recorder<'a> {
             detail,
             attempts,
         };
+        self.push(rec)
+    }
+
+    /// Records a step that passed with something a reader should see: a
+    /// tolerated failure, said in the message, with its evidence.
+    pub fn passed_with_note(
+        &mut self,
+        guest: Option<&str>,
+        step: &str,
+        started: Instant,
+        note: String,
+        detail: Option<String>,
+    ) -> bool {
+        let rec = StepRecord {
+            name: self.step_name(guest, step),
+            outcome: Outcome::Passed,
+            duration: started.elapsed(),
+            message: Some(note),
+            detail,
+            attempts: Vec::new(),
+        };
+        self.push(rec)
+    }
+
+    /// Marks a known failure, announces the step and keeps it; whether the case goes on.
+    fn push(&mut self, mut rec: StepRecord) -> bool {
         let known = crate::events::known::mark(&mut rec, self.known);
         let passed = rec.outcome == Outcome::Passed || known;
         let _ = self.tx.send(RunEvent::StepFinished { case: self.case.to_string(), step: rec.clone() });
@@ -101,5 +127,51 @@ pub fn record_testcases(rec: &mut Recorder<'_>, testcases: Vec<checks::Testcase>
             rec.property(k, v);
         }
         rec.record_with_attempts(None, &r.name, started, r.result, attempts);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn issue(step: &str, message: &str) -> KnownIssue {
+        KnownIssue {
+            case: "*".into(),
+            step: step.into(),
+            message: message.into(),
+            reason: "the image lacks `locales`".into(),
+            link: None,
+            expires: None,
+        }
+    }
+
+    #[test]
+    fn a_known_boot_step_failure_lets_the_chain_go_on() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let known = [issue("boot.cloud-init", "update-locale")];
+        let mut rec = Recorder::new("s/deb@lab1", false, &tx, &known);
+        let failure =
+            StepFailure::failed("cloud-init finished with status `error`: ('locale', ... 'update-locale' ...)");
+        assert!(rec.record(Some("deb"), "boot.cloud-init", Instant::now(), Err(failure)), "the case goes on");
+        assert_eq!(rec.steps[0].outcome, Outcome::KnownFailure);
+        assert!(rec.steps[0].message.as_deref().unwrap().starts_with("known failure: the image lacks `locales`: "));
+        // Announced as a known failure too, not only kept.
+        let Ok(RunEvent::StepFinished { step, .. }) = rx.try_recv() else { panic!("no event") };
+        assert_eq!(step.outcome, Outcome::KnownFailure);
+        // Another boot step, or another message, still ends the chain.
+        assert!(!rec.record(Some("deb"), "boot.ssh", Instant::now(), Err(StepFailure::failed("update-locale"))));
+        let other = StepFailure::failed("cloud-init finished with status `error`: ('ntp', ...)");
+        assert!(!rec.record(Some("deb"), "boot.cloud-init", Instant::now(), Err(other)));
+        assert_eq!(rec.steps[2].outcome, Outcome::Failed);
+    }
+
+    #[test]
+    fn a_note_on_a_passed_step_is_kept_and_passes() {
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut rec = Recorder::new("s/a@lab1", true, &tx, &[]);
+        let note = "passed with tolerated failures: locale (x)".to_string();
+        assert!(rec.passed_with_note(Some("deb"), "boot.cloud-init", Instant::now(), note.clone(), None));
+        assert_eq!(rec.steps[0].name, "deb: boot.cloud-init");
+        assert_eq!((rec.steps[0].outcome, rec.steps[0].message.as_deref()), (Outcome::Passed, Some(note.as_str())));
     }
 }

@@ -91,6 +91,7 @@ pub async fn teardown(
     for g in guests {
         let text = if keep {
             kept.push(kept_guest(ctx, &g).await);
+            record_kept(rec, &g.name, &g.domain).await;
             g.console.text()
         } else {
             destroy(&g, &mut proof).await;
@@ -152,7 +153,7 @@ async fn sweep_unhandled(ctx: &RunContext, prefix: &str, proof: &mut Proof) {
     }
 }
 
-/// A guest left running for a human (`--keep-on-failure`), with the commands
+/// A guest left running for a human (`--keep`, `--keep-on-failure`), with the commands
 /// to reach and remove it; its host key goes to a known_hosts file in the
 /// run's directory (kept with it).
 async fn kept_guest(ctx: &RunContext, g: &GuestUnderTest) -> KeptGuest {
@@ -181,6 +182,22 @@ async fn kept_guest(ctx: &RunContext, g: &GuestUnderTest) -> KeptGuest {
         ),
         ssh,
     }
+}
+
+/// A kept guest's state (a crashed domain stays crashed: the domain XML says
+/// `on_crash` `preserve`) and the command that dumps its memory, as properties.
+async fn record_kept(rec: &mut Recorder<'_>, guest: &str, domain: &crate::backend::GuestDomain) {
+    let state = match domain.state().await {
+        Ok(s) => format!("{s:?}").to_lowercase(),
+        Err(e) => format!("unknown ({})", crate::error_chain(&e)),
+    };
+    rec.property(format!("{guest}.kept_state"), state);
+    let uri = &domain.host.uri;
+    let family = crate::hypervisor::Uri::parse(uri).ok().and_then(|u| u.family().hypervisor());
+    let platform = crate::hypervisor::platform(family.unwrap_or(crate::hypervisor::Family::Kvm));
+    let file = format!("/var/tmp/{}.core", domain.name);
+    let dump = crate::hypervisor::memory_dump_command(platform, uri, &domain.name, &file);
+    rec.property(format!("{guest}.memory_dump"), dump);
 }
 
 /// Everything the console scan saw, fatal or not (warnings do not fail a case,
@@ -248,5 +265,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let written = unless_hurried(&CancellationToken::new(), async { vec![piece()] }, dir.path()).await;
         assert_eq!(written, [dir.path().join("tiny.live.xml")]);
+    }
+
+    #[tokio::test]
+    async fn a_kept_guest_records_its_state_and_how_to_dump_it() {
+        let host = crate::backend::Host::connect("t", "test:///default").await.unwrap();
+        let xml = "<domain type='test'><name>vs-k1-0-g</name><memory unit='MiB'>64</memory>\
+                   <os><type>hvm</type></os></domain>";
+        let dom = host.create_paused("vs-k1-0-g", xml.into()).await.unwrap();
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut rec = Recorder::new("s/g@t", false, &tx, &[]);
+        record_kept(&mut rec, "g", &dom).await;
+        dom.destroy().await.unwrap();
+        let props: Vec<(&str, &str)> = rec.properties.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            props,
+            [
+                ("g.kept_state", "paused"),
+                (
+                    "g.memory_dump",
+                    "virsh -c 'test:///default' dump --memory-only 'vs-k1-0-g' '/var/tmp/vs-k1-0-g.core'"
+                )
+            ]
+        );
     }
 }

@@ -19,6 +19,7 @@ pub(crate) const KEYS: &[&str] = &[
     "cloud_config",
     "marker",
     "allow_degraded",
+    "cloud_init",
     "boot",
     "ssh_key",
     "copy",
@@ -67,6 +68,8 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
     };
     let cloud_config = cloud_config_with_seed(cx, &f, name, seed);
     let allow_degraded = allow_degraded(cx, &f, name, spec.as_ref(), from_disk);
+    let cloud_init_allowed_failures = cloud_init(cx, &f, name, spec.is_some() && !from_disk, seed);
+    let own_kernel = own_kernel(cx, &f, name, spec.as_ref());
     let boot = boot(cx, &f, name, spec.as_ref(), from_disk);
     let ssh_key = ssh_key(cx, &f, name, spec.as_ref());
     let copy = copy(cx, &f, name, spec.as_ref());
@@ -84,6 +87,8 @@ pub(crate) fn image(cx: &mut Cx<'_>, name: &str, key: &Node, value: &Node) -> Op
         cloud_config: cloud_config?,
         user: user?,
         allow_degraded: allow_degraded?,
+        cloud_init_allowed_failures: cloud_init_allowed_failures?,
+        own_kernel: own_kernel?,
         boot: boot?,
         ssh_key: ssh_key?,
         copy: copy?,
@@ -105,13 +110,19 @@ fn source(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str) -> Option<ImageSpec> {
     let initrd = path(cx, f, "initrd");
     let disk = path(cx, f, "disk");
     if f.get("builtin").is_some() {
+        // The test image boots a kernel of one's own with its initramfs.
+        let test_image = builtin.as_deref() == Some("test-image");
         for other in ["kernel", "initrd", "disk"] {
+            if other == "kernel" && test_image {
+                continue;
+            }
             if let Some(k) = f.key_node(other) {
-                cx.error(
-                    k,
-                    format!("image `{name}` sets both `builtin` and `{other}`"),
-                    Some("an image is either `builtin`, or files given with `kernel`/`initrd`/`disk`".into()),
-                );
+                let help = if test_image {
+                    "`builtin: test-image` takes a `kernel` of your own (booted with the test image's initramfs), not `initrd` or `disk`"
+                } else {
+                    "an image is either `builtin`, or files given with `kernel`/`initrd`/`disk`"
+                };
+                cx.error(k, format!("image `{name}` sets both `builtin` and `{other}`"), Some(help.into()));
             }
         }
         return builtin.map(|name| ImageSpec::Builtin { name });
@@ -210,6 +221,86 @@ fn allow_degraded(
         );
     }
     allow
+}
+
+/// Keys of `cloud_init:`.
+pub(crate) const CLOUD_INIT_KEYS: &[&str] = &["allow_failed_modules"];
+
+/// `cloud_init: { allow_failed_modules: [locale, ...] }`: cloud-init modules
+/// the image's owner says may fail. Only images that run `boot.cloud-init`
+/// (a disk and a seed) take it.
+fn cloud_init(
+    cx: &mut Cx<'_>,
+    f: &Fields<'_>,
+    name: &str,
+    not_a_disk: bool,
+    seed: Option<SeedKind>,
+) -> Option<Vec<String>> {
+    let (Some(key), Some(n)) = (f.key_node("cloud_init"), f.get("cloud_init")) else {
+        return Some(Vec::new());
+    };
+    let what = format!("`cloud_init` in image `{name}`");
+    let applies = !not_a_disk && seed != Some(SeedKind::None);
+    if !applies {
+        cx.error(
+            key,
+            format!("{what} has no effect: only disk images with a seed run `boot.cloud-init`"),
+            Some("remove it, or give the image a `disk` and a seed".into()),
+        );
+    }
+    let inner = cx.fields(key, n, what.clone(), CLOUD_INIT_KEYS)?;
+    let modules = match inner.get("allow_failed_modules") {
+        None => {
+            cx.missing(
+                &inner,
+                "allow_failed_modules",
+                Some("e.g. `cloud_init: { allow_failed_modules: [locale] }`".into()),
+            );
+            return None;
+        }
+        Some(list) => cx.string_list(list, &inner.desc("allow_failed_modules"))?,
+    };
+    let mut ok = applies;
+    for (m, at) in &modules {
+        if m.is_empty() || !m.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+            cx.error(
+                at,
+                format!("invalid cloud-init module name `{m}` in {what}"),
+                Some("a module as cloud-init names it in its logs, e.g. `locale`, `ntp`, `set_passwords`".into()),
+            );
+            ok = false;
+        }
+    }
+    ok.then(|| modules.into_iter().map(|(m, _)| m).collect())
+}
+
+/// `kernel:` beside `builtin: test-image`: a kernel of one's own, on this
+/// machine (checked here, so a wrong path stops the run before anything
+/// boots). `path` in `source` has already said what is wrong with a value
+/// that is not an absolute path.
+fn own_kernel(cx: &mut Cx<'_>, f: &Fields<'_>, name: &str, spec: Option<&ImageSpec>) -> Option<Option<PathBuf>> {
+    let (Some(ImageSpec::Builtin { name: builtin }), Some(n)) = (spec, f.get("kernel")) else {
+        return Some(None);
+    };
+    if builtin != "test-image" {
+        return None;
+    }
+    let path = PathBuf::from(n.as_str()?);
+    if !path.is_absolute() {
+        return None;
+    }
+    if !path.is_file() {
+        cx.error(
+            n,
+            format!("{} `{}` is not a file on this machine", f.desc("kernel"), path.display()),
+            Some(format!(
+                "with `builtin: test-image` the kernel is read where virtsmoke runs and copied to remote hosts; \
+                 image `{name}` boots it with the test image's initramfs"
+            )),
+        );
+        return None;
+    }
+    Some(Some(path))
 }
 
 /// `copy: true`: the image's files are on this machine, and a remote host

@@ -121,7 +121,7 @@ fn image() -> Value {
         json!({
             "builtin": { "enum": super::image::BUILTIN_IMAGES },
             "cmdline": { "type": "string" },
-            "kernel": { "type": "string" },
+            "kernel": { "type": "string", "description": "a kernel to boot directly (a path on the libvirt host); with `builtin: test-image`, a kernel of your own on this machine, booted with the test image's initramfs" },
             "initrd": { "type": "string" },
             "disk": { "type": "string" },
             "seed": { "enum": ["nocloud", "none"] },
@@ -129,6 +129,14 @@ fn image() -> Value {
             "cloud_config": { "type": "string", "description": "cloud-config (a YAML mapping, as text) merged into the NoCloud seed's user-data" },
             "marker": { "type": "string", "description": "console text that means the guest has booted" },
             "allow_degraded": { "type": "boolean" },
+            "cloud_init": object(
+                json!({ "allow_failed_modules": {
+                    "type": "array",
+                    "items": { "type": "string", "pattern": "^[A-Za-z0-9_-]+$" },
+                    "description": "cloud-init modules that may fail: boot.cloud-init passes when every failure is in one of them, and records them (disk images with a seed)"
+                }}),
+                &["allow_failed_modules"]
+            ),
             "copy": { "type": "boolean", "description": "the files are on the machine running virtsmoke; a remote host gets copies checked by sha256, once per run" },
             "ssh_key": { "type": "string", "description": "a private key on the machine running virtsmoke that logs in to the image's guests (a key baked into the image); the seed then authorises no key" },
             "boot": { "enum": ["kernel", "disk"], "description": "kernel: direct kernel boot by virtsmoke; disk: the disk's own boot loader (firmware, or pygrub for Xen PV)" }

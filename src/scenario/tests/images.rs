@@ -51,13 +51,13 @@ error: `initrd` in image `custom` needs `kernel`
 name: t
 hosts: { lab1: { uri: "qemu:///system" } }
 images:
-  both: { builtin: test-image, kernel: /boot/vmlinuz }
+  both: { builtin: debian-disk, kernel: /boot/vmlinuz }
 "#,
         r#"error: image `both` sets both `builtin` and `kernel`
- --> x.yaml:5:32
+ --> x.yaml:5:33
   |
-5 |   both: { builtin: test-image, kernel: /boot/vmlinuz }
-  |                                ^^^^^^
+5 |   both: { builtin: debian-disk, kernel: /boot/vmlinuz }
+  |                                 ^^^^^^
   = help: an image is either `builtin`, or files given with `kernel`/`initrd`/`disk`
 "#,
     ),
@@ -131,6 +131,59 @@ error: wrong type for `allow_degraded` in image `raw`: expected `true` or `false
 "#,
     ),
     (
+        "cloud_init: known keys, module names, and only where boot.cloud-init runs",
+        r#"version: 1
+name: t
+hosts: { lab1: { uri: "qemu:///system" } }
+images:
+  deb: { disk: /img/deb.qcow2, cloud_init: { allow_failed_modules: [locale, "lo cale"], allow_failed_module: [x] } }
+  raw: { disk: /img/raw.img, seed: none, cloud_init: { allow_failed_modules: [locale] } }
+  tiny: { builtin: test-image, cloud_init: { allow_failed_modules: locale } }
+  bare: { disk: /img/bare.qcow2, cloud_init: {} }
+"#,
+        r#"error: invalid cloud-init module name `lo cale` in `cloud_init` in image `deb`
+ --> x.yaml:5:77
+  |
+5 |   deb: { disk: /img/deb.qcow2, cloud_init: { allow_failed_modules: [locale, "lo cale"], allow_failed_module: [x] } }
+  |                                                                             ^^^^^^^^^
+  = help: a module as cloud-init names it in its logs, e.g. `locale`, `ntp`, `set_passwords`
+
+error: unknown key `allow_failed_module` in `cloud_init` in image `deb`
+ --> x.yaml:5:89
+  |
+5 |   deb: { disk: /img/deb.qcow2, cloud_init: { allow_failed_modules: [locale, "lo cale"], allow_failed_module: [x] } }
+  |                                                                                         ^^^^^^^^^^^^^^^^^^^
+  = help: did you mean `allow_failed_modules`?
+
+error: `cloud_init` in image `raw` has no effect: only disk images with a seed run `boot.cloud-init`
+ --> x.yaml:6:42
+  |
+6 |   raw: { disk: /img/raw.img, seed: none, cloud_init: { allow_failed_modules: [locale] } }
+  |                                          ^^^^^^^^^^
+  = help: remove it, or give the image a `disk` and a seed
+
+error: `cloud_init` in image `tiny` has no effect: only disk images with a seed run `boot.cloud-init`
+ --> x.yaml:7:32
+  |
+7 |   tiny: { builtin: test-image, cloud_init: { allow_failed_modules: locale } }
+  |                                ^^^^^^^^^^
+  = help: remove it, or give the image a `disk` and a seed
+
+error: wrong type for `allow_failed_modules` in `cloud_init` in image `tiny`: expected a list such as `[a, b]`, found a string
+ --> x.yaml:7:68
+  |
+7 |   tiny: { builtin: test-image, cloud_init: { allow_failed_modules: locale } }
+  |                                                                    ^^^^^^
+
+error: missing required key `allow_failed_modules` in `cloud_init` in image `bare`
+ --> x.yaml:8:34
+  |
+8 |   bare: { disk: /img/bare.qcow2, cloud_init: {} }
+  |                                  ^^^^^^^^^^
+  = help: e.g. `cloud_init: { allow_failed_modules: [locale] }`
+"#,
+    ),
+    (
         "images that must be staged on a remote host without a jump",
         r#"version: 1
 name: t
@@ -188,6 +241,7 @@ images:
     user: debian
     marker: "Reached target"
     allow_degraded: true
+    cloud_init: { allow_failed_modules: [locale, set-passwords] }
     cloud_config: |
       #cloud-config
       runcmd:
@@ -212,6 +266,8 @@ matrix: { image: [tiny, deb, kernel, cloud, bios] }
             ("bios", true, SeedKind::None, "login:", "root", false),
         ]
     );
+    assert_eq!(images[3].cloud_init_allowed_failures, ["locale", "set-passwords"]);
+    assert!(images[1].cloud_init_allowed_failures.is_empty(), "nothing tolerated unless said");
     assert_eq!(images[3].cloud_config.as_deref(), Some("#cloud-config\nruncmd:\n  - touch /tmp/x\n"));
     assert_eq!(images[1].spec, ImageSpec::Builtin { name: "debian-disk".into() });
 }
@@ -343,4 +399,42 @@ fn remote_hosts_take_files_already_there_or_staged_through_a_jump() {
     let out = errors(&text.replace("image: [there]", "image: [there, deb]"));
     assert!(out.starts_with("error: image `deb` must be staged on host `qa7`, which has no `jump`\n"), "{out}");
     assert!(!out.contains("host `qa8`"), "{out}");
+}
+
+#[test]
+fn the_test_image_boots_a_kernel_of_ones_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let kernel = write(&dir, "bzImage", b"kernel");
+    let p = plan(&format!(
+        "version: 1\nname: k\nhosts: {{ h: {{ uri: \"qemu:///system\" }} }}\n\
+         images: {{ mine: {{ builtin: test-image, kernel: {} }}, stock: {{ builtin: test-image }} }}\n\
+         guests: {{ g: {{ kind: kvm, image: mine }}, s: {{ kind: kvm, image: stock }} }}\nmatrix: {{ guest: [g, s] }}\n",
+        kernel.display()
+    ));
+    let image = |case: usize| &p.cases[case].guests[0].image;
+    assert_eq!(image(0).own_kernel.as_deref(), Some(kernel.as_path()));
+    assert_eq!(image(0).spec, ImageSpec::Builtin { name: "test-image".into() });
+    assert_eq!((image(0).marker.as_str(), image(0).boot), ("VIRTSMOKE-MARKER boot", Boot::Kernel));
+    assert!(image(0).files_are_here(), "copied to remote hosts like the image");
+    assert_eq!(image(1).own_kernel, None);
+
+    let out = errors(
+        "version: 1\nname: k\nhosts: { h: { uri: \"qemu:///system\" } }\nimages:\n  \
+         gone: { builtin: test-image, kernel: /nonexistent/bzImage }\n  \
+         rel: { builtin: test-image, kernel: bzImage }\n  \
+         ird: { builtin: test-image, initrd: /i.img }\n  \
+         deb: { builtin: debian-disk, kernel: /k }\n\
+         guests: { g: { kind: kvm, image: gone } }\n",
+    );
+    for expected in [
+        "error: `kernel` in image `gone` `/nonexistent/bzImage` is not a file on this machine",
+        "help: with `builtin: test-image` the kernel is read where virtsmoke runs and copied to remote hosts",
+        "error: `kernel` in image `rel` must be an absolute path, found `bzImage`",
+        "error: image `ird` sets both `builtin` and `initrd`",
+        "help: `builtin: test-image` takes a `kernel` of your own (booted with the test image's initramfs), not `initrd` or `disk`",
+        "error: image `deb` sets both `builtin` and `kernel`",
+    ] {
+        assert!(out.contains(expected), "missing {expected:?} in:\n{out}");
+    }
+    assert_eq!(out.matches("`kernel` in image `rel`").count(), 1, "said once: {out}");
 }
