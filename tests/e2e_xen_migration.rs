@@ -7,50 +7,11 @@
 mod common;
 use common::*;
 
-use virtsmoke::events::{CaseReport, Outcome};
+use common::xen::{outcome_of, run_migration_cases};
+use virtsmoke::events::Outcome;
 
 const PVH: &str = "local-xen-migration/mover-xen-pvh@xen1";
 const PV: &str = "local-xen-migration/mover-xen-pv@xen1";
-
-fn outcome_of<'a>(case: &'a CaseReport, step: &str) -> (Outcome, &'a str) {
-    let s = case.steps.iter().find(|s| s.name == step).unwrap_or_else(|| panic!("no step {step}: {case:#?}"));
-    (s.outcome, s.message.as_deref().unwrap_or_default())
-}
-
-/// Runs `cases` of the scenario; a case that failed or errored (a nested
-/// emulation hiccup, docs/xen-lab.md) gets one more run. Known failures are
-/// results, not hiccups. Returns each case's report from its last run.
-fn run_cases(cases: &[&str]) -> Vec<(CaseReport, String)> {
-    let mut out = Vec::new();
-    let mut todo: Vec<&str> = cases.to_vec();
-    for attempt in 0..2 {
-        let only: Vec<&str> = todo.iter().flat_map(|c| ["--only", *c]).collect();
-        let ran = run_scenario("scenarios/local-xen-migration.yaml", &only);
-        xmllint_schema(&ran.junit);
-        let run = ran.run_id();
-        for h in ["xen1", "xen2"] {
-            lab().xen(h).assert_no_leftovers(&run);
-        }
-        let doc = ran.results();
-        let bad = |c: &CaseReport| matches!(c.outcome, Outcome::Failed | Outcome::Error);
-        let mut again = Vec::new();
-        for c in doc.cases {
-            if attempt == 0 && bad(&c) {
-                eprintln!("rerunning {} once after:\n{}", c.name, text(&ran.out));
-                again.push(cases.iter().copied().find(|n| *n == c.name).unwrap());
-            } else {
-                assert!(!bad(&c), "{}", text(&ran.out));
-                out.push((c, run.clone()));
-            }
-        }
-        if again.is_empty() {
-            assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
-            break;
-        }
-        todo = again;
-    }
-    out
-}
 
 #[test]
 #[ignore = "boots real guests on two nested Xen hosts: run through ci/test"]
@@ -65,7 +26,7 @@ fn xen_guests_migrate_between_two_xen_hosts() {
     // Their guest bridges are one segment: each dom0 reaches the other's bridge address.
     assert!(x1.dom0("ping -c 1 -W 5 xen2").contains("1 received"));
 
-    let cases = run_cases(&[PVH, PV]);
+    let cases = run_migration_cases(&[PVH, PV]);
     let get = |n: &str| cases.iter().find(|(c, _)| c.name == n).map(|(c, _)| c).unwrap();
 
     let pvh = get(PVH);

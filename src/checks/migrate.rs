@@ -6,7 +6,8 @@
 use std::time::{Duration, Instant};
 
 use super::env::{CaseEnv, GuestUnderTest, HostRef, StepFailure, SubResult};
-use super::probe::{DowntimeProbe, ProbeFigures, ProbeFrom};
+use super::probe::ProbeFigures;
+use super::probe_remote::{DowntimeProbe, ProbeFrom};
 use crate::backend::Host;
 use crate::backend::RunState;
 use crate::backend::migrate::MigrateOptions;

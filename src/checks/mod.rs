@@ -10,7 +10,7 @@ pub mod lifecycle;
 pub mod migrate;
 pub mod network;
 pub mod probe;
-mod probe_remote;
+pub mod probe_remote;
 pub mod systemd;
 pub mod wait;
 

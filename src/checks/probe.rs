@@ -22,38 +22,6 @@ pub enum ProbeError {
     Remote(String),
 }
 
-/// Where the probe runs: this machine (in a namespace, for lab hosts), or a
-/// host's own shell (a dom0 behind a `jump`), its file in `dir` there.
-pub enum ProbeFrom<'a> {
-    Here { netns: Option<&'a str> },
-    Host { shell: crate::backend::host_shell::HostShell, dir: &'a std::path::Path },
-}
-
-/// A running probe, wherever it runs.
-pub enum DowntimeProbe {
-    Here(Probe),
-    Host(super::probe_remote::RemoteProbe),
-}
-
-impl DowntimeProbe {
-    pub async fn start(from: &ProbeFrom<'_>, addr: std::net::IpAddr) -> Result<DowntimeProbe, ProbeError> {
-        match from {
-            ProbeFrom::Here { netns } => Probe::start(*netns, addr).map(DowntimeProbe::Here),
-            ProbeFrom::Host { shell, dir } => {
-                super::probe_remote::RemoteProbe::start(shell, dir, addr).await.map(DowntimeProbe::Host)
-            }
-        }
-    }
-
-    /// See [`Probe::finish_after`].
-    pub async fn finish_after(self, moved: f64, cap: Duration) -> Result<ProbeFigures, ProbeError> {
-        match self {
-            DowntimeProbe::Here(p) => p.finish_after(moved, cap).await,
-            DowntimeProbe::Host(p) => p.finish_after(moved, cap).await,
-        }
-    }
-}
-
 /// Figures of one probe window.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProbeFigures {

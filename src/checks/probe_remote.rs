@@ -5,7 +5,7 @@
 //! removes it. Timestamps are the host's clock: the offset to this machine's
 //! is measured when the probe starts, so "after the move" means the same
 //! moment on both. A `-w` deadline ends the remote ping even if this process
-//! dies first.
+//! dies first. [`DowntimeProbe`] is either kind: here, or on a host.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -21,6 +21,36 @@ const MAX_LIFETIME_S: u64 = 900;
 const CALL: Duration = Duration::from_secs(30);
 /// How often the file is read while waiting for the guest's answer.
 const POLL: Duration = Duration::from_millis(700);
+
+/// Where the probe runs: this machine (in a namespace, for lab hosts), or a
+/// host's own shell (a dom0 behind a `jump`), its file in `dir` there.
+pub enum ProbeFrom<'a> {
+    Here { netns: Option<&'a str> },
+    Host { shell: crate::backend::host_shell::HostShell, dir: &'a std::path::Path },
+}
+
+/// A running probe, wherever it runs.
+pub enum DowntimeProbe {
+    Here(super::probe::Probe),
+    Host(RemoteProbe),
+}
+
+impl DowntimeProbe {
+    pub async fn start(from: &ProbeFrom<'_>, addr: std::net::IpAddr) -> Result<DowntimeProbe, ProbeError> {
+        match from {
+            ProbeFrom::Here { netns } => super::probe::Probe::start(*netns, addr).map(DowntimeProbe::Here),
+            ProbeFrom::Host { shell, dir } => RemoteProbe::start(shell, dir, addr).await.map(DowntimeProbe::Host),
+        }
+    }
+
+    /// See [`super::probe::Probe::finish_after`].
+    pub async fn finish_after(self, moved: f64, cap: Duration) -> Result<ProbeFigures, ProbeError> {
+        match self {
+            DowntimeProbe::Here(p) => p.finish_after(moved, cap).await,
+            DowntimeProbe::Host(p) => p.finish_after(moved, cap).await,
+        }
+    }
+}
 
 pub struct RemoteProbe {
     shell: HostShell,
