@@ -92,6 +92,9 @@ struct CaseIn {
     artifacts: Vec<PathBuf>,
     #[serde(default)]
     kept: Vec<KeptIn>,
+    /// Older files do not have it.
+    #[serde(default)]
+    cause: Option<crate::events::Cause>,
 }
 
 #[derive(Deserialize)]
@@ -191,6 +194,7 @@ impl From<CaseIn> for CaseReport {
                 .into_iter()
                 .map(|k| KeptGuest { domain: k.domain, uri: k.uri, ssh: k.ssh, remove: k.remove })
                 .collect(),
+            cause: c.cause,
         }
     }
 }

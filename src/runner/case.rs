@@ -9,12 +9,13 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::boot_chain::{self, BOOT_STEPS, READY_STEPS, readiness_skip};
-use super::context::{HostState, ReadyHost, RunContext};
+use super::context::{HostState, LostHost, ReadyHost, RunContext};
 use super::names::slug;
 use super::provision::GuestSlot;
 use super::recorder::{Recorder, record_testcases};
 use super::teardown;
 use crate::checks::{self, GuestUnderTest, StepFailure};
+use crate::events::CauseId;
 use crate::events::{CaseReport, Outcome, RunEvent, known};
 use crate::plan::Case;
 
@@ -61,8 +62,14 @@ pub async fn execute(
 
     let did_not_pass = matches!(CaseReport::outcome_of(&rec.steps), Outcome::Failed | Outcome::Error);
     let keep = ctx.keep_on_failure && did_not_pass;
-    if did_not_pass && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host) {
-        artifacts.extend(teardown::evidence_of(&ctx, host, &guests, &case_dir).await);
+    let mut xen = Vec::new();
+    if did_not_pass
+        && ctx.lost_host(&case.host).is_none()
+        && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host)
+    {
+        let (files, lines) = teardown::evidence_of(&ctx, host, &guests, &case_dir, started).await;
+        artifacts.extend(files);
+        xen = lines;
     }
     let (consoles, kept) = teardown::teardown(&ctx, index, guests, keep, &mut rec).await;
 
@@ -78,9 +85,22 @@ pub async fn execute(
         consoles,
         artifacts,
         kept,
+        cause: None,
     };
     report.outcome = CaseReport::outcome_of(&report.steps);
-    known::classify(report, &case.known_issues)
+    let mut report = known::classify(report, &case.known_issues);
+    crate::cause::attach(&mut report, &xen);
+    note_lost_host(&ctx, &report);
+    report
+}
+
+/// A case whose cause is its host gone marks the host lost: later cases on it are not run.
+fn note_lost_host(ctx: &RunContext, report: &CaseReport) {
+    if report.cause.as_ref().is_some_and(|c| c.id == CauseId::HostUnreachable) && ctx.lost_host(&report.host).is_none()
+    {
+        let since = crate::cause::facts::clock(SystemTime::now());
+        ctx.mark_lost(&report.host, LostHost { since, why: format!("found by {}", report.name) });
+    }
 }
 
 /// What a case without guest slots says of it.
@@ -91,6 +111,7 @@ fn slots_note(why: &str) -> String {
 /// The case's host when it is ready; otherwise the `host` step says why not.
 fn home_host<'a>(ctx: &'a RunContext, case: &Case, rec: &mut Recorder<'_>) -> Option<&'a ReadyHost> {
     let why = match ctx.hosts.get(&case.host) {
+        _ if let Some(lost) = ctx.lost_host(&case.host) => format!("not run: {}", lost.describe(&case.host)),
         Some(HostState::Ready(h)) => return Some(h),
         Some(HostState::Unusable(why)) => format!("host `{}` is unusable: {why}", case.host),
         None => format!("host `{}` unknown", case.host),
