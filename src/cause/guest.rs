@@ -151,11 +151,18 @@ pub fn ssh(f: &Facts<'_>) -> Option<Cause> {
     cause(id, format!("{summary}: {}", quote(m)), vec![quote(m)])
 }
 
-/// `boot.kind` found another kind of guest than the case asked for.
+/// `boot.kind` found another kind of guest than the case asked for, or
+/// `boot.running` found that the kernel cannot boot as that kind at all (no
+/// Xen ELF note for its entry point: the provisioning's typed `NotesError` check).
 pub fn kind_wrong(f: &Facts<'_>) -> Option<Cause> {
     let (kind, m) = f.primary_kind()?;
-    if kind != "boot.kind" || !(m.contains("did not boot as") || m.contains("no evidence that it booted as")) {
+    let booted_wrong =
+        kind == "boot.kind" && (m.contains("did not boot as") || m.contains("no evidence that it booted as"));
+    let cannot_boot = kind == "boot.running" && m.contains("entry point (no such Xen ELF note)");
+    if !(booted_wrong || cannot_boot) {
         return None;
     }
-    cause(CauseId::GuestKindWrong, quote(m), vec![quote(m)])
+    let summary =
+        if cannot_boot { format!("the kernel cannot boot as the kind asked for: {}", quote(m)) } else { quote(m) };
+    cause(CauseId::GuestKindWrong, summary, vec![quote(m)])
 }

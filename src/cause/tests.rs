@@ -173,6 +173,11 @@ fn a_wrong_guest_kind_is_named() {
     let m = "the guest did not boot as xen-pvh: it booted as xen-hvm (cpuid: xen, no PVH entry)";
     let r = report(vec![passed("boot.ssh"), step("boot.kind", Outcome::Failed, m, None)], "");
     assert_eq!(id_of(&r), CauseId::GuestKindWrong);
+    let m = "kernel /bin/sh has no Xen PV entry point (no such Xen ELF note)";
+    let r = report(vec![step("boot.running", Outcome::Failed, m, None)], "");
+    let c = classify(&r, &[]);
+    assert_eq!(c.id, CauseId::GuestKindWrong);
+    assert_eq!(c.summary, format!("the kernel cannot boot as the kind asked for: {m}"));
 }
 
 #[test]

@@ -11,7 +11,7 @@ pub mod html;
 pub mod merge;
 pub mod output;
 #[cfg(test)]
-mod sample;
+pub(crate) mod sample;
 pub mod shard;
 
 pub use output::{Outputs, ReportError, RunData, write_all};

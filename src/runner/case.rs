@@ -96,11 +96,18 @@ pub async fn execute(
 
 /// A case whose cause is its host gone marks the host lost: later cases on it are not run.
 fn note_lost_host(ctx: &RunContext, report: &CaseReport) {
-    if report.cause.as_ref().is_some_and(|c| c.id == CauseId::HostUnreachable) && ctx.lost_host(&report.host).is_none()
+    if ctx.lost_host(&report.host).is_none()
+        && let Some(lost) = lost_by(report, SystemTime::now())
     {
-        let since = crate::cause::facts::clock(SystemTime::now());
-        ctx.mark_lost(&report.host, LostHost { since, why: format!("found by {}", report.name) });
+        ctx.mark_lost(&report.host, lost);
     }
+}
+
+/// The host `report` found gone at `now`, if its cause says so.
+fn lost_by(report: &CaseReport, now: SystemTime) -> Option<LostHost> {
+    let gone = report.cause.as_ref().is_some_and(|c| c.id == CauseId::HostUnreachable);
+    (gone && !report.host.is_empty())
+        .then(|| LostHost { since: crate::cause::facts::clock(now), why: format!("found by {}", report.name) })
 }
 
 /// What a case without guest slots says of it.
@@ -110,8 +117,10 @@ fn slots_note(why: &str) -> String {
 
 /// The case's host when it is ready; otherwise the `host` step says why not.
 fn home_host<'a>(ctx: &'a RunContext, case: &Case, rec: &mut Recorder<'_>) -> Option<&'a ReadyHost> {
+    // A host an earlier case found gone is not asked again: said once, referred to here.
+    let lost = ctx.lost_host(&case.host);
     let why = match ctx.hosts.get(&case.host) {
-        _ if let Some(lost) = ctx.lost_host(&case.host) => format!("not run: {}", lost.describe(&case.host)),
+        _ if let Some(lost) = lost => format!("not run: {}", lost.describe(&case.host)),
         Some(HostState::Ready(h)) => return Some(h),
         Some(HostState::Unusable(why)) => format!("host `{}` is unusable: {why}", case.host),
         None => format!("host `{}` unknown", case.host),
@@ -180,4 +189,22 @@ fn other_hosts<'a>(ctx: &'a RunContext, home: &ReadyHost) -> Vec<checks::HostRef
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Cause, CauseId};
+
+    #[test]
+    fn only_a_case_whose_cause_is_its_host_gone_marks_the_host_lost() {
+        let mut r = crate::report::sample::case("s/c@xen1", "xen1", Outcome::Error, &[]);
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(3 * 3600 + 26 * 60 + 19);
+        assert_eq!(lost_by(&r, at), None, "no cause");
+        r.cause = Some(Cause { id: CauseId::SshNotListening, summary: String::new(), evidence: vec![] });
+        assert_eq!(lost_by(&r, at), None, "a guest's cause");
+        r.cause = Some(Cause { id: CauseId::HostUnreachable, summary: String::new(), evidence: vec![] });
+        let lost = lost_by(&r, at).unwrap();
+        assert_eq!(lost.describe("xen1"), "host xen1 unreachable since 03:26:19 (found by s/c@xen1)");
+    }
 }
