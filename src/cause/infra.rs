@@ -34,21 +34,33 @@ pub fn harness(f: &Facts<'_>) -> Option<Cause> {
     cause(CauseId::HarnessError, format!("virtsmoke itself failed in {}: {}", s.name, quote(m)), vec![quote(m)])
 }
 
-/// The run was interrupted while the case ran (or before it started).
+/// The run was interrupted while the case ran (or before it started), and
+/// nothing had failed before.
 pub fn interrupted(f: &Facts<'_>) -> Option<Cause> {
-    let s = f.failing().find(|s| step_kind(&s.name) == "interrupted")?;
+    let s = f.primary().filter(|s| step_kind(&s.name) == "interrupted")?;
     let m = s.message.as_deref().unwrap_or("the run was interrupted");
     cause(CauseId::RunInterrupted, format!("{m}: the case was not judged"), vec![quote(m)])
 }
 
+/// What a guest step says when its host may have gone away beneath it: a
+/// domain that stopped answering, a wait that ran out, a connection refused.
+const SYMPTOMS: &[&str] = &["no longer running", "cannot read the domain state", " within ", "cannot connect to "];
+
 /// The host, or the libvirt connection to it, went away: whatever the guest
-/// steps said after that is a symptom.
+/// steps said before that (a domain "no longer running", a wait that ran out)
+/// is a symptom. A definite verdict on the guest before it (a wrong kind, a
+/// refused key) stays the guest's.
 pub fn host_unreachable(f: &Facts<'_>) -> Option<Cause> {
     let (step, at, reason) = f.failing().find_map(|s| {
         let m = s.message.as_deref()?;
         let at = HOST_LOST.iter().filter_map(|p| m.find(p)).min()?;
         Some((s, at, m))
     })?;
+    let primary = f.primary()?;
+    let symptom = primary.message.as_deref().is_some_and(|m| SYMPTOMS.iter().any(|p| m.contains(p)));
+    if !std::ptr::eq(primary, step) && !symptom {
+        return None;
+    }
     let host = &f.report.host;
     let reason = quote(&reason[at..]);
     let summary = if reason.starts_with("unreachable since") || reason.starts_with("is unusable:") {

@@ -238,6 +238,19 @@ fn a_host_that_went_away_is_the_cause_not_the_guest() {
 }
 
 #[test]
+fn a_definite_guest_verdict_before_the_host_went_away_stays_the_guests() {
+    let mut r = host_gone();
+    r.steps[1] = step("boot.kind", Outcome::Failed, "the guest did not boot as xen-pvh: it booted as xen-hvm", None);
+    assert_eq!(id_of(&r), CauseId::GuestKindWrong);
+    let mut r = host_gone();
+    r.steps.insert(1, step("interrupted", Outcome::Error, "the run was interrupted", None));
+    assert_eq!(id_of(&r), CauseId::RunInterrupted, "interrupted first");
+    let mut r = host_gone();
+    r.steps.push(step("interrupted", Outcome::Error, "the run was interrupted", None));
+    assert_eq!(id_of(&r), CauseId::HostUnreachable, "interrupted after the host went away");
+}
+
+#[test]
 fn attach_makes_an_unreachable_host_an_error_and_states_the_error_once() {
     let mut r = host_gone();
     r.outcome = Outcome::Failed;

@@ -101,6 +101,9 @@ impl Terminal {
                     report.name,
                     report.duration.as_secs_f64()
                 ));
+                if let Some(cause) = &report.cause {
+                    self.line(&format!("    cause {}", cause.headline()));
+                }
                 for kept in &report.kept {
                     self.line(&format!("    kept {} on {}", kept.domain, kept.uri));
                     self.line(&format!("      console: virsh -c '{}' console {}", kept.uri, kept.domain));
