@@ -9,6 +9,7 @@ use crate::events::{Cause, CauseId};
 /// what the runner records for a case on a host already found unreachable.
 /// Each is matched where it starts, and what follows is the reason.
 pub const HOST_LOST: &[&str] = &[
+    crate::backend::error::CONNECTION_LOST,
     "Cannot recv data",
     "End of file while reading data",
     "client socket is closed",

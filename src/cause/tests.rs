@@ -238,6 +238,22 @@ fn a_host_that_went_away_is_the_cause_not_the_guest() {
 }
 
 #[test]
+fn a_connection_libvirt_reports_lost_by_its_error_code_is_the_host() {
+    let m = format!(
+        "cannot read the domain state: {}: reading the domain state failed on `vs-1-0-g`: internal error: client socket is closed",
+        crate::backend::error::CONNECTION_LOST
+    );
+    let r = report(vec![passed("boot.running"), step("boot.ssh", Outcome::Error, &m, None)], "");
+    let c = classify(&r, &[]);
+    assert_eq!(c.id, CauseId::HostUnreachable);
+    assert!(
+        c.summary.contains("(libvirt lost its connection to the host: reading the domain state failed"),
+        "{}",
+        c.summary
+    );
+}
+
+#[test]
 fn a_definite_guest_verdict_before_the_host_went_away_stays_the_guests() {
     let mut r = host_gone();
     r.steps[1] = step("boot.kind", Outcome::Failed, "the guest did not boot as xen-pvh: it booted as xen-hvm", None);

@@ -146,7 +146,7 @@ async fn firmware_loader(host: &ReadyHost, kind: crate::plan::GuestKind) -> Path
 }
 
 fn infra(e: crate::backend::BackendError) -> StepFailure {
-    StepFailure::error(crate::error_chain(&e))
+    StepFailure::error(e.described())
 }
 
 /// Creates the domain paused, attaches its console (whose log becomes an

@@ -128,14 +128,14 @@ async fn destroy(g: &GuestUnderTest, proof: &mut Proof) {
     let deadline = Instant::now() + DESTROY_PATIENCE;
     loop {
         if let Err(e) = g.domain.destroy().await {
-            proof.unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e)));
+            proof.unreachable.push(format!("{}: {}", g.domain.name, e.described()));
             return;
         }
         match g.domain.state().await {
             Ok(RunState::Gone) => return,
             Ok(_) if Instant::now() < deadline => tokio::time::sleep(crate::checks::POLL * 4).await,
             Ok(s) => return proof.problems.push(format!("{} survived teardown ({s:?})", g.domain.name)),
-            Err(e) => return proof.unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e))),
+            Err(e) => return proof.unreachable.push(format!("{}: {}", g.domain.name, e.described())),
         }
     }
 }
@@ -157,7 +157,7 @@ async fn sweep_unhandled(ctx: &RunContext, prefix: &str, proof: &mut Proof) {
                 }
             }
             Err(e) => {
-                proof.unreachable.push(format!("cannot list domains to prove teardown: {}", crate::error_chain(&e)));
+                proof.unreachable.push(format!("cannot list domains to prove teardown: {}", e.described()));
             }
         }
     }
