@@ -41,9 +41,17 @@ const RULES: &[Rule] = &[
 
 /// The cause of `report` (which did not pass); `xen` are lines picked from the
 /// host's Xen logs ([`xen::pick`]), empty elsewhere.
+/// The picked Xen lines are quoted in every cause's evidence (after the lines
+/// that decided it), since a reader wants them whatever the rule.
 pub fn classify(report: &CaseReport, xen: &[String]) -> Cause {
     let facts = Facts { report, xen };
-    RULES.iter().find_map(|rule| rule(&facts)).unwrap_or_else(|| unclassified(&facts))
+    let mut cause = RULES.iter().find_map(|rule| rule(&facts)).unwrap_or_else(|| unclassified(&facts));
+    for line in xen {
+        if !cause.evidence.contains(line) {
+            cause.evidence.push(line.clone());
+        }
+    }
+    cause
 }
 
 /// Gives a case that failed or errored its cause, states a message repeated
@@ -76,6 +84,5 @@ fn unclassified(f: &Facts<'_>) -> Cause {
         None => "no rule explains it, and no step says what went wrong".to_string(),
     };
     evidence.extend(f.last_console_line().map(|l| format!("console: {l}")));
-    evidence.extend(f.xen.iter().cloned());
     Cause { id: CauseId::Unclassified, summary, evidence }
 }

@@ -387,6 +387,18 @@ fn xen_lines_are_picked_for_the_domain_and_the_window() {
     let c = classify(&r, &picked);
     assert_eq!(c.id, CauseId::XenSideCrash);
     assert!(c.summary.contains("MMIO emulation failed"), "{}", c.summary);
+    assert_eq!(c.evidence.len(), picked.len(), "every picked line quoted once: {:?}", c.evidence);
+    // Quoted whatever the rule: a guest that stopped, with the device model's words.
+    let r = report(
+        vec![step("boot.console", Outcome::Failed, "the domain is no longer running (state: Shutoff)", None)],
+        "",
+    );
+    let c = classify(&r, &picked[3..]);
+    assert_eq!(c.id, CauseId::GuestHaltedUnexpectedly);
+    assert_eq!(
+        c.evidence.last().unwrap(),
+        "device model: qemu-system-i386: failed to create 'console' device '0': declined"
+    );
 }
 
 #[test]
