@@ -89,7 +89,13 @@ pub fn stalled(f: &Facts<'_>) -> Option<Cause> {
         return None;
     }
     let last = f.last_console_line().unwrap_or_else(|| "(nothing)".into());
-    let summary = format!("the boot stalled at {kind} ({}); the console's last line: {last}", quote(m));
+    // The step says how long the console had been quiet (`; no console output for the last N s`).
+    let quiet =
+        m.split_once("; no console output for the last ").map(|(_, q)| format!(", no console progress for {q}"));
+    let summary = format!(
+        "the boot stalled at {kind}{}; the console's last line: {last}",
+        quiet.unwrap_or_else(|| format!(" ({})", quote(m)))
+    );
     cause(CauseId::BootStalled, summary, vec![quote(m), format!("last console line: {last}")])
 }
 

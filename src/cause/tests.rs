@@ -114,6 +114,17 @@ fn a_kernel_that_printed_then_stopped_is_a_stalled_boot() {
     let c = classify(&r, &[]);
     assert_eq!(c.id, CauseId::BootStalled);
     assert!(c.summary.ends_with("[    2.600000] clocksource: Switched to clocksource xen"), "{}", c.summary);
+    let quiet = format!("{m}; no console output for the last 48 s");
+    let r = report(vec![step("boot.console", Outcome::Failed, &quiet, Some(console))], console);
+    let c = classify(&r, &[]);
+    assert_eq!(c.id, CauseId::BootStalled);
+    assert!(
+        c.summary.starts_with(
+            "the boot stalled at boot.console, no console progress for 48 s; the console's last line: [    2.6"
+        ),
+        "{}",
+        c.summary
+    );
 }
 
 /// The test image's DHCP client with a stopped dnsmasq.
