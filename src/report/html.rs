@@ -196,17 +196,18 @@ fn case_detail(h: &mut String, index: usize, case: &CaseReport, links: &Links) {
 }
 
 fn case_table(h: &mut String, cases: &[CaseReport]) {
-    h.push_str("<table class=\"cases\"><tr><th>case</th><th>host</th><th>outcome</th><th>started</th><th>s</th><th>boot ms</th></tr>\n");
+    h.push_str("<table class=\"cases\"><tr><th>case</th><th>host</th><th>outcome</th><th>started</th><th>s</th><th>boot ms</th><th>cause</th></tr>\n");
     for (i, c) in cases.iter().enumerate() {
         let _ = writeln!(
             h,
-            "<tr><td><a href=\"#case-{i}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td><a href=\"#case-{i}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             esc(&c.name),
             esc(or_dash(&c.host)),
             badge(c.outcome),
             esc(&timestamp(c.started)),
             c.duration.as_secs_f64(),
-            esc(c.property("boot_ms").unwrap_or(""))
+            esc(c.property("boot_ms").unwrap_or("")),
+            c.cause.as_ref().map(|k| format!("<code>{}</code>", esc(k.id.as_str()))).unwrap_or_default()
         );
     }
     h.push_str("</table>\n");
@@ -556,6 +557,7 @@ mod tests {
             "{html}"
         );
         assert!(cause < html.find("kernel panic on the console").unwrap(), "the cause leads");
+        assert!(html.contains("<td class=\"num\"></td><td><code>guest-kernel-panic</code></td></tr>"), "{html}");
     }
 
     #[test]
