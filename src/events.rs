@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub mod known;
 
@@ -70,6 +70,10 @@ pub struct CaseReport {
     pub artifacts: Vec<PathBuf>,
     /// Guests left running for a human (`--keep-on-failure`).
     pub kept: Vec<KeptGuest>,
+    /// Why a failed or errored case did not pass (`crate::cause`); `None`
+    /// (and absent from the JSON) otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -147,7 +151,7 @@ pub enum RunEvent {
 
 /// Facts about a host that explain a run's results: recorded on every case.
 /// Plain data: the backend reads them (`backend::facts::read`), hostaccess adds to them.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HostFacts {
     pub uri: String,
     pub hostname: String,
@@ -179,9 +183,146 @@ impl HostFacts {
     }
 }
 
+// The one named cause of a case that failed or errored: a stable id, one
+// human sentence, and the quoted lines that decided it. The rules that
+// choose it are in `crate::cause`.
+
+/// Why a case did not pass. Ids are stable: results, dashboards and known
+/// issues may match on them (`docs/causes.md` lists each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CauseId {
+    /// The guest kernel panicked, oopsed or hit a BUG.
+    GuestKernelPanic,
+    /// The domain stopped (shut off, crashed, rebooted) while a step waited on it.
+    GuestHaltedUnexpectedly,
+    /// Firmware or boot loader ran but no kernel ever printed.
+    BootLoaderNoKernel,
+    /// The kernel booted but no DHCP lease was ever offered.
+    NoAddressNoLease,
+    /// A lease was offered but the guest did not configure it.
+    NoAddressLeaseNotConfigured,
+    /// The address is known but nothing accepts connections on port 22.
+    SshNotListening,
+    /// SSH answered but refused the run's key.
+    SshKeyRefused,
+    /// SSH answered with a host key the guest did not print.
+    SshHostKeyMismatch,
+    /// SSH accepted the key but the command failed.
+    SshCommandFailed,
+    /// The kernel printed, then nothing more came within the step's timeout.
+    BootStalled,
+    /// The guest is not the kind of guest the case asked for.
+    GuestKindWrong,
+    /// libvirt or libxl refused to create the domain.
+    HypervisorRefusedDomain,
+    /// Xen or its device model says the domain crashed.
+    XenSideCrash,
+    /// The host (or its libvirt connection) went away: infrastructure.
+    HostUnreachable,
+    /// The run was interrupted by a signal.
+    RunInterrupted,
+    /// virtsmoke itself failed (a bug, or its own files).
+    HarnessError,
+    /// No rule matched; the raw facts are quoted.
+    #[serde(other)]
+    Unclassified,
+}
+
+impl CauseId {
+    /// Every id, in the order `docs/causes.md` lists them.
+    pub const ALL: [CauseId; 17] = [
+        CauseId::GuestKernelPanic,
+        CauseId::GuestHaltedUnexpectedly,
+        CauseId::BootLoaderNoKernel,
+        CauseId::NoAddressNoLease,
+        CauseId::NoAddressLeaseNotConfigured,
+        CauseId::SshNotListening,
+        CauseId::SshKeyRefused,
+        CauseId::SshHostKeyMismatch,
+        CauseId::SshCommandFailed,
+        CauseId::BootStalled,
+        CauseId::GuestKindWrong,
+        CauseId::HypervisorRefusedDomain,
+        CauseId::XenSideCrash,
+        CauseId::HostUnreachable,
+        CauseId::RunInterrupted,
+        CauseId::HarnessError,
+        CauseId::Unclassified,
+    ];
+
+    /// The kebab-case id, as the JSON has it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CauseId::GuestKernelPanic => "guest-kernel-panic",
+            CauseId::GuestHaltedUnexpectedly => "guest-halted-unexpectedly",
+            CauseId::BootLoaderNoKernel => "boot-loader-no-kernel",
+            CauseId::NoAddressNoLease => "no-address-no-lease",
+            CauseId::NoAddressLeaseNotConfigured => "no-address-lease-not-configured",
+            CauseId::SshNotListening => "ssh-not-listening",
+            CauseId::SshKeyRefused => "ssh-key-refused",
+            CauseId::SshHostKeyMismatch => "ssh-host-key-mismatch",
+            CauseId::SshCommandFailed => "ssh-command-failed",
+            CauseId::BootStalled => "boot-stalled",
+            CauseId::GuestKindWrong => "guest-kind-wrong",
+            CauseId::HypervisorRefusedDomain => "hypervisor-refused-domain",
+            CauseId::XenSideCrash => "xen-side-crash",
+            CauseId::HostUnreachable => "host-unreachable",
+            CauseId::RunInterrupted => "run-interrupted",
+            CauseId::HarnessError => "harness-error",
+            CauseId::Unclassified => "unclassified",
+        }
+    }
+
+    /// Whether the cause lies outside the system under test: the case is then
+    /// an error (exit 3), never a failure.
+    pub fn is_infrastructure(self) -> bool {
+        matches!(self, CauseId::HostUnreachable | CauseId::RunInterrupted | CauseId::HarnessError)
+    }
+}
+
+impl std::fmt::Display for CauseId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The cause of a failed or errored case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cause {
+    pub id: CauseId,
+    /// One human sentence.
+    pub summary: String,
+    /// The lines (quoted as they were) that decided it.
+    pub evidence: Vec<String>,
+}
+
+impl Cause {
+    /// `[id] summary`: how JUnit and the terminal show it.
+    pub fn headline(&self) -> String {
+        format!("[{}] {}", self.id, self.summary)
+    }
+}
+
 mod millis {
     use std::time::Duration;
     pub fn serialize<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_u64(d.as_millis() as u64)
+    }
+}
+
+#[cfg(test)]
+mod cause_tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_kebab_case_as_serialized_and_unknown_ones_read_as_unclassified() {
+        for id in CauseId::ALL {
+            assert_eq!(serde_json::to_string(&id).unwrap(), format!("\"{}\"", id.as_str()));
+            assert_eq!(serde_json::from_str::<CauseId>(&format!("\"{id}\"")).unwrap(), id);
+        }
+        assert_eq!(serde_json::from_str::<CauseId>("\"a-later-id\"").unwrap(), CauseId::Unclassified);
+        let c = Cause { id: CauseId::BootStalled, summary: "s".into(), evidence: vec![] };
+        assert_eq!(c.headline(), "[boot-stalled] s");
     }
 }

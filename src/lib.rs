@@ -31,6 +31,7 @@ macro_rules! eprint {
 }
 
 pub mod backend;
+pub mod cause;
 pub mod checks;
 pub mod cli;
 pub mod events;

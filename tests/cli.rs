@@ -25,6 +25,13 @@ fn a_kernel_without_xen_notes_fails_xen_pv_at_once() {
     let failed = first_failed(&doc["cases"][0]);
     assert_eq!(failed["name"], "boot.running");
     assert_eq!(failed["message"], "kernel /bin/sh has no Xen PV entry point (no such Xen ELF note)");
+    // The case names its cause, in the JSON and first in the terminal summary.
+    let cause = &doc["cases"][0]["cause"];
+    assert_eq!(cause["id"], "guest-kind-wrong", "{cause}");
+    assert_eq!(cause["evidence"][0], "kernel /bin/sh has no Xen PV entry point (no such Xen ELF note)");
+    let all = text(&out);
+    let headline = all.find("notes/g@h [guest-kind-wrong] the kernel cannot boot as the kind asked for").expect(&all);
+    assert!(headline < all.rfind("notes/g@h boot.running: kernel /bin/sh").expect(&all), "{all}");
 }
 
 #[test]
@@ -109,6 +116,8 @@ fn an_unreachable_host_is_exit_3() {
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     let xml = std::fs::read_to_string(&junit).unwrap();
     assert!(xml.contains("<error") && xml.contains("cannot connect to libvirt"), "{xml}");
+    // The cause leads the error message: infrastructure, not the guest.
+    assert!(xml.contains("message=\"[host-unreachable] host h is unusable: "), "{xml}");
     xmllint_schema(&junit);
 }
 

@@ -28,6 +28,8 @@ const IDLE_POLL: Duration = Duration::from_millis(20);
 struct Log {
     bytes: Vec<u8>,
     ended: Option<String>,
+    /// When the last output arrived.
+    last_output: Option<std::time::Instant>,
 }
 
 pub struct ConsoleCapture {
@@ -82,6 +84,11 @@ impl ConsoleCapture {
         String::from_utf8_lossy(&log.bytes).into_owned()
     }
 
+    /// How long the console has printed nothing, if it printed anything at all.
+    pub fn quiet_for(&self) -> Option<Duration> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner()).last_output.map(|t| t.elapsed())
+    }
+
     /// Waits until the console has ended (the domain went away and the
     /// stream drained) or `max` passed: what a dying guest printed last may
     /// still be on its way when libvirt already reports it stopped.
@@ -133,6 +140,7 @@ fn pump(stream: Stream, file: &mut File, log: &Mutex<Log>, tx: &watch::Sender<us
                 let len = {
                     let mut l = log.lock().unwrap_or_else(|p| p.into_inner());
                     l.bytes.extend_from_slice(chunk);
+                    l.last_output = Some(std::time::Instant::now());
                     l.bytes.len()
                 };
                 tx.send_replace(len);

@@ -15,8 +15,22 @@ const NET_MARKER: &str = "VIRTSMOKE-MARKER net ";
 const NET_FAILED_MARKER: &str = "VIRTSMOKE-MARKER net-failed";
 
 fn timeout_failure(guest: &GuestUnderTest, what: &str, t: Duration) -> StepFailure {
-    StepFailure::failed(format!("{what} within {}", humantime::format_duration(t))).with_detail(guest.console_excerpt())
+    let quiet = stall_note(guest.console.quiet_for());
+    StepFailure::failed(format!("{what} within {}{quiet}", humantime::format_duration(t)))
+        .with_detail(guest.console_excerpt())
 }
+
+/// `; no console output for the last N s` when the console has been quiet for
+/// a while (a stalled boot, the cause's `boot-stalled` quotes it); empty otherwise.
+fn stall_note(quiet: Option<Duration>) -> String {
+    match quiet {
+        Some(q) if q >= STALL => format!("; no console output for the last {} s", q.as_secs()),
+        _ => String::new(),
+    }
+}
+
+/// How long a console must have been quiet for its silence to be worth saying.
+const STALL: Duration = Duration::from_secs(5);
 
 fn from_wait(guest: &GuestUnderTest, what: &str, e: WaitError) -> StepFailure {
     match e {
@@ -334,6 +348,13 @@ pub fn target(addr: IpAddr, netns: Option<&str>, key: &std::path::Path, user: &s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_quiet_console_is_noted_on_a_timeout() {
+        assert_eq!(stall_note(None), "", "a console that never printed says nothing more");
+        assert_eq!(stall_note(Some(Duration::from_secs(2))), "", "still printing");
+        assert_eq!(stall_note(Some(Duration::from_millis(48_500))), "; no console output for the last 48 s");
+    }
 
     #[test]
     fn reads_the_announced_address() {

@@ -68,7 +68,7 @@ impl GuestUnderTest {
                 Err(StepFailure::failed(format!("the domain is no longer running (state: {state:?}){why}"))
                     .with_detail(console_scan::tail(&text, CONSOLE_EXCERPT_LINES)))
             }
-            Err(e) => Err(StepFailure::error(format!("cannot read the domain state: {}", crate::error_chain(&e)))),
+            Err(e) => Err(StepFailure::error(format!("cannot read the domain state: {}", e.described()))),
         }
     }
 

@@ -191,6 +191,7 @@ mod verdict_tests {
             consoles: vec![],
             artifacts: vec![],
             kept: vec![],
+            cause: None,
         }
     }
 

@@ -109,6 +109,7 @@ mod tests {
             consoles: vec![],
             artifacts: vec![],
             kept: vec![],
+            cause: None,
         }
     }
 

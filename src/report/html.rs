@@ -40,6 +40,7 @@ nav a{margin-right:1em}
 .outcome-passed{background:#2e7d32}.outcome-failed{background:#c62828}.outcome-error{background:#ef6c00}.outcome-skipped{background:#9e9e9e}.outcome-known-failure{background:#6a1b9a}
 .case{border:1px solid #ddd;border-left-width:6px;border-radius:4px;padding:.2em .8em .6em;margin:.8em 0}
 .case.failed{border-left-color:#c62828}.case.error{border-left-color:#ef6c00}.case.passed{border-left-color:#2e7d32}.case.skipped{border-left-color:#9e9e9e}.case.known-failure{border-left-color:#6a1b9a}
+.cause{background:#fff3e0;padding:.3em .6em;margin:.3em 0}.cause code{font-weight:bold}.cause pre.evidence{margin:.2em 0;white-space:pre-wrap}
 .meta{color:#555;font-size:.9em}
 .message{font-weight:600}
 pre{background:#f6f6f6;border:1px solid #e0e0e0;padding:.5em;overflow:auto;max-height:30em;white-space:pre-wrap;word-break:break-all;font-size:12px}
@@ -123,6 +124,18 @@ fn case_detail(h: &mut String, index: usize, case: &CaseReport, links: &Links) {
         esc(&timestamp(case.started)),
         seconds(case.duration)
     );
+    if let Some(c) = &case.cause {
+        let _ =
+            writeln!(h, "<div class=\"cause\"><p>cause <code>{}</code>: {}</p>", esc(c.id.as_str()), esc(&c.summary));
+        if !c.evidence.is_empty() {
+            h.push_str("<pre class=\"evidence\">");
+            for line in &c.evidence {
+                let _ = writeln!(h, "{}", esc(line));
+            }
+            h.push_str("</pre>");
+        }
+        h.push_str("</div>\n");
+    }
     for step in case.steps.iter().filter(|s| is_bad(s.outcome) || s.outcome == Outcome::KnownFailure) {
         let _ = writeln!(
             h,
@@ -183,17 +196,18 @@ fn case_detail(h: &mut String, index: usize, case: &CaseReport, links: &Links) {
 }
 
 fn case_table(h: &mut String, cases: &[CaseReport]) {
-    h.push_str("<table class=\"cases\"><tr><th>case</th><th>host</th><th>outcome</th><th>started</th><th>s</th><th>boot ms</th></tr>\n");
+    h.push_str("<table class=\"cases\"><tr><th>case</th><th>host</th><th>outcome</th><th>started</th><th>s</th><th>boot ms</th><th>cause</th></tr>\n");
     for (i, c) in cases.iter().enumerate() {
         let _ = writeln!(
             h,
-            "<tr><td><a href=\"#case-{i}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td></tr>",
+            "<tr><td><a href=\"#case-{i}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{}</td><td>{}</td></tr>",
             esc(&c.name),
             esc(or_dash(&c.host)),
             badge(c.outcome),
             esc(&timestamp(c.started)),
             c.duration.as_secs_f64(),
-            esc(c.property("boot_ms").unwrap_or(""))
+            esc(c.property("boot_ms").unwrap_or("")),
+            c.cause.as_ref().map(|k| format!("<code>{}</code>", esc(k.id.as_str()))).unwrap_or_default()
         );
     }
     h.push_str("</table>\n");
@@ -522,6 +536,28 @@ mod tests {
         assert!(!html.contains("http://") && !html.contains("https://"), "no external assets");
         assert!(html.contains("href=\"file:///tmp/a/console.log\""));
         assert!(html.contains("<td>libvirt_version</td><td>9.0.0</td>"));
+    }
+
+    #[test]
+    fn a_case_s_cause_comes_before_its_failed_steps() {
+        use crate::events::{Cause, CauseId};
+        let mut cases = sample::cases();
+        let failing = cases.iter_mut().find(|c| c.outcome == Outcome::Failed).unwrap();
+        failing.cause = Some(Cause {
+            id: CauseId::GuestKernelPanic,
+            summary: "the guest kernel panicked: <VFS>".into(),
+            evidence: vec!["[ 1.9] Kernel panic - not syncing: <VFS>".into(), "[ 1.9] CPU: 0".into()],
+        });
+        let html = render("run-1", &cases, &links());
+        let cause = html.find("<div class=\"cause\"><p>cause <code>guest-kernel-panic</code>: the guest kernel panicked: &lt;VFS&gt;</p>").expect(&html);
+        assert!(
+            html.contains(
+                "<pre class=\"evidence\">[ 1.9] Kernel panic - not syncing: &lt;VFS&gt;\n[ 1.9] CPU: 0\n</pre>"
+            ),
+            "{html}"
+        );
+        assert!(cause < html.find("kernel panic on the console").unwrap(), "the cause leads");
+        assert!(html.contains("<td class=\"num\"></td><td><code>guest-kernel-panic</code></td></tr>"), "{html}");
     }
 
     #[test]

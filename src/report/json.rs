@@ -92,6 +92,9 @@ struct CaseIn {
     artifacts: Vec<PathBuf>,
     #[serde(default)]
     kept: Vec<KeptIn>,
+    /// Older files do not have it.
+    #[serde(default)]
+    cause: Option<crate::events::Cause>,
 }
 
 #[derive(Deserialize)]
@@ -191,6 +194,7 @@ impl From<CaseIn> for CaseReport {
                 .into_iter()
                 .map(|k| KeptGuest { domain: k.domain, uri: k.uri, ssh: k.ssh, remove: k.remove })
                 .collect(),
+            cause: c.cause,
         }
     }
 }
@@ -204,8 +208,15 @@ mod tests {
     fn what_is_written_reads_back_equal() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.json");
-        let cases = sample::cases();
+        let mut cases = sample::cases();
+        cases[1].cause = Some(crate::events::Cause {
+            id: crate::events::CauseId::GuestKernelPanic,
+            summary: "the guest kernel panicked".into(),
+            evidence: vec!["Kernel panic - not syncing".into()],
+        });
         write(&path, "run-1", &cases).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"cause\": {\n        \"id\": \"guest-kernel-panic\""), "{text}");
         let doc = read(&path).unwrap();
         assert_eq!(doc, Document { run_id: "run-1".into(), cases });
     }

@@ -47,7 +47,8 @@ fn suite(case: &CaseReport) -> TestSuite {
         suite.add_property(Property::new(k.as_str(), v.as_str()));
     }
     let classname = case.name.replace('/', ".");
-    for step in &case.steps {
+    let first_bad = case.steps.iter().position(|s| matches!(s.outcome, Outcome::Failed | Outcome::Error));
+    for (i, step) in case.steps.iter().enumerate() {
         let mut status = match step.outcome {
             Outcome::Passed => TestCaseStatus::success(),
             Outcome::Failed => TestCaseStatus::non_success(NonSuccessKind::Failure),
@@ -55,7 +56,15 @@ fn suite(case: &CaseReport) -> TestSuite {
             // The message says which known issue, then the real message.
             Outcome::Skipped | Outcome::KnownFailure => TestCaseStatus::skipped(),
         };
-        if let Some(m) = &step.message {
+        // The case's cause leads the message of its first bad step (in full)
+        // and of the others (its id): the answer to "why" is seen first.
+        let cause = case.cause.as_ref().filter(|_| matches!(step.outcome, Outcome::Failed | Outcome::Error));
+        let message = match (cause, &step.message) {
+            (Some(c), m) if Some(i) == first_bad => Some(format!("{}: {}", c.headline(), m.as_deref().unwrap_or(""))),
+            (Some(c), Some(m)) => Some(format!("[{}] {m}", c.id)),
+            (_, m) => m.clone(),
+        };
+        if let Some(m) = &message {
             status.set_message(m.as_str());
         }
         if let Some(d) = &step.detail {
@@ -169,6 +178,7 @@ mod tests {
                 consoles: vec![("tiny".into(), "SeaBIOS \u{1b}[2J\nVIRTSMOKE-MARKER boot ]]>".into())],
                 artifacts: vec!["/tmp/a/console.log".into()],
                 kept: vec![],
+                cause: None,
             },
             CaseReport {
                 name: "local-kvm/tiny-panic@lab1".into(),
@@ -202,6 +212,11 @@ mod tests {
                 consoles: vec![],
                 artifacts: vec![],
                 kept: vec![],
+                cause: Some(crate::events::Cause {
+                    id: crate::events::CauseId::GuestKernelPanic,
+                    summary: "the guest kernel panicked: <oops> & \u{1b}[0m".into(),
+                    evidence: vec!["Kernel panic - not syncing".into()],
+                }),
             },
         ]
     }
@@ -231,6 +246,16 @@ mod tests {
         let tc = &xml[xml.find("<testcase name=\"boot.console\"").unwrap()..];
         let tc = &tc[..tc.find("</testcase>").unwrap()];
         assert!(tc.contains("[[ATTACHMENT|out/a/console.log]]"), "{tc}");
+    }
+
+    #[test]
+    fn the_cause_leads_the_failure_messages() {
+        let xml = render("run", &sample_cases()).unwrap();
+        assert!(xml.contains("message=\"[guest-kernel-panic] the guest kernel panicked: &lt;oops&gt; &amp; "), "{xml}");
+        assert!(xml.contains(": kernel panic on the console\""), "{xml}");
+        assert!(xml.contains("message=\"[guest-kernel-panic] second try\""), "{xml}");
+        assert!(xml.contains("message=\"[guest-kernel-panic] domain survived\""), "{xml}");
+        assert!(xml.contains("message=\"an earlier step failed\""), "skipped steps keep their message");
     }
 
     #[test]

@@ -36,6 +36,7 @@ pub fn case(name: &str, host: &str, outcome: Outcome, properties: &[(&str, &str)
         consoles: vec![],
         artifacts: vec![],
         kept: vec![],
+        cause: None,
     }
 }
 

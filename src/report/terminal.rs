@@ -101,6 +101,9 @@ impl Terminal {
                     report.name,
                     report.duration.as_secs_f64()
                 ));
+                if let Some(cause) = &report.cause {
+                    self.line(&format!("    cause {}", cause.headline()));
+                }
                 for kept in &report.kept {
                     self.line(&format!("    kept {} on {}", kept.domain, kept.uri));
                     self.line(&format!("      console: virsh -c '{}' console {}", kept.uri, kept.domain));
@@ -149,6 +152,10 @@ impl Terminal {
         }
         let listed = |o| matches!(o, Outcome::Failed | Outcome::Error | Outcome::KnownFailure);
         for c in cases.iter().filter(|c| listed(c.outcome)) {
+            // The cause first: the one answer to "why", then the steps it explains.
+            if let Some(cause) = &c.cause {
+                out.push_str(&format!("{} {} {}\n", self.label(c.outcome), c.name, cause.headline()));
+            }
             for s in c.steps.iter().filter(|s| listed(s.outcome)) {
                 out.push_str(&format!(
                     "{} {} {}: {}\n",
@@ -192,6 +199,24 @@ mod tests {
         assert_eq!(coloured.label(Outcome::Error), "\x1b[1;31mERROR\x1b[0m  ");
         assert!(!plain.summary(&[]).contains('\x1b'));
         assert_eq!(plain.label(Outcome::KnownFailure), "KNOWN  ");
+    }
+
+    #[test]
+    fn a_case_s_cause_is_listed_before_its_steps() {
+        use crate::events::{Cause, CauseId};
+        let plain = Terminal { bar: None, verbose: false, color: false };
+        let mut c = crate::report::sample::case("s/pvh@xen1", "xen1", Outcome::Error, &[]);
+        c.steps[1].outcome = Outcome::Error;
+        c.steps[1].message = Some("cannot read the domain state: Cannot recv data".into());
+        c.cause = Some(Cause {
+            id: CauseId::HostUnreachable,
+            summary: "host xen1 became unreachable".into(),
+            evidence: vec![],
+        });
+        let out = plain.summary(&[c]);
+        let cause = out.find("ERROR   s/pvh@xen1 [host-unreachable] host xen1 became unreachable\n").expect(&out);
+        let step = out.find("ERROR   s/pvh@xen1 boot.ssh: cannot read").expect(&out);
+        assert!(cause < step, "{out}");
     }
 
     #[test]

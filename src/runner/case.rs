@@ -9,12 +9,13 @@ use std::time::{Instant, SystemTime};
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::boot_chain::{self, BOOT_STEPS, READY_STEPS, readiness_skip};
-use super::context::{HostState, ReadyHost, RunContext};
+use super::context::{HostState, LostHost, ReadyHost, RunContext};
 use super::names::slug;
 use super::provision::GuestSlot;
 use super::recorder::{Recorder, record_testcases};
 use super::teardown;
 use crate::checks::{self, GuestUnderTest, StepFailure};
+use crate::events::CauseId;
 use crate::events::{CaseReport, Outcome, RunEvent, known};
 use crate::plan::Case;
 
@@ -63,8 +64,14 @@ pub async fn execute(
 
     let did_not_pass = matches!(CaseReport::outcome_of(&rec.steps), Outcome::Failed | Outcome::Error);
     let keep = ctx.keep.keeps(did_not_pass);
-    if did_not_pass && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host) {
-        artifacts.extend(teardown::evidence_of(&ctx, host, &guests, &case_dir).await);
+    let mut xen = Vec::new();
+    if did_not_pass
+        && ctx.lost_host(&case.host).is_none()
+        && let Some(HostState::Ready(host)) = ctx.hosts.get(&case.host)
+    {
+        let (files, lines) = teardown::evidence_of(&ctx, host, &guests, &case_dir, started).await;
+        artifacts.extend(files);
+        xen = lines;
     }
     let (consoles, kept) = teardown::teardown(&ctx, index, guests, keep, &mut rec).await;
 
@@ -80,9 +87,29 @@ pub async fn execute(
         consoles,
         artifacts,
         kept,
+        cause: None,
     };
     report.outcome = CaseReport::outcome_of(&report.steps);
-    known::classify(report, &case.known_issues)
+    let mut report = known::classify(report, &case.known_issues);
+    crate::cause::attach(&mut report, &xen);
+    note_lost_host(&ctx, &report);
+    report
+}
+
+/// A case whose cause is its host gone marks the host lost: later cases on it are not run.
+fn note_lost_host(ctx: &RunContext, report: &CaseReport) {
+    if ctx.lost_host(&report.host).is_none()
+        && let Some(lost) = lost_by(report, SystemTime::now())
+    {
+        ctx.mark_lost(&report.host, lost);
+    }
+}
+
+/// The host `report` found gone at `now`, if its cause says so.
+fn lost_by(report: &CaseReport, now: SystemTime) -> Option<LostHost> {
+    let gone = report.cause.as_ref().is_some_and(|c| c.id == CauseId::HostUnreachable);
+    (gone && !report.host.is_empty())
+        .then(|| LostHost { since: crate::cause::facts::clock(now), why: format!("found by {}", report.name) })
 }
 
 /// What a case without guest slots says of it.
@@ -92,7 +119,10 @@ fn slots_note(why: &str) -> String {
 
 /// The case's host when it is ready; otherwise the `host` step says why not.
 fn home_host<'a>(ctx: &'a RunContext, case: &Case, rec: &mut Recorder<'_>) -> Option<&'a ReadyHost> {
+    // A host an earlier case found gone is not asked again: said once, referred to here.
+    let lost = ctx.lost_host(&case.host);
     let why = match ctx.hosts.get(&case.host) {
+        _ if let Some(lost) = lost => format!("not run: {}", lost.describe(&case.host)),
         Some(HostState::Ready(h)) => return Some(h),
         Some(HostState::Unusable(why)) => format!("host `{}` is unusable: {why}", case.host),
         None => format!("host `{}` unknown", case.host),
@@ -161,4 +191,22 @@ fn other_hosts<'a>(ctx: &'a RunContext, home: &ReadyHost) -> Vec<checks::HostRef
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::{Cause, CauseId};
+
+    #[test]
+    fn only_a_case_whose_cause_is_its_host_gone_marks_the_host_lost() {
+        let mut r = crate::report::sample::case("s/c@xen1", "xen1", Outcome::Error, &[]);
+        let at = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(3 * 3600 + 26 * 60 + 19);
+        assert_eq!(lost_by(&r, at), None, "no cause");
+        r.cause = Some(Cause { id: CauseId::SshNotListening, summary: String::new(), evidence: vec![] });
+        assert_eq!(lost_by(&r, at), None, "a guest's cause");
+        r.cause = Some(Cause { id: CauseId::HostUnreachable, summary: String::new(), evidence: vec![] });
+        let lost = lost_by(&r, at).unwrap();
+        assert_eq!(lost.describe("xen1"), "host xen1 unreachable since 03:26:19 (found by s/c@xen1)");
+    }
 }

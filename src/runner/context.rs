@@ -55,4 +55,35 @@ pub struct RunContext {
     /// What the run put on remote hosts: image files it copied, hosts it made files on.
     /// Shared with the preparation, whose KVM probe may copy its kernel to a host.
     pub staged: std::sync::Arc<super::staged::Staged>,
+    /// Hosts a case found unreachable (cause `host-unreachable`): later cases
+    /// on them are not run, and the leak check skips them, saying why.
+    pub lost: std::sync::Mutex<BTreeMap<String, LostHost>>,
+}
+
+/// A host found unreachable during the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LostHost {
+    /// `HH:MM:SS` UTC, when it was first seen gone.
+    pub since: String,
+    /// The cause's summary that said so.
+    pub why: String,
+}
+
+impl LostHost {
+    /// `host NAME unreachable since TIME (WHY)`.
+    pub fn describe(&self, name: &str) -> String {
+        format!("host {name} unreachable since {} ({})", self.since, self.why)
+    }
+}
+
+impl RunContext {
+    /// The host `name` if a case found it unreachable.
+    pub fn lost_host(&self, name: &str) -> Option<LostHost> {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+    }
+
+    /// Notes `name` unreachable (the first finding stays).
+    pub fn mark_lost(&self, name: &str, host: LostHost) {
+        self.lost.lock().unwrap_or_else(|p| p.into_inner()).entry(name.to_string()).or_insert(host);
+    }
 }

@@ -86,6 +86,13 @@ fn died(case: &Who, e: JoinError) -> CaseReport {
 
 /// A case that ends with one error step and nothing else.
 fn error_report(case: &Who, step: &str, why: String) -> CaseReport {
+    let mut report = bare_error_report(case, step, why);
+    crate::cause::attach(&mut report, &[]);
+    report
+}
+
+/// [`error_report`] without its cause.
+fn bare_error_report(case: &Who, step: &str, why: String) -> CaseReport {
     let step = StepRecord {
         name: step.into(),
         outcome: Outcome::Error,
@@ -106,6 +113,7 @@ fn error_report(case: &Who, step: &str, why: String) -> CaseReport {
         consoles: vec![],
         artifacts: vec![],
         kept: vec![],
+        cause: None,
     }
 }
 
@@ -317,6 +325,7 @@ mod tests {
         assert_eq!((*i, boom.name.as_str(), boom.host.as_str()), (1, "s/boom", "h1"));
         assert_eq!(boom.outcome, Outcome::Error);
         assert_eq!(boom.steps[0].name, "harness");
+        assert_eq!(boom.cause.as_ref().map(|c| c.id), Some(crate::events::CauseId::HarnessError));
         let msg = boom.steps[0].message.as_deref().unwrap_or("");
         assert!(msg.contains("index out of bounds: the len is 0"), "{msg}");
         assert_eq!(CaseReport::outcome_of(&boom.steps), Outcome::Error);

@@ -4,8 +4,10 @@
 //! only once complete, so a gathering that is abandoned leaves nothing behind.
 
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 use super::context::ReadyHost;
+use crate::cause::xen::{Domain, XenLogs, pick};
 use crate::checks::GuestUnderTest;
 use crate::hostaccess::shell_for;
 
@@ -35,6 +37,35 @@ pub async fn gather(host: &ReadyHost, guest: &GuestUnderTest) -> Vec<Piece> {
         }
     }
     found
+}
+
+/// The lines of the Xen logs among `pieces` (gathered for `guest`, whose
+/// domain is `domain`) that matter for it since `started` (`cause::xen::pick`);
+/// empty where none were gathered (KVM hosts).
+pub fn xen_lines(pieces: &[Piece], guest: &str, domain: &str, started: SystemTime) -> Vec<String> {
+    let text = |suffix: &str| {
+        let file = format!("{guest}.{suffix}");
+        pieces.iter().find(|p| p.file == file).map_or("", |p| p.text.as_str())
+    };
+    let logs = XenLogs {
+        xl_dmesg: text("xl-dmesg.log"),
+        libxl: text("libxl.log"),
+        device_model: text("device-model.log"),
+        console: text("xen-console.log"),
+    };
+    if logs.xl_dmesg.is_empty() && logs.libxl.is_empty() && logs.device_model.is_empty() && logs.console.is_empty() {
+        return Vec::new();
+    }
+    let id = domain_id(text("live.xml"));
+    pick(logs, Domain { id, name: domain }, started, SystemTime::now())
+}
+
+/// The `id` of a running domain's XML (`<domain type='xen' id='5'>`).
+fn domain_id(xml: &str) -> Option<u32> {
+    let open = &xml[xml.find("<domain")?..];
+    let open = &open[..open.find('>')?];
+    let rest = &open[open.find(" id=")? + 5..];
+    rest.split(['\'', '"']).next()?.parse().ok()
 }
 
 /// Writes the pieces with something in them into `dir` as new files (a name
@@ -67,6 +98,25 @@ mod tests {
         assert_eq!(written, [dir.path().join("g.live.xml")]);
         assert_eq!(std::fs::read(&target).unwrap(), b"keep", "a planted link is not followed");
         assert_eq!(std::fs::read_to_string(dir.path().join("g.live.xml")).unwrap(), "<domain/>");
+    }
+
+    #[test]
+    fn xen_lines_are_picked_from_the_gathered_logs_of_the_domain_id_in_its_xml() {
+        let piece = |file: &str, text: &str| Piece { file: file.into(), text: text.into() };
+        let pieces = vec![
+            piece("g.live.xml", "<domain type='xen' id='5'>\n  <name>vs-1-0-g</name>\n</domain>"),
+            piece(
+                "g.xl-dmesg.log",
+                "(XEN) d4v0 Triple fault\n(XEN) d5v0 Triple fault - invoking HVM shutdown action 1\n",
+            ),
+            piece("other.xl-dmesg.log", "(XEN) d5v0 MMIO emulation failed\n"),
+        ];
+        let started = SystemTime::UNIX_EPOCH;
+        let lines = xen_lines(&pieces, "g", "vs-1-0-g", started);
+        assert_eq!(lines, ["xl dmesg: (XEN) d5v0 Triple fault - invoking HVM shutdown action 1"]);
+        assert!(xen_lines(&pieces[..1], "g", "vs-1-0-g", started).is_empty(), "no Xen logs, nothing picked");
+        assert_eq!(domain_id("<domain type=\"xen\" id=\"12\">"), Some(12));
+        assert_eq!(domain_id("<domain type='kvm'>"), None);
     }
 
     #[test]

@@ -32,6 +32,8 @@ struct Findings {
     unreachable: Vec<String>,
     /// Lists that were not checked at all, and why.
     skipped: Vec<String>,
+    /// Hosts not checked because a case found them unreachable, and since when.
+    lost: Vec<String>,
 }
 
 /// After every case: no domain of this run may remain on any host, nor its
@@ -45,6 +47,10 @@ pub async fn leak_check(ctx: &RunContext, cases: &[CaseReport], unremoved: Vec<S
     let mut f = Findings { found: unremoved, ..Findings::default() };
     for (name, state) in &ctx.hosts {
         let HostState::Ready(h) = state else { continue };
+        if let Some(lost) = ctx.lost_host(name) {
+            f.lost.push(lost.describe(name));
+            continue;
+        }
         match h.host.owned_domains().await {
             Ok(doms) => {
                 for d in doms.into_iter().filter(|d| d.run_id == ctx.run_id && !kept.contains(d.name.as_str())) {
@@ -78,6 +84,7 @@ pub async fn leak_check(ctx: &RunContext, cases: &[CaseReport], unremoved: Vec<S
         consoles: vec![],
         artifacts: vec![],
         kept: vec![],
+        cause: None,
     })
 }
 
@@ -129,6 +136,9 @@ fn verdict(f: Findings, took: std::time::Duration) -> Option<(Outcome, Vec<StepR
     } else if !f.unreachable.is_empty() {
         let message = format!("the run's leftovers could not be checked: {}", f.unreachable.join("; "));
         steps.push(step("teardown", Outcome::Error, message));
+    } else if !f.lost.is_empty() {
+        // Said once, by the case that found the host gone: not a failure here.
+        steps.push(step("teardown", Outcome::Skipped, format!("not checked: {}", f.lost.join("; "))));
     }
     if !f.skipped.is_empty() {
         let message = format!(
@@ -148,7 +158,7 @@ mod tests {
 
     fn findings(found: &[&str], unreachable: &[&str], skipped: &[&str]) -> Findings {
         let v = |s: &[&str]| s.iter().map(|x| x.to_string()).collect();
-        Findings { found: v(found), unreachable: v(unreachable), skipped: v(skipped) }
+        Findings { found: v(found), unreachable: v(unreachable), skipped: v(skipped), lost: vec![] }
     }
 
     fn outcomes(f: Findings) -> Option<(Outcome, Vec<(String, Outcome)>)> {
@@ -170,6 +180,21 @@ mod tests {
         assert_eq!(both, (Outcome::Failed, expected.to_vec()));
         let error = outcomes(findings(&[], &["cannot list"], &[])).unwrap();
         assert_eq!(error, (Outcome::Error, vec![("teardown".into(), Outcome::Error)]));
+    }
+
+    #[test]
+    fn a_host_found_unreachable_makes_the_leak_check_a_skip_with_the_reason() {
+        let mut f = findings(&[], &[], &[]);
+        f.lost.push("host xen1 unreachable since 03:26:19 (found by s/c@xen1)".into());
+        let (outcome, steps) = verdict(f, Default::default()).unwrap();
+        assert_eq!((outcome, steps.len()), (Outcome::Skipped, 1));
+        assert_eq!(
+            steps[0].message.as_deref(),
+            Some("not checked: host xen1 unreachable since 03:26:19 (found by s/c@xen1)")
+        );
+        let mut f = findings(&["vs-r-0-g on kvm1"], &[], &[]);
+        f.lost.push("host xen1 unreachable since 03:26:19 (found by s/c@xen1)".into());
+        assert_eq!(verdict(f, Default::default()).unwrap().0, Outcome::Failed, "a leftover elsewhere still fails");
     }
 
     fn spec(uri: &str, hypervisor: crate::plan::Hypervisor) -> crate::plan::HostSpec {

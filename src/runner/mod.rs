@@ -97,6 +97,7 @@ async fn prepare_and_run(
         cancel: CancellationToken::new(),
         hurry: CancellationToken::new(),
         staged,
+        lost: Default::default(),
     });
     let (mut cases, interrupted) = dispatch::schedule(&ctx, &plan, opts.jobs.max(1), emit).await;
     let unremoved = staging::remove_all(&ctx).await;

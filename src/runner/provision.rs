@@ -165,7 +165,7 @@ async fn firmware_loader(host: &ReadyHost, kind: crate::plan::GuestKind) -> Path
 }
 
 fn infra(e: crate::backend::BackendError) -> StepFailure {
-    StepFailure::error(crate::error_chain(&e))
+    StepFailure::error(e.described())
 }
 
 /// Why the host refused to create the domain. A Xen PV guest booted from its

@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
@@ -17,21 +17,28 @@ use crate::checks::{GuestUnderTest, StepFailure};
 use crate::events::KeptGuest;
 use crate::guest::console_scan;
 
-/// The evidence of a case that did not pass, gathered from its host.
+/// The evidence of a case that did not pass, gathered from its host: the
+/// files written, and the lines of its Xen logs that matter for its domains
+/// since `started` (quoted in the case's cause).
 pub async fn evidence_of(
     ctx: &RunContext,
     host: &ReadyHost,
     guests: &[GuestUnderTest],
     case_dir: &Path,
-) -> Vec<PathBuf> {
+    started: SystemTime,
+) -> (Vec<PathBuf>, Vec<String>) {
+    let mut xen = Vec::new();
     let gather = async {
         let mut found = Vec::new();
         for g in guests {
-            found.extend(evidence::gather(host, g).await);
+            let pieces = evidence::gather(host, g).await;
+            xen.extend(evidence::xen_lines(&pieces, &g.name, &g.domain.name, started));
+            found.extend(pieces);
         }
         found
     };
-    unless_hurried(&ctx.hurry, gather, case_dir).await
+    let files = unless_hurried(&ctx.hurry, gather, case_dir).await;
+    (files, xen)
 }
 
 /// Runs `gather` and writes what it found into `dir`, unless `hurry` fires
@@ -122,14 +129,14 @@ async fn destroy(g: &GuestUnderTest, proof: &mut Proof) {
     let deadline = Instant::now() + DESTROY_PATIENCE;
     loop {
         if let Err(e) = g.domain.destroy().await {
-            proof.unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e)));
+            proof.unreachable.push(format!("{}: {}", g.domain.name, e.described()));
             return;
         }
         match g.domain.state().await {
             Ok(RunState::Gone) => return,
             Ok(_) if Instant::now() < deadline => tokio::time::sleep(crate::checks::POLL * 4).await,
             Ok(s) => return proof.problems.push(format!("{} survived teardown ({s:?})", g.domain.name)),
-            Err(e) => return proof.unreachable.push(format!("{}: {}", g.domain.name, crate::error_chain(&e))),
+            Err(e) => return proof.unreachable.push(format!("{}: {}", g.domain.name, e.described())),
         }
     }
 }
@@ -139,6 +146,10 @@ async fn destroy(g: &GuestUnderTest, proof: &mut Proof) {
 /// host than the case's), and such domains are removed.
 async fn sweep_unhandled(ctx: &RunContext, prefix: &str, proof: &mut Proof) {
     for host in ctx.hosts.values().filter_map(|h| if let HostState::Ready(h) = h { Some(h) } else { None }) {
+        // A host already found unreachable is not asked again (its case says so once).
+        if ctx.lost_host(&host.spec.name).is_some() {
+            continue;
+        }
         match host.host.owned_domains().await {
             Ok(doms) => {
                 for d in doms.into_iter().filter(|d| d.run_id == ctx.run_id && d.name.starts_with(prefix)) {
@@ -147,7 +158,7 @@ async fn sweep_unhandled(ctx: &RunContext, prefix: &str, proof: &mut Proof) {
                 }
             }
             Err(e) => {
-                proof.unreachable.push(format!("cannot list domains to prove teardown: {}", crate::error_chain(&e)));
+                proof.unreachable.push(format!("cannot list domains to prove teardown: {}", e.described()));
             }
         }
     }
