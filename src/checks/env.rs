@@ -89,6 +89,9 @@ pub struct CheckEnv<'a> {
     /// The network namespace the host side of the guests' network is reached from
     /// (the lab host's), `None` for the root namespace.
     pub host_netns: Option<&'a str>,
+    /// The host's own shell when the guests are reached through its `jump`
+    /// (a dom0): host-side probes run there.
+    pub jump_shell: Option<crate::backend::host_shell::HostShell>,
     pub timeouts: &'a crate::plan::Timeouts,
 }
 
@@ -143,6 +146,7 @@ pub struct CaseEnv<'a> {
 impl<'a> CaseEnv<'a> {
     /// The view of checks that only read their guests.
     pub fn view<'b>(&'b self, guests: &'b [GuestUnderTest]) -> CheckEnv<'b> {
-        CheckEnv { guests, host_netns: self.home.spec.netns.as_deref(), timeouts: self.timeouts }
+        let jump_shell = self.home.spec.jump.is_some().then(|| crate::hostaccess::shell_for(self.home.spec));
+        CheckEnv { guests, host_netns: self.home.spec.netns.as_deref(), jump_shell, timeouts: self.timeouts }
     }
 }

@@ -10,6 +10,7 @@ use super::probe::ProbeFigures;
 use super::probe_remote::{DowntimeProbe, ProbeFrom};
 use crate::backend::Host;
 use crate::backend::RunState;
+use crate::backend::host_shell::HostShell;
 use crate::backend::migrate::MigrateOptions;
 use crate::events::Outcome;
 use crate::guest::ssh::{self, SshSession};
@@ -19,9 +20,49 @@ use crate::plan::{MigrateCheck, SshContinuity};
 pub struct Endpoints<'a> {
     pub home: &'a Host,
     pub away: &'a Host,
+    /// The hosts' own shells and families, for the hypervisor's logs of a
+    /// failed move.
+    pub shells: [HostLogs; 2],
     /// Where the host-side probe runs from: the home host's namespace in the
     /// KVM lab, or the home host's own shell behind a `jump` (a dom0).
     pub probe_from: ProbeFrom<'a>,
+}
+
+/// Where a host's hypervisor logs of a failed migration are read.
+pub struct HostLogs {
+    pub shell: HostShell,
+    pub platform: &'static dyn crate::hypervisor::Platform,
+}
+
+impl HostLogs {
+    fn of(spec: &crate::plan::HostSpec) -> HostLogs {
+        HostLogs { shell: crate::hostaccess::shell_for(spec), platform: crate::hypervisor::for_host(spec.hypervisor) }
+    }
+
+    /// The hypervisor's error lines about `domain` since `since` (a minute's
+    /// slack for the host's clock), joined for a message; empty when there
+    /// are none or they cannot be read.
+    async fn errors_since(&self, domain: &str, since: std::time::SystemTime) -> String {
+        let Some(command) = self.platform.migration_log_command(domain) else { return String::new() };
+        let Ok(out) = self.shell.run_within(&command, SHORT).await else { return String::new() };
+        let lines = log_lines_since(&out, since - Duration::from_secs(60));
+        if lines.is_empty() { String::new() } else { format!("; the hypervisor's log: {}", lines.join(" | ")) }
+    }
+}
+
+/// The lines of `out` stamped (`YYYY-MM-DD HH:MM:SS`, UTC) at or after
+/// `since`, stamps and trailing noise dropped; the last five.
+pub fn log_lines_since(out: &str, since: std::time::SystemTime) -> Vec<String> {
+    let from = humantime::format_rfc3339_seconds(since).to_string().replace('T', " ");
+    let from = &from[..from.len().min(19)];
+    let mut picked: Vec<String> = out
+        .lines()
+        .filter(|l| l.len() > 19 && l.is_char_boundary(19) && &l[..19] >= from)
+        .map(|l| l.split_once(": ").map_or(l, |(_, rest)| rest).trim().to_string())
+        .collect();
+    picked.dedup();
+    let skip = picked.len().saturating_sub(5);
+    picked.split_off(skip)
 }
 
 /// The probe runs on the home host through its `jump` when it has one (the
@@ -86,7 +127,8 @@ pub async fn check(env: &CaseEnv<'_>, spec: &MigrateCheck, guests: &mut [GuestUn
             properties: vec![],
         }];
     };
-    let ends = Endpoints { home: env.home.host, away: away.host, probe_from: probe_from(env) };
+    let shells = [HostLogs::of(env.home.spec), HostLogs::of(away.spec)];
+    let ends = Endpoints { home: env.home.host, away: away.host, shells, probe_from: probe_from(env) };
     let mut out = Vec::new();
     for g in guests.iter_mut() {
         let console = env.case_dir.join(format!("{}.console.log", g.name));
@@ -114,9 +156,10 @@ pub async fn run(
     let label = spec.name();
     for round in 1..=spec.rounds {
         let (from, to) = if round % 2 == 1 { (ends.home, ends.away) } else { (ends.away, ends.home) };
+        let logs = &ends.shells[(round as usize + 1) % 2];
         let name = format!("{label}.round-{round}: {} -> {}", from.name, to.name);
         let t = Instant::now();
-        let r = one_round(guest, from, to, &ends.probe_from, spec, console).await;
+        let r = one_round(guest, (from, logs), to, &ends.probe_from, spec, console).await;
         let mut props = Vec::new();
         let result = match r {
             Ok(fig) => {
@@ -234,7 +277,7 @@ async fn before_move(guest: &GuestUnderTest, spec: &MigrateCheck) -> Result<Befo
 
 async fn one_round(
     guest: &mut GuestUnderTest,
-    from: &Host,
+    (from, logs): (&Host, &HostLogs),
     to: &Host,
     probe_from: &ProbeFrom<'_>,
     spec: &MigrateCheck,
@@ -242,6 +285,7 @@ async fn one_round(
 ) -> Result<RoundFigures, StepFailure> {
     let before = before_move(guest, spec).await?;
     let probe = DowntimeProbe::start(probe_from, before.addr).await;
+    let started = std::time::SystemTime::now();
     let moved = guest.domain.migrate(to, options(spec)).await;
     let moved_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     // The gap lasts until the guest's first answer after the move (or the
@@ -254,9 +298,10 @@ async fn one_round(
         Ok(m) => m,
         Err(e) => {
             let msg = crate::error_chain(&e);
+            let why = logs.errors_since(&guest.domain.name, started).await;
             let where_ = settle_after_failure(&guest.domain.name, from, to).await;
             return Err(StepFailure::failed(format!(
-                "migration from {} to {} failed: {msg}{where_}",
+                "migration from {} to {} failed: {msg}{why}{where_}",
                 from.name, to.name
             )));
         }
@@ -362,6 +407,23 @@ mod tests {
 
     fn probed(gap: f64, open: bool) -> Result<ProbeFigures, String> {
         Ok(ProbeFigures { replies: 90, sent: 100, lost: 10, largest_gap_ms: gap, open_at_end: open })
+    }
+
+    #[test]
+    fn hypervisor_log_lines_of_the_round_only() {
+        let out = "2026-12-02 01:10:00.100+0000: old: error before the round\n\
+                   2026-12-02 01:17:17.284+0000: xc: Failed to enable logdirty: 95,22,0 (22 = Invalid argument): Internal error\n\
+                   2026-12-02 01:17:17.289+0000: xc: Save failed (22 = Invalid argument): Internal error\n\
+                   no stamp: error\n";
+        let since = humantime::parse_rfc3339("2026-12-02T01:17:00Z").unwrap();
+        assert_eq!(
+            log_lines_since(out, since),
+            [
+                "xc: Failed to enable logdirty: 95,22,0 (22 = Invalid argument): Internal error",
+                "xc: Save failed (22 = Invalid argument): Internal error"
+            ]
+        );
+        assert!(log_lines_since("", since).is_empty());
     }
 
     #[test]

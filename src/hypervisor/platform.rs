@@ -115,6 +115,13 @@ pub trait Platform: Send + Sync {
     /// command) for domain `domain`.
     fn evidence_commands(&self, domain: &str) -> Vec<(&'static str, String)>;
 
+    /// A host command printing the error lines of the hypervisor's own logs
+    /// for a migration of `domain` (each line starting with its UTC time,
+    /// `YYYY-MM-DD HH:MM:SS`), where libvirt's error says less than they do.
+    fn migration_log_command(&self, _domain: &str) -> Option<String> {
+        None
+    }
+
     /// The hypervisor's own domain list, where it has one beside libvirt's.
     fn leak_source(&self) -> Option<LeakSource>;
 

@@ -80,6 +80,16 @@ impl Platform for Xen {
         ]
     }
 
+    /// libvirt says "Failed to send migration data to destination host"; the
+    /// reason (`xc: Failed to enable logdirty: 95`) is in libxl's logs.
+    fn migration_log_command(&self, dom: &str) -> Option<String> {
+        Some(format!(
+            "grep -h -i -E 'error|fail' /var/log/libvirt/libxl/libxl-driver.log /var/log/libvirt/libxl/{}.log \
+             2>/dev/null | tail -n 40; true",
+            quote(dom)
+        ))
+    }
+
     fn leak_source(&self) -> Option<LeakSource> {
         Some(LeakSource {
             command: XENSTORE_DOMAINS,

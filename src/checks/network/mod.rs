@@ -12,6 +12,7 @@
 
 mod host;
 mod parse;
+mod remote;
 mod script;
 mod subject;
 
@@ -269,6 +270,11 @@ async fn address(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), 
 
 async fn ping_from_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
     let r = g.ready()?;
+    if let Some(shell) = &cx.jump_shell {
+        fig.add("from", "jump host");
+        let output = remote::ping(shell, r.addr, cx.spec.count, cx.command_timeout()).await?;
+        return judge_ping(cx, fig, &output, &format!("`{}` ({})", g.name, r.addr));
+    }
     let side = cx.side()?.clone();
     let tool = cx
         .ping_tool
@@ -291,10 +297,15 @@ async fn ping_to_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result
 
 async fn tcp_from_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
     let r = g.ready()?;
-    let side = cx.side()?.clone();
     let target = SocketAddr::new(r.addr, cx.spec.tcp_port);
     let count = cx.spec.count;
     fig.add("port", target.port());
+    if let Some(shell) = &cx.jump_shell {
+        fig.add("from", "jump host");
+        let results = remote::connect_times(shell, target, count, cx.command_timeout()).await?;
+        return judge_tcp(cx, fig, count, &results, &format!("TCP to `{}` at {target}", g.name));
+    }
+    let side = cx.side()?.clone();
     let results = blocking(move || host::connect_times(&side, target, count, CONNECT_TIMEOUT))
         .await
         .map_err(|e| StepFailure::error(format!("cannot open TCP connections from the host side: {e}")))?;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use super::host::{self, HostSide};
 use super::parse::{self, GuestFacts};
 use super::script;
+use crate::backend::host_shell::HostShell;
 use crate::checks::env::{CheckEnv, GuestUnderTest, StepFailure, SubResult};
 use crate::events::Outcome;
 use crate::guest::ssh::{self, ExecOutput, SshTarget};
@@ -72,6 +73,9 @@ pub(super) struct Cx<'a> {
     pub(super) spec: &'a NetworkCheck,
     /// Where host-side probes run, or why they cannot.
     pub(super) side: Result<HostSide, String>,
+    /// The jump host's shell, where ping and TCP probes from the host side
+    /// run when the guests sit behind it.
+    pub(super) jump_shell: Option<HostShell>,
     pub(super) ping_tool: Option<host::PingTool>,
 }
 
@@ -79,13 +83,15 @@ impl<'a> Cx<'a> {
     pub(super) fn new(env: &'a CheckEnv<'a>, spec: &'a NetworkCheck) -> Cx<'a> {
         let jump = env.guests.iter().any(|g| g.ssh.as_ref().is_some_and(|s| s.jump.is_some()));
         let side = if jump {
-            Err("the guests are reached through a jump host, so this machine is not on their network: \
-                 host-side probes are not supported there"
+            Err("the guests are reached through a jump host, so this machine is not on their network, and \
+                 this sub-check needs a listener or sender on the host side, which virtsmoke does not run on \
+                 a jump host yet"
                 .to_string())
         } else {
             Ok(env.host_netns.map_or(HostSide::Local, |ns| HostSide::Netns(ns.to_string())))
         };
-        Cx { env, spec, side, ping_tool: host::ping_tool() }
+        let jump_shell = if jump { env.jump_shell.clone() } else { None };
+        Cx { env, spec, side, jump_shell, ping_tool: host::ping_tool() }
     }
 
     pub(super) fn side(&self) -> Result<&HostSide, StepFailure> {
@@ -144,9 +150,10 @@ impl<'a> Subject<'a> {
             ))
         })?;
         let facts = parse::guest_facts(&out.stdout);
-        let host_addr = match cx.side() {
-            Err(f) => Err(f),
-            Ok(side) => {
+        let host_addr = match (&cx.jump_shell, cx.side()) {
+            (Some(shell), _) => super::remote::address_towards(shell, addr, cx.command_timeout()).await,
+            (None, Err(f)) => Err(f),
+            (None, Ok(side)) => {
                 let side = side.clone();
                 blocking(move || host::address_towards(&side, addr)).await.map_err(|e| {
                     StepFailure::error(format!("cannot find the host side's own address towards {addr}: {e}"))
