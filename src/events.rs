@@ -78,10 +78,15 @@ pub struct CaseReport {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct KeptGuest {
+    /// The scenario's name of the guest (empty in files written before it was recorded).
+    pub guest: String,
     pub domain: String,
     pub uri: String,
     /// A shell command that logs in to the guest.
     pub ssh: Option<String>,
+    /// The same login as a program and its arguments, for `virtsmoke ssh` to
+    /// run without a shell (`None` in files written before it was recorded).
+    pub ssh_argv: Option<Vec<String>>,
     /// A shell command that removes the guest and the run's scratch (its key).
     pub remove: String,
 }

@@ -352,6 +352,7 @@ fn reproduce_prints_the_command_that_reruns_one_case_with_the_same_image() {
         &format!("# guest tiny: image test-image unchanged (image_recipe_hash {hash})\n"),
         "\nvirtsmoke run tests/fixtures/scenarios/good-minimal.yaml --only minimal/tiny@lab1 --keep-on-failure\n",
         "#   console: virsh -c qemu:///system console DOMAIN\n",
+        "# or, given --json RESULTS.json: virtsmoke console|ssh RESULTS.json CASE [GUEST]\n",
         "# kept by that run, if not removed since: virsh -c qemu:///system console vs-20250305020000-0005-0-tiny\n",
         "#   shell: ssh -i /var/tmp/virtsmoke/runs/20250305020000-0005/id_ed25519 root@10.77.0.12\n",
     ] {
@@ -385,4 +386,80 @@ fn reproduce_refuses_another_image_an_unknown_case_and_a_missing_scenario() {
     let scenario = fixture("scenarios/good-minimal.yaml");
     let o = virtsmoke(&["reproduce", &r, "minimal/tiny@lab1", "--scenario", scenario.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+/// A directory with fake `virsh` and `ssh` that write the arguments they were
+/// given, one per line, to `argv.txt` beside them, and exit 7.
+fn fake_tools(dir: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    for tool in ["virsh", "ssh"] {
+        let path = dir.join(tool);
+        let script = format!("#!/bin/sh\nprintf '%s\\n' {tool} \"$@\" > '{}/argv.txt'\nexit 7\n", dir.display());
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    format!("{}:{}", dir.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// `virtsmoke ARGS` with the fake tools first on PATH: its output and the argv the tool got.
+fn with_fake_tools(dir: &std::path::Path, args: &[&str]) -> (std::process::Output, Vec<String>) {
+    let _ = std::fs::remove_file(dir.join("argv.txt"));
+    let o = Command::new(BIN).args(args).current_dir(root()).env("PATH", fake_tools(dir)).output().unwrap();
+    let argv = std::fs::read_to_string(dir.join("argv.txt")).unwrap_or_default();
+    (o, argv.lines().map(String::from).collect())
+}
+
+#[test]
+fn console_and_ssh_run_the_kept_guest_s_commands_without_a_shell() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = fixture("results/kept.json");
+    let r = results.to_str().unwrap();
+    let (o, argv) = with_fake_tools(dir.path(), &["console", r, "minimal/tiny@lab1"]);
+    assert_eq!(o.status.code(), Some(7), "the tool's exit code: {}", text(&o));
+    assert_eq!(argv, ["virsh", "-c", "qemu:///system", "console", "vs-20250305020000-0005-0-tiny"]);
+    let (o, argv) =
+        with_fake_tools(dir.path(), &["ssh", r, "minimal/tiny@lab1", "tiny", "--", "cat", "/proc/cmdline; id"]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    let run = "/var/tmp/virtsmoke/runs/20250305020000-0005";
+    let expected = [
+        "ssh",
+        "-o",
+        "ProxyCommand=ssh -i /lab/dom0_key -o IdentitiesOnly=yes -p 2221 -W %h:%p root@127.0.0.1",
+        "-i",
+        &format!("{run}/id_ed25519"),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        &format!("UserKnownHostsFile={run}/vs-20250305020000-0005-0-tiny.known_hosts"),
+        "--",
+        "root@10.77.0.12",
+        "cat",
+        "/proc/cmdline; id",
+    ];
+    assert_eq!(argv, expected);
+    // Of two kept guests, the one named (by scenario name or domain) is reached.
+    let (o, argv) = with_fake_tools(dir.path(), &["console", r, "minimal/pair@lab1", "vs-20250305020000-0005-2-b"]);
+    assert_eq!(o.status.code(), Some(7), "{}", text(&o));
+    assert_eq!(argv, ["virsh", "-c", "xen:///system", "console", "vs-20250305020000-0005-2-b"]);
+}
+
+#[test]
+fn console_and_ssh_refuse_a_case_without_a_kept_guest_with_the_flags_that_keep_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let results = fixture("results/kept.json");
+    let r = results.to_str().unwrap();
+    for (args, expected) in [
+        (&["console", r, "minimal/other@lab1"][..], "case minimal/other@lab1 kept no guest"),
+        (&["ssh", r, "minimal/other@lab1"][..], "rerun it with --keep (every case) or --keep-on-failure"),
+        (&["console", r, "minimal/pair@lab1"][..], "kept 2 guests: name one of a (vs-20250305020000-0005-2-a), "),
+        (&["console", r, "minimal/nope@lab1"][..], "its cases with kept guests: minimal/tiny@lab1, minimal/pair@lab1"),
+        (&["ssh", r, "minimal/pair@lab1", "vs-20250305020000-0005-2-b"][..], "only as a shell line"),
+    ] {
+        let (o, argv) = with_fake_tools(dir.path(), args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(expected), "{args:?}: {}", text(&o));
+        assert!(argv.is_empty(), "{args:?} ran {argv:?}");
+    }
 }

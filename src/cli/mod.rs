@@ -3,6 +3,7 @@
 mod cleanup;
 mod cleanup_remote;
 mod compare;
+mod console;
 pub(crate) mod glob;
 mod history;
 mod hosts;
@@ -69,6 +70,10 @@ enum Command {
     History(history::HistoryArgs),
     /// Print (or, with --run, run) the command that reruns one case of a results file on the same host and images.
     Reproduce(reproduce::ReproduceArgs),
+    /// Attach to the serial console of a guest a run kept (`--keep`, `--keep-on-failure`): `virsh console`.
+    Console(console::ConsoleArgs),
+    /// Log in to a guest a run kept, or run `-- COMMAND...` in it, with the run's key and host key.
+    Ssh(console::SshArgs),
     /// Print a shell completion script: `virtsmoke completions bash > /etc/bash_completion.d/virtsmoke`.
     Completions { shell: clap_complete::Shell },
     /// Print the man page virtsmoke(1), or write one page per command into DIR.
@@ -171,6 +176,8 @@ pub fn main() -> u8 {
         Command::Compare(args) => compare::run(args),
         Command::History(args) => history::run(args),
         Command::Reproduce(args) => reproduce::run(args),
+        Command::Console(args) => console::console(args),
+        Command::Ssh(args) => console::ssh(args),
     }
 }
 

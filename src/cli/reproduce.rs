@@ -195,7 +195,8 @@ fn explain(report: &CaseReport, plan: &Plan, argv: &[String], checked: &[String]
         "# if it fails, the run prints for each kept guest (domain vs-RUNID-N-GUEST):\n\
          #   console: virsh -c {} console DOMAIN\n\
          #   shell:   the `ssh` line it prints (the run's key, and the host's namespace or jump)\n\
-         #   remove:  virtsmoke cleanup --uri {} --run RUNID\n",
+         #   remove:  virtsmoke cleanup --uri {} --run RUNID\n\
+         # or, given --json RESULTS.json: virtsmoke console|ssh RESULTS.json CASE [GUEST]\n",
         word(&uri),
         word(&uri)
     ));

@@ -122,10 +122,16 @@ struct AttemptIn {
 
 #[derive(Deserialize)]
 struct KeptIn {
+    /// Older files do not have it.
+    #[serde(default)]
+    guest: String,
     domain: String,
     uri: String,
     #[serde(default)]
     ssh: Option<String>,
+    /// Older files do not have it.
+    #[serde(default)]
+    ssh_argv: Option<Vec<String>>,
     /// Older files do not have it.
     #[serde(default)]
     remove: String,
@@ -192,7 +198,14 @@ impl From<CaseIn> for CaseReport {
             kept: c
                 .kept
                 .into_iter()
-                .map(|k| KeptGuest { domain: k.domain, uri: k.uri, ssh: k.ssh, remove: k.remove })
+                .map(|k| KeptGuest {
+                    guest: k.guest,
+                    domain: k.domain,
+                    uri: k.uri,
+                    ssh: k.ssh,
+                    ssh_argv: k.ssh_argv,
+                    remove: k.remove,
+                })
                 .collect(),
             cause: c.cause,
         }

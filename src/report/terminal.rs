@@ -104,13 +104,8 @@ impl Terminal {
                 if let Some(cause) = &report.cause {
                     self.line(&format!("    cause {}", cause.headline()));
                 }
-                for kept in &report.kept {
-                    self.line(&format!("    kept {} on {}", kept.domain, kept.uri));
-                    self.line(&format!("      console: virsh -c '{}' console {}", kept.uri, kept.domain));
-                    if let Some(ssh) = &kept.ssh {
-                        self.line(&format!("      shell:   {ssh}"));
-                    }
-                    self.line(&format!("      remove:  {}", kept.remove));
+                for line in kept_lines(report) {
+                    self.line(&line);
                 }
             }
             RunEvent::Interrupted { signal, count } => self.line(&format!(
@@ -150,6 +145,13 @@ impl Terminal {
                 out.push_str(&format!("  {:>7.1}s  {}{boot}\n", c.duration.as_secs_f64(), c.name));
             }
         }
+        for c in cases.iter().filter(|c| !c.kept.is_empty()) {
+            out.push_str(&format!("kept by {}:\n", c.name));
+            for line in kept_lines(c) {
+                out.push_str(&line);
+                out.push('\n');
+            }
+        }
         let listed = |o| matches!(o, Outcome::Failed | Outcome::Error | Outcome::KnownFailure);
         for c in cases.iter().filter(|c| listed(c.outcome)) {
             // The cause first: the one answer to "why", then the steps it explains.
@@ -168,6 +170,25 @@ impl Terminal {
         }
         out
     }
+}
+
+/// How to reach, dump and remove each guest `report` kept: the console, the
+/// login, the memory dump recorded as `GUEST.memory_dump`, the cleanup.
+fn kept_lines(report: &CaseReport) -> Vec<String> {
+    let mut lines = Vec::new();
+    for kept in &report.kept {
+        lines.push(format!("    kept {} on {}", kept.domain, kept.uri));
+        lines.push(format!("      console: virsh -c '{}' console {}", kept.uri, kept.domain));
+        if let Some(ssh) = &kept.ssh {
+            lines.push(format!("      shell:   {ssh}"));
+        }
+        let dump = (!kept.guest.is_empty()).then(|| report.property(&format!("{}.memory_dump", kept.guest))).flatten();
+        if let Some(dump) = dump {
+            lines.push(format!("      dump:    {dump}"));
+        }
+        lines.push(format!("      remove:  {}", kept.remove));
+    }
+    lines
 }
 
 impl Terminal {
@@ -233,5 +254,31 @@ mod tests {
             )
         );
         assert!(plain.summary(&[ok]).starts_with("\n1 case(s): 1 passed, 0 failed, 0 errors, 0 skipped\n"));
+    }
+
+    #[test]
+    fn each_kept_guest_s_memory_dump_command_is_in_the_summary() {
+        let plain = Terminal { bar: None, verbose: false, color: false };
+        let dump = "virsh -c 'xen:///system' dump 'vs-r1-0-pv' '/var/tmp/vs-r1-0-pv.core'";
+        let mut c = crate::report::sample::case("s/pv@xen1", "xen1", Outcome::Failed, &[("pv.memory_dump", dump)]);
+        let kept = |guest: &str, domain: &str| crate::events::KeptGuest {
+            guest: guest.into(),
+            domain: domain.into(),
+            uri: "xen:///system".into(),
+            ssh: None,
+            ssh_argv: None,
+            remove: "virtsmoke cleanup --uri xen:///system --run r1".into(),
+        };
+        c.kept = vec![kept("pv", "vs-r1-0-pv"), kept("", "vs-r1-0-old")];
+        let out = plain.summary(&[c]);
+        assert!(
+            out.contains(&format!(
+                "kept by s/pv@xen1:\n    kept vs-r1-0-pv on xen:///system\n      console: virsh -c 'xen:///system' \
+                 console vs-r1-0-pv\n      dump:    {dump}\n      remove:  virtsmoke cleanup"
+            )),
+            "{out}"
+        );
+        // A guest recorded without its scenario name (an older file) has no dump line to find.
+        assert_eq!(out.matches("dump:").count(), 1, "{out}");
     }
 }

@@ -88,22 +88,8 @@ fn base64_decode(s: &str) -> Option<Vec<u8>> {
 /// The command line that logs in to a kept guest as it is: through the jump
 /// host with the jump's own key, and checking the guest's host key.
 pub fn ssh_line(s: &SshTarget, known: &HostKeyFile) -> String {
-    let ns = s.netns.as_deref().or(s.jump.as_ref().and_then(|j| j.netns.as_deref()));
-    let ns = ns.map(|n| format!("ip netns exec {} ", word(n))).unwrap_or_default();
-    let jump = s
-        .jump
-        .as_ref()
-        .map(|j| {
-            // A command line of its own, which ssh gives to a shell.
-            let proxy = format!(
-                "ssh -i {} -o IdentitiesOnly=yes -p {} -W %h:%p {}",
-                word(&j.private_key.to_string_lossy()),
-                j.addr.port(),
-                word(&format!("{}@{}", j.user, j.addr.ip()))
-            );
-            format!("-o ProxyCommand={} ", word(&proxy))
-        })
-        .unwrap_or_default();
+    let ns = netns(s).map(|n| format!("ip netns exec {} ", word(n))).unwrap_or_default();
+    let jump = s.jump.as_ref().map(|j| format!("-o ProxyCommand={} ", word(&proxy_command(j)))).unwrap_or_default();
     let (note, check, file) = match known {
         HostKeyFile::Verified(file) => (String::new(), "yes", file),
         HostKeyFile::Unverified { file, why } => {
@@ -118,6 +104,54 @@ pub fn ssh_line(s: &SshTarget, known: &HostKeyFile) -> String {
         word(&format!("UserKnownHostsFile={}", file.display())),
         word(&format!("{}@{}", s.user, s.addr.ip()))
     )
+}
+
+/// The network namespace the login runs in: the guest's, else its jump host's.
+fn netns(s: &SshTarget) -> Option<&str> {
+    s.netns.as_deref().or(s.jump.as_ref().and_then(|j| j.netns.as_deref()))
+}
+
+/// The ProxyCommand through a jump host: a command line of its own, which ssh
+/// gives to a shell, so its values are quoted.
+fn proxy_command(j: &crate::guest::jump::JumpHost) -> String {
+    format!(
+        "ssh -i {} -o IdentitiesOnly=yes -p {} -W %h:%p {}",
+        word(&j.private_key.to_string_lossy()),
+        j.addr.port(),
+        word(&format!("{}@{}", j.user, j.addr.ip()))
+    )
+}
+
+/// The login of [`ssh_line`] as a program and its arguments (for `virtsmoke
+/// ssh`, which runs it without a shell): the same words, and `--` before the
+/// guest so that a command given after it is never read as an option. An
+/// unverified host key is said by `StrictHostKeyChecking=accept-new`.
+pub fn ssh_argv(s: &SshTarget, known: &HostKeyFile) -> Vec<String> {
+    let mut argv: Vec<String> = Vec::new();
+    if let Some(ns) = netns(s) {
+        argv.extend(["ip", "netns", "exec", ns].map(String::from));
+    }
+    argv.push("ssh".into());
+    if let Some(j) = &s.jump {
+        argv.extend(["-o".into(), format!("ProxyCommand={}", proxy_command(j))]);
+    }
+    let (check, file) = match known {
+        HostKeyFile::Verified(file) => ("yes", file),
+        HostKeyFile::Unverified { file, .. } => ("accept-new", file),
+    };
+    argv.extend([
+        "-i".into(),
+        s.private_key.to_string_lossy().into_owned(),
+        "-o".into(),
+        "IdentitiesOnly=yes".into(),
+        "-o".into(),
+        format!("StrictHostKeyChecking={check}"),
+        "-o".into(),
+        format!("UserKnownHostsFile={}", file.display()),
+        "--".into(),
+        format!("{}@{}", s.user, s.addr.ip()),
+    ]);
+    argv
 }
 
 /// Lines for a human to paste quote only what needs quoting.
@@ -229,5 +263,28 @@ mod tests {
         );
         assert_eq!(word("plain/path-1.x"), "plain/path-1.x");
         assert_eq!(word(""), "''");
+    }
+
+    #[test]
+    fn the_argv_is_the_printed_line_s_words_with_an_end_of_options_before_the_guest() {
+        let mut t = target(true);
+        t.private_key = "/tmp/x'; touch /tmp/pwned; '".into();
+        t.netns = Some("ns;id".into());
+        for known in [
+            HostKeyFile::Verified("/runs/r 1/g.known_hosts".into()),
+            HostKeyFile::Unverified { file: "/runs/r1/g.known_hosts".into(), why: "unknown".into() },
+        ] {
+            let line = ssh_line(&t, &known);
+            let line = line.split(">&2; ").last().unwrap();
+            let mut argv = ssh_argv(&t, &known);
+            let guest = argv.pop().unwrap();
+            assert_eq!(argv.pop().as_deref(), Some("--"));
+            argv.push(guest);
+            let bracketed: String = argv.iter().map(|a| format!("[{a}]")).collect();
+            assert_eq!(bracketed, words_of(line));
+        }
+        let plain = ssh_argv(&target(false), &HostKeyFile::Verified("/k".into()));
+        assert_eq!(plain.first().map(String::as_str), Some("ip"), "{plain:?}");
+        assert!(!plain.iter().any(|a| a.contains("ProxyCommand")), "{plain:?}");
     }
 }

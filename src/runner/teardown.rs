@@ -168,7 +168,7 @@ async fn sweep_unhandled(ctx: &RunContext, prefix: &str, proof: &mut Proof) {
 /// to reach and remove it; its host key goes to a known_hosts file in the
 /// run's directory (kept with it).
 async fn kept_guest(ctx: &RunContext, g: &GuestUnderTest) -> KeptGuest {
-    let ssh = match &g.ssh {
+    let (ssh, ssh_argv) = match &g.ssh {
         Some(target) => {
             let file = ctx.run_dir.join(format!("{}.known_hosts", g.domain.name));
             let known = tokio::select! {
@@ -179,11 +179,12 @@ async fn kept_guest(ctx: &RunContext, g: &GuestUnderTest) -> KeptGuest {
                 },
                 known = known_hosts::write_for(target, &file) => known,
             };
-            Some(known_hosts::ssh_line(target, &known))
+            (Some(known_hosts::ssh_line(target, &known)), Some(known_hosts::ssh_argv(target, &known)))
         }
-        None => None,
+        None => (None, None),
     };
     KeptGuest {
+        guest: g.name.clone(),
         domain: g.domain.name.clone(),
         uri: g.domain.host.uri.clone(),
         remove: format!(
@@ -192,6 +193,7 @@ async fn kept_guest(ctx: &RunContext, g: &GuestUnderTest) -> KeptGuest {
             known_hosts::word(&ctx.run_id)
         ),
         ssh,
+        ssh_argv,
     }
 }
 
