@@ -122,15 +122,29 @@ fn interrupted_before_start(case: &Case) -> CaseReport {
 }
 
 /// The hosts a case may run on: a pinned case has one; a placed one those of
-/// its candidates that came up usable (none usable: the first, whose error the
-/// case reports).
+/// its candidates that came up usable and can run its guests' kinds (none
+/// able: the usable ones, where the case is skipped with the host's reason;
+/// none usable: the first, whose error the case reports).
 fn host_choices(ctx: &RunContext, case: &Case) -> Vec<String> {
     if case.candidates.is_empty() {
         return vec![case.host.clone()];
     }
-    let usable: Vec<String> =
-        case.candidates.iter().filter(|n| matches!(ctx.hosts.get(*n), Some(HostState::Ready(_)))).cloned().collect();
-    if usable.is_empty() { vec![case.host.clone()] } else { usable }
+    let usable: Vec<(&String, &crate::events::HostFacts)> = case
+        .candidates
+        .iter()
+        .filter_map(|n| match ctx.hosts.get(n) {
+            Some(HostState::Ready(h)) => Some((n, &h.facts)),
+            _ => None,
+        })
+        .collect();
+    let fits =
+        |f: &crate::events::HostFacts| case.guests.iter().all(|g| crate::hypervisor::caps::can_run(g.kind, f).is_ok());
+    let able: Vec<String> = usable.iter().filter(|(_, f)| fits(f)).map(|(n, _)| (*n).clone()).collect();
+    match (able.is_empty(), usable.is_empty()) {
+        (false, _) => able,
+        (true, false) => usable.into_iter().map(|(n, _)| n.clone()).collect(),
+        (true, true) => vec![case.host.clone()],
+    }
 }
 
 /// Runs the case once a job and guest slots on one of its hosts are free.
