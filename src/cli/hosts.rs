@@ -147,12 +147,7 @@ mod tests {
 
     #[test]
     fn facts_name_the_kinds_a_host_can_run_and_why_not_the_others() {
-        let offer = |os: &str, machine: &str| crate::events::GuestOffer {
-            os_type: os.into(),
-            arch: "x86_64".into(),
-            machines: vec![machine.into()],
-            domain_types: vec!["xen".into()],
-        };
+        let offer = crate::hypervisor::caps::xen_offer;
         let f = crate::events::HostFacts {
             hostname: "xen-old".into(),
             hypervisor: "Xen".into(),

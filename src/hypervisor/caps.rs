@@ -113,6 +113,17 @@ fn attributes(s: &str, open: &str) -> Vec<String> {
     out
 }
 
+/// An x86_64 Xen guest offer of OS type `os_type` and machine `machine`, for tests.
+#[cfg(test)]
+pub fn xen_offer(os_type: &str, machine: &str) -> GuestOffer {
+    GuestOffer {
+        os_type: os_type.into(),
+        arch: ARCH.into(),
+        machines: vec![machine.into()],
+        domain_types: vec!["xen".into()],
+    }
+}
+
 #[cfg(test)]
 #[path = "caps_tests.rs"]
 mod tests;

@@ -137,7 +137,7 @@ fn home_host<'a>(ctx: &'a RunContext, case: &Case, rec: &mut Recorder<'_>) -> Op
 /// if not, the case is skipped with the host's reason before any domain is defined.
 fn runnable(host: &ReadyHost, case: &Case, rec: &mut Recorder<'_>) -> bool {
     let Some(why) = cannot_run(&host.facts, case) else { return true };
-    rec.not_run(None, "host", &format!("skipped: {why}"));
+    rec.skip(None, "host", format!("skipped: {why}"));
     false
 }
 
@@ -221,12 +221,7 @@ mod tests {
         let plan = crate::scenario::load_str(std::path::Path::new("t.yaml"), text).unwrap();
         let pv = plan.cases.iter().find(|c| c.guests[0].kind == crate::plan::GuestKind::XenPv).unwrap();
         let pvh = plan.cases.iter().find(|c| c.guests[0].kind == crate::plan::GuestKind::XenPvh).unwrap();
-        let offer = crate::events::GuestOffer {
-            os_type: "xen".into(),
-            arch: "x86_64".into(),
-            machines: vec!["xenpv".into()],
-            domain_types: vec!["xen".into()],
-        };
+        let offer = crate::hypervisor::caps::xen_offer("xen", "xenpv");
         let facts = crate::events::HostFacts {
             hostname: "xen-old".into(),
             hypervisor: "Xen".into(),
