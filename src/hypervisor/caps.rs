@@ -12,8 +12,10 @@ const ARCH: &str = "x86_64";
 
 /// The guests a capabilities XML (`virConnectGetCapabilities`) offers: one per
 /// `<guest>` and architecture, with its OS type, machines and domain types.
-/// libvirt's libxl driver lists `xen` (machine `xenpv`), `hvm` (`xenfv`) and,
-/// since libvirt 4.10 where Xen offers HVM, `xenpvh` (`xenpvh`).
+/// libvirt's libxl driver derives them from Xen's `xen_caps`: `xen` (machine
+/// `xenpv`) per PV architecture, `hvm` (`xenfv`) per HVM one and, since
+/// libvirt 4.10 when built against a Xen with PVH, a `xenpvh` (`xenpvh`) beside
+/// each `hvm` (PVH needs hardware virtualization like HVM).
 pub fn guest_offers(caps: &str) -> Vec<GuestOffer> {
     let mut offers = Vec::new();
     for guest in caps.split("<guest>").skip(1) {
