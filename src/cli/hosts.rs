@@ -132,13 +132,27 @@ fn print_kinds(f: &crate::events::HostFacts) {
     }
 }
 
-/// `can run: KIND, ...` and one `cannot run KIND: WHY` per other kind.
+/// `guests offered: OS/ARCH (MACHINES), ...`, `can run: KIND, ...` and one
+/// `cannot run KIND: WHY` per other kind.
 fn kind_lines(f: &crate::events::HostFacts) -> Vec<String> {
     let verdicts = crate::hypervisor::caps::kinds(f);
     let can: Vec<&str> = verdicts.iter().filter(|(_, r)| r.is_ok()).map(|(k, _)| k.as_str()).collect();
-    let mut lines = vec![format!("can run: {}", if can.is_empty() { "none".to_string() } else { can.join(", ") })];
+    let offers: Vec<String> = f.guests.iter().map(offer_text).collect();
+    let mut lines = vec![
+        format!("guests offered: {}", if offers.is_empty() { "none".to_string() } else { offers.join(", ") }),
+        format!("can run: {}", if can.is_empty() { "none".to_string() } else { can.join(", ") }),
+    ];
     lines.extend(verdicts.iter().filter_map(|(k, r)| r.as_ref().err().map(|why| format!("cannot run {k}: {why}"))));
     lines
+}
+
+/// `OS/ARCH (MACHINES)`, or `OS/ARCH` for a guest that names no machine.
+fn offer_text(g: &crate::events::GuestOffer) -> String {
+    if g.machines.is_empty() {
+        format!("{}/{}", g.os_type, g.arch)
+    } else {
+        format!("{}/{} ({})", g.os_type, g.arch, g.machines.join(" "))
+    }
 }
 
 #[cfg(test)]
@@ -158,10 +172,13 @@ mod tests {
         assert_eq!(
             kind_lines(&f),
             [
+                "guests offered: xen/x86_64 (xenpv), hvm/x86_64 (xenfv)",
                 "can run: xen-pv, xen-pvhvm, xen-hvm",
                 "cannot run xen-pvh: libvirt 7.0.0 on xen-old offers no xenpvh machine"
             ]
         );
+        let bare = crate::events::GuestOffer { os_type: "hvm".into(), arch: "i686".into(), ..Default::default() };
+        assert_eq!(offer_text(&bare), "hvm/i686");
         let json = facts_json(&f);
         assert_eq!(json["hostname"], "xen-old");
         assert_eq!(json["guests"][0]["machines"][0], "xenpv");
