@@ -168,8 +168,24 @@ pub struct HostFacts {
     pub cpu_model: String,
     /// Domain types the host offers for x86_64 guests (`kvm`, `qemu`, `xen`).
     pub domain_types: Vec<String>,
+    /// The guests the host's libvirt offers (its capabilities XML): which
+    /// kinds it can run (`hypervisor::caps::can_run`).
+    #[serde(default)]
+    pub guests: Vec<GuestOffer>,
     /// Anything else a backend learned (package builds, Xen changeset, ...).
     pub extra: BTreeMap<String, String>,
+}
+
+/// One guest a host's libvirt offers: a `<guest>` of its capabilities XML, per architecture.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuestOffer {
+    /// `hvm`, `xen` (Xen PV) or `xenpvh`.
+    pub os_type: String,
+    pub arch: String,
+    /// `xenfv`, `xenpv`, `xenpvh`, `pc-q35-7.2`, ...
+    pub machines: Vec<String>,
+    /// `kvm`, `qemu`, `xen`.
+    pub domain_types: Vec<String>,
 }
 
 impl HostFacts {

@@ -20,6 +20,7 @@ pub(super) fn read(c: &Connect, uri: &str) -> Result<HostFacts, BackendError> {
         libvirt_version: version_string(c.lib_version().map_err(err("reading the libvirt version"))?),
         cpu_model: host_cpu_model(&caps).unwrap_or_default(),
         domain_types: domain_types(&caps),
+        guests: crate::hypervisor::caps::guest_offers(&caps),
         extra: BTreeMap::new(),
     })
 }

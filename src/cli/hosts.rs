@@ -92,8 +92,9 @@ pub fn facts(args: FactsArgs) -> u8 {
                         println!("  {k}: {v}");
                     }
                     println!("  domain_types: {}", f.domain_types.join(", "));
+                    print_kinds(&f);
                 }
-                all.push(f);
+                all.push(facts_json(&f));
             }
             Err(e) => {
                 eprintln!("error: host {name}: {}", crate::error_chain(&e));
@@ -107,9 +108,84 @@ pub fn facts(args: FactsArgs) -> u8 {
     code
 }
 
+/// A host's facts as `facts --json` prints them: the facts, plus `kinds`, each
+/// of the family's kinds with `runs` and, when it does not, `why`.
+fn facts_json(f: &crate::events::HostFacts) -> serde_json::Value {
+    let mut v = serde_json::to_value(f).unwrap_or_default();
+    let kinds: Vec<serde_json::Value> = crate::hypervisor::caps::kinds(f)
+        .into_iter()
+        .map(|(k, r)| match r {
+            Ok(()) => serde_json::json!({"kind": k.as_str(), "runs": true}),
+            Err(why) => serde_json::json!({"kind": k.as_str(), "runs": false, "why": why}),
+        })
+        .collect();
+    if let Some(o) = v.as_object_mut() {
+        o.insert("kinds".into(), kinds.into());
+    }
+    v
+}
+
+/// The kinds the host can run, and why not the others.
+fn print_kinds(f: &crate::events::HostFacts) {
+    for line in kind_lines(f) {
+        println!("  {line}");
+    }
+}
+
+/// `guests offered: OS/ARCH (MACHINES), ...`, `can run: KIND, ...` and one
+/// `cannot run KIND: WHY` per other kind.
+fn kind_lines(f: &crate::events::HostFacts) -> Vec<String> {
+    let verdicts = crate::hypervisor::caps::kinds(f);
+    let can: Vec<&str> = verdicts.iter().filter(|(_, r)| r.is_ok()).map(|(k, _)| k.as_str()).collect();
+    let offers: Vec<String> = f.guests.iter().map(offer_text).collect();
+    let mut lines = vec![
+        format!("guests offered: {}", if offers.is_empty() { "none".to_string() } else { offers.join(", ") }),
+        format!("can run: {}", if can.is_empty() { "none".to_string() } else { can.join(", ") }),
+    ];
+    lines.extend(verdicts.iter().filter_map(|(k, r)| r.as_ref().err().map(|why| format!("cannot run {k}: {why}"))));
+    lines
+}
+
+/// `OS/ARCH (MACHINES)`, or `OS/ARCH` for a guest that names no machine.
+fn offer_text(g: &crate::events::GuestOffer) -> String {
+    if g.machines.is_empty() {
+        format!("{}/{}", g.os_type, g.arch)
+    } else {
+        format!("{}/{} ({})", g.os_type, g.arch, g.machines.join(" "))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn facts_name_the_kinds_a_host_can_run_and_why_not_the_others() {
+        let offer = crate::hypervisor::caps::xen_offer;
+        let f = crate::events::HostFacts {
+            hostname: "xen-old".into(),
+            hypervisor: "Xen".into(),
+            libvirt_version: "7.0.0".into(),
+            guests: vec![offer("xen", "xenpv"), offer("hvm", "xenfv")],
+            ..Default::default()
+        };
+        assert_eq!(
+            kind_lines(&f),
+            [
+                "guests offered: xen/x86_64 (xenpv), hvm/x86_64 (xenfv)",
+                "can run: xen-pv, xen-pvhvm, xen-hvm",
+                "cannot run xen-pvh: libvirt 7.0.0 on xen-old offers no xenpvh machine"
+            ]
+        );
+        let bare = crate::events::GuestOffer { os_type: "hvm".into(), arch: "i686".into(), ..Default::default() };
+        assert_eq!(offer_text(&bare), "hvm/i686");
+        let json = facts_json(&f);
+        assert_eq!(json["hostname"], "xen-old");
+        assert_eq!(json["guests"][0]["machines"][0], "xenpv");
+        assert_eq!(json["kinds"][0], serde_json::json!({"kind": "xen-pv", "runs": true}));
+        assert_eq!(json["kinds"][1]["runs"], false);
+        assert_eq!(json["kinds"][1]["why"], "libvirt 7.0.0 on xen-old offers no xenpvh machine");
+    }
 
     #[test]
     fn uri_targets_take_the_family_from_the_uri_and_refuse_local_programs() {

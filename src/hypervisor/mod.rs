@@ -5,6 +5,7 @@
 //! A third family (bhyve, cloud-hypervisor) is one new module, one `Family`
 //! variant and its arm in `platform` below.
 
+pub mod caps;
 pub mod kvm;
 pub mod platform;
 pub mod pygrub;

@@ -42,7 +42,9 @@ pub async fn execute(
     let mut guests: Vec<GuestUnderTest> = Vec::new();
     let mut artifacts: Vec<PathBuf> = Vec::new();
 
-    if let Some(host) = home_host(&ctx, &case, &mut rec) {
+    if let Some(host) = home_host(&ctx, &case, &mut rec)
+        && runnable(host, &case, &mut rec)
+    {
         rec.property("domain_type", host.domain_type.as_str());
         for (k, v) in host.facts.properties() {
             rec.property(k, v);
@@ -131,6 +133,19 @@ fn home_host<'a>(ctx: &'a RunContext, case: &Case, rec: &mut Recorder<'_>) -> Op
     None
 }
 
+/// Whether `host` can run every guest kind of `case` (its capabilities);
+/// if not, the case is skipped with the host's reason before any domain is defined.
+fn runnable(host: &ReadyHost, case: &Case, rec: &mut Recorder<'_>) -> bool {
+    let Some(why) = cannot_run(&host.facts, case) else { return true };
+    rec.skip(None, "host", format!("skipped: {why}"));
+    false
+}
+
+/// Why the host of `facts` cannot run `case`'s guests (the first kind it cannot run).
+fn cannot_run(facts: &crate::events::HostFacts, case: &Case) -> Option<String> {
+    case.guests.iter().find_map(|g| crate::hypervisor::caps::can_run(g.kind, facts).err())
+}
+
 /// The boot chain, then every check in the case's order.
 async fn run_body(
     at: &GuestSlot<'_>,
@@ -197,6 +212,26 @@ fn other_hosts<'a>(ctx: &'a RunContext, home: &ReadyHost) -> Vec<checks::HostRef
 mod tests {
     use super::*;
     use crate::events::{Cause, CauseId};
+
+    #[test]
+    fn a_case_whose_kind_the_host_cannot_run_says_the_hosts_reason() {
+        let text = "version: 1\nname: t\nhosts:\n  x:\n    uri: \"xen:///system\"\nimages:\n  \
+            tiny:\n    builtin: test-image\nguests:\n  pv:\n    kind: xen-pv\n    image: tiny\n  pvh:\n    kind: xen-pvh\n    \
+            image: tiny\n";
+        let plan = crate::scenario::load_str(std::path::Path::new("t.yaml"), text).unwrap();
+        let pv = plan.cases.iter().find(|c| c.guests[0].kind == crate::plan::GuestKind::XenPv).unwrap();
+        let pvh = plan.cases.iter().find(|c| c.guests[0].kind == crate::plan::GuestKind::XenPvh).unwrap();
+        let offer = crate::hypervisor::caps::xen_offer("xen", "xenpv");
+        let facts = crate::events::HostFacts {
+            hostname: "xen-old".into(),
+            hypervisor: "Xen".into(),
+            libvirt_version: "7.0.0".into(),
+            guests: vec![offer],
+            ..Default::default()
+        };
+        assert_eq!(cannot_run(&facts, pv), None);
+        assert_eq!(cannot_run(&facts, pvh).as_deref(), Some("libvirt 7.0.0 on xen-old offers no xenpvh machine"));
+    }
 
     #[test]
     fn only_a_case_whose_cause_is_its_host_gone_marks_the_host_lost() {

@@ -16,7 +16,7 @@ use super::context::{HostState, RunContext};
 use super::host_slots;
 use super::options::Interruption;
 use crate::events::{CaseReport, Outcome, RunEvent, StepRecord};
-use crate::plan::{Case, Plan};
+use crate::plan::{Case, GuestKind, Plan};
 
 /// The cases under way: each task's case, so a task that panics is reported
 /// as an error case rather than lost.
@@ -122,15 +122,32 @@ fn interrupted_before_start(case: &Case) -> CaseReport {
 }
 
 /// The hosts a case may run on: a pinned case has one; a placed one those of
-/// its candidates that came up usable (none usable: the first, whose error the
-/// case reports).
+/// its candidates that came up usable and can run its guests' kinds (none
+/// able: the usable ones, where the case is skipped with the host's reason;
+/// none usable: the first, whose error the case reports).
 fn host_choices(ctx: &RunContext, case: &Case) -> Vec<String> {
     if case.candidates.is_empty() {
         return vec![case.host.clone()];
     }
-    let usable: Vec<String> =
-        case.candidates.iter().filter(|n| matches!(ctx.hosts.get(*n), Some(HostState::Ready(_)))).cloned().collect();
-    if usable.is_empty() { vec![case.host.clone()] } else { usable }
+    let usable: Vec<(&String, &crate::events::HostFacts)> = case
+        .candidates
+        .iter()
+        .filter_map(|n| match ctx.hosts.get(n) {
+            Some(HostState::Ready(h)) => Some((n, &h.facts)),
+            _ => None,
+        })
+        .collect();
+    let kinds: Vec<GuestKind> = case.guests.iter().map(|g| g.kind).collect();
+    let chosen = able_first(&usable, &kinds);
+    if chosen.is_empty() { vec![case.host.clone()] } else { chosen }
+}
+
+/// Of the usable hosts (name, facts), those that can run every kind; none
+/// able: all of them, where the case is skipped with the host's reason.
+fn able_first(usable: &[(&String, &crate::events::HostFacts)], kinds: &[GuestKind]) -> Vec<String> {
+    let fits = |f: &crate::events::HostFacts| kinds.iter().all(|k| crate::hypervisor::caps::can_run(*k, f).is_ok());
+    let able: Vec<String> = usable.iter().filter(|(_, f)| fits(f)).map(|(n, _)| (*n).clone()).collect();
+    if able.is_empty() { usable.iter().map(|(n, _)| (*n).clone()).collect() } else { able }
 }
 
 /// Runs the case once a job and guest slots on one of its hosts are free.
@@ -287,6 +304,21 @@ mod tests {
         r.steps.clear();
         r.outcome = Outcome::Passed;
         r
+    }
+
+    #[test]
+    fn a_placed_case_goes_to_a_host_that_can_run_its_kinds() {
+        let offer = crate::hypervisor::caps::xen_offer;
+        let facts = |guests| crate::events::HostFacts { hypervisor: "Xen".into(), guests, ..Default::default() };
+        let old = facts(vec![offer("xen", "xenpv")]);
+        let new = facts(vec![offer("xen", "xenpv"), offer("xenpvh", "xenpvh")]);
+        let (a, b) = ("xen-old".to_string(), "xen-new".to_string());
+        let usable = [(&a, &old), (&b, &new)];
+        assert_eq!(able_first(&usable, &[GuestKind::XenPvh]), ["xen-new"]);
+        assert_eq!(able_first(&usable, &[GuestKind::XenPv]), ["xen-old", "xen-new"]);
+        // None able: every usable one, where the case is skipped with the host's reason.
+        assert_eq!(able_first(&usable, &[GuestKind::XenHvm]), ["xen-old", "xen-new"]);
+        assert!(able_first(&[], &[GuestKind::XenPv]).is_empty());
     }
 
     #[test]

@@ -98,6 +98,19 @@ impl<'a> Recorder<'a> {
         passed
     }
 
+    /// A step skipped for a reason worth seeing as it happens (announced, unlike `not_run`).
+    pub fn skip(&mut self, guest: Option<&str>, step: &str, why: String) {
+        let rec = StepRecord {
+            name: self.step_name(guest, step),
+            outcome: Outcome::Skipped,
+            duration: Duration::ZERO,
+            message: Some(why),
+            detail: None,
+            attempts: Vec::new(),
+        };
+        self.push(rec);
+    }
+
     /// Marks steps that never ran, so every case shows the same testcases.
     pub fn not_run(&mut self, guest: Option<&str>, step: &str, why: &str) {
         let name = self.step_name(guest, step);
@@ -143,6 +156,20 @@ mod tests {
             link: None,
             expires: None,
         }
+    }
+
+    #[test]
+    fn a_skip_is_announced_and_leaves_the_case_skipped() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut rec = Recorder::new("s/pvh@xen-old", false, &tx, &[]);
+        rec.skip(None, "host", "skipped: libvirt 7.0.0 on xen-old offers no xenpvh machine".into());
+        rec.not_run(Some("pvh"), "boot.define", "not run: an earlier step did not pass");
+        let Ok(RunEvent::StepFinished { step, .. }) = rx.try_recv() else { panic!("no event") };
+        assert_eq!(step.name, "host");
+        assert_eq!(step.outcome, Outcome::Skipped);
+        assert_eq!(step.message.as_deref(), Some("skipped: libvirt 7.0.0 on xen-old offers no xenpvh machine"));
+        assert!(rx.try_recv().is_err(), "steps that never ran are not announced");
+        assert_eq!(crate::events::CaseReport::outcome_of(&rec.steps), Outcome::Skipped);
     }
 
     #[test]
