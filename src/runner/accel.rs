@@ -28,7 +28,8 @@ pub struct AccelChoice {
 /// to a remote host the way builtin images are), the run, and where the
 /// probe's console log goes.
 pub struct ProbeSetup {
-    pub kernel: PathBuf,
+    /// `None` when the run built no test image (no KVM host probes).
+    pub kernel: Option<PathBuf>,
     pub run_id: String,
     pub scratch: PathBuf,
     pub staged: Arc<Staged>,
@@ -58,7 +59,11 @@ pub async fn choose(
         return Ok(hit);
     }
     // The host opens the kernel by its path there: on a remote host, a checked copy.
-    let probed = match staging::file_on_host(&probe.staged, &probe.run_id, spec, &probe.kernel).await {
+    let Some(probe_kernel) = &probe.kernel else {
+        let (fresh, _) = verdict(Probed::CouldNotTry("the run has no test image to boot".into()));
+        return Ok(fresh);
+    };
+    let probed = match staging::file_on_host(&probe.staged, &probe.run_id, spec, probe_kernel).await {
         Ok(kernel) => run_probe(host, &kernel, &probe.run_id, &probe.scratch).await?,
         Err(f) => Probed::CouldNotTry(format!("its kernel could not be put on the host: {}", f.message)),
     };

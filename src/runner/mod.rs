@@ -81,7 +81,7 @@ async fn prepare_and_run(
     let prep = prepare::HostPrep {
         run_id: &opts.run_id,
         run_dir,
-        probe_kernel: &images["test-image"].kernel,
+        probe_kernel: images.get("test-image").map(|i| i.kernel.as_path()),
         staged: &staged,
     };
     let (hosts, unusable_hosts) = prepare::hosts(&plan, &prep, emit).await?;

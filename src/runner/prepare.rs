@@ -19,9 +19,15 @@ use crate::image::BuiltImage;
 use crate::plan::{HostSpec, ImageSpec, Plan};
 
 /// The builtin images of the plan, built or taken from the cache. The test
-/// image is always among them: the KVM probe boots it.
+/// image is among them whenever a KVM host of the run chooses its
+/// accelerator (`accel: auto`): the KVM probe boots it. A run on Xen hosts
+/// only builds nothing it does not boot (in a dom0 without a network, the
+/// build could not even fetch its packages).
 pub async fn images(plan: &Plan, emit: &mut impl FnMut(&RunEvent)) -> Result<BTreeMap<String, BuiltImage>, RunError> {
-    let mut wanted: BTreeSet<String> = BTreeSet::from(["test-image".to_string()]);
+    let mut wanted: BTreeSet<String> = BTreeSet::new();
+    if needs_kvm_probe(plan) {
+        wanted.insert("test-image".to_string());
+    }
     for case in &plan.cases {
         for g in &case.guests {
             if let ImageSpec::Builtin { name } = &g.image.spec {
@@ -41,6 +47,14 @@ pub async fn images(plan: &Plan, emit: &mut impl FnMut(&RunEvent)) -> Result<BTr
     Ok(images)
 }
 
+/// Whether a host of the run may probe KVM (a KVM host with `accel: auto`).
+pub fn needs_kvm_probe(plan: &Plan) -> bool {
+    hosts_used(plan)
+        .into_iter()
+        .filter_map(|n| plan.hosts.get(n))
+        .any(|h| h.hypervisor == crate::plan::Hypervisor::Kvm && h.accel == crate::plan::AccelPreference::Auto)
+}
+
 /// The hosts the plan's cases run on, and those their checks need besides.
 fn hosts_used(plan: &Plan) -> BTreeSet<&String> {
     let mut used: BTreeSet<&String> =
@@ -55,8 +69,8 @@ fn hosts_used(plan: &Plan) -> BTreeSet<&String> {
 pub struct HostPrep<'a> {
     pub run_id: &'a str,
     pub run_dir: &'a Path,
-    /// The kernel the KVM probe boots.
-    pub probe_kernel: &'a Path,
+    /// The kernel the KVM probe boots (none when no host of the run probes).
+    pub probe_kernel: Option<&'a Path>,
     /// Where a copy of it to a remote host is noted, for the run's end to remove.
     pub staged: &'a Arc<Staged>,
 }
@@ -74,7 +88,7 @@ pub async fn hosts(
     for name in hosts_used(plan) {
         let Some(spec) = plan.hosts.get(name).cloned() else { continue };
         let probe = ProbeSetup {
-            kernel: prep.probe_kernel.to_path_buf(),
+            kernel: prep.probe_kernel.map(Path::to_path_buf),
             run_id: prep.run_id.to_string(),
             scratch: prep.run_dir.to_path_buf(),
             staged: Arc::clone(prep.staged),
