@@ -29,6 +29,16 @@ fn xen_guests_migrate_between_two_xen_hosts() {
     let cases = run_migration_cases(&[PVH, PV]);
     let get = |n: &str| cases.iter().find(|(c, _)| c.name == n).map(|(c, _)| c).unwrap();
 
+    // The figures, for BENCHMARKS.md (shown with --nocapture).
+    for (case, _) in &cases {
+        let figures: Vec<String> = case
+            .properties
+            .iter()
+            .filter(|(k, _)| k == "boot_ms" || k.contains("migration_ms") || k.contains("downtime"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        eprintln!("figures {}: {}", case.name, figures.join(" "));
+    }
     let pvh = get(PVH);
     assert_eq!(pvh.outcome, Outcome::Passed, "{pvh:#?}");
     for step in [
