@@ -3,7 +3,7 @@
 //!   cargo test --test by_hand_xen -- --ignored --test-threads 1
 
 mod common;
-use common::xen::{debian_disk_kind, outcome_of, run_migration_cases};
+use common::xen::{debian_disk_kind, last_run_of, outcome_of, run_migration_cases, run_rerunning_failures_once};
 use virtsmoke::events::Outcome;
 
 /// The Debian disk as xen-pvhvm by direct kernel boot. On the 2-core lab
@@ -28,4 +28,30 @@ fn xen_lab_a_pvhvm_guest_migrates_paused_and_live() {
     assert_eq!(case.outcome, Outcome::Passed, "{case:#?}");
     assert_eq!(outcome_of(case, "migrate.round-2: xen2 -> xen1").0, Outcome::Passed);
     assert!(common::prop_of(case, "downtime_ms").is_some(), "{case:#?}");
+}
+
+/// scenarios/local-xen-network.yaml: every network sub-check of PV and PVH
+/// guests, the host side in dom0 (ci/test covers the same measurements in
+/// the Xen migration scenario, before the guests move).
+#[test]
+#[ignore = "boots guests on the nested Xen lab: run by hand"]
+fn xen_lab_network_is_measured_from_dom0() {
+    let runs = run_rerunning_failures_once("scenarios/local-xen-network.yaml");
+    for kind in ["xen-pv", "xen-pvh"] {
+        let name = format!("local-xen-network/tiny-{kind}@xen1");
+        let case = common::case_of(&last_run_of(&runs, &name).results(), &name).clone();
+        assert_eq!(case.outcome, Outcome::Passed, "{case:#?}");
+        for step in [
+            "network.ping: host -> tiny",
+            "network.ping: tiny -> host",
+            "network.tcp: host -> tiny",
+            "network.mtu: tiny",
+        ] {
+            assert_eq!(outcome_of(&case, step).0, Outcome::Passed, "{step}: {case:#?}");
+        }
+        assert_eq!(common::prop_of(&case, "network.ping.host->tiny.from"), Some("jump host"));
+        let (skip, why) = outcome_of(&case, "network.throughput: host -> tiny");
+        assert_eq!(skip, Outcome::Skipped);
+        assert!(why.contains("jump host"), "{why}");
+    }
 }

@@ -1,5 +1,6 @@
 //! End-to-end on two nested Xen hosts (`virtsmoke lab up --xen 2`):
-//! scenarios/local-xen-migration.yaml moves a PVH guest there and back,
+//! scenarios/local-xen-migration.yaml measures the guests' network from
+//! xen1's dom0 (through the jump SSH), then moves a PVH guest there and back,
 //! paused and live, and a PV guest paused (live fails on Debian's Xen 4.17,
 //! a known issue the scenario declares). The PVHVM case of the same scenario
 //! is run by hand (tests/by_hand_xen.rs): it takes several minutes more.
@@ -39,6 +40,9 @@ fn xen_guests_migrate_between_two_xen_hosts() {
             .collect();
         eprintln!("figures {}: {}", case.name, figures.join(" "));
     }
+    for (case, _) in &cases {
+        network_measured_from_dom0(case);
+    }
     let pvh = get(PVH);
     assert_eq!(pvh.outcome, Outcome::Passed, "{pvh:#?}");
     for step in [
@@ -66,4 +70,19 @@ fn xen_guests_migrate_between_two_xen_hosts() {
     assert_eq!(live, Outcome::KnownFailure, "{msg}");
     assert!(msg.contains("Failed to enable logdirty: 95") && msg.contains("shadow paging"), "{msg}");
     assert!(msg.contains("(the guest stays on xen1)"), "{msg}");
+}
+
+/// The host side of the network check is xen1's dom0, through its SSH.
+fn network_measured_from_dom0(case: &virtsmoke::events::CaseReport) {
+    for step in ["network.ping: host -> mover", "network.ping: mover -> host", "network.tcp: host -> mover"] {
+        assert_eq!(outcome_of(case, step).0, Outcome::Passed, "{step}: {case:#?}");
+    }
+    assert_eq!(prop_of(case, "network.ping.host->mover.from"), Some("jump host"), "{case:#?}");
+    assert_eq!(prop_of(case, "network.ping.mover->host.target"), Some("10.88.0.1"), "{case:#?}");
+    assert!(prop_of(case, "network.tcp.host->mover.rtt_avg_ms").is_some(), "{case:#?}");
+    assert_eq!(outcome_of(case, "network.mtu: mover").0, Outcome::Passed);
+    // What cannot be measured from a jump host says so.
+    let (skip, why) = outcome_of(case, "network.tcp: mover -> host");
+    assert_eq!(skip, Outcome::Skipped);
+    assert!(why.contains("jump host"), "{why}");
 }
