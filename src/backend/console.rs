@@ -150,7 +150,14 @@ fn pump(stream: Stream, file: &mut File, log: &Mutex<Log>, tx: &watch::Sender<us
         }
     };
     let _ = file.flush();
-    let _ = stream.abort();
+    // A stream the server ended is finished, not aborted: an abort sent for
+    // a console whose domain is going away is one more call into the
+    // driver while it tears the domain down.
+    if end == "console closed" {
+        let _ = stream.finish();
+    } else {
+        let _ = stream.abort();
+    }
     log.lock().unwrap_or_else(|p| p.into_inner()).ended = Some(end);
     tx.send_modify(|_| {});
 }

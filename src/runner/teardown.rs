@@ -101,8 +101,12 @@ pub async fn teardown(
             record_kept(rec, &g.name, &g.domain).await;
             g.console.text()
         } else {
-            destroy(&g, &mut proof).await;
-            g.console.stop()
+            // The console first: its stream ended by a destroy still in
+            // flight on the same connection hung libvirtd's libxl driver
+            // (libvirt 9.0, seen in the Xen lab: no call answered again).
+            let text = g.console.stop();
+            destroy(&g.domain, &mut proof).await;
+            text
         };
         record_findings(rec, &g.name, &text);
         consoles.push((g.name.clone(), console_scan::tail(&text, 60)));
@@ -125,18 +129,18 @@ const DESTROY_PATIENCE: Duration = Duration::from_secs(90);
 
 /// Destroys the guest's domain and proves it gone, destroying again while a
 /// domain being rebuilt comes back.
-async fn destroy(g: &GuestUnderTest, proof: &mut Proof) {
+async fn destroy(domain: &crate::backend::GuestDomain, proof: &mut Proof) {
     let deadline = Instant::now() + DESTROY_PATIENCE;
     loop {
-        if let Err(e) = g.domain.destroy().await {
-            proof.unreachable.push(format!("{}: {}", g.domain.name, e.described()));
+        if let Err(e) = domain.destroy().await {
+            proof.unreachable.push(format!("{}: {}", domain.name, e.described()));
             return;
         }
-        match g.domain.state().await {
+        match domain.state().await {
             Ok(RunState::Gone) => return,
             Ok(_) if Instant::now() < deadline => tokio::time::sleep(crate::checks::POLL * 4).await,
-            Ok(s) => return proof.problems.push(format!("{} survived teardown ({s:?})", g.domain.name)),
-            Err(e) => return proof.unreachable.push(format!("{}: {}", g.domain.name, e.described())),
+            Ok(s) => return proof.problems.push(format!("{} survived teardown ({s:?})", domain.name)),
+            Err(e) => return proof.unreachable.push(format!("{}: {}", domain.name, e.described())),
         }
     }
 }
