@@ -93,9 +93,10 @@ fn xen_lab_e2e_virtsmoke_runs_inside_dom0() {
     let junit = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(junit.path(), xen.dom0(&format!("cat {WORK}/junit.xml"))).unwrap();
     xmllint_schema(junit.path());
-    // Nothing left in dom0: no guest domain, no run directory.
+    // Nothing of the run left in dom0: no guest domain, no run directory.
     let left = xen.dom0(&format!(
-        "xl list | tail -n +3; ls /var/tmp/virtsmoke/runs 2>/dev/null; rm -rf {WORK} /var/cache/virtsmoke"
+        "xl list | tail -n +3; ls -d /var/tmp/virtsmoke/runs/{} 2>/dev/null; rm -rf {WORK} /var/cache/virtsmoke",
+        doc.run_id
     ));
     assert_eq!(left.trim(), "", "left in dom0");
 }
