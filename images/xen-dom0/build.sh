@@ -1,8 +1,10 @@
 #!/bin/bash
-# Build the virtsmoke Xen lab host: Xen 4.17 plus a Debian 12 PV dom0 with
-# libvirt's libxl driver, all from Debian packages.
+# Build the virtsmoke Xen lab host: Xen plus a Debian PV dom0 with libvirt's
+# libxl driver, all from one Debian suite's packages (VIRTSMOKE_DOM0_SUITE:
+# bookworm, the default, is Xen 4.17 and libvirt 9.0; trixie 4.20 and 11.3;
+# bullseye 4.14 and 7.0). virtsmoke passes the suite and keys its cache on it.
 #
-#   images/xen-dom0/build.sh OUTDIR
+#   VIRTSMOKE_DOM0_SUITE=SUITE images/xen-dom0/build.sh OUTDIR
 #
 # Writes OUTDIR/xen.elf (the hypervisor, a multiboot ELF QEMU can load with
 # -kernel), OUTDIR/vmlinuz and OUTDIR/initrd.img (dom0's kernel and
@@ -25,12 +27,19 @@ else
 fi
 
 RECIPE=xen-dom0
+SUITE=${VIRTSMOKE_DOM0_SUITE:-bookworm}
+case "$SUITE" in
+    bullseye | bookworm | trixie) ;;
+    *) die "VIRTSMOKE_DOM0_SUITE: no dom0 recipe for suite '$SUITE' (bullseye, bookworm, trixie)" ;;
+esac
 # Virtual size of the root file system (the qcow2 stores only what is used).
 ROOTFS_SIZE=4G
 # What the dom0 runs. The generic kernel (not the cloud one, which lacks
 # CONFIG_XEN_DOM0); qemu-system-xen is the device model of HVM guests.
+# xen-system-amd64 names the suite's Xen (xen-hypervisor-X.Y-amd64 and
+# xen-utils-X.Y): no Xen version here.
 PACKAGES=(
-    xen-hypervisor-4.17-amd64 xen-utils-4.17 xen-utils-common qemu-system-xen
+    xen-system-amd64 xen-utils-common qemu-system-xen
     libvirt-daemon-system libvirt-daemon-driver-xen libvirt-clients
     linux-image-amd64 initramfs-tools systemd systemd-sysv udev libnss-myhostname
     openssh-server iproute2 dnsmasq-base kmod procps iputils-ping qemu-utils
@@ -46,13 +55,17 @@ build_root
 # 2. Boot files and versions
 KVER=$(ls "$ROOT/lib/modules")
 [ "$(echo "$KVER" | wc -l)" -eq 1 ] || die "expected one kernel in the dom0, got: $KVER"
-XENGZ=$(ls "$ROOT"/boot/xen-4.17-amd64.gz 2>/dev/null || true)
+installed() { chroot "$ROOT" dpkg-query -W -f '${db:Status-Status} ${Package}\n' "$1" 2>/dev/null | awk '$1 == "installed" { print $2; exit }'; }
+XEN_HV=$(installed 'xen-hypervisor-[0-9]*-amd64')
+XEN_UTILS=$(installed 'xen-utils-[0-9]*')
+[ -n "$XEN_HV" ] && [ -n "$XEN_UTILS" ] || die "no xen-hypervisor-*-amd64 or xen-utils-* package in the dom0"
+XENGZ=$(ls "$ROOT"/boot/xen-*-amd64.gz 2>/dev/null | head -n1 || true)
 [ -n "$XENGZ" ] || XENGZ=$(ls "$ROOT"/boot/xen-*.gz | head -n1)
 [ -f "$XENGZ" ] || die "no Xen hypervisor under $ROOT/boot"
 for f in "vmlinuz-$KVER" "initrd.img-$KVER"; do
     [ -f "$ROOT/boot/$f" ] || die "missing $ROOT/boot/$f"
 done
-package_versions xen-hypervisor-4.17-amd64 xen-utils-4.17 libvirt-daemon libvirt-daemon-driver-xen \
+package_versions "$XEN_HV" "$XEN_UTILS" libvirt-daemon libvirt-daemon-driver-xen \
     qemu-system-xen "linux-image-$KVER" openssh-server systemd
 zcat "$XENGZ" >"$OUTTMP/xen.elf"
 cp "$ROOT/boot/vmlinuz-$KVER" "$OUTTMP/vmlinuz"
@@ -69,7 +82,7 @@ qemu-img convert -W -m 4 -c -O qcow2 -o compression_type=zstd,cluster_size=65536
     "$WORK/dom0.ext4" "$OUTTMP/dom0.qcow2"
 rm -f "$WORK/dom0.ext4"
 
-write_manifest "kernel_version=$KVER" "xen_version=${VERSION[xen-hypervisor-4.17-amd64]}" \
+write_manifest "suite=$SUITE" "kernel_version=$KVER" "xen_version=${VERSION[$XEN_HV]}" \
     "libvirt_version=${VERSION[libvirt-daemon]}" "qemu_version=${VERSION[qemu-system-xen]}"
 publish xen.elf vmlinuz initrd.img dom0.qcow2
 log "done in $(( $(date +%s) - T0 ))s: $OUTDIR (kernel $KVER, dom0.qcow2 $(du -h "$OUTDIR/dom0.qcow2" | cut -f1))"

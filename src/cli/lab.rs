@@ -40,10 +40,17 @@ pub struct UpArgs {
     /// How many KVM hosts (1-8). Default: 1, or none when only `--xen` is given.
     #[arg(long, value_name = "N")]
     hosts: Option<u32>,
-    /// How many nested Xen hosts (1-4): Xen 4.17 with a Debian 12 dom0 under
-    /// QEMU, dom0's SSH on 127.0.0.1:2220+N. Builds the dom0 image on first use.
+    /// How many nested Xen hosts (1-4): Xen with a Debian dom0 under QEMU,
+    /// dom0's SSH on 127.0.0.1:2220+N. Builds the dom0 image on first use.
+    /// Default with --dom0: one host per suite.
     #[arg(long, value_name = "N")]
     xen: Option<u32>,
+    /// The Debian suite of each Xen host's dom0, hence its Xen and libvirt
+    /// build: bookworm (default; Xen 4.17, libvirt 9.0), trixie (4.20, 11.3),
+    /// bullseye (4.14, 7.0). One for every host, or one per host in order
+    /// (`--dom0 bookworm,trixie`). A host whose suite changes is restarted.
+    #[arg(long, value_name = "SUITE[,SUITE...]", value_delimiter = ',')]
+    dom0: Vec<String>,
 }
 
 /// Both kinds of lab host. JSON: the KVM lab's fields plus `xen`.
@@ -113,7 +120,8 @@ fn options(dir: &std::path::Path, hosts: u32) -> LabOptions {
 
 fn up(a: &UpArgs) -> Result<LabReport, LabCommandError> {
     let dir = &a.common.dir;
-    let kvm_hosts = match (a.hosts, a.xen) {
+    let xen_hosts = a.xen.or((!a.dom0.is_empty()).then_some(a.dom0.len() as u32));
+    let kvm_hosts = match (a.hosts, xen_hosts) {
         (Some(n), _) => Some(n),
         (None, None) => Some(1),
         (None, Some(_)) => None,
@@ -122,8 +130,8 @@ fn up(a: &UpArgs) -> Result<LabReport, LabCommandError> {
         Some(n) => lab::up(&options(dir, n))?,
         None => lab::status_found(dir)?,
     };
-    let xen = match a.xen {
-        Some(n) => xen::up(dir, n)?,
+    let xen = match xen_hosts {
+        Some(n) => xen::up(dir, n, &a.dom0)?,
         None => xen::status(dir)?,
     };
     Ok(LabReport { kvm, xen })
@@ -157,9 +165,13 @@ impl fmt::Display for LabReport {
         )?;
         for h in &self.xen {
             let pid = h.qemu_pid.map_or_else(|| "-".to_string(), |p| p.to_string());
+            let build = h.dom0.as_ref().map_or_else(
+                || "build unknown".to_string(),
+                |b| format!("{}: Xen {} libvirt {}", b.suite, b.xen_version, b.libvirt_version),
+            );
             writeln!(
                 f,
-                "{}  qemu {pid}  ssh {}  healthy {}  {}",
+                "{}  qemu {pid}  ssh {}  healthy {}  {build}  {}",
                 h.name,
                 h.ssh,
                 if h.healthy { "yes" } else { "no" },

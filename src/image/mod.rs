@@ -68,12 +68,26 @@ fn recipe(name: &str) -> Result<&'static [(&'static str, &'static [u8])], ImageE
 
 /// The content hash of a recipe: file names and contents, in name order.
 pub fn recipe_hash(name: &str) -> Result<String, ImageError> {
+    variant_hash(name, &[])
+}
+
+/// Knobs a recipe's build.sh reads from its environment (`NAME`, `VALUE`),
+/// such as `VIRTSMOKE_DOM0_SUITE=trixie` for `xen-dom0`: each variant is a
+/// build of its own, cached under its own hash.
+pub type Variant = [(String, String)];
+
+/// The content hash of a recipe built with `variant` (the recipe's hash when
+/// there is none).
+pub fn variant_hash(name: &str, variant: &Variant) -> Result<String, ImageError> {
     let mut h = Sha256::new();
     for (file, bytes) in recipe(name)? {
         h.update(file.as_bytes());
         h.update([0]);
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
+    }
+    for (k, v) in variant {
+        h.update(format!("\0env {k}={v}").as_bytes());
     }
     let digest = h.finalize();
     Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
@@ -103,17 +117,27 @@ fn built(name: &str, hash: &str, dir: PathBuf) -> BuiltImage {
 
 /// The image if it is already built for the current recipe.
 pub fn cached(name: &str) -> Result<Option<BuiltImage>, ImageError> {
-    let hash = recipe_hash(name)?;
+    cached_variant(name, &[])
+}
+
+/// The image if it is already built for the current recipe and `variant`.
+pub fn cached_variant(name: &str, variant: &Variant) -> Result<Option<BuiltImage>, ImageError> {
+    let hash = variant_hash(name, variant)?;
     let img = built(name, &hash, cache_dir().join("images").join(format!("{name}-{hash}")));
     Ok([&img.kernel, &img.initrd, &img.manifest].iter().all(|p| p.is_file()).then_some(img))
 }
 
 /// Builds the image unless the cache has it. Safe to call from several processes at once.
 pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
-    if !force && let Some(img) = cached(name)? {
+    ensure_variant(name, &[], force)
+}
+
+/// Builds the image of `variant` unless the cache has it (see [`Variant`]).
+pub fn ensure_variant(name: &str, variant: &Variant, force: bool) -> Result<BuiltImage, ImageError> {
+    if !force && let Some(img) = cached_variant(name, variant)? {
         return Ok(img);
     }
-    let hash = recipe_hash(name)?;
+    let hash = variant_hash(name, variant)?;
     let images = cache_dir().join("images");
     let io = |path: &Path| {
         let path = path.to_path_buf();
@@ -126,7 +150,7 @@ pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
     // Another virtsmoke may be building the same image: wait for it, then reuse its result.
     let _guard = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusive)
         .map_err(|(_, e)| ImageError::Io { path: lock_path.clone(), source: e.into() })?;
-    if !force && let Some(img) = cached(name)? {
+    if !force && let Some(img) = cached_variant(name, variant)? {
         return Ok(img);
     }
     let dir = images.join(format!("{name}-{hash}"));
@@ -145,6 +169,7 @@ pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
     let status = Command::new("bash")
         .arg(recipe_dir.path().join("build.sh"))
         .arg(&dir)
+        .envs(variant.iter().map(|(k, v)| (k, v)))
         .current_dir(recipe_dir.path())
         .stdout(log_file)
         .stderr(File::from(log_err))
@@ -176,5 +201,16 @@ mod tests {
     fn unknown_recipe_names_the_known_ones() {
         let err = recipe_hash("nope").unwrap_err().to_string();
         assert!(err.contains("no image recipe named `nope`") && err.contains("test-image"), "{err}");
+    }
+
+    #[test]
+    fn each_variant_is_a_build_of_its_own() {
+        let var = |suite: &str| vec![("VIRTSMOKE_DOM0_SUITE".to_string(), suite.to_string())];
+        let plain = recipe_hash("xen-dom0").unwrap();
+        assert_eq!(variant_hash("xen-dom0", &[]).unwrap(), plain);
+        let trixie = variant_hash("xen-dom0", &var("trixie")).unwrap();
+        assert_eq!(trixie, variant_hash("xen-dom0", &var("trixie")).unwrap());
+        assert_ne!(trixie, plain);
+        assert_ne!(trixie, variant_hash("xen-dom0", &var("bookworm")).unwrap());
     }
 }

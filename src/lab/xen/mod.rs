@@ -1,5 +1,7 @@
-//! The Xen lab: Xen 4.17 hosts with a Debian 12 dom0 and libvirt's libxl
-//! driver, each a QEMU (software emulation) on this machine.
+//! The Xen lab: Xen hosts with a Debian dom0 and libvirt's libxl driver,
+//! each a QEMU (software emulation) on this machine; each host runs the Xen
+//! build of a Debian suite (`build.rs`: bookworm's Xen 4.17 by default,
+//! trixie's 4.20, bullseye's 4.14).
 //!
 //! Host N of a lab in `DIR` keeps its state in `DIR/xen/xenN/` (`dom0.qcow2`,
 //! an overlay on the built `xen-dom0` image; `serial.log`; `serial.sock`;
@@ -23,6 +25,7 @@
 //! dom0's host keys for the ssh libvirt runs: it removes the entries of a
 //! host's port whenever it starts that host afresh or removes it.
 
+pub mod build;
 mod dom0;
 mod error;
 mod keys;
@@ -77,6 +80,9 @@ pub struct XenHostStatus {
     pub qemu_pid: Option<i32>,
     /// Xen's and dom0's console.
     pub serial_log: PathBuf,
+    /// The build the host runs (Debian suite, Xen, libvirt, dom0 kernel),
+    /// from its dom0 image's manifest.
+    pub dom0: Option<build::Dom0Build>,
     /// QEMU runs and libvirt in dom0 answers.
     pub healthy: bool,
     /// Why the host is not healthy; empty when it is.
@@ -89,35 +95,51 @@ fn started_from_text(image: &Dom0Image, public_key: &str) -> String {
     format!("{}\n{public_key}\nlinks: chain\n", image.dir.display())
 }
 
-/// Brings hosts `xen1`..`xenCOUNT` up, or finds them up: a host already
-/// running from the current dom0 image and key is left alone (its guests keep
+/// Brings hosts `xen1`..`xenCOUNT` up, or finds them up, host N running a
+/// dom0 of `suites[N-1]` (see [`build::per_host`]). A host already running
+/// from its image and the lab's key is left alone (its guests keep
 /// running); any other is stopped and started afresh, and so is every
 /// running host after it (its link goes through the restarted one). Builds
-/// the `xen-dom0` image if the cache lacks it and waits until libvirt
-/// answers in every host. Fails unless every host ends up healthy.
-pub fn up(dir: &Path, count: u32) -> Result<Vec<XenHostStatus>, XenLabError> {
+/// the `xen-dom0` images the cache lacks and waits until libvirt answers in
+/// every host. Fails unless every host ends up healthy.
+pub fn up(dir: &Path, count: u32, suites: &[String]) -> Result<Vec<XenHostStatus>, XenLabError> {
     layout::validate(dir, count).map_err(XenLabError::Options)?;
-    let dom0_image = Dom0Image::in_dir(&ensure_image(DOM0_IMAGE)?.dir);
+    let suites = build::per_host(count, suites).map_err(XenLabError::Options)?;
+    let mut images: Vec<Dom0Image> = Vec::new();
+    for suite in &suites {
+        images.push(Dom0Image::in_dir(&ensure_image(DOM0_IMAGE, &build::image_variant(suite))?.dir));
+    }
     make_lab_dir(dir)?;
     let public_key = keys::ensure(dir)?;
-    let started_from = started_from_text(&dom0_image, &public_key);
+    let started_from = |n: u32| started_from_text(&images[n as usize - 1], &public_key);
 
     let running: Vec<u32> =
         discover(dir)?.into_iter().filter(|n| qemu::running_pid(&XenHostLayout::new(dir, *n)).is_some()).collect();
     let current = |n: u32| {
         let h = XenHostLayout::new(dir, n);
-        running.contains(&n) && fs::read_to_string(h.started_from()).is_ok_and(|s| s == started_from)
+        running.contains(&n) && fs::read_to_string(h.started_from()).is_ok_and(|s| s == started_from(n))
     };
     if let Some(first) = (1..=count).find(|n| !current(*n)) {
         let last = running.iter().copied().max().unwrap_or(0).max(count);
         let restart: Vec<XenHostLayout> = (first..=last).map(|n| XenHostLayout::new(dir, n)).collect();
+        let kept: Vec<(u32, String)> = restart
+            .iter()
+            .filter(|h| h.index > count && running.contains(&h.index))
+            .map(|h| (h.index, fs::read_to_string(h.started_from()).unwrap_or_default()))
+            .collect();
         for h in &restart {
             qemu::stop(h)?;
             remove_host(h)?;
         }
         // In order: each host connects to the link its predecessor listens on.
-        for h in restart.iter().filter(|h| h.index <= count || running.contains(&h.index)) {
-            start_host(h, &dom0_image, &public_key, &started_from)?;
+        for h in &restart {
+            if h.index <= count {
+                start_host(h, &images[h.index as usize - 1], &public_key, &started_from(h.index))?;
+            } else if let Some((_, from)) = kept.iter().find(|(n, _)| *n == h.index) {
+                // A host beyond COUNT that was running comes back on its own image.
+                let image = Dom0Image::in_dir(Path::new(from.lines().next().unwrap_or_default()));
+                start_host(h, &image, &public_key, from)?;
+            }
         }
     }
     let hosts: Vec<XenHostLayout> = (1..=count).map(|n| XenHostLayout::new(dir, n)).collect();
@@ -191,6 +213,10 @@ fn host_status(h: &XenHostLayout) -> XenHostStatus {
         bridge: layout::BRIDGE.to_string(),
         bridge_address: h.bridge_address(),
         qemu_pid,
+        dom0: fs::read_to_string(h.started_from())
+            .ok()
+            .and_then(|s| s.lines().next().map(|d| build::of_image(Path::new(d))))
+            .flatten(),
         serial_log: h.serial_log(),
         healthy: problems.is_empty(),
         problems,
@@ -243,8 +269,9 @@ fn make_lab_dir(dir: &Path) -> Result<(), XenLabError> {
     Ok(())
 }
 
-fn ensure_image(name: &str) -> Result<crate::image::BuiltImage, XenLabError> {
-    crate::image::ensure(name, false).map_err(|source| XenLabError::Image { name: name.to_string(), source })
+fn ensure_image(name: &str, variant: &crate::image::Variant) -> Result<crate::image::BuiltImage, XenLabError> {
+    crate::image::ensure_variant(name, variant, false)
+        .map_err(|source| XenLabError::Image { name: name.to_string(), source })
 }
 
 #[cfg(test)]
