@@ -7,17 +7,14 @@
 //! `xen-pv` panics, `kvm-disk` boots 3.5 s slower, `xen-pvh`'s downtime grew
 //! from 400 to 1900 ms, `kvm-new` appeared and `xen-hvm` is gone.
 //! `tests/fixtures/history/` and `flaky-red.json` feed `history` and
-//! `compare --history` (see their tests). `xen-builds.json` is one run of the
-//! same kinds on two Xen builds (`xen1`: Xen 4.17.5, libvirt 9.0.0; `xen2`: Xen
-//! 4.20.1, libvirt 11.3.0) where `tiny-xen-pvh` fails on xen2, `tiny-xen-hvm`
-//! boots 5.5 s slower there and `tiny-xen-pvshim` ran on xen2 only: it feeds
-//! `compare --hosts` and the HTML matrix.
+//! `compare --history` (see their tests). `xen-builds.json` (one run on two Xen
+//! builds) feeds `tests/builds.rs`.
 
 mod common;
-use common::{fixture, json, text, xmllint_schema};
+use common::{chromium, fixture, json, text, xmllint_schema};
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn results(name: &str) -> String {
     fixture("results").join(name).to_string_lossy().into_owned()
@@ -147,17 +144,6 @@ fn html_shows_failures_first_escaped_with_a_timeline_and_relative_links() {
     assert!(html.contains("href=\"artifacts/20250301020000-aaaa/nightly_xen-pv_xen1/pv.console.log\""));
     // Host facts.
     assert!(html.contains("<td>xen_changeset</td><td>def456</td>"));
-}
-
-/// Headless Chromium in a network namespace of its own (it reaches nothing,
-/// whatever it would try), as root without its sandbox.
-fn chromium(args: &[&str]) -> Output {
-    Command::new("unshare")
-        .args(["-n", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--enable-logging=stderr", "--v=0"])
-        .args(args)
-        .output()
-        .expect("chromium (ci/setup installs it)")
 }
 
 #[test]
@@ -447,113 +433,4 @@ fn compare_with_history_reports_a_flaky_case_as_flaky_not_as_a_regression() {
     let empty = tempfile::tempdir().unwrap();
     let o = virtsmoke(dir.path(), &["compare", old, &new, "--history", empty.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "an empty history is bad input: {}", text(&o));
-}
-
-#[test]
-fn compare_across_hosts_says_which_build_broke_a_kind() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = results("xen-builds.json");
-    let o = virtsmoke(dir.path(), &["compare", &run, "--hosts", "xen1,xen2"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    for expected in [
-        "compare 20260301020000-xbld@xen1 -> 20260301020000-xbld@xen2: 1 newly failing, 1 regression(s), 0 newly passing, 1 only on xen2, 0 only on xen1\n",
-        "newly failing:\n  local-xen-builds/tiny-xen-pvh on xen1 -> xen2: passed -> failed: boot.console: no console output within 60 s\n      xen2 differs from xen1 in: distro, dom0_kernel, hypervisor_version, libvirt_version, pkg.xen-hypervisor-4.17-amd64, pkg.xen-hypervisor-4.20-amd64, xen_version\n",
-        "  local-xen-builds/tiny-xen-hvm on xen1 -> xen2: boot_ms 14000 -> 19500 ms (+39.3%)\n",
-        "only on xen2:\n  local-xen-builds/tiny-xen-pvshim on xen2 (passed)\n",
-        "host facts that differ:\n  xen1 -> xen2:\n",
-        "    libvirt_version: 9.0.0 -> 11.3.0\n",
-        "    xen_version: 4.17.5 -> 4.20.1\n",
-        "result: regressed\n",
-    ] {
-        assert!(out.contains(expected), "missing {expected:?} in\n{out}");
-    }
-    assert!(!out.contains("tiny-xen-pv on"), "9.1 s -> 9.4 s is no regression:\n{out}");
-    assert!(!out.contains("    host:"), "host names are not build facts:\n{out}");
-    let o = virtsmoke(dir.path(), &["compare", &run, "--hosts", "xen1,xen2", "--json"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["across_hosts"]["base"], "xen1");
-    assert_eq!(v["newly_failing"][0]["case"], "local-xen-builds/tiny-xen-pvh");
-    assert_eq!(v["newly_failing"][0]["host"], "xen2");
-    assert_eq!(v["added"][0]["case"], "local-xen-builds/tiny-xen-pvshim");
-    // The other way round, xen1 lacks a kind and nothing regressed: exit 0.
-    let o = virtsmoke(dir.path(), &["compare", &run, "--hosts", "xen2,xen1"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("  local-xen-builds/tiny-xen-pvh on xen2 -> xen1: failed -> passed"), "{out}");
-    assert!(out.contains("only on xen2:\n  local-xen-builds/tiny-xen-pvshim on xen2 (passed)\n"), "{out}");
-}
-
-#[test]
-fn compare_across_hosts_refuses_unknown_hosts_and_a_second_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let run = results("xen-builds.json");
-    let o = virtsmoke(dir.path(), &["compare", &run, "--hosts", "xen1,xen7"]);
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr)
-            .contains("no case of the run 20260301020000-xbld ran on host xen7 (its hosts: xen1, xen2)"),
-        "{}",
-        text(&o)
-    );
-    for args in [
-        vec!["compare", &run, &run, "--hosts", "xen1,xen2"],
-        vec!["compare", &run, "--hosts", "xen1"],
-        vec!["compare", &run],
-    ] {
-        let o = virtsmoke(dir.path(), &args);
-        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
-    }
-}
-
-/// The run of `xen-builds.json` as an HTML page (through `merge`); returns the directory.
-fn builds_page() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let o = virtsmoke(dir.path(), &["merge", "out/m.json", &results("xen-builds.json"), "--html", "out/report.html"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    dir
-}
-
-#[test]
-fn html_shows_a_matrix_of_kinds_and_builds() {
-    let dir = builds_page();
-    let html = std::fs::read_to_string(dir.path().join("out/report.html")).unwrap();
-    assert!(html.contains("<a href=\"#matrix\">"), "linked from the navigation");
-    assert!(html.contains(
-        "<th data-host=\"xen1\">xen1<br><span class=\"meta\">Xen 4.17.5</span><br><span class=\"meta\">libvirt 9.0.0</span><br><span class=\"meta\">kernel 6.1.0-37-amd64</span></th>"
-    ), "{html}");
-    assert!(html.contains("<span class=\"meta\">Xen 4.20.1</span><br><span class=\"meta\">libvirt 11.3.0</span><br><span class=\"meta\">kernel 6.12.38+deb13-amd64</span>"));
-    let row = |kind: &str| {
-        let start = html.find(&format!("<tr><td>local-xen-builds/{kind}</td>")).expect(kind);
-        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
-    };
-    let pvh = row("tiny-xen-pvh");
-    assert!(
-        pvh.contains(
-            "title=\"local-xen-builds/tiny-xen-pvh@xen1\"><span class=\"badge outcome-passed\">PASS</span> 8.2 s</a>"
-        ),
-        "{pvh}"
-    );
-    assert!(
-        pvh.contains(
-            "title=\"local-xen-builds/tiny-xen-pvh@xen2\"><span class=\"badge outcome-failed\">FAIL</span></a>"
-        ),
-        "{pvh}"
-    );
-    assert!(row("tiny-xen-pvshim").contains("<td class=\"absent\">-</td>"));
-    // Each cell links to its case's section on the page.
-    let href = pvh.split("href=\"#").nth(2).unwrap().split('"').next().unwrap();
-    assert!(html.contains(&format!("id=\"{href}\"")), "{href}");
-}
-
-#[test]
-fn the_matrix_renders_in_headless_chromium() {
-    let dir = builds_page();
-    let page = format!("file://{}", dir.path().join("out/report.html").display());
-    let dom = chromium(&["--dump-dom", &page]);
-    assert!(dom.status.success(), "{}", text(&dom));
-    let dom = String::from_utf8_lossy(&dom.stdout);
-    assert!(dom.contains("<section id=\"matrix\">"), "{dom}");
-    assert_eq!(dom.matches("<td class=\"absent\">").count(), 1, "{dom}");
 }
