@@ -7,13 +7,14 @@
 //! `xen-pv` panics, `kvm-disk` boots 3.5 s slower, `xen-pvh`'s downtime grew
 //! from 400 to 1900 ms, `kvm-new` appeared and `xen-hvm` is gone.
 //! `tests/fixtures/history/` and `flaky-red.json` feed `history` and
-//! `compare --history` (see their tests).
+//! `compare --history` (see their tests). `xen-builds.json` (one run on two Xen
+//! builds) feeds `tests/builds.rs`.
 
 mod common;
-use common::{fixture, json, text, xmllint_schema};
+use common::{chromium, fixture, json, text, xmllint_schema};
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn results(name: &str) -> String {
     fixture("results").join(name).to_string_lossy().into_owned()
@@ -143,17 +144,6 @@ fn html_shows_failures_first_escaped_with_a_timeline_and_relative_links() {
     assert!(html.contains("href=\"artifacts/20250301020000-aaaa/nightly_xen-pv_xen1/pv.console.log\""));
     // Host facts.
     assert!(html.contains("<td>xen_changeset</td><td>def456</td>"));
-}
-
-/// Headless Chromium in a network namespace of its own (it reaches nothing,
-/// whatever it would try), as root without its sandbox.
-fn chromium(args: &[&str]) -> Output {
-    Command::new("unshare")
-        .args(["-n", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        .args(["--disable-background-networking", "--disable-component-update", "--enable-logging=stderr", "--v=0"])
-        .args(args)
-        .output()
-        .expect("chromium (ci/setup installs it)")
 }
 
 #[test]

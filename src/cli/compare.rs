@@ -1,4 +1,5 @@
-//! `virtsmoke compare`: what changed between two runs' JSON results.
+//! `virtsmoke compare`: what changed between two runs' JSON results, or
+//! (`--hosts BASE,OTHER`) between two hosts' cases of one run.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -7,17 +8,24 @@ use clap::Args;
 
 use crate::events::Outcome;
 use crate::exit;
-use crate::report::compare::{self, Thresholds};
+use crate::report::compare::{self, AcrossHosts, Thresholds};
+use crate::report::compare_hosts::{self, without_host};
 use crate::report::{history, json};
 
 #[derive(Args)]
 pub struct CompareArgs {
-    /// The earlier run's JSON results (`virtsmoke run --json`, or `virtsmoke merge`).
+    /// The earlier run's JSON results (`virtsmoke run --json`, or `virtsmoke merge`);
+    /// with --hosts, the one run whose hosts are compared.
     #[arg(value_name = "OLD.json")]
     old: PathBuf,
-    /// The later run's JSON results.
-    #[arg(value_name = "NEW.json")]
-    new: PathBuf,
+    /// The later run's JSON results (not with --hosts).
+    #[arg(value_name = "NEW.json", required_unless_present = "hosts", conflicts_with = "hosts")]
+    new: Option<PathBuf>,
+    /// Compare one run's cases on host OTHER with its cases on host BASE (e.g. two Xen
+    /// builds side by side: --hosts xen1,xen2), as if BASE were the earlier run and OTHER
+    /// the later: cases are paired on their name without `@HOST`.
+    #[arg(long, value_name = "BASE,OTHER", value_parser = host_pair)]
+    hosts: Option<AcrossHosts>,
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -56,6 +64,15 @@ fn flaky_in(paths: &[PathBuf], new: &json::Document) -> Result<HashMap<String, (
         .collect())
 }
 
+fn host_pair(s: &str) -> Result<AcrossHosts, String> {
+    match s.split_once(',') {
+        Some((base, against)) if !base.is_empty() && !against.is_empty() && !against.contains(',') => {
+            Ok(AcrossHosts { base: base.into(), against: against.into() })
+        }
+        _ => Err("expected two host names, BASE,OTHER (e.g. xen1,xen2)".into()),
+    }
+}
+
 fn percent(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(p) if p.is_finite() && p >= 0.0 => Ok(p),
@@ -67,7 +84,7 @@ fn percent(s: &str) -> Result<f64, String> {
 /// input cannot be read.
 pub fn run(args: CompareArgs) -> u8 {
     let mut docs = Vec::new();
-    for path in [&args.old, &args.new] {
+    for path in std::iter::once(&args.old).chain(&args.new) {
         match json::read(path) {
             Ok(d) => docs.push(d),
             Err(e) => {
@@ -77,10 +94,26 @@ pub fn run(args: CompareArgs) -> u8 {
         }
     }
     let thresholds = Thresholds { percent: args.boot_regression_pct, min_ms: args.regression_min_ms };
-    let mut cmp = compare::compare(&docs[0], &docs[1], thresholds);
+    let new = docs.last().expect("OLD.json was read");
+    let mut cmp = match &args.hosts {
+        None => compare::compare(&docs[0], new, thresholds),
+        Some(hosts) => match compare_hosts::compare(new, hosts, thresholds) {
+            Ok(cmp) => cmp,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::BAD_INPUT;
+            }
+        },
+    };
     if !args.history.is_empty() {
-        match flaky_in(&args.history, &docs[1]) {
-            Ok(flaky) => cmp.apply_history(&flaky),
+        match flaky_in(&args.history, new) {
+            Ok(flaky) => {
+                // Across hosts, the cases compared are named without their host.
+                let against = args.hosts.as_ref().map_or("", |h| h.against.as_str());
+                cmp.apply_history(
+                    &flaky.into_iter().map(|(k, v)| (without_host(&k, against).to_string(), v)).collect(),
+                );
+            }
             Err(e) => {
                 eprintln!("error: {}", crate::error_chain(&e));
                 return exit::BAD_INPUT;

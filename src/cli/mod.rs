@@ -64,7 +64,7 @@ enum Command {
     Cleanup(cleanup::CleanupArgs),
     /// Combine the JSON results of several runs (shards) into one; optionally JUnit and HTML too.
     Merge(merge::MergeArgs),
-    /// What changed between two runs: newly failing or passing cases, timing regressions, host facts.
+    /// What changed between two runs, or between two hosts of one run (--hosts): newly failing or passing cases, timing regressions, host facts.
     Compare(compare::CompareArgs),
     /// Per case and check over past runs: pass rate, flips, last failure, boot-time trend; flaky cases.
     History(history::HistoryArgs),

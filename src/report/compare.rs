@@ -47,6 +47,18 @@ pub struct Comparison {
     /// Newly failing cases that the history (`--history`) shows as flaky: not
     /// regressions.
     pub flaky: Vec<FlakyFailure>,
+    /// Set when one run's hosts were compared (`--hosts BASE,OTHER`, see
+    /// `compare_hosts`): `added` is then what ran only on `against`, `removed`
+    /// what ran only on `base`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub across_hosts: Option<AcrossHosts>,
+}
+
+/// The base host (as the old run) and the host compared with it (as the new run).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AcrossHosts {
+    pub base: String,
+    pub against: String,
 }
 
 #[derive(Debug, PartialEq, Serialize)]
@@ -132,6 +144,7 @@ pub fn compare(old: &Document, new: &Document, thresholds: Thresholds) -> Compar
         regressions: vec![],
         host_changes: vec![],
         flaky: vec![],
+        across_hosts: None,
     };
     for n in &new.cases {
         let change = |old: Option<Outcome>| OutcomeChange {
@@ -238,8 +251,9 @@ impl Comparison {
 
     /// The human view: a headline, then only the sections that have something.
     pub fn render_text(&self) -> String {
+        let (added, removed) = self.added_removed_titles();
         let mut out = format!(
-            "compare {} -> {}: {} newly failing, {} regression(s), {} newly passing, {} added, {} removed\n",
+            "compare {} -> {}: {} newly failing, {} regression(s), {} newly passing, {} {added}, {} {removed}\n",
             self.old_run_id,
             self.new_run_id,
             self.newly_failing.len(),
@@ -252,8 +266,11 @@ impl Comparison {
             self.host_changes.iter().map(|h| (h.host.as_str(), h)).collect();
         let host_note = |host: &str| match changed_hosts.get(host) {
             Some(h) => {
-                let names: Vec<&str> = h.facts.iter().map(|f| f.fact.as_str()).collect();
-                format!("\n      host {host} changed: {}", names.join(", "))
+                let names = h.facts.iter().map(|f| f.fact.as_str()).collect::<Vec<_>>().join(", ");
+                match &self.across_hosts {
+                    Some(a) => format!("\n      {} differs from {} in: {names}", a.against, a.base),
+                    None => format!("\n      host {host} changed: {names}"),
+                }
             }
             None => String::new(),
         };
@@ -264,7 +281,7 @@ impl Comparison {
             out.push_str(&format!("\n{title}:\n"));
             for c in list {
                 let was = c.old.map(label).unwrap_or("new case");
-                out.push_str(&format!("  {} on {}: {} -> {}", c.case, host_or_run(&c.host), was, label(c.new)));
+                out.push_str(&format!("  {} on {}: {} -> {}", c.case, self.place(&c.host), was, label(c.new)));
                 if let Some(r) = &c.reason {
                     out.push_str(&format!(": {r}"));
                 }
@@ -279,7 +296,7 @@ impl Comparison {
         self.render_regressions(&mut out, &host_note);
         outcome_section(&mut out, "newly passing", &self.newly_passing, false);
         outcome_section(&mut out, "other outcome changes", &self.other_changes, false);
-        for (title, list) in [("added", &self.added), ("removed", &self.removed)] {
+        for (title, list) in [(added, &self.added), (removed, &self.removed)] {
             if !list.is_empty() {
                 out.push_str(&format!("\n{title}:\n"));
                 for c in list {
@@ -295,6 +312,23 @@ impl Comparison {
         });
         out
     }
+    /// What `added` and `removed` are called: cases only on one host when hosts
+    /// are compared.
+    fn added_removed_titles(&self) -> (String, String) {
+        match &self.across_hosts {
+            Some(a) => (format!("only on {}", a.against), format!("only on {}", a.base)),
+            None => ("added".into(), "removed".into()),
+        }
+    }
+
+    /// Where a change happened: its host, or `BASE -> OTHER` when hosts are compared.
+    fn place(&self, host: &str) -> String {
+        match &self.across_hosts {
+            Some(a) if a.against == host => format!("{} -> {}", a.base, a.against),
+            _ => host_or_run(host).to_string(),
+        }
+    }
+
     /// The timing regressions, each with what changed on its host.
     fn render_regressions(&self, out: &mut String, host_note: &dyn Fn(&str) -> String) {
         if self.regressions.is_empty() {
@@ -309,7 +343,7 @@ impl Comparison {
             out.push_str(&format!(
                 "  {} on {}: {} {} -> {} ms{pct}{}\n",
                 r.case,
-                host_or_run(&r.host),
+                self.place(&r.host),
                 r.property,
                 r.old_ms,
                 r.new_ms,
@@ -327,7 +361,7 @@ impl Comparison {
         for f in &self.flaky {
             let c = &f.change;
             let was = c.old.map(label).unwrap_or("new case");
-            out.push_str(&format!("  {} on {}: {} -> {}", c.case, host_or_run(&c.host), was, label(c.new)));
+            out.push_str(&format!("  {} on {}: {} -> {}", c.case, self.place(&c.host), was, label(c.new)));
             if let Some(r) = &c.reason {
                 out.push_str(&format!(": {r}"));
             }
@@ -335,12 +369,13 @@ impl Comparison {
         }
     }
 
-    /// The host facts that differ between the runs.
+    /// The host facts that differ between the runs (or between the hosts).
     fn render_host_changes(&self, out: &mut String) {
         if !self.host_changes.is_empty() {
-            out.push_str("\nhost facts that changed:\n");
+            let verb = if self.across_hosts.is_some() { "differ" } else { "changed" };
+            out.push_str(&format!("\nhost facts that {verb}:\n"));
             for h in &self.host_changes {
-                out.push_str(&format!("  {}:\n", h.host));
+                out.push_str(&format!("  {}:\n", self.place(&h.host)));
                 for f in &h.facts {
                     let v = |v: &Option<String>| v.clone().unwrap_or_else(|| "(not recorded)".into());
                     out.push_str(&format!("    {}: {} -> {}\n", f.fact, v(&f.old), v(&f.new)));

@@ -1,5 +1,6 @@
 //! One self-contained HTML page per run: failures first (messages, evidence,
-//! consoles), a timeline of every case's phases per host, every case, the host
+//! consoles), a matrix of kinds × hosts when the same kinds ran on several hosts
+//! (`html_matrix`), a timeline of every case's phases per host, every case, the host
 //! facts, and links to the artifacts. Inline CSS only; no script at all.
 //!
 //! Everything taken from the results is escaped, and terminal escape sequences
@@ -12,6 +13,9 @@ use std::time::{Duration, SystemTime};
 
 use crate::events::{CaseReport, Outcome};
 use crate::report::facts;
+use crate::report::html_matrix;
+use crate::report::html_text::{badge, class_outcome};
+pub use crate::report::html_text::{esc, strip_terminal};
 
 /// Where links are resolved from: relative artifact paths are relative to `cwd`
 /// (the directory virtsmoke ran in); artifacts under `html_dir` get relative links.
@@ -68,7 +72,13 @@ pub fn render(run_id: &str, cases: &[CaseReport], links: &Links) -> String {
         esc(&title)
     );
     counts(&mut h, cases);
-    h.push_str("<nav><a href=\"#failures\">Failures</a><a href=\"#timeline\">Timeline</a><a href=\"#cases\">All cases</a><a href=\"#hosts\">Host facts</a></nav>\n");
+    let mut matrix = String::new();
+    let matrix_link =
+        if html_matrix::render(&mut matrix, cases) { "<a href=\"#matrix\">Kinds × hosts</a>" } else { "" };
+    let _ = writeln!(
+        h,
+        "<nav><a href=\"#failures\">Failures</a>{matrix_link}<a href=\"#timeline\">Timeline</a><a href=\"#cases\">All cases</a><a href=\"#hosts\">Host facts</a></nav>"
+    );
 
     let failing: Vec<usize> = (0..cases.len()).filter(|&i| is_bad(cases[i].outcome)).collect();
     let _ = writeln!(h, "<section id=\"failures\">\n<h2>Failures ({})</h2>", failing.len());
@@ -80,6 +90,7 @@ pub fn render(run_id: &str, cases: &[CaseReport], links: &Links) -> String {
     }
     h.push_str("</section>\n");
 
+    h.push_str(&matrix);
     timeline(&mut h, cases);
 
     h.push_str("<section id=\"cases\">\n<h2>All cases</h2>\n");
@@ -344,98 +355,6 @@ fn class(o: Outcome) -> &'static str {
     label(o)
 }
 
-fn class_outcome(o: Outcome) -> &'static str {
-    match o {
-        Outcome::Passed => "outcome-passed",
-        Outcome::Failed => "outcome-failed",
-        Outcome::Error => "outcome-error",
-        Outcome::Skipped => "outcome-skipped",
-        Outcome::KnownFailure => "outcome-known-failure",
-    }
-}
-
-fn badge(o: Outcome) -> String {
-    let text = match o {
-        Outcome::Passed => "PASS",
-        Outcome::Failed => "FAIL",
-        Outcome::Error => "ERROR",
-        Outcome::Skipped => "SKIP",
-        Outcome::KnownFailure => "KNOWN",
-    };
-    format!("<span class=\"badge {}\">{text}</span>", class_outcome(o))
-}
-
-/// Text for HTML element content and attribute values.
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in strip_terminal(s).chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// Removes terminal escape sequences (CSI such as colours and `ESC [2J`, OSC
-/// titles, two-byte escapes) and every control character but newline and tab.
-pub fn strip_terminal(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\u{1b}' => match chars.peek().copied() {
-                // CSI: parameters and intermediates (0x20..=0x3f), then a final byte.
-                Some('[') => {
-                    chars.next();
-                    while let Some(&d) = chars.peek() {
-                        if ('\u{20}'..='\u{3f}').contains(&d) {
-                            chars.next();
-                        } else {
-                            if ('\u{40}'..='\u{7e}').contains(&d) {
-                                chars.next();
-                            }
-                            break;
-                        }
-                    }
-                }
-                // OSC, DCS, SOS, PM, APC: a string ended by BEL or ESC \.
-                Some(']' | 'P' | 'X' | '^' | '_') => {
-                    chars.next();
-                    while let Some(d) = chars.next() {
-                        if d == '\u{7}' {
-                            break;
-                        }
-                        if d == '\u{1b}' {
-                            if chars.peek() == Some(&'\\') {
-                                chars.next();
-                            }
-                            break;
-                        }
-                    }
-                }
-                // Charset designation: ESC ( B and friends.
-                Some('(' | ')' | '*' | '+' | '-' | '.' | '/' | '#' | '%') => {
-                    chars.next();
-                    chars.next();
-                }
-                Some(d) if !d.is_control() => {
-                    chars.next();
-                }
-                _ => {}
-            },
-            '\n' | '\t' => out.push(c),
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A link to an artifact: relative when it lies under the page's directory
 /// (so the page and its artifacts can move together), else a `file://` URL.
 pub fn href(artifact: &Path, links: &Links) -> String {
@@ -481,28 +400,6 @@ mod tests {
 
     fn links() -> Links {
         Links { html_dir: "/work/out".into(), cwd: "/work".into() }
-    }
-
-    #[test]
-    fn terminal_sequences_and_control_characters_go() {
-        assert_eq!(strip_terminal("a\u{1b}[31mred\u{1b}[0m b"), "ared b");
-        assert_eq!(strip_terminal("SeaBIOS \u{1b}[2J\u{1b}[1;1Hx"), "SeaBIOS x");
-        assert_eq!(strip_terminal("\u{1b}]0;title\u{7}text"), "text");
-        assert_eq!(strip_terminal("\u{1b}]0;title\u{1b}\\text"), "text");
-        assert_eq!(strip_terminal("\u{1b}(Bplain\u{1b}c"), "plain");
-        assert_eq!(strip_terminal("line\r\nnext\u{0}\u{8}\u{7f}\u{9b}\tend"), "line\nnext\tend");
-        assert_eq!(strip_terminal("trailing \u{1b}"), "trailing ");
-        assert_eq!(strip_terminal("\u{1b}[31"), "");
-        assert_eq!(strip_terminal("über ✓"), "über ✓");
-    }
-
-    #[test]
-    fn escaping_covers_markup_and_quotes() {
-        assert_eq!(
-            esc("<script>alert('x')</script> & \"q\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;q&quot;"
-        );
-        assert_eq!(esc("\u{1b}[1m<b>\u{1b}[0m"), "&lt;b&gt;");
     }
 
     #[test]
@@ -574,6 +471,26 @@ mod tests {
             "<div class=\"phase outcome-error\" style=\"left:66.667%;width:16.667%\" title=\"teardown: error, 500 ms\">"
         ));
         assert_eq!(html.matches("class=\"phase ").count(), 4);
+    }
+
+    #[test]
+    fn kinds_on_two_hosts_get_a_matrix_after_the_failures() {
+        let mut cases = sample::cases();
+        assert!(!render("run-1", &cases, &links()).contains("id=\"matrix\""), "one host: no matrix");
+        cases.push(sample::case("local-kvm/tiny@lab2", "lab2", Outcome::Passed, &[("libvirt_version", "11.3.0")]));
+        let html = render("run-1", &cases, &links());
+        assert!(html.contains("<a href=\"#failures\">Failures</a><a href=\"#matrix\">Kinds × hosts</a>"));
+        let (failures, matrix, timeline) = (
+            html.find("id=\"failures\"").unwrap(),
+            html.find("id=\"matrix\"").unwrap(),
+            html.find("id=\"timeline\"").unwrap(),
+        );
+        assert!(failures < matrix && matrix < timeline);
+        assert!(
+            html.contains("<th data-host=\"lab2\">lab2<br><span class=\"meta\">libvirt 11.3.0</span></th>"),
+            "{html}"
+        );
+        assert!(html.contains("<tr><td>local-kvm/tiny</td><td><a href=\"#case-0\""), "{html}");
     }
 
     #[test]

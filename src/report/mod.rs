@@ -6,9 +6,12 @@ pub mod junit;
 pub mod terminal;
 
 pub mod compare;
+pub mod compare_hosts;
 pub mod facts;
 pub mod history;
 pub mod html;
+pub mod html_matrix;
+pub mod html_text;
 pub mod merge;
 pub mod output;
 #[cfg(test)]

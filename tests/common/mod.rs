@@ -248,3 +248,14 @@ pub fn assert_no_leftovers(run: &str) {
     let scratch = Path::new("/var/tmp/virtsmoke/runs").join(run);
     assert!(!scratch.exists(), "{} is still there", scratch.display());
 }
+
+/// Headless Chromium in a network namespace of its own (it reaches nothing,
+/// whatever it would try), as root without its sandbox.
+pub fn chromium(args: &[&str]) -> Output {
+    Command::new("unshare")
+        .args(["-n", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
+        .args(["--disable-background-networking", "--disable-component-update", "--enable-logging=stderr", "--v=0"])
+        .args(args)
+        .output()
+        .expect("chromium (ci/setup installs it)")
+}
