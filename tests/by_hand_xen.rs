@@ -3,8 +3,29 @@
 //!   cargo test --test by_hand_xen -- --ignored --test-threads 1
 
 mod common;
-use common::xen::{debian_disk_kind, last_run_of, outcome_of, run_migration_cases, run_rerunning_failures_once};
+use common::lab::xen1;
+use common::xen::{
+    assert_proves_kind, debian_disk_kind, last_run_of, outcome_of, run_migration_cases, run_rerunning_failures_once,
+};
 use virtsmoke::events::Outcome;
+
+/// Every kind of Xen guest, HVM and PVHVM too, boots and proves its kind
+/// (scenarios/local-xen.yaml; the HVM kinds load the kernel through the
+/// emulated device model, minutes each). PV and PVH run in ci/test
+/// (tests/e2e_builds.rs).
+#[test]
+#[ignore = "boots every kind of guest on the nested Xen lab; slow: run by hand"]
+fn xen_lab_every_kind_boots_and_proves_its_kind() {
+    let runs = run_rerunning_failures_once("scenarios/local-xen.yaml");
+    for kind in ["xen-pv", "xen-pvh", "xen-pvhvm", "xen-hvm"] {
+        let ran = last_run_of(&runs, &format!("local-xen/tiny-{kind}@xen1"));
+        let p = assert_proves_kind(ran, xen1(), "local-xen", kind);
+        assert!(p.contains_key("xen_version"), "{p:?}");
+    }
+    for ran in &runs {
+        xen1().assert_no_leftovers(&ran.run_id());
+    }
+}
 
 /// The Debian disk as xen-pvhvm by direct kernel boot. On the 2-core lab
 /// machine it has not passed: a full distribution as an HVM guest of the

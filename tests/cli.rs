@@ -177,7 +177,7 @@ fn not_linux_scenario(dir: &std::path::Path, name: &str) -> std::path::PathBuf {
 /// Xen host under `dir`, made from the library's own status types the way
 /// `lab status` makes it (the KVM fields flattened, plus `xen`).
 fn lab_status_json(dir: &str) -> String {
-    use virtsmoke::lab::xen::XenHostStatus;
+    use virtsmoke::lab::xen::{XenHostStatus, build::Dom0Build};
     use virtsmoke::lab::{LabHostStatus, LabStatus};
     let host = |n: u32| LabHostStatus {
         name: format!("h{n}"),
@@ -202,6 +202,12 @@ fn lab_status_json(dir: &str) -> String {
         bridge: "xenbr0".into(),
         bridge_address: "10.88.0.1/16".into(),
         qemu_pid: Some(300),
+        dom0: Some(Dom0Build {
+            suite: "trixie".into(),
+            xen_version: "4.20.4".into(),
+            libvirt_version: "11.3.0".into(),
+            kernel_version: "6.12.118+deb13-amd64".into(),
+        }),
         serial_log: format!("{dir}/xen/xen1/serial.log").into(),
         healthy: true,
         problems: vec![],
@@ -219,6 +225,7 @@ fn the_tests_read_the_lab_hosts_from_lab_status_json() {
     assert_eq!((h2.netns.as_str(), h2.libvirtd_pid, h2.virtlogd_pid), ("vs-lab-h2", Some(102), Some(202)));
     let xen1 = lab.xen("xen1");
     assert_eq!(xen1.ssh_address(), ("127.0.0.1", "2221"));
+    assert_eq!(xen1.dom0.as_ref().unwrap()["suite"], "trixie");
     assert_eq!(
         xen1.jump_yaml(),
         "{ address: \"127.0.0.1:2221\", user: root, key: /elsewhere/lab/xen/id_ed25519, \
@@ -278,12 +285,13 @@ fn every_lab_fixture_fills_in_and_validates() {
 }
 
 /// ci/test picks the lab tests by their binary's name: `e2e_kvm*` on the KVM
-/// lab, `e2e_xen*` on the Xen lab, `by_hand*` never. An ignored test anywhere
+/// lab, `e2e_xen*` on the Xen lab, `e2e_builds` on the Xen lab of two builds,
+/// `by_hand*` never. An ignored test anywhere
 /// else would run in no phase; a test of a lab binary that is not ignored
 /// would run without its lab.
 #[test]
 fn every_lab_test_is_in_a_binary_named_for_its_lab() {
-    let lab_binary = |name: &str| ["e2e_kvm", "e2e_xen", "by_hand"].iter().any(|p| name.starts_with(p));
+    let lab_binary = |name: &str| ["e2e_kvm", "e2e_xen", "e2e_builds", "by_hand"].iter().any(|p| name.starts_with(p));
     let mut lab_tests = 0;
     for entry in std::fs::read_dir(root().join("tests")).unwrap() {
         let path = entry.unwrap().path();
@@ -298,7 +306,7 @@ fn every_lab_test_is_in_a_binary_named_for_its_lab() {
             assert_eq!(ignored, tests, "{name}: a test without #[ignore] would run without its lab");
             lab_tests += tests;
         } else {
-            assert_eq!(ignored, 0, "{name}: an ignored test outside e2e_kvm*/e2e_xen*/by_hand* runs in no phase");
+            assert_eq!(ignored, 0, "{name}: an ignored test outside e2e_kvm*/e2e_xen*/e2e_builds/by_hand* runs in no phase");
         }
     }
     assert!(lab_tests >= 27, "only {lab_tests} lab tests found");

@@ -52,6 +52,9 @@ pub struct XenHost {
     pub key: PathBuf,
     /// The file that records dom0's host keys: a scenario host's `jump.known_hosts`.
     pub known_hosts: PathBuf,
+    /// The build it runs: `{"suite": "trixie", "xen_version": ..., "libvirt_version": ...}`.
+    #[serde(default)]
+    pub dom0: Option<serde_json::Value>,
     pub healthy: bool,
 }
 

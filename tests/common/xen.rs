@@ -117,3 +117,49 @@ pub fn run_migration_cases(cases: &[&str]) -> Vec<(CaseReport, String)> {
     }
     out
 }
+
+/// Checks what every passing test-image boot of `kind` on Xen host `host`
+/// shows (case `SCENARIO/tiny-KIND@HOST` of `ran`): the kind proved by the
+/// guest, host facts from dom0, the address on dom0's bridge, the console
+/// marker, the boot files in dom0, a domain XML libvirt takes as a
+/// definition too. Returns the case's properties.
+pub fn assert_proves_kind(
+    ran: &Ran,
+    host: &super::lab::XenHost,
+    scenario: &str,
+    kind: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let name = format!("{scenario}/tiny-{kind}@{}", host.name);
+    let xml = std::fs::read_to_string(&ran.junit).unwrap();
+    let doc = ran.json();
+    assert!(xml.contains(&format!("<testsuite name=\"{name}\"")), "no testsuite {name}");
+    assert!(xml.contains(&format!("<property name=\"guest_kind_observed\" value=\"{kind}\"/>")), "{xml}");
+    let c = case(&doc, &name);
+    assert_eq!(c["outcome"], "passed", "{c:#}");
+    assert_eq!(step(c, "boot.kind")["outcome"], "passed");
+    let p = props(c);
+    assert_eq!(p.get("guest_kind_observed").map(String::as_str), Some(kind), "{p:?}");
+    // Host facts from dom0: Xen's own, and the package builds.
+    assert!(p["xen_commandline"].contains("dom0_mem="), "{p:?}");
+    assert!(p["dom0_kernel"].ends_with("-amd64"), "{p:?}");
+    assert!(p.keys().any(|k| k.starts_with("pkg.xen-hypervisor-")), "{p:?}");
+    assert!(p.contains_key("pkg.libvirt-daemon-driver-xen"), "{p:?}");
+    assert!(p.contains_key("pkg.qemu-system-xen"), "{p:?}");
+    // Reached through dom0 on its private bridge.
+    assert!(p["tiny.address"].starts_with("10.88."), "{p:?}");
+    assert!(p["tiny.kernel"].ends_with("-amd64"), "{p:?}");
+    // The console went to the artifacts and holds the marker.
+    let dir = format!("{scenario}_tiny-{kind}_{}", host.name);
+    let files: Vec<_> = walk(&ran.artifacts).into_iter().filter(|f| f.to_string_lossy().contains(&dir)).collect();
+    let console = files.iter().find(|f| f.ends_with("tiny.console.log")).unwrap_or_else(|| panic!("{files:?}"));
+    assert!(std::fs::read_to_string(console).unwrap().contains("VIRTSMOKE-MARKER"), "{}", console.display());
+    // The boot files were the run's checked copies in dom0, not paths of this machine.
+    let path = files.iter().find(|f| f.ends_with("tiny.domain.xml")).unwrap_or_else(|| panic!("{files:?}"));
+    let domain = std::fs::read_to_string(path).unwrap();
+    assert!(domain.contains(&format!("<kernel>/var/tmp/virtsmoke/runs/{}/images/", ran.run_id())), "{domain}");
+    // libvirt's xen driver takes the XML as a persistent definition too.
+    let dom = domain.split("<name>").nth(1).and_then(|r| r.split("</name>").next()).unwrap().to_string();
+    host.virsh(&["define", path.to_str().unwrap()]);
+    host.virsh(&["undefine", &dom]);
+    p
+}

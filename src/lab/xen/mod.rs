@@ -305,8 +305,13 @@ mod tests {
 
     #[test]
     fn bad_options_fail_before_anything_is_built() {
-        let err = up(Path::new("/var/tmp/virtsmoke-lab"), 0).unwrap_err();
+        let err = up(Path::new("/var/tmp/virtsmoke-lab"), 0, &[]).unwrap_err();
         assert_eq!(err.to_string(), "invalid xen lab options: hosts must be between 1 and 4, not 0");
+        let err = up(Path::new("/var/tmp/virtsmoke-lab"), 2, &["sid".into()]).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid xen lab options: no dom0 image for suite `sid` (known: bullseye, bookworm, trixie)"
+        );
     }
 
     #[test]
@@ -320,6 +325,12 @@ mod tests {
             bridge: "xenbr0".into(),
             bridge_address: "10.88.0.1/16".into(),
             qemu_pid: Some(42),
+            dom0: Some(build::Dom0Build {
+                suite: "trixie".into(),
+                xen_version: "4.20.4".into(),
+                libvirt_version: "11.3.0".into(),
+                kernel_version: "6.12.118+deb13-amd64".into(),
+            }),
             serial_log: "/lab/xen/xen1/serial.log".into(),
             healthy: true,
             problems: vec![],
@@ -329,6 +340,8 @@ mod tests {
         assert_eq!(v["ssh"], "127.0.0.1:2221");
         assert_eq!(v["key"], "/lab/xen/id_ed25519");
         assert_eq!(v["known_hosts"], "/lab/xen/known_hosts");
+        assert_eq!(v["dom0"]["suite"], "trixie");
+        assert_eq!(v["dom0"]["libvirt_version"], "11.3.0");
         assert!(!v["uri"].as_str().unwrap().contains("no_verify"), "libvirt's ssh checks dom0's key");
     }
 }
