@@ -95,6 +95,28 @@ fn usage_errors_are_exit_2_and_help_is_exit_0() {
     assert!(run.contains("Leave every case's guests running"), "{run}");
 }
 
+/// `--debs` is checked before anything starts or is built.
+#[test]
+fn local_packages_are_checked_before_anything_is_built() {
+    let lab = tempfile::tempdir().unwrap();
+    let debs = tempfile::tempdir().unwrap();
+    let (lab_dir, debs_dir) = (lab.path().to_str().unwrap(), debs.path().to_str().unwrap());
+    // Only for Xen hosts.
+    let out = virtsmoke(&["lab", "up", "--dir", lab_dir, "--debs", debs_dir]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--xen"), "{}", text(&out));
+    let out = virtsmoke(&["lab", "up", "--dir", lab_dir, "--xen", "1", "--debs", debs_dir]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains(&format!("--debs {debs_dir}: no .deb package in it")), "{}", text(&out));
+    assert_eq!(std::fs::read_dir(lab.path()).unwrap().count(), 0, "lab up made something");
+    let out = virtsmoke(&["image", "build", "xen-dom0", "--debs", debs_dir]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no .deb package in it"), "{}", text(&out));
+    let out = virtsmoke(&["image", "path", "test-image", "--debs", debs_dir]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--dom0 and --debs are for the xen-dom0 image, not `test-image`"), "{}", text(&out));
+}
+
 #[test]
 fn an_unreachable_host_is_exit_3() {
     let dir = tempfile::tempdir().unwrap();
@@ -207,6 +229,7 @@ fn lab_status_json(dir: &str) -> String {
             xen_version: "4.20.4".into(),
             libvirt_version: "11.3.0".into(),
             kernel_version: "6.12.118+deb13-amd64".into(),
+            local_packages: [("libvirt-daemon-driver-xen".to_string(), "11.3.0-3+virtsmoke1".to_string())].into(),
         }),
         serial_log: format!("{dir}/xen/xen1/serial.log").into(),
         healthy: true,
@@ -226,6 +249,8 @@ fn the_tests_read_the_lab_hosts_from_lab_status_json() {
     let xen1 = lab.xen("xen1");
     assert_eq!(xen1.ssh_address(), ("127.0.0.1", "2221"));
     assert_eq!(xen1.dom0.as_ref().unwrap()["suite"], "trixie");
+    assert_eq!(xen1.dom0.as_ref().unwrap()["local_packages"]["libvirt-daemon-driver-xen"], "11.3.0-3+virtsmoke1");
+    assert_eq!(xen1.qemu_pid, Some(300));
     assert_eq!(
         xen1.jump_yaml(),
         "{ address: \"127.0.0.1:2221\", user: root, key: /elsewhere/lab/xen/id_ed25519, \
@@ -306,7 +331,10 @@ fn every_lab_test_is_in_a_binary_named_for_its_lab() {
             assert_eq!(ignored, tests, "{name}: a test without #[ignore] would run without its lab");
             lab_tests += tests;
         } else {
-            assert_eq!(ignored, 0, "{name}: an ignored test outside e2e_kvm*/e2e_xen*/e2e_builds/by_hand* runs in no phase");
+            assert_eq!(
+                ignored, 0,
+                "{name}: an ignored test outside e2e_kvm*/e2e_xen*/e2e_builds/by_hand* runs in no phase"
+            );
         }
     }
     assert!(lab_tests >= 27, "only {lab_tests} lab tests found");

@@ -2,8 +2,10 @@
 # Runs inside a recipe's chroot (see recipe.sh, build_root): apt sources,
 # dpkg and initramfs settings, then the recipe's packages.
 #
-# Reads MIRROR, SECURITY_MIRROR, SUITE, PACKAGES_LIST and
-# INITRAMFS_MODULES_LIST from the environment.
+# Reads MIRROR, SECURITY_MIRROR, SUITE, PACKAGES_LIST,
+# INITRAMFS_MODULES_LIST and LOCAL_DEBS_DIR (a directory of .deb files
+# installed over the suite's packages, their dependencies from the suite;
+# empty: none) from the environment.
 set -euo pipefail
 
 cat >/etc/apt/sources.list <<SOURCES
@@ -41,5 +43,12 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
 # shellcheck disable=SC2086
 apt-get install -y -q -o Dpkg::Options::=--force-confold $PACKAGES_LIST
+if [ -n "${LOCAL_DEBS_DIR:-}" ]; then
+    echo "chroot-packages.sh: local packages: $(cd "$LOCAL_DEBS_DIR" && echo *.deb)"
+    # ./FILE: apt installs the file, whatever the suite's version (older too:
+    # --allow-downgrades), and takes its dependencies from the suite.
+    (cd "$LOCAL_DEBS_DIR" && apt-get install -y -q --allow-downgrades \
+        -o Dpkg::Options::=--force-confold ./*.deb)
+fi
 apt-get clean
 rm -rf /var/lib/apt/lists/*

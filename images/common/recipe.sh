@@ -12,10 +12,14 @@
 #   publish FILE...                renamed from OUTTMP into OUTDIR, manifest.json last
 # and, to make a Debian root file system from packages (debian-disk, xen-dom0),
 # with PACKAGES and INITRAMFS_MODULES (arrays) and CHROOT_ENV (NAME=VALUE
-# words its chroot-setup.sh reads) set:
+# words its chroot-setup.sh reads) set, and LOCAL_DEBS (a directory of .deb
+# files to install over the suite's packages; empty: none):
 #   build_root                     debootstrap, chroot-packages.sh, then the
 #                                  recipe's chroot-setup.sh, in the chroot
 #   package_versions PACKAGE...    VERSION[PACKAGE] from the root's dpkg database
+#   local_package_versions         LOCAL_VERSION[PACKAGE] of each LOCAL_DEBS
+#                                  package, checked against the installed one
+#                                  (write_manifest lists them: local_packages)
 #
 # Environment knobs:
 #   VIRTSMOKE_DEBIAN_MIRROR   default http://deb.debian.org/debian
@@ -26,7 +30,8 @@ MIRROR=${VIRTSMOKE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${VIRTSMOKE_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 SUITE=bookworm
 CHROOT_ENV=${CHROOT_ENV:-}
-declare -A VERSION
+LOCAL_DEBS=
+declare -A VERSION=() LOCAL_VERSION=()
 
 log() { echo "build.sh: $(date +%T) $*" >&2; }
 die() { echo "build.sh: error: $*" >&2; exit 1; }
@@ -71,7 +76,7 @@ ensure_tools() {
 # chroot under /tmp/virtsmoke-recipe while it runs.
 build_root() {
     ensure_tools debootstrap:debootstrap mkfs.ext4:e2fsprogs qemu-img:qemu-utils unshare:util-linux
-    export ROOT MIRROR SECURITY_MIRROR SUITE SRC_DIR COMMON_DIR CHROOT_ENV
+    export ROOT MIRROR SECURITY_MIRROR SUITE SRC_DIR COMMON_DIR CHROOT_ENV LOCAL_DEBS
     export PACKAGES_LIST="${PACKAGES[*]}" INITRAMFS_MODULES_LIST="${INITRAMFS_MODULES[*]}"
     unshare --mount --propagation private -- bash -euo pipefail -c '
         log() { echo "build.sh: $(date +%T) $*" >&2; }
@@ -80,7 +85,7 @@ build_root() {
             chroot "$ROOT" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
                 MIRROR="$MIRROR" SECURITY_MIRROR="$SECURITY_MIRROR" SUITE="$SUITE" \
                 PACKAGES_LIST="$PACKAGES_LIST" INITRAMFS_MODULES_LIST="$INITRAMFS_MODULES_LIST" \
-                $CHROOT_ENV bash "/tmp/virtsmoke-recipe/$1" >&2
+                LOCAL_DEBS_DIR="${LOCAL_DEBS:+/tmp/virtsmoke-debs}" $CHROOT_ENV bash "/tmp/virtsmoke-recipe/$1" >&2
         }
         log "debootstrap $SUITE (minbase) from $MIRROR"
         debootstrap --variant=minbase "$SUITE" "$ROOT" "$MIRROR" >&2
@@ -92,11 +97,16 @@ build_root() {
         mkdir -p "$ROOT/tmp/virtsmoke-recipe"
         cp "$SRC_DIR"/* "$ROOT/tmp/virtsmoke-recipe/"
         [ "$COMMON_DIR" = "$SRC_DIR" ] || cp "$COMMON_DIR"/* "$ROOT/tmp/virtsmoke-recipe/"
+        if [ -n "$LOCAL_DEBS" ]; then
+            mkdir -p -m 0755 "$ROOT/tmp/virtsmoke-debs"
+            cp "$LOCAL_DEBS"/*.deb "$ROOT/tmp/virtsmoke-debs/"
+            chmod 0644 "$ROOT"/tmp/virtsmoke-debs/*.deb
+        fi
         log "installing packages in the chroot"
         in_chroot chroot-packages.sh
         log "configuring the root file system"
         in_chroot chroot-setup.sh
-        rm -rf "$ROOT/tmp/virtsmoke-recipe" "$ROOT/usr/sbin/policy-rc.d"
+        rm -rf "$ROOT/tmp/virtsmoke-recipe" "$ROOT/tmp/virtsmoke-debs" "$ROOT/usr/sbin/policy-rc.d"
     '
     log "root file system ready ($(( $(date +%s) - T0 ))s)"
 }
@@ -105,6 +115,19 @@ package_versions() {
     local p
     for p in "$@"; do
         VERSION[$p]=$(chroot "$ROOT" dpkg-query -W -f '${Version}' "$p") || die "package $p is not installed"
+    done
+}
+
+local_package_versions() {
+    local deb p v installed
+    [ -n "$LOCAL_DEBS" ] || return 0
+    for deb in "$LOCAL_DEBS"/*.deb; do
+        p=$(dpkg-deb -f "$deb" Package)
+        v=$(dpkg-deb -f "$deb" Version)
+        installed=$(chroot "$ROOT" dpkg-query -W -f '${Version}' "$p") || die "local package $p is not installed"
+        [ "$installed" = "$v" ] || die "local package $p: $v wanted, $installed installed"
+        LOCAL_VERSION[$p]=$v
+        VERSION[$p]=$v
     done
 }
 
@@ -119,6 +142,13 @@ write_manifest() {
         for p in $(printf '%s\n' "${!VERSION[@]}" | sort); do
             i=$((i + 1)); sep=,; [ $i -eq "$n" ] && sep=
             echo "    \"$p\": \"${VERSION[$p]}\"$sep"
+        done
+        echo "  },"
+        echo "  \"local_packages\": {"
+        n=${#LOCAL_VERSION[@]} i=0
+        for p in $(printf '%s\n' "${!LOCAL_VERSION[@]}" | sort); do
+            i=$((i + 1)); sep=,; [ $i -eq "$n" ] && sep=
+            echo "    \"$p\": \"${LOCAL_VERSION[$p]}\"$sep"
         done
         echo "  },"
         echo "  \"built_at\": \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\""

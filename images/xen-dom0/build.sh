@@ -6,6 +6,11 @@
 #
 #   VIRTSMOKE_DOM0_SUITE=SUITE images/xen-dom0/build.sh OUTDIR
 #
+# VIRTSMOKE_IMAGE_FILES, when set, is a directory of .deb packages (a
+# developer's own Xen or libvirt build: `lab up --debs DIR`) installed over
+# the suite's packages; virtsmoke copies them there and keys its cache on
+# their names and contents. manifest.json lists them (local_packages).
+#
 # Writes OUTDIR/xen.elf (the hypervisor, a multiboot ELF QEMU can load with
 # -kernel), OUTDIR/vmlinuz and OUTDIR/initrd.img (dom0's kernel and
 # initramfs, multiboot modules), OUTDIR/dom0.qcow2 (dom0's root file system,
@@ -28,6 +33,10 @@ fi
 
 RECIPE=xen-dom0
 SUITE=${VIRTSMOKE_DOM0_SUITE:-bookworm}
+LOCAL_DEBS=${VIRTSMOKE_IMAGE_FILES:-}
+if [ -n "$LOCAL_DEBS" ]; then
+    compgen -G "$LOCAL_DEBS/*.deb" >/dev/null || die "VIRTSMOKE_IMAGE_FILES: no .deb in $LOCAL_DEBS"
+fi
 case "$SUITE" in
     bullseye | bookworm | trixie) ;;
     *) die "VIRTSMOKE_DOM0_SUITE: no dom0 recipe for suite '$SUITE' (bullseye, bookworm, trixie)" ;;
@@ -67,6 +76,7 @@ for f in "vmlinuz-$KVER" "initrd.img-$KVER"; do
 done
 package_versions "$XEN_HV" "$XEN_UTILS" libvirt-daemon libvirt-daemon-driver-xen \
     qemu-system-xen "linux-image-$KVER" openssh-server systemd
+local_package_versions
 zcat "$XENGZ" >"$OUTTMP/xen.elf"
 cp "$ROOT/boot/vmlinuz-$KVER" "$OUTTMP/vmlinuz"
 cp "$ROOT/boot/initrd.img-$KVER" "$OUTTMP/initrd.img"

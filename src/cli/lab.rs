@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use clap::{Args, Subcommand};
+use clap::{ArgGroup, Args, Subcommand};
 use serde::Serialize;
 
 use crate::exit;
@@ -34,6 +34,7 @@ pub struct CommonArgs {
 }
 
 #[derive(Args)]
+#[command(group(ArgGroup::new("xen_hosts").args(["xen", "dom0"]).multiple(true)))]
 pub struct UpArgs {
     #[command(flatten)]
     common: CommonArgs,
@@ -51,6 +52,13 @@ pub struct UpArgs {
     /// (`--dom0 bookworm,trixie`). A host whose suite changes is restarted.
     #[arg(long, value_name = "SUITE[,SUITE...]", value_delimiter = ',')]
     dom0: Vec<String>,
+    /// A directory of your own .deb packages (a rebuilt Xen or libvirt),
+    /// installed in every Xen host's dom0 over its suite's packages
+    /// (repeatable). The image is cached by the packages' names and contents:
+    /// a changed package is a new image, and its hosts are restarted.
+    /// `lab status` lists them as local packages.
+    #[arg(long, value_name = "DIR", requires = "xen_hosts")]
+    debs: Vec<PathBuf>,
 }
 
 /// Both kinds of lab host. JSON: the KVM lab's fields plus `xen`.
@@ -120,6 +128,11 @@ fn options(dir: &std::path::Path, hosts: u32) -> LabOptions {
 
 fn up(a: &UpArgs) -> Result<LabReport, LabCommandError> {
     let dir = &a.common.dir;
+    // Checked (and hashed) before any host starts.
+    let local = match a.debs.as_slice() {
+        [] => Vec::new(),
+        dirs => xen::debs::collect(dirs).map_err(xen::XenLabError::Options)?,
+    };
     let xen_hosts = a.xen.or((!a.dom0.is_empty()).then_some(a.dom0.len() as u32));
     let kvm_hosts = match (a.hosts, xen_hosts) {
         (Some(n), _) => Some(n),
@@ -131,7 +144,7 @@ fn up(a: &UpArgs) -> Result<LabReport, LabCommandError> {
         None => lab::status_found(dir)?,
     };
     let xen = match xen_hosts {
-        Some(n) => xen::up(dir, n, &a.dom0)?,
+        Some(n) => xen::up(dir, n, &a.dom0, &local)?,
         None => xen::status(dir)?,
     };
     Ok(LabReport { kvm, xen })
@@ -165,10 +178,7 @@ impl fmt::Display for LabReport {
         )?;
         for h in &self.xen {
             let pid = h.qemu_pid.map_or_else(|| "-".to_string(), |p| p.to_string());
-            let build = h.dom0.as_ref().map_or_else(
-                || "build unknown".to_string(),
-                |b| format!("{}: Xen {} libvirt {}", b.suite, b.xen_version, b.libvirt_version),
-            );
+            let build = h.dom0.as_ref().map_or_else(|| "build unknown".to_string(), |b| b.summary());
             writeln!(
                 f,
                 "{}  qemu {pid}  ssh {}  healthy {}  {build}  {}",

@@ -98,6 +98,14 @@ struct ImageArgs {
     /// Rebuild even if cached.
     #[arg(long)]
     force: bool,
+    /// xen-dom0 only: the Debian suite of the dom0, as `lab up --dom0`
+    /// (default bookworm; xen-dom0 is always built as the lab uses it).
+    #[arg(long, value_name = "SUITE")]
+    dom0: Option<String>,
+    /// xen-dom0 only: a directory of .deb packages installed over the suite's,
+    /// as `lab up --debs` (repeatable).
+    #[arg(long, value_name = "DIR")]
+    debs: Vec<PathBuf>,
 }
 
 pub fn main() -> u8 {
@@ -144,22 +152,7 @@ pub fn main() -> u8 {
             }
         },
         Command::Lab(cmd) => lab::run(cmd),
-        Command::Image(ImageCommand::Build(a)) | Command::Image(ImageCommand::Path(a)) => {
-            match crate::image::ensure(&a.name, a.force) {
-                Ok(img) => {
-                    println!("{}", img.dir.display());
-                    exit::PASSED
-                }
-                Err(e @ crate::image::ImageError::Unknown { .. }) => {
-                    eprintln!("error: {e}");
-                    exit::BAD_INPUT
-                }
-                Err(e) => {
-                    eprintln!("error: {}", crate::error_chain(&e));
-                    exit::INFRASTRUCTURE
-                }
-            }
-        }
+        Command::Image(ImageCommand::Build(a)) | Command::Image(ImageCommand::Path(a)) => image(&a),
         Command::Facts(args) => hosts::facts(args),
         Command::Cleanup(args) => cleanup::run(args),
         Command::Schema => {
@@ -194,4 +187,45 @@ fn man(out_dir: Option<PathBuf>) -> u8 {
             exit::INFRASTRUCTURE
         }
     }
+}
+
+/// `image build|path`: builds the image unless cached, prints its directory.
+fn image(a: &ImageArgs) -> u8 {
+    let variant = match image_variant(a) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    match crate::image::ensure_variant(&a.name, &variant, a.force) {
+        Ok(img) => {
+            println!("{}", img.dir.display());
+            exit::PASSED
+        }
+        Err(e @ crate::image::ImageError::Unknown { .. }) => {
+            eprintln!("error: {e}");
+            exit::BAD_INPUT
+        }
+        Err(e) => {
+            eprintln!("error: {}", crate::error_chain(&e));
+            exit::INFRASTRUCTURE
+        }
+    }
+}
+
+/// The variant `image build|path` builds: the lab's for xen-dom0 (its suite
+/// and local packages), the plain recipe for any other image.
+fn image_variant(a: &ImageArgs) -> Result<crate::image::Variant, String> {
+    use crate::lab::xen::{build, debs};
+    if a.name != "xen-dom0" {
+        if a.dom0.is_some() || !a.debs.is_empty() {
+            return Err(format!("--dom0 and --debs are for the xen-dom0 image, not `{}`", a.name));
+        }
+        return Ok(crate::image::Variant::default());
+    }
+    let suite = a.dom0.clone().unwrap_or_else(|| build::DEFAULT_SUITE.to_string());
+    let suite = build::per_host(1, &[suite])?.remove(0);
+    let local = if a.debs.is_empty() { Vec::new() } else { debs::collect(&a.debs)? };
+    Ok(build::image_variant(&suite, &local))
 }

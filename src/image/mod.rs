@@ -9,6 +9,7 @@ use std::process::Command;
 use sha2::{Digest, Sha256};
 
 pub mod identity;
+pub mod inputs;
 pub mod overlay;
 pub mod seed;
 pub mod xen_notes;
@@ -29,6 +30,8 @@ pub enum ImageError {
     },
     #[error("cannot open a file of the image cache safely")]
     Unsafe(#[source] crate::fsutil::FsError),
+    #[error(transparent)]
+    Input(#[from] inputs::InputError),
     #[error("building image `{name}` failed (log: {}):\n{tail}", .log.display())]
     Build { name: String, log: PathBuf, tail: String },
 }
@@ -68,13 +71,19 @@ fn recipe(name: &str) -> Result<&'static [(&'static str, &'static [u8])], ImageE
 
 /// The content hash of a recipe: file names and contents, in name order.
 pub fn recipe_hash(name: &str) -> Result<String, ImageError> {
-    variant_hash(name, &[])
+    variant_hash(name, &Variant::default())
 }
 
-/// Knobs a recipe's build.sh reads from its environment (`NAME`, `VALUE`),
-/// such as `VIRTSMOKE_DOM0_SUITE=trixie` for `xen-dom0`: each variant is a
-/// build of its own, cached under its own hash.
-pub type Variant = [(String, String)];
+/// What a recipe's build.sh reads besides its own files: knobs from its
+/// environment (`NAME`, `VALUE`), such as `VIRTSMOKE_DOM0_SUITE=trixie` for
+/// `xen-dom0`, and input files (local packages), copied into a directory
+/// named by `VIRTSMOKE_IMAGE_FILES`. Each variant is a build of its own,
+/// cached under its own hash, which covers the files' names and contents.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Variant {
+    pub env: Vec<(String, String)>,
+    pub files: Vec<inputs::InputFile>,
+}
 
 /// The content hash of a recipe built with `variant` (the recipe's hash when
 /// there is none).
@@ -86,8 +95,11 @@ pub fn variant_hash(name: &str, variant: &Variant) -> Result<String, ImageError>
         h.update((bytes.len() as u64).to_le_bytes());
         h.update(bytes);
     }
-    for (k, v) in variant {
+    for (k, v) in &variant.env {
         h.update(format!("\0env {k}={v}").as_bytes());
+    }
+    for f in &variant.files {
+        h.update(format!("\0file {} {}", f.name, f.sha256).as_bytes());
     }
     let digest = h.finalize();
     Ok(digest.iter().take(8).map(|b| format!("{b:02x}")).collect())
@@ -117,7 +129,7 @@ fn built(name: &str, hash: &str, dir: PathBuf) -> BuiltImage {
 
 /// The image if it is already built for the current recipe.
 pub fn cached(name: &str) -> Result<Option<BuiltImage>, ImageError> {
-    cached_variant(name, &[])
+    cached_variant(name, &Variant::default())
 }
 
 /// The image if it is already built for the current recipe and `variant`.
@@ -129,7 +141,13 @@ pub fn cached_variant(name: &str, variant: &Variant) -> Result<Option<BuiltImage
 
 /// Builds the image unless the cache has it. Safe to call from several processes at once.
 pub fn ensure(name: &str, force: bool) -> Result<BuiltImage, ImageError> {
-    ensure_variant(name, &[], force)
+    ensure_variant(name, &Variant::default(), force)
+}
+
+/// An I/O error about `path`, for `map_err`.
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> ImageError {
+    let path = path.to_path_buf();
+    move |source| ImageError::Io { path, source }
 }
 
 /// Builds the image of `variant` unless the cache has it (see [`Variant`]).
@@ -139,10 +157,7 @@ pub fn ensure_variant(name: &str, variant: &Variant, force: bool) -> Result<Buil
     }
     let hash = variant_hash(name, variant)?;
     let images = cache_dir().join("images");
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| ImageError::Io { path, source }
-    };
+    let io = io_error;
     std::fs::create_dir_all(&images).map_err(io(&images))?;
     let lock_path = images.join(format!("{name}.lock"));
     // Shared by every virtsmoke that builds this image: opened, never followed through a link.
@@ -162,6 +177,7 @@ pub fn ensure_variant(name: &str, variant: &Variant, force: bool) -> Result<Buil
         let p = recipe_dir.path().join(file);
         std::fs::write(&p, bytes).map_err(io(&p))?;
     }
+    let staged = inputs::stage(name, &variant.files)?;
     let log = images.join(format!("{name}-{hash}.build.log"));
     let _ = std::fs::remove_file(&log);
     let log_file = crate::fsutil::create_new(&log, 0o644).map_err(ImageError::Unsafe)?;
@@ -169,7 +185,8 @@ pub fn ensure_variant(name: &str, variant: &Variant, force: bool) -> Result<Buil
     let status = Command::new("bash")
         .arg(recipe_dir.path().join("build.sh"))
         .arg(&dir)
-        .envs(variant.iter().map(|(k, v)| (k, v)))
+        .envs(variant.env.iter().map(|(k, v)| (k, v)))
+        .envs(staged.iter().map(|d| (inputs::FILES_ENV, d.path())))
         .current_dir(recipe_dir.path())
         .stdout(log_file)
         .stderr(File::from(log_err))
@@ -205,12 +222,30 @@ mod tests {
 
     #[test]
     fn each_variant_is_a_build_of_its_own() {
-        let var = |suite: &str| vec![("VIRTSMOKE_DOM0_SUITE".to_string(), suite.to_string())];
+        let var =
+            |suite: &str| Variant { env: vec![("VIRTSMOKE_DOM0_SUITE".to_string(), suite.to_string())], files: vec![] };
         let plain = recipe_hash("xen-dom0").unwrap();
-        assert_eq!(variant_hash("xen-dom0", &[]).unwrap(), plain);
+        assert_eq!(variant_hash("xen-dom0", &Variant::default()).unwrap(), plain);
         let trixie = variant_hash("xen-dom0", &var("trixie")).unwrap();
         assert_eq!(trixie, variant_hash("xen-dom0", &var("trixie")).unwrap());
         assert_ne!(trixie, plain);
         assert_ne!(trixie, variant_hash("xen-dom0", &var("bookworm")).unwrap());
+    }
+
+    #[test]
+    fn input_files_are_in_the_hash_by_name_and_contents() {
+        let file =
+            |name: &str, sha: &str| inputs::InputFile { name: name.into(), path: "/x".into(), sha256: sha.into() };
+        let with = |files: Vec<inputs::InputFile>| Variant { env: vec![], files };
+        let plain = recipe_hash("xen-dom0").unwrap();
+        let one = variant_hash("xen-dom0", &with(vec![file("a.deb", "11")])).unwrap();
+        assert_ne!(one, plain);
+        assert_eq!(one, variant_hash("xen-dom0", &with(vec![file("a.deb", "11")])).unwrap());
+        // Where the file is does not matter; its name and contents do.
+        let mut moved = file("a.deb", "11");
+        moved.path = "/elsewhere/a.deb".into();
+        assert_eq!(one, variant_hash("xen-dom0", &with(vec![moved])).unwrap());
+        assert_ne!(one, variant_hash("xen-dom0", &with(vec![file("a.deb", "12")])).unwrap());
+        assert_ne!(one, variant_hash("xen-dom0", &with(vec![file("b.deb", "11")])).unwrap());
     }
 }

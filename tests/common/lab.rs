@@ -52,9 +52,13 @@ pub struct XenHost {
     pub key: PathBuf,
     /// The file that records dom0's host keys: a scenario host's `jump.known_hosts`.
     pub known_hosts: PathBuf,
-    /// The build it runs: `{"suite": "trixie", "xen_version": ..., "libvirt_version": ...}`.
+    /// The build it runs: `{"suite": "trixie", "xen_version": ..., "libvirt_version": ...,
+    /// "local_packages": {NAME: VERSION}}`.
     #[serde(default)]
     pub dom0: Option<serde_json::Value>,
+    /// The host's QEMU, if it runs.
+    #[serde(default)]
+    pub qemu_pid: Option<i32>,
     pub healthy: bool,
 }
 

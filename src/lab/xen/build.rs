@@ -1,10 +1,15 @@
 //! Which Xen build each lab host runs: the Debian suite its dom0 image is
 //! built from (`lab up --xen N --dom0 SUITE[,SUITE...]`), and what that build
-//! holds (Xen, libvirt and dom0 kernel versions, from the image's manifest).
+//! holds (Xen, libvirt and dom0 kernel versions, and the local packages of
+//! `lab up --debs`, from the image's manifest).
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::Serialize;
+
+use crate::image::Variant;
+use crate::image::inputs::InputFile;
 
 /// The dom0 images virtsmoke can build (images/xen-dom0/build.sh).
 pub const SUITES: [&str; 3] = ["bullseye", "bookworm", "trixie"];
@@ -18,6 +23,22 @@ pub struct Dom0Build {
     pub xen_version: String,
     pub libvirt_version: String,
     pub kernel_version: String,
+    /// Packages of the developer's own (`lab up --debs`) installed over the
+    /// suite's: package name, version.
+    pub local_packages: BTreeMap<String, String>,
+}
+
+impl Dom0Build {
+    /// `bookworm: Xen 4.17.5 libvirt 9.0.0-4+deb12u2`, then `, local
+    /// packages: NAME VERSION, ...` when there are any.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{}: Xen {} libvirt {}", self.suite, self.xen_version, self.libvirt_version);
+        if !self.local_packages.is_empty() {
+            let local: Vec<String> = self.local_packages.iter().map(|(p, v)| format!("{p} {v}")).collect();
+            s.push_str(&format!(", local packages: {}", local.join(", ")));
+        }
+        s
+    }
 }
 
 /// The suite of each of `count` hosts: none given is the default for all,
@@ -34,9 +55,11 @@ pub fn per_host(count: u32, suites: &[String]) -> Result<Vec<String>, String> {
     }
 }
 
-/// The image variant of a suite (the recipe reads it from its environment).
-pub fn image_variant(suite: &str) -> Vec<(String, String)> {
-    vec![("VIRTSMOKE_DOM0_SUITE".to_string(), suite.to_string())]
+/// The image variant of a suite, with local packages (see `debs.rs`) or
+/// none: the recipe reads the suite from its environment, the packages from
+/// its input files.
+pub fn image_variant(suite: &str, debs: &[InputFile]) -> Variant {
+    Variant { env: vec![("VIRTSMOKE_DOM0_SUITE".to_string(), suite.to_string())], files: debs.to_vec() }
 }
 
 /// The build an image directory holds, from its `manifest.json`; none if
@@ -51,6 +74,11 @@ pub fn of_image(dir: &Path) -> Option<Dom0Build> {
         xen_version: field("xen_version"),
         libvirt_version: field("libvirt_version"),
         kernel_version: field("kernel_version"),
+        local_packages: m
+            .get("local_packages")
+            .and_then(|l| l.as_object())
+            .map(|l| l.iter().map(|(p, v)| (p.clone(), v.as_str().unwrap_or_default().to_string())).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -86,7 +114,39 @@ mod tests {
         let b = of_image(dir.path()).unwrap();
         assert_eq!((b.suite.as_str(), b.xen_version.as_str()), ("trixie", "4.20.1+10-1"));
         assert_eq!(b.libvirt_version, "11.3.0-3");
+        assert!(b.local_packages.is_empty());
+        assert_eq!(b.summary(), "trixie: Xen 4.20.1+10-1 libvirt 11.3.0-3");
         std::fs::write(dir.path().join("manifest.json"), r#"{"xen_version": "4.17.5"}"#).unwrap();
         assert_eq!(of_image(dir.path()).unwrap().suite, "bookworm");
+    }
+
+    #[test]
+    fn local_packages_are_read_from_the_manifest_and_summed_up() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("manifest.json"),
+            r#"{"suite": "bookworm", "xen_version": "4.17.5", "libvirt_version": "9.0.0-4+deb12u2",
+                "packages": {"libvirt-daemon-driver-xen": "9.0.0-4+deb12u2+virtsmoke1"},
+                "local_packages": {"libvirt-daemon-driver-xen": "9.0.0-4+deb12u2+virtsmoke1"}}"#,
+        )
+        .unwrap();
+        let b = of_image(dir.path()).unwrap();
+        assert_eq!(b.local_packages["libvirt-daemon-driver-xen"], "9.0.0-4+deb12u2+virtsmoke1");
+        assert_eq!(
+            b.summary(),
+            "bookworm: Xen 4.17.5 libvirt 9.0.0-4+deb12u2, \
+             local packages: libvirt-daemon-driver-xen 9.0.0-4+deb12u2+virtsmoke1"
+        );
+        let v = serde_json::to_value(&b).unwrap();
+        assert_eq!(v["local_packages"]["libvirt-daemon-driver-xen"], "9.0.0-4+deb12u2+virtsmoke1");
+    }
+
+    #[test]
+    fn the_variant_carries_the_suite_and_the_packages() {
+        let deb = InputFile { name: "a_1_all.deb".into(), path: "/d/a_1_all.deb".into(), sha256: "00".into() };
+        let v = image_variant("trixie", std::slice::from_ref(&deb));
+        assert_eq!(v.env, [("VIRTSMOKE_DOM0_SUITE".to_string(), "trixie".to_string())]);
+        assert_eq!(v.files, [deb]);
+        assert!(image_variant("trixie", &[]).files.is_empty());
     }
 }

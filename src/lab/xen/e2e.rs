@@ -38,7 +38,7 @@ fn xen_lab_round_trip() {
     let _cleanup = Cleanup(dir.clone());
 
     let t = Instant::now();
-    let st = up(&dir, 1, &[]).unwrap();
+    let st = up(&dir, 1, &[], &[]).unwrap();
     eprintln!("up: {:?}", t.elapsed());
     assert_eq!(st.len(), 1);
     let h = &st[0];
@@ -57,7 +57,7 @@ fn xen_lab_round_trip() {
 
     // A second up keeps the running host.
     let t = Instant::now();
-    let again = up(&dir, 1, &[]).unwrap();
+    let again = up(&dir, 1, &[], &[]).unwrap();
     eprintln!("second up: {:?}", t.elapsed());
     assert_eq!(again[0].qemu_pid, Some(pid));
 

@@ -26,6 +26,7 @@
 //! host's port whenever it starts that host afresh or removes it.
 
 pub mod build;
+pub mod debs;
 mod dom0;
 mod error;
 mod keys;
@@ -49,6 +50,7 @@ pub use error::XenLabError;
 use layout::XenHostLayout;
 use qemu::Dom0Image;
 
+use crate::image::inputs::InputFile;
 use crate::lab::LabError;
 
 /// The image recipes the lab uses.
@@ -99,15 +101,17 @@ fn started_from_text(image: &Dom0Image, public_key: &str) -> String {
 /// dom0 of `suites[N-1]` (see [`build::per_host`]). A host already running
 /// from its image and the lab's key is left alone (its guests keep
 /// running); any other is stopped and started afresh, and so is every
-/// running host after it (its link goes through the restarted one). Builds
-/// the `xen-dom0` images the cache lacks and waits until libvirt answers in
-/// every host. Fails unless every host ends up healthy.
-pub fn up(dir: &Path, count: u32, suites: &[String]) -> Result<Vec<XenHostStatus>, XenLabError> {
+/// running host after it (its link goes through the restarted one). The
+/// `local` packages (`debs::collect`) are installed in each host's dom0 over
+/// its suite's. Builds the `xen-dom0` images the cache
+/// lacks and waits until libvirt answers in every host. Fails unless every
+/// host ends up healthy.
+pub fn up(dir: &Path, count: u32, suites: &[String], local: &[InputFile]) -> Result<Vec<XenHostStatus>, XenLabError> {
     layout::validate(dir, count).map_err(XenLabError::Options)?;
     let suites = build::per_host(count, suites).map_err(XenLabError::Options)?;
     let mut images: Vec<Dom0Image> = Vec::new();
     for suite in &suites {
-        images.push(Dom0Image::in_dir(&ensure_image(DOM0_IMAGE, &build::image_variant(suite))?.dir));
+        images.push(Dom0Image::in_dir(&ensure_image(DOM0_IMAGE, &build::image_variant(suite, local))?.dir));
     }
     make_lab_dir(dir)?;
     let public_key = keys::ensure(dir)?;
@@ -305,9 +309,9 @@ mod tests {
 
     #[test]
     fn bad_options_fail_before_anything_is_built() {
-        let err = up(Path::new("/var/tmp/virtsmoke-lab"), 0, &[]).unwrap_err();
+        let err = up(Path::new("/var/tmp/virtsmoke-lab"), 0, &[], &[]).unwrap_err();
         assert_eq!(err.to_string(), "invalid xen lab options: hosts must be between 1 and 4, not 0");
-        let err = up(Path::new("/var/tmp/virtsmoke-lab"), 2, &["sid".into()]).unwrap_err();
+        let err = up(Path::new("/var/tmp/virtsmoke-lab"), 2, &["sid".into()], &[]).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid xen lab options: no dom0 image for suite `sid` (known: bullseye, bookworm, trixie)"
@@ -330,6 +334,7 @@ mod tests {
                 xen_version: "4.20.4".into(),
                 libvirt_version: "11.3.0".into(),
                 kernel_version: "6.12.118+deb13-amd64".into(),
+                local_packages: [("xen-utils-common".to_string(), "4.20.4+virtsmoke1".to_string())].into(),
             }),
             serial_log: "/lab/xen/xen1/serial.log".into(),
             healthy: true,
@@ -342,6 +347,7 @@ mod tests {
         assert_eq!(v["known_hosts"], "/lab/xen/known_hosts");
         assert_eq!(v["dom0"]["suite"], "trixie");
         assert_eq!(v["dom0"]["libvirt_version"], "11.3.0");
+        assert_eq!(v["dom0"]["local_packages"]["xen-utils-common"], "4.20.4+virtsmoke1");
         assert!(!v["uri"].as_str().unwrap().contains("no_verify"), "libvirt's ssh checks dom0's key");
     }
 }
