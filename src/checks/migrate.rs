@@ -39,14 +39,14 @@ impl HostLogs {
         HostLogs { shell: crate::hostaccess::shell_for(spec), platform: crate::hypervisor::for_host(spec.hypervisor) }
     }
 
-    /// The hypervisor's error lines about `domain` since `since` (a minute's
-    /// slack for the host's clock), joined for a message; empty when there
-    /// are none or they cannot be read.
-    async fn errors_since(&self, domain: &str, since: std::time::SystemTime) -> String {
+    /// The hypervisor's error lines about `domain` on host `host` since
+    /// `since` (a minute's slack for the host's clock), joined for a
+    /// message; empty when there are none or they cannot be read.
+    async fn errors_since(&self, host: &str, domain: &str, since: std::time::SystemTime) -> String {
         let Some(command) = self.platform.migration_log_command(domain) else { return String::new() };
         let Ok(out) = self.shell.run_within(&command, SHORT).await else { return String::new() };
         let lines = log_lines_since(&out, since - Duration::from_secs(60));
-        if lines.is_empty() { String::new() } else { format!("; the hypervisor's log: {}", lines.join(" | ")) }
+        if lines.is_empty() { String::new() } else { format!("; {host}'s hypervisor log: {}", lines.join(" | ")) }
     }
 }
 
@@ -157,9 +157,10 @@ pub async fn run(
     for round in 1..=spec.rounds {
         let (from, to) = if round % 2 == 1 { (ends.home, ends.away) } else { (ends.away, ends.home) };
         let logs = &ends.shells[(round as usize + 1) % 2];
+        let to_logs = &ends.shells[round as usize % 2];
         let name = format!("{label}.round-{round}: {} -> {}", from.name, to.name);
         let t = Instant::now();
-        let r = one_round(guest, (from, logs), to, &ends.probe_from, spec, console).await;
+        let r = one_round(guest, (from, logs), (to, to_logs), &ends.probe_from, spec, console).await;
         let mut props = Vec::new();
         let result = match r {
             Ok(fig) => {
@@ -278,7 +279,7 @@ async fn before_move(guest: &GuestUnderTest, spec: &MigrateCheck) -> Result<Befo
 async fn one_round(
     guest: &mut GuestUnderTest,
     (from, logs): (&Host, &HostLogs),
-    to: &Host,
+    (to, to_logs): (&Host, &HostLogs),
     probe_from: &ProbeFrom<'_>,
     spec: &MigrateCheck,
     console: &std::path::Path,
@@ -298,7 +299,10 @@ async fn one_round(
         Ok(m) => m,
         Err(e) => {
             let msg = crate::error_chain(&e);
-            let why = logs.errors_since(&guest.domain.name, started).await;
+            // The sender's reason (a save that failed), then the receiver's
+            // (a stream it could not restore: a newer build's, say).
+            let why = logs.errors_since(&from.name, &guest.domain.name, started).await
+                + &to_logs.errors_since(&to.name, &guest.domain.name, started).await;
             let where_ = settle_after_failure(&guest.domain.name, from, to).await;
             return Err(StepFailure::failed(format!(
                 "migration from {} to {} failed: {msg}{why}{where_}",
