@@ -310,13 +310,12 @@ fn every_lab_fixture_fills_in_and_validates() {
 }
 
 /// ci/test picks the lab tests by their binary's name: `e2e_kvm*` on the KVM
-/// lab, `e2e_xen*` on the Xen lab, `e2e_builds` on the Xen lab of two builds,
-/// `by_hand*` never. An ignored test anywhere
+/// lab, `e2e_xen*` on the Xen lab, `by_hand*` never. An ignored test anywhere
 /// else would run in no phase; a test of a lab binary that is not ignored
 /// would run without its lab.
 #[test]
 fn every_lab_test_is_in_a_binary_named_for_its_lab() {
-    let lab_binary = |name: &str| ["e2e_kvm", "e2e_xen", "e2e_builds", "by_hand"].iter().any(|p| name.starts_with(p));
+    let lab_binary = |name: &str| ["e2e_kvm", "e2e_xen", "by_hand"].iter().any(|p| name.starts_with(p));
     let mut lab_tests = 0;
     for entry in std::fs::read_dir(root().join("tests")).unwrap() {
         let path = entry.unwrap().path();
@@ -331,10 +330,7 @@ fn every_lab_test_is_in_a_binary_named_for_its_lab() {
             assert_eq!(ignored, tests, "{name}: a test without #[ignore] would run without its lab");
             lab_tests += tests;
         } else {
-            assert_eq!(
-                ignored, 0,
-                "{name}: an ignored test outside e2e_kvm*/e2e_xen*/e2e_builds/by_hand* runs in no phase"
-            );
+            assert_eq!(ignored, 0, "{name}: an ignored test outside e2e_kvm*/e2e_xen*/by_hand* runs in no phase");
         }
     }
     assert!(lab_tests >= 27, "only {lab_tests} lab tests found");
