@@ -11,8 +11,8 @@ use virtsmoke::events::Outcome;
 
 /// Every kind of Xen guest, HVM and PVHVM too, boots and proves its kind
 /// (scenarios/local-xen.yaml; the HVM kinds load the kernel through the
-/// emulated device model, minutes each). PV and PVH run in ci/test
-/// (tests/e2e_xen.rs).
+/// emulated device model, minutes each). PV and PVH boot (with
+/// `boot.kind`) in ci/test's lifecycle and migration tests.
 #[test]
 #[ignore = "boots every kind of guest on the nested Xen lab; slow: run by hand"]
 fn xen_lab_every_kind_boots_and_proves_its_kind() {

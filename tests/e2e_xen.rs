@@ -1,31 +1,16 @@
 //! End-to-end on the nested Xen lab (`virtsmoke lab up --xen 1`, which
-//! ci/test brings up after the KVM tests): PV and PVH guests boot through
-//! libvirt's libxl driver over `xen+ssh`, are reached through dom0 and prove
-//! their kind (every kind, the HVM ones too, in tests/by_hand_xen.rs; on two
-//! Xen builds in tests/by_hand_builds.rs); faults fail with their diagnosis,
+//! ci/test brings up after the KVM tests): faults fail with their diagnosis,
 //! a domain libvirt lost is found in xenstore, disk images boot (on an
-//! overlay, through pygrub, in place). ci/test runs every `e2e_xen*` binary
-//! in its Xen phase, one test at a time.
+//! overlay, through pygrub, in place). Every kind proving its kind is
+//! tests/by_hand_xen.rs (PV and PVH also prove it, in their `boot` check, in
+//! the lifecycle and migration tests); on two Xen builds,
+//! tests/by_hand_builds.rs. ci/test runs every `e2e_xen*` binary in its Xen
+//! phase, one test at a time.
 
 mod common;
 use common::*;
 
 use common::xen::*;
-
-#[test]
-#[ignore = "boots guests on the nested Xen lab: run through ci/test"]
-fn xen_lab_e2e_pv_and_pvh_guests_boot_and_prove_their_kind() {
-    let only = ["--only", "*-xen-pv@*", "--only", "*-xen-pvh@*"];
-    let runs = run_rerunning_failures_once_only("scenarios/local-xen.yaml", &only);
-    for kind in ["xen-pv", "xen-pvh"] {
-        let ran = last_run_of(&runs, &format!("local-xen/tiny-{kind}@xen1"));
-        let p = assert_proves_kind(ran, xen1(), "local-xen", kind);
-        assert!(p["xen_version"].starts_with("4.17"), "{p:?}");
-    }
-    for ran in &runs {
-        xen1().assert_no_leftovers(&ran.run_id());
-    }
-}
 
 #[test]
 #[ignore = "boots guests on the nested Xen lab: run through ci/test"]
