@@ -561,6 +561,9 @@ pub struct MigrateCheck {
     /// After migrating, the SSH connection opened before must still work (`keep`),
     /// or a new one must succeed (`reconnect`).
     pub ssh: SshContinuity,
+    /// How long one move may take before libvirt's job is aborted and the round fails.
+    #[serde(with = "humantime_secs")]
+    pub timeout: Duration,
 }
 
 impl MigrateCheck {

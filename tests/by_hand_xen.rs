@@ -5,8 +5,10 @@
 mod common;
 use common::lab::xen1;
 use common::xen::{
-    assert_proves_kind, debian_disk_kind, last_run_of, outcome_of, run_migration_cases, run_rerunning_failures_once,
+    assert_proves_kind, debian_disk_here, debian_disk_kind, debian_files_scenario, last_run_of, outcome_of,
+    run_migration_cases, run_rerunning_failures_once,
 };
+use common::{case, run_scenario, step, text, walk};
 use virtsmoke::events::Outcome;
 
 /// Every kind of Xen guest, HVM and PVHVM too, boots and proves its kind
@@ -75,4 +77,33 @@ fn xen_lab_network_is_measured_from_dom0() {
         assert_eq!(skip, Outcome::Skipped);
         assert!(why.contains("jump host"), "{why}");
     }
+}
+
+/// A QA engineer's image: files already on the Xen host boot in place
+/// (`copy: false`), the base never written. (ci/test boots the same disk
+/// copied to the host, tests/e2e_xen.rs: this one did not fit its budget.)
+#[test]
+#[ignore = "boots the Debian disk on the nested Xen lab; slow: run by hand"]
+fn xen_lab_a_disk_already_on_the_host_is_used_in_place() {
+    // A QA engineer's image: files that are on the Xen host already.
+    let dir_on_host = "/var/lib/virtsmoke-e2e";
+    let local = std::path::PathBuf::from(debian_disk_here());
+    xen1().dom0(&format!("rm -rf {dir_on_host} && mkdir -p {dir_on_host}"));
+    for f in ["disk.qcow2", "vmlinuz", "initrd.img"] {
+        xen1().scp_to(&local.join(f), &format!("{dir_on_host}/{f}"));
+    }
+    let before = xen1().dom0(&format!("sha256sum {dir_on_host}/disk.qcow2"));
+    let scenario = debian_files_scenario("e2e-xen-host-disk", dir_on_host, false);
+    let ran = run_scenario(scenario.path().to_str().unwrap(), &[]);
+    let after = xen1().dom0(&format!("sha256sum {dir_on_host}/disk.qcow2; rm -rf {dir_on_host}"));
+    assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
+    let doc = ran.json();
+    let c = case(&doc, "e2e-xen-host-disk/deb@xen1");
+    assert_eq!(step(c, "boot.cloud-init")["outcome"], "passed", "{c:#}");
+    // Booted in place: the host's paths in the domain, the base never written.
+    let xml = walk(&ran.artifacts).into_iter().find(|p| p.ends_with("deb.domain.xml")).unwrap();
+    let xml = std::fs::read_to_string(xml).unwrap();
+    assert!(xml.contains(&format!("<kernel>{dir_on_host}/vmlinuz</kernel>")), "{xml}");
+    assert_eq!(before, after);
+    xen1().assert_no_leftovers(&ran.run_id());
 }

@@ -72,3 +72,17 @@ fn a_downtime_threshold_turns_the_probe_into_a_verdict() {
     assert!(prop_of(case, "downtime_ms").is_some());
     assert_no_leftovers(&doc.run_id);
 }
+
+/// A move that cannot finish in its `timeout` is aborted through libvirt,
+/// fails the round naming the limit, and leaves the guest running at home.
+#[test]
+#[ignore = "boots real guests on the lab: run through ci/test"]
+fn a_migration_over_its_timeout_is_aborted_and_the_guest_stays() {
+    let fixture = lab_fixture("migration-timeout.yaml");
+    let (code, doc, ran) = run(fixture.to_str().unwrap());
+    assert_eq!(code, Some(1), "{}", text(&ran.out));
+    let msg = failure(&doc.cases[0]);
+    assert!(msg.contains("did not finish within 3s; libvirt's migration job was aborted"), "{msg}");
+    assert!(msg.ends_with("(the guest stays on lab1)"), "{msg}");
+    assert_no_leftovers(&doc.run_id);
+}

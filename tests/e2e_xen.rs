@@ -1,7 +1,7 @@
 //! End-to-end on the nested Xen lab (`virtsmoke lab up --xen 1`, which
 //! ci/test brings up after the KVM tests): faults fail with their diagnosis,
 //! a domain libvirt lost is found in xenstore, disk images boot (on an
-//! overlay, through pygrub, in place). Every kind proving its kind is
+//! overlay, through pygrub; in place: tests/by_hand_xen.rs). Every kind proving its kind is
 //! tests/by_hand_xen.rs (PV and PVH also prove it, in their `boot` check, in
 //! the lifecycle and migration tests); on two Xen builds,
 //! tests/by_hand_builds.rs. ci/test runs every `e2e_xen*` binary in its Xen
@@ -83,31 +83,6 @@ fn xen_lab_e2e_a_domain_libvirt_does_not_know_is_found_in_xenstore() {
 const XENSTORE_LIST: &str =
     "for d in $(xenstore-list /local/domain); do echo \"$d $(xenstore-read /local/domain/$d/name)\"; done";
 
-/// A scenario that boots the Debian disk image as xen-pv from files named by
-/// their paths in `dir` (its `disk.qcow2`, `vmlinuz`, `initrd.img`), with
-/// `copy` as given.
-fn debian_files_scenario(name: &str, dir: &str, copy: bool) -> tempfile::NamedTempFile {
-    let cmdline = std::fs::read_to_string(std::path::Path::new(&debian_disk_here()).join("cmdline")).unwrap();
-    let scenario = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(
-        scenario.path(),
-        format!(
-            "version: 1\nname: {name}\nhosts:\n  xen1:\n    uri: \"{}\"\n    \
-             jump: {}\n    \
-             capacity: {{ guests: 1, memory_mib: 1536 }}\nimages:\n  cloud:\n    disk: {dir}/disk.qcow2\n    \
-             kernel: {dir}/vmlinuz\n    initrd: {dir}/initrd.img\n    cmdline: \"{}\"\n    copy: {copy}\n\
-             guests:\n  deb:\n    kind: xen-pv\n    image: cloud\n    memory_mib: 512\n\
-             checks:\n  - boot\n  - command: {{ name: root-on-overlay, run: \"findmnt -n -o SOURCE /\", expect_output: \"xvda\" }}\n\
-             timeouts: {{ running: 2m, console: 8m, address: 5m, ssh: 5m, command: 2m, case: 20m }}\n",
-            xen1().uri,
-            xen1().jump_yaml(),
-            cmdline.trim()
-        ),
-    )
-    .unwrap();
-    scenario
-}
-
 /// Files of this machine (`copy: true`) reach the Xen host as checked copies
 /// in the run's directory; the overlay is made there; all of it goes with the run.
 #[test]
@@ -144,30 +119,4 @@ fn xen_lab_e2e_a_disk_boots_through_pygrub() {
     assert!(xml.contains("<bootloader>pygrub</bootloader>") && !xml.contains("<kernel>"), "{xml}");
     // The command line of the disk's grub.cfg, then the PV console virtsmoke adds.
     assert!(console.contains("console=ttyS0,115200 console=hvc0"), "{console}");
-}
-
-#[test]
-#[ignore = "boots guests on the nested Xen lab: run through ci/test"]
-fn xen_lab_e2e_a_disk_already_on_the_host_is_used_in_place() {
-    // A QA engineer's image: files that are on the Xen host already.
-    let dir_on_host = "/var/lib/virtsmoke-e2e";
-    let local = std::path::PathBuf::from(debian_disk_here());
-    xen1().dom0(&format!("rm -rf {dir_on_host} && mkdir -p {dir_on_host}"));
-    for f in ["disk.qcow2", "vmlinuz", "initrd.img"] {
-        xen1().scp_to(&local.join(f), &format!("{dir_on_host}/{f}"));
-    }
-    let before = xen1().dom0(&format!("sha256sum {dir_on_host}/disk.qcow2"));
-    let scenario = debian_files_scenario("e2e-xen-host-disk", dir_on_host, false);
-    let ran = run_scenario(scenario.path().to_str().unwrap(), &[]);
-    let after = xen1().dom0(&format!("sha256sum {dir_on_host}/disk.qcow2; rm -rf {dir_on_host}"));
-    assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
-    let doc = ran.json();
-    let c = case(&doc, "e2e-xen-host-disk/deb@xen1");
-    assert_eq!(step(c, "boot.cloud-init")["outcome"], "passed", "{c:#}");
-    // Booted in place: the host's paths in the domain, the base never written.
-    let xml = walk(&ran.artifacts).into_iter().find(|p| p.ends_with("deb.domain.xml")).unwrap();
-    let xml = std::fs::read_to_string(xml).unwrap();
-    assert!(xml.contains(&format!("<kernel>{dir_on_host}/vmlinuz</kernel>")), "{xml}");
-    assert_eq!(before, after);
-    xen1().assert_no_leftovers(&ran.run_id());
 }

@@ -36,6 +36,9 @@ pub enum BackendError {
     },
     #[error("refusing to connect")]
     RefusedUri(#[source] crate::hypervisor::UriError),
+    /// A call that had not returned when its time was up.
+    #[error("{op} on `{target}` did not finish within {}; {aborted}", humantime::format_duration(*.limit))]
+    TimedOut { op: &'static str, target: String, limit: std::time::Duration, aborted: String },
     #[error("the libvirt worker thread died")]
     Worker(#[from] tokio::task::JoinError),
 }

@@ -65,13 +65,15 @@ pub struct Migrated {
 }
 
 impl GuestDomain {
-    /// Migrates this domain to `dest`; on success the returned domain is the one to use.
-    pub async fn migrate(&self, dest: &Host, opts: MigrateOptions) -> Result<Migrated, BackendError> {
+    /// Migrates this domain to `dest`; on success the returned domain is the
+    /// one to use. A move that has not finished within `limit` is aborted
+    /// (libvirt's job abort, where the driver has one) and is an error.
+    pub async fn migrate(&self, dest: &Host, opts: MigrateOptions, limit: Duration) -> Result<Migrated, BackendError> {
         let src = Arc::clone(&self.dom);
         let dest_host = dest.clone();
         let dest_uri = dest.uri.clone();
         let name = self.name.clone();
-        let (dom, elapsed, stats) = tokio::task::spawn_blocking(move || {
+        let mut call = tokio::task::spawn_blocking(move || {
             let dconn = dest_host.conn()?;
             let err = |op| BackendError::libvirt(op, name.clone());
             if let Some(ms) = opts.max_downtime_ms {
@@ -89,8 +91,23 @@ impl GuestDomain {
             // Not every driver keeps completed-job statistics: then there is no figure.
             let stats = dom.job_stats(sys::VIR_DOMAIN_JOB_STATS_COMPLETED).ok();
             Ok::<_, BackendError>((dom, elapsed, stats))
-        })
-        .await??;
+        });
+        let (dom, elapsed, stats) = match tokio::time::timeout(limit, &mut call).await {
+            Ok(done) => done??,
+            Err(_) => {
+                let mut aborted = self.abort_job().await;
+                // Where the guest is can be told only once libvirt's call has returned.
+                if tokio::time::timeout(ABORT_WAIT, call).await.is_err() {
+                    aborted.push_str("; the migration call has still not returned");
+                }
+                return Err(BackendError::TimedOut {
+                    op: "migrating the domain",
+                    target: self.name.clone(),
+                    limit,
+                    aborted,
+                });
+            }
+        };
         Ok(Migrated {
             domain: GuestDomain::new(dest.clone(), self.name.clone(), dom),
             elapsed,
@@ -98,7 +115,28 @@ impl GuestDomain {
             hypervisor_total_ms: stats.as_ref().and_then(|s| s.time_elapsed),
         })
     }
+
+    /// Asks libvirt to abort the domain's running job (a migration that hangs);
+    /// says how that went. The call is bounded too: a daemon that does not
+    /// answer is said so and left.
+    async fn abort_job(&self) -> String {
+        let dom = Arc::clone(&self.dom);
+        let call = tokio::task::spawn_blocking(move || {
+            // SAFETY: `dom` is a live domain handle, kept alive by the Arc for the call.
+            let rc = unsafe { sys::virDomainAbortJob(dom.as_ptr()) };
+            if rc < 0 { Err(crate::error_chain(&virt::error::Error::last_error())) } else { Ok(()) }
+        });
+        match tokio::time::timeout(ABORT_WAIT, call).await {
+            Ok(Ok(Ok(()))) => "libvirt's migration job was aborted".into(),
+            Ok(Ok(Err(e))) => format!("aborting libvirt's migration job failed: {e}"),
+            Ok(Err(e)) => format!("aborting libvirt's migration job failed: {e}"),
+            Err(_) => format!("libvirt did not answer the abort within {}s either", ABORT_WAIT.as_secs()),
+        }
+    }
 }
+
+/// How long an abort of a hanging migration may take.
+const ABORT_WAIT: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

@@ -287,7 +287,7 @@ async fn one_round(
     let before = before_move(guest, spec).await?;
     let probe = DowntimeProbe::start(probe_from, before.addr).await;
     let started = std::time::SystemTime::now();
-    let moved = guest.domain.migrate(to, options(spec)).await;
+    let moved = guest.domain.migrate(to, options(spec), spec.timeout).await;
     let moved_at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     // The gap lasts until the guest's first answer after the move (or the
     // probe's end, reported as such).
@@ -480,6 +480,7 @@ mod tests {
             allowed_downtime_ms: None,
             max_downtime_ms: None,
             ssh: SshContinuity::Reconnect,
+            timeout: Duration::from_secs(600),
         }
     }
 

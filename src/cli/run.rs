@@ -115,6 +115,9 @@ pub fn run(args: RunArgs) -> u8 {
         }
     };
     let result = rt.block_on(runner::run(plan, opts, &mut on_event));
+    // A libvirt call that never returned (a hung migration, given up on) must
+    // not keep the process from reporting and exiting: the runner has torn down.
+    rt.shutdown_timeout(std::time::Duration::from_secs(10));
     let result = match result {
         Ok(r) => r,
         Err(e) => {

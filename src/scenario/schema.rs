@@ -214,7 +214,8 @@ fn migrate() -> Value {
             "bandwidth_mib_s": { "type": "integer", "minimum": 1 },
             "allowed_downtime_ms": { "type": "integer", "minimum": 1 },
             "max_downtime_ms": { "type": "integer", "minimum": 1 },
-            "ssh": { "enum": ["keep", "reconnect"] }
+            "ssh": { "enum": ["keep", "reconnect"] },
+            "timeout": duration()
         }),
         &[],
     )

@@ -163,3 +163,28 @@ pub fn assert_proves_kind(
     host.virsh(&["undefine", &dom]);
     p
 }
+
+/// A scenario that boots the Debian disk image as xen-pv from files named by
+/// their paths in `dir` (its `disk.qcow2`, `vmlinuz`, `initrd.img`), with
+/// `copy` as given.
+pub fn debian_files_scenario(name: &str, dir: &str, copy: bool) -> tempfile::NamedTempFile {
+    let cmdline = std::fs::read_to_string(std::path::Path::new(&debian_disk_here()).join("cmdline")).unwrap();
+    let scenario = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        scenario.path(),
+        format!(
+            "version: 1\nname: {name}\nhosts:\n  xen1:\n    uri: \"{}\"\n    \
+             jump: {}\n    \
+             capacity: {{ guests: 1, memory_mib: 1536 }}\nimages:\n  cloud:\n    disk: {dir}/disk.qcow2\n    \
+             kernel: {dir}/vmlinuz\n    initrd: {dir}/initrd.img\n    cmdline: \"{}\"\n    copy: {copy}\n\
+             guests:\n  deb:\n    kind: xen-pv\n    image: cloud\n    memory_mib: 512\n\
+             checks:\n  - boot\n  - command: {{ name: root-on-overlay, run: \"findmnt -n -o SOURCE /\", expect_output: \"xvda\" }}\n\
+             timeouts: {{ running: 2m, console: 8m, address: 5m, ssh: 5m, command: 2m, case: 20m }}\n",
+            xen1().uri,
+            xen1().jump_yaml(),
+            cmdline.trim()
+        ),
+    )
+    .unwrap();
+    scenario
+}

@@ -18,7 +18,12 @@ pub(crate) const KEYS: &[&str] = &[
     "allowed_downtime_ms",
     "max_downtime_ms",
     "ssh",
+    "timeout",
 ];
+
+/// How long one move may take by default: paused moves under nested
+/// emulation take about a minute and a half, live ones up to three.
+pub(crate) const DEFAULT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
 
 pub(crate) fn defaults() -> MigrateCheck {
     MigrateCheck {
@@ -34,6 +39,7 @@ pub(crate) fn defaults() -> MigrateCheck {
         allowed_downtime_ms: None,
         max_downtime_ms: None,
         ssh: SshContinuity::Keep,
+        timeout: DEFAULT_TIMEOUT,
     }
 }
 
@@ -99,6 +105,9 @@ pub(super) fn settings<'n>(cx: &mut Cx<'_>, key: &'n Node, value: &'n Node, posi
             Some("reconnect") => SshContinuity::Reconnect,
             _ => SshContinuity::Keep,
         };
+    }
+    if let Some(n) = f.get("timeout") {
+        spec.timeout = cx.duration(n, &f.desc("timeout")).unwrap_or(spec.timeout);
     }
     let copy_storage = f.key_node("copy_storage").filter(|_| spec.copy_storage);
     let at = MigrateAt {

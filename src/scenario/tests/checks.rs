@@ -333,12 +333,16 @@ fn migrate_targets_by_name_or_role() {
     let head = "version: 1\nname: m\nhosts:\n  a: { uri: \"qemu:///a\" }\n  b: { uri: \"qemu:///b\", roles: [migration-target] }\n  \
                 x: { uri: \"xen:///x\" }\n  y: { uri: \"xen:///y\" }\nimages: { tiny: { builtin: test-image } }\n";
     let named = plan(&format!(
-        "{head}guests: {{ g: {{ kind: xen-pv, image: tiny }} }}\nchecks:\n  - migrate: {{ target: y, rounds: 1 }}\nmatrix: {{ host: [x] }}\n"
+        "{head}guests: {{ g: {{ kind: xen-pv, image: tiny }} }}\nchecks:\n  - migrate: {{ target: y, rounds: 1, timeout: 4m }}\nmatrix: {{ host: [x] }}\n"
     ));
     let [crate::plan::CheckSpec::Boot, crate::plan::CheckSpec::Migrate(m)] = named.cases[0].checks.as_slice() else {
         panic!("{:?}", named.cases[0].checks)
     };
-    assert_eq!((m.target.as_deref(), m.rounds), (Some("y"), 1));
+    assert_eq!((m.target.as_deref(), m.rounds, m.timeout.as_secs()), (Some("y"), 1, 240));
+    let out = errors(&format!(
+        "{head}guests: {{ g: {{ kind: xen-pv, image: tiny }} }}\nchecks:\n  - migrate: {{ target: y, timeout: 4 }}\nmatrix: {{ host: [x] }}\n"
+    ));
+    assert!(out.contains("expected a duration such as `30s`"), "{out}");
     let by_role = plan(&format!(
         "{head}guests: {{ g: {{ kind: kvm, image: tiny }} }}\nchecks: [migrate]\nmatrix: {{ host: [a] }}\n"
     ));
