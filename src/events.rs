@@ -95,11 +95,9 @@ impl CaseReport {
     /// The worst outcome among the steps.
     pub fn outcome_of(steps: &[StepRecord]) -> Outcome {
         let worst = steps.iter().map(|s| s.outcome).max().unwrap_or(Outcome::Passed);
-        if worst == Outcome::Skipped && steps.iter().any(|s| s.outcome == Outcome::Passed) {
-            Outcome::Passed
-        } else {
-            worst
-        }
+        // A teardown with nothing to tear down passes: that judges nothing.
+        let judged = steps.iter().any(|s| s.outcome == Outcome::Passed && s.name != "teardown");
+        if worst == Outcome::Skipped && judged { Outcome::Passed } else { worst }
     }
 
     pub fn property(&self, name: &str) -> Option<&str> {

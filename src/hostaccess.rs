@@ -110,7 +110,7 @@ mod tests {
             accel: AccelPreference::Auto,
             netns: Some("vs-lab-xen".into()),
             bridge: "br0".into(),
-            capacity: Capacity { guests: 1, memory_mib: 1024 },
+            capacity: Capacity { guests: 1, memory_mib: 1024, when_full: crate::plan::WhenFull::DEFAULT },
             roles: vec![],
             labels: Default::default(),
             jump: host_key.map(|host_key| JumpSpec {

@@ -36,16 +36,8 @@ fn libvirtd_killed_mid_run_errors_the_case_and_cleanup_recovers() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(libvirtd), nix::sys::signal::Signal::SIGKILL).unwrap();
 
     let (status, log) = running.finish();
-    assert_eq!(status.code(), Some(3), "{log}");
-    let doc = results(&results_file);
-    let case = &doc.cases[0];
-    assert_eq!(case.outcome, Outcome::Error, "{case:#?}");
-    let errored = case.steps.iter().find(|s| s.outcome == Outcome::Error).expect("an errored step");
-    let message = errored.message.as_deref().unwrap_or_default();
-    // libvirt's own message, from its RPC layer: the connection to the daemon is gone.
-    assert!(message.contains("domain=rpc"), "{case:#?}");
-
-    // The daemon returns in the host's namespaces; the guest it left is still there.
+    // The daemon returns in the host's namespaces (before any assertion: the
+    // tests after this one need it); the guest it left is still there.
     let started = Command::new("nsenter")
         .args([
             "-t",
@@ -65,9 +57,18 @@ fn libvirtd_killed_mid_run_errors_the_case_and_cleanup_recovers() {
     assert!(started.success());
     // Whether libvirtd reclaims the guest or kills it on restart, cleanup must
     // leave nothing of the run behind (the SIGKILL test in e2e_kvm.rs proves removal).
-    let out = virtsmoke(&["cleanup", "--uri", &h2.uri, "--run", &run_id]);
-    assert!(out.status.success(), "{}", text(&out));
-    let out = virtsmoke(&["cleanup", "--uri", &h2.uri, "--run", &run_id, "--dry-run"]);
-    assert!(String::from_utf8_lossy(&out.stdout).contains("nothing to clean up"), "{}", text(&out));
+    let cleaned = virtsmoke(&["cleanup", "--uri", &h2.uri, "--run", &run_id]);
+    let left = virtsmoke(&["cleanup", "--uri", &h2.uri, "--run", &run_id, "--dry-run"]);
+    assert!(cleaned.status.success(), "{}", text(&cleaned));
+    assert!(String::from_utf8_lossy(&left.stdout).contains("nothing to clean up"), "{}", text(&left));
     assert!(!virsh_list(&h2.uri).contains(&format!("vs-{run_id}-")));
+
+    assert_eq!(status.code(), Some(3), "{log}");
+    let doc = results(&results_file);
+    let case = &doc.cases[0];
+    assert_eq!(case.outcome, Outcome::Error, "{case:#?}");
+    let errored = case.steps.iter().find(|s| s.outcome == Outcome::Error).expect("an errored step");
+    let message = errored.message.as_deref().unwrap_or_default();
+    // libvirt's own message, from its RPC layer: the connection to the daemon is gone.
+    assert!(message.contains("domain=rpc"), "{case:#?}");
 }

@@ -3,7 +3,9 @@
 //! saved to a file in the run's directory in dom0 and restored, paused and
 //! resumed, and shut down through Xen's PV control path
 //! (`scenarios/local-lifecycle.yaml`, its Xen cases). The save files and
-//! every domain are gone afterwards.
+//! every domain are gone afterwards. It runs on whichever build xen1 runs
+//! (ci/test: trixie's, `lab up --xen 1 --dom0 trixie`), which the case's
+//! host facts must show.
 
 mod common;
 use common::*;
@@ -30,6 +32,11 @@ fn xen_lab_e2e_pv_and_pvh_guests_go_through_their_lifecycle() {
         assert!(p["tiny.kind_after_reboot"].contains(seen), "{p:?}");
         assert!(p["tiny.kind_after_reboot_libvirt"].contains(seen), "{p:?}");
         assert_ne!(p["tiny.reboot_boot_id"], p["tiny.reboot_libvirt_boot_id"], "{p:?}");
+        // The build that ran it: the host's facts, read from dom0, match the lab's image.
+        let built = xen1().dom0.as_ref().and_then(|d| d["xen_version"].as_str()).expect("lab status: dom0's build");
+        let major_minor = built.split('.').take(2).collect::<Vec<_>>().join(".");
+        assert!(p["xen_version"].starts_with(&format!("{major_minor}.")), "{built} vs {p:?}");
+        eprintln!("{kind} on Xen {} (image: {built}), libvirt {}", p["xen_version"], p["libvirt_version"]);
         for figure in ["tiny.reboot_ms", "tiny.save_ms", "tiny.restore_ms", "tiny.shutdown_ms", "tiny.save_bytes"] {
             assert!(p[figure].parse::<u64>().unwrap() > 0, "{figure}: {p:?}");
         }

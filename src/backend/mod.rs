@@ -12,6 +12,7 @@ pub mod firmware;
 pub mod host;
 pub mod host_shell;
 pub mod lifecycle;
+pub mod load;
 pub mod metadata;
 pub mod migrate;
 pub mod xml_parts;

@@ -56,11 +56,23 @@ impl GuestUnderTest {
             return Err(StepFailure::failed(format!("console line {}: {}", f.line, f.text))
                 .with_detail(console_scan::tail(&text, CONSOLE_EXCERPT_LINES)));
         }
+        let unreadable = |e: crate::backend::BackendError| {
+            StepFailure::error(format!("cannot read the domain state: {}", e.described()))
+        };
         match self.domain.state().await {
             Ok(RunState::Running) => Ok(()),
             Ok(state) => {
                 // Why it stopped is usually in the last lines it printed.
                 self.console.drained(CONSOLE_DRAIN).await;
+                // "No state" is no evidence that the guest stopped (a daemon
+                // being killed can answer so): asked again, libvirt says what it knows.
+                let state = match state {
+                    RunState::Other => self.domain.state().await.map_err(unreadable)?,
+                    s => s,
+                };
+                if state == RunState::Running {
+                    return Ok(());
+                }
                 let text = self.console.text();
                 let why = console_scan::first_fatal(&text)
                     .map(|f| format!(" after console line {}: {}", f.line, f.text))
@@ -68,7 +80,7 @@ impl GuestUnderTest {
                 Err(StepFailure::failed(format!("the domain is no longer running (state: {state:?}){why}"))
                     .with_detail(console_scan::tail(&text, CONSOLE_EXCERPT_LINES)))
             }
-            Err(e) => Err(StepFailure::error(format!("cannot read the domain state: {}", e.described()))),
+            Err(e) => Err(unreadable(e)),
         }
     }
 
@@ -126,6 +138,8 @@ pub struct HostRef<'a> {
     pub spec: &'a HostSpec,
     pub host: &'a Host,
     pub domain_type: crate::backend::domain_xml::DomainType,
+    /// What the host said of itself when the run began (its builds).
+    pub facts: &'a crate::events::HostFacts,
 }
 
 /// Everything a check of a case may use besides its guests.

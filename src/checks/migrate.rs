@@ -129,10 +129,14 @@ pub async fn check(env: &CaseEnv<'_>, spec: &MigrateCheck, guests: &mut [GuestUn
     };
     let shells = [HostLogs::of(env.home.spec), HostLogs::of(away.spec)];
     let ends = Endpoints { home: env.home.host, away: away.host, shells, probe_from: probe_from(env) };
+    let builds = builds_differ(&env.home, &away, spec.rounds);
     let mut out = Vec::new();
     for g in guests.iter_mut() {
         let console = env.case_dir.join(format!("{}.console.log", g.name));
-        let results = run(g, &ends, spec, &console).await;
+        let mut results = run(g, &ends, spec, &console).await;
+        if let Some(note) = &builds {
+            warn_of_builds(&mut results, spec.name(), note);
+        }
         let failed = results.iter().any(|r| r.result.is_err());
         out.extend(results);
         if failed {
@@ -140,6 +144,38 @@ pub async fn check(env: &CaseEnv<'_>, spec: &MigrateCheck, guests: &mut [GuestUn
         }
     }
     out
+}
+
+/// The hypervisor build a host runs: Xen's version from dom0, else libvirt's
+/// figure for the hypervisor.
+fn build_of<'a>(h: &HostRef<'a>) -> &'a str {
+    h.facts.extra.get("xen_version").unwrap_or(&h.facts.hypervisor_version)
+}
+
+/// When a ping-pong (`rounds` > 1) goes between hosts of different
+/// hypervisor builds, what to expect: known only at run time, from the hosts.
+fn builds_differ(home: &HostRef<'_>, away: &HostRef<'_>, rounds: u32) -> Option<String> {
+    let (a, b) = (build_of(home), build_of(away));
+    (rounds > 1 && a != b).then(|| {
+        format!(
+            "{} runs {} {a} and {} runs {b}: a hypervisor restores only a stream from its own or an older \
+             build, so moves to the older one are expected to be refused; `rounds: 1` from the older host \
+             tests the upgrade path",
+            home.spec.name, home.facts.hypervisor, away.spec.name
+        )
+    })
+}
+
+/// Records `note` with the check's first round and adds it to a failed round's message.
+fn warn_of_builds(results: &mut [SubResult], label: &str, note: &str) {
+    if let Some(first) = results.first_mut() {
+        first.properties.push((format!("{label}.builds_differ"), note.to_string()));
+    }
+    for r in results.iter_mut() {
+        if let Err(f) = &mut r.result {
+            f.message.push_str(&format!(" (note: {note})"));
+        }
+    }
 }
 
 /// Runs every round for one guest; each round is one testcase.
@@ -458,7 +494,7 @@ mod tests {
             accel: AccelPreference::Auto,
             netns: None,
             bridge: "br0".into(),
-            capacity: Capacity { guests: 1, memory_mib: 1024 },
+            capacity: Capacity { guests: 1, memory_mib: 1024, when_full: crate::plan::WhenFull::DEFAULT },
             roles: roles.iter().map(|r| r.to_string()).collect(),
             labels: Default::default(),
             jump: None,
@@ -494,5 +530,33 @@ mod tests {
         let (_, b) = host("b", &["migration-target"]);
         assert!(is_target("b", &b, None));
         assert!(!is_target("b", &b, Some("c")));
+    }
+
+    #[tokio::test]
+    async fn a_ping_pong_between_two_builds_says_what_to_expect() {
+        let conn = Host::connect("x", "test:///default").await.unwrap();
+        let (_, a) = host("xen1", &[]);
+        let (_, b) = host("xen2", &[]);
+        let facts = |v: &str| crate::events::HostFacts {
+            hypervisor: "Xen".into(),
+            extra: [("xen_version".to_string(), v.to_string())].into_iter().collect(),
+            ..Default::default()
+        };
+        let (old, new) = (facts("4.17.7"), facts("4.20.4"));
+        let dt = crate::backend::domain_xml::DomainType::Xen;
+        let r = |spec, facts| HostRef { spec, host: &conn, domain_type: dt, facts };
+        let note = builds_differ(&r(&a, &old), &r(&b, &new), 2).unwrap();
+        assert!(note.starts_with("xen1 runs Xen 4.17.7 and xen2 runs 4.20.4: "), "{note}");
+        assert_eq!(builds_differ(&r(&a, &old), &r(&b, &new), 1), None, "one way: the upgrade path");
+        assert_eq!(builds_differ(&r(&a, &old), &r(&b, &old), 2), None, "the same build");
+        let mut results = vec![SubResult {
+            name: "migrate.round-2: xen2 -> xen1".into(),
+            duration: Duration::ZERO,
+            result: Err(StepFailure::failed("migration from xen2 to xen1 failed")),
+            properties: vec![],
+        }];
+        warn_of_builds(&mut results, "migrate", &note);
+        assert_eq!(results[0].properties[0].0, "migrate.builds_differ");
+        assert!(results[0].result.as_ref().unwrap_err().message.ends_with(&format!(" (note: {note})")));
     }
 }

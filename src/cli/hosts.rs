@@ -61,7 +61,7 @@ fn uri_target(u: &str) -> Result<HostSpec, u8> {
         accel: AccelPreference::Auto,
         netns: None,
         bridge: String::new(),
-        capacity: Capacity { guests: 1, memory_mib: 0 },
+        capacity: Capacity { guests: 1, memory_mib: 0, when_full: crate::plan::WhenFull::DEFAULT },
         roles: vec![],
         labels: Default::default(),
         jump: None,

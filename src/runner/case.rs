@@ -8,6 +8,7 @@ use std::time::{Instant, SystemTime};
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use super::admission::Admission;
 use super::boot_chain::{self, BOOT_STEPS, READY_STEPS, readiness_skip};
 use super::context::{HostState, LostHost, ReadyHost, RunContext};
 use super::names::slug;
@@ -19,14 +20,14 @@ use crate::events::CauseId;
 use crate::events::{CaseReport, Outcome, RunEvent, known};
 use crate::plan::Case;
 
-/// Runs `case`; `no_slots` says why it holds no guest slots of its host (see
-/// `host_slots`), which it then records.
+/// Runs `case` as `admission` placed it (its slots, its host's account, a
+/// refusal), which it records.
 pub async fn execute(
     ctx: Arc<RunContext>,
     index: usize,
     case: Case,
     tx: UnboundedSender<RunEvent>,
-    no_slots: Option<&str>,
+    admission: &Admission,
 ) -> CaseReport {
     let started = SystemTime::now();
     let t0 = Instant::now();
@@ -36,13 +37,12 @@ pub async fn execute(
     rec.property("run_id", &ctx.run_id);
     // `virtsmoke reproduce` reruns the case from this file.
     rec.property("scenario_file", case.source.display());
-    if let Some(why) = no_slots {
-        rec.property("host_slots", slots_note(why));
-    }
+    note_admission(admission, &mut rec);
     let mut guests: Vec<GuestUnderTest> = Vec::new();
     let mut artifacts: Vec<PathBuf> = Vec::new();
 
     if let Some(host) = home_host(&ctx, &case, &mut rec)
+        && admitted(admission, &mut rec)
         && runnable(host, &case, &mut rec)
     {
         rec.property("domain_type", host.domain_type.as_str());
@@ -114,6 +114,35 @@ fn lost_by(report: &CaseReport, now: SystemTime) -> Option<LostHost> {
         .then(|| LostHost { since: crate::cause::facts::clock(now), why: format!("found by {}", report.name) })
 }
 
+/// The case's place: slots not held, the host's account, the wait for room.
+fn note_admission(admission: &Admission, rec: &mut Recorder<'_>) {
+    if let Some(why) = &admission.no_slots {
+        rec.property("host_slots", slots_note(why));
+    }
+    if let Some(load) = &admission.load {
+        rec.property("host_load", load);
+    }
+    if admission.waited >= std::time::Duration::from_secs(1) {
+        rec.property("admission_wait_ms", admission.waited.as_millis());
+    }
+}
+
+/// Whether the host had room for the case; if not, the `host` step says why
+/// (skipped or an error, as the host's `when_full` says).
+fn admitted(admission: &Admission, rec: &mut Recorder<'_>) -> bool {
+    match &admission.refused {
+        None => true,
+        Some((Outcome::Skipped, why)) => {
+            rec.skip(None, "host", why.clone());
+            false
+        }
+        Some((_, why)) => {
+            rec.record(None, "host", Instant::now(), Err(StepFailure::error(why.clone())));
+            false
+        }
+    }
+}
+
 /// What a case without guest slots says of it.
 fn slots_note(why: &str) -> String {
     format!("not held ({why}): the host's capacity held only within this process, not against other virtsmoke runs")
@@ -159,7 +188,12 @@ async fn run_body(
     let case = at.case;
     let env = checks::CaseEnv {
         specs: &case.guests,
-        home: checks::HostRef { spec: &at.host.spec, host: &at.host.host, domain_type: at.host.domain_type },
+        home: checks::HostRef {
+            spec: &at.host.spec,
+            host: &at.host.host,
+            domain_type: at.host.domain_type,
+            facts: &at.host.facts,
+        },
         others: other_hosts(at.ctx, at.host),
         timeouts: &case.timeouts,
         case_dir: at.case_dir,
@@ -201,7 +235,7 @@ fn other_hosts<'a>(ctx: &'a RunContext, home: &ReadyHost) -> Vec<checks::HostRef
         .values()
         .filter_map(|state| match state {
             HostState::Ready(h) if h.spec.name != home.spec.name => {
-                Some(checks::HostRef { spec: &h.spec, host: &h.host, domain_type: h.domain_type })
+                Some(checks::HostRef { spec: &h.spec, host: &h.host, domain_type: h.domain_type, facts: &h.facts })
             }
             _ => None,
         })

@@ -11,12 +11,13 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::{JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 
+use super::admission::{self, Admission};
 use super::case;
 use super::context::{HostState, RunContext};
 use super::host_slots;
 use super::options::Interruption;
 use crate::events::{CaseReport, Outcome, RunEvent, StepRecord};
-use crate::plan::{Case, GuestKind, Plan};
+use crate::plan::{Case, GuestKind, Plan, WhenFull};
 
 /// The cases under way: each task's case, so a task that panics is reported
 /// as an error case rather than lost.
@@ -150,7 +151,8 @@ fn able_first(usable: &[(&String, &crate::events::HostFacts)], kinds: &[GuestKin
     if able.is_empty() { usable.iter().map(|(n, _)| (*n).clone()).collect() } else { able }
 }
 
-/// Runs the case once a job and guest slots on one of its hosts are free.
+/// Runs the case once a job and guest slots on one of its hosts are free and
+/// that host, by its own account, has room (see `admission`).
 async fn when_free(
     ctx: Arc<RunContext>,
     global: Arc<Semaphore>,
@@ -161,25 +163,68 @@ async fn when_free(
     tx: mpsc::UnboundedSender<RunEvent>,
 ) -> (usize, CaseReport) {
     let need = case.guests.len() as u32;
-    let permits = tokio::select! {
-        biased;
-        _ = ctx.cancel.cancelled() => None,
-        p = async {
-            let g = global.acquire_owned().await;
-            // Without slots (no lock directory) the case still runs on its
-            // first host: capacity then holds only within this process, through `jobs`.
-            // The case says so (see `case::execute`).
-            match host_slots::acquire_any(&slots, index, need).await {
-                Ok((i, s)) => (g, i, Ok(s)),
-                Err(e) => (g, 0, Err(crate::error_chain(&e))),
-            }
-        } => Some(p),
+    let mib: u64 = case.guests.iter().map(|g| g.memory_mib).sum();
+    let t0 = std::time::Instant::now();
+    let mut attempt = 0;
+    loop {
+        let permits = tokio::select! {
+            biased;
+            _ = ctx.cancel.cancelled() => None,
+            p = async {
+                let g = Arc::clone(&global).acquire_owned().await;
+                // Without slots (no lock directory) the case still runs on its
+                // first host: capacity then holds only within this process, through `jobs`.
+                // The case says so (see `case::execute`).
+                match host_slots::acquire_any(&slots, index + attempt, need).await {
+                    Ok((i, s)) => (g, i, Ok(s)),
+                    Err(e) => (g, 0, Err(crate::error_chain(&e))),
+                }
+            } => Some(p),
+        };
+        let Some((_global, chosen, held)) = permits else {
+            return (index, interrupted_before_start(&case));
+        };
+        case.host = names[chosen].clone();
+        let mut adm =
+            Admission { no_slots: held.as_ref().err().cloned(), waited: t0.elapsed(), ..Admission::default() };
+        match admission::room(&ctx, &case.host, need, mib).await {
+            Ok(load) => adm.load = load,
+            Err(why) => match refused(&ctx, &case.host, t0.elapsed(), why) {
+                Some(r) => adm.refused = Some(r),
+                None => {
+                    drop((_global, held));
+                    tokio::select! {
+                        _ = ctx.cancel.cancelled() => return (index, interrupted_before_start(&case)),
+                        _ = tokio::time::sleep(admission::RECHECK) => {}
+                    }
+                    attempt += 1;
+                    continue;
+                }
+            },
+        }
+        return (index, case::execute(ctx, index, case, tx, &adm).await);
+    }
+}
+
+/// What a case refused room on `host` after `waited` becomes: skipped at once
+/// (`when_full: skip`), an error once it waited its `wait_up_to`, or `None`:
+/// wait more.
+fn refused(ctx: &RunContext, host: &str, waited: Duration, why: String) -> Option<(Outcome, String)> {
+    let policy = match ctx.hosts.get(host) {
+        Some(HostState::Ready(h)) => h.spec.capacity.when_full,
+        _ => crate::plan::WhenFull::DEFAULT,
     };
-    let Some((_global, chosen, slots)) = permits else {
-        return (index, interrupted_before_start(&case));
-    };
-    case.host = names[chosen].clone();
-    (index, case::execute(ctx, index, case, tx, slots.as_ref().err().map(String::as_str)).await)
+    match policy {
+        WhenFull::Skip => Some((Outcome::Skipped, format!("skipped: {why} (when_full: skip)"))),
+        WhenFull::Wait { up_to } if waited >= up_to => Some((
+            Outcome::Error,
+            format!(
+                "waited {} for room, in vain: {why}",
+                humantime::format_duration(Duration::from_secs(waited.as_secs()))
+            ),
+        )),
+        WhenFull::Wait { .. } => None,
+    }
 }
 
 /// Runs the cases with at most `jobs` at once and within each host's guest capacity;

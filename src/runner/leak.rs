@@ -205,7 +205,7 @@ mod tests {
             accel: crate::plan::AccelPreference::Auto,
             netns: None,
             bridge: "br0".into(),
-            capacity: crate::plan::Capacity { guests: 1, memory_mib: 1024 },
+            capacity: crate::plan::Capacity { guests: 1, memory_mib: 1024, when_full: crate::plan::WhenFull::DEFAULT },
             roles: vec![],
             labels: Default::default(),
             jump: None,

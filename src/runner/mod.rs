@@ -8,6 +8,7 @@
 //! `leak` (what the run left anywhere), `recorder` (a case's steps).
 
 mod accel;
+mod admission;
 mod boot_chain;
 mod case;
 mod context;

@@ -170,6 +170,9 @@ mod tests {
         assert_eq!(step.message.as_deref(), Some("skipped: libvirt 7.0.0 on xen-old offers no xenpvh machine"));
         assert!(rx.try_recv().is_err(), "steps that never ran are not announced");
         assert_eq!(crate::events::CaseReport::outcome_of(&rec.steps), Outcome::Skipped);
+        // A teardown with nothing to tear down passes, and judges nothing.
+        rec.record(None, "teardown", std::time::Instant::now(), Ok(()));
+        assert_eq!(crate::events::CaseReport::outcome_of(&rec.steps), Outcome::Skipped);
     }
 
     #[test]

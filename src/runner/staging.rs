@@ -254,7 +254,7 @@ mod tests {
             accel: AccelPreference::Auto,
             netns: None,
             bridge: "br0".into(),
-            capacity: Capacity { guests: 1, memory_mib: 1024 },
+            capacity: Capacity { guests: 1, memory_mib: 1024, when_full: crate::plan::WhenFull::DEFAULT },
             roles: vec![],
             labels: Default::default(),
             jump: jump.then(|| JumpSpec {

@@ -12,7 +12,8 @@ use super::yaml::{Node, Value};
 pub(crate) const KEYS: &[&str] =
     &["uri", "hypervisor", "accel", "netns", "bridge", "capacity", "roles", "labels", "jump"];
 
-pub(crate) const DEFAULT_CAPACITY: Capacity = Capacity { guests: 4, memory_mib: 8192 };
+pub(crate) const DEFAULT_CAPACITY: Capacity =
+    Capacity { guests: 4, memory_mib: 8192, when_full: crate::plan::WhenFull::DEFAULT };
 
 /// The hypervisor a libvirt URI implies, if its driver says.
 fn hypervisor_of_uri(uri: &str) -> Option<Hypervisor> {
@@ -284,7 +285,12 @@ fn file_here(cx: &mut Cx<'_>, n: &Node, f: &Fields<'_>, (key, help): (&str, &str
 }
 
 fn capacity(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<Capacity> {
-    let f = cx.fields(key, value, format!("`capacity` of host `{host}`"), &["guests", "memory_mib"])?;
+    let f = cx.fields(
+        key,
+        value,
+        format!("`capacity` of host `{host}`"),
+        &["guests", "memory_mib", "when_full", "wait_up_to"],
+    )?;
     let guests = match f.get("guests") {
         None => Some(DEFAULT_CAPACITY.guests),
         Some(n) => cx.u32(n, &f.desc("guests"), 1, u32::MAX),
@@ -293,7 +299,31 @@ fn capacity(cx: &mut Cx<'_>, key: &Node, value: &Node, host: &str) -> Option<Cap
         None => Some(DEFAULT_CAPACITY.memory_mib),
         Some(n) => cx.u64(n, &f.desc("memory_mib"), 64),
     };
-    Some(Capacity { guests: guests?, memory_mib: memory_mib? })
+    let when_full = when_full(cx, &f)?;
+    Some(Capacity { guests: guests?, memory_mib: memory_mib?, when_full })
+}
+
+/// `when_full: wait | skip` and `wait_up_to: DURATION` (with `wait` only).
+fn when_full(cx: &mut Cx<'_>, f: &super::ctx::Fields<'_>) -> Option<crate::plan::WhenFull> {
+    use crate::plan::WhenFull;
+    let policy = match f.get("when_full") {
+        None => "wait",
+        Some(n) => cx.choice(n, &f.desc("when_full"), &["wait", "skip"])?,
+    };
+    let up_to = match f.get("wait_up_to") {
+        None => None,
+        Some(n) => Some(cx.duration(n, &f.desc("wait_up_to"))?),
+    };
+    match (policy, up_to) {
+        ("skip", Some(_)) => {
+            let n = f.key_node("wait_up_to")?;
+            cx.error(n, format!("{} applies only with `when_full: wait`", f.desc("wait_up_to")), None);
+            None
+        }
+        ("skip", None) => Some(WhenFull::Skip),
+        (_, Some(up_to)) => Some(WhenFull::Wait { up_to }),
+        (_, None) => Some(WhenFull::DEFAULT),
+    }
 }
 
 fn labels(cx: &mut Cx<'_>, value: &Node, host: &str) -> Option<BTreeMap<String, String>> {

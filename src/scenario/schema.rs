@@ -77,7 +77,9 @@ fn host() -> Value {
             "bridge": { "type": "string" },
             "capacity": object(json!({
                 "guests": { "type": "integer", "minimum": 1 },
-                "memory_mib": { "type": "integer", "minimum": 64 }
+                "memory_mib": { "type": "integer", "minimum": 64 },
+                "when_full": { "enum": ["wait", "skip"], "description": "when the host, by its own account, has no room: wait for it or skip the case" },
+                "wait_up_to": duration()
             }), &[]),
             "roles": strings(),
             "labels": { "type": "object", "additionalProperties": { "type": ["string", "integer"] } },

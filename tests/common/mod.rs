@@ -35,7 +35,17 @@ pub fn virtsmoke(args: &[&str]) -> Output {
 
 /// `virtsmoke ARGS` in `dir` (relative paths resolve there), as CI runs it.
 pub fn virtsmoke_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(BIN).args(args).current_dir(dir).env("CI", "true").output().expect("run virtsmoke")
+    virtsmoke_env(dir, &[], args)
+}
+
+/// `virtsmoke ARGS` in `dir` with `env` added, as CI runs it.
+pub fn virtsmoke_env(dir: &Path, env: &[(&str, &Path)], args: &[&str]) -> Output {
+    let mut c = Command::new(BIN);
+    c.args(args).current_dir(dir).env("CI", "true");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run virtsmoke")
 }
 
 /// Exit status, stdout and stderr, for an assertion's message.
@@ -157,6 +167,11 @@ impl Ran {
 /// `virtsmoke run SCENARIO --junit --json --artifacts` (into a fresh temporary
 /// directory) with `extra` arguments (more scenario files, options).
 pub fn run_scenario(scenario: &str, extra: &[&str]) -> Ran {
+    run_scenario_env(scenario, extra, &[])
+}
+
+/// [`run_scenario`] with `env` added to virtsmoke's environment.
+pub fn run_scenario_env(scenario: &str, extra: &[&str], env: &[(&str, &Path)]) -> Ran {
     let dir = tempfile::tempdir().unwrap();
     let junit = dir.path().join("junit.xml");
     let results = dir.path().join("results.json");
@@ -172,7 +187,7 @@ pub fn run_scenario(scenario: &str, extra: &[&str]) -> Ran {
         artifacts.to_str().unwrap(),
     ];
     args.extend_from_slice(extra);
-    let out = virtsmoke(&args);
+    let out = virtsmoke_env(&root(), env, &args);
     Ran { out, dir, junit, results, artifacts }
 }
 

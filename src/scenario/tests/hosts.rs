@@ -251,7 +251,7 @@ hosts:
     uri: "qemu:///system"
     accel: qemu
     bridge: br-test
-    capacity: { guests: 8, memory_mib: 16384 }
+    capacity: { guests: 8, memory_mib: 16384, when_full: skip }
 images:
   tiny:
     builtin: test-image
@@ -293,6 +293,8 @@ fn defaults_are_filled_and_every_guest_runs_on_every_host() {
     assert_eq!(lab1.bridge, "virbr0");
     assert_eq!(lab1.netns.as_deref(), Some("vs-lab-h1"));
     assert_eq!((lab1.capacity.guests, lab1.capacity.memory_mib), (4, 8192));
+    assert_eq!(lab1.capacity.when_full, crate::plan::WhenFull::Wait { up_to: std::time::Duration::from_secs(1800) });
+    assert_eq!(plan.hosts["lab0"].capacity.when_full, crate::plan::WhenFull::Skip);
     assert_eq!(lab1.roles, ["migration-target"]);
     assert_eq!(lab1.labels.get("slot").map(String::as_str), Some("3"));
     assert_eq!(lab1.labels.get("on").map(String::as_str), Some("yes"), "`yes` is a string");
@@ -408,4 +410,23 @@ fn a_jump_host_key_is_checked_as_the_scenario_says() {
     assert_eq!(policy("insecure_host_key: true"), JumpHostKey::Insecure);
     let out = errors(&text("insecure_host_key: false"));
     assert!(out.starts_with("error: missing required key `known_hosts` in `jump` of host `x1`"), "{out}");
+}
+
+#[test]
+fn when_full_is_wait_up_to_a_duration_or_skip() {
+    let text = |cap: &str| {
+        format!(
+            "version: 1\nname: w\nhosts:\n  a: {{ uri: \"qemu:///a\", capacity: {cap} }}\n\
+             images: {{ tiny: {{ builtin: test-image }} }}\nguests: {{ g: {{ kind: kvm, image: tiny }} }}\n"
+        )
+    };
+    let p = plan(&text("{ guests: 1, wait_up_to: 5m }"));
+    assert_eq!(
+        p.hosts["a"].capacity.when_full,
+        crate::plan::WhenFull::Wait { up_to: std::time::Duration::from_secs(300) }
+    );
+    let out = errors(&text("{ when_full: skip, wait_up_to: 5m }"));
+    assert!(out.contains("`wait_up_to` in `capacity` of host `a` applies only with `when_full: wait`"), "{out}");
+    let out = errors(&text("{ when_full: later }"));
+    assert!(out.contains("`when_full` in `capacity` of host `a`"), "{out}");
 }

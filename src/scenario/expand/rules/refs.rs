@@ -196,7 +196,11 @@ mod tests {
                 accel: crate::plan::AccelPreference::Auto,
                 netns: None,
                 bridge: "virbr0".into(),
-                capacity: crate::plan::Capacity { guests: 1, memory_mib: 64 },
+                capacity: crate::plan::Capacity {
+                    guests: 1,
+                    memory_mib: 64,
+                    when_full: crate::plan::WhenFull::DEFAULT,
+                },
                 roles: Vec::new(),
                 labels: Default::default(),
                 jump: None,
