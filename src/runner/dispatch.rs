@@ -164,7 +164,9 @@ async fn when_free(
 ) -> (usize, CaseReport) {
     let need = case.guests.len() as u32;
     let mib: u64 = case.guests.iter().map(|g| g.memory_mib).sum();
-    let t0 = std::time::Instant::now();
+    // Since when the host has said it has no room: a case's wait for a job
+    // or this machine's slots is not a wait for the host.
+    let mut refused_since: Option<std::time::Instant> = None;
     let mut attempt = 0;
     loop {
         let permits = tokio::select! {
@@ -185,11 +187,16 @@ async fn when_free(
             return (index, interrupted_before_start(&case));
         };
         case.host = names[chosen].clone();
-        let mut adm =
-            Admission { no_slots: held.as_ref().err().cloned(), waited: t0.elapsed(), ..Admission::default() };
+        let waited = refused_since.map_or(Duration::ZERO, |t| t.elapsed());
+        let mut adm = Admission { no_slots: held.as_ref().err().cloned(), waited, ..Admission::default() };
         match admission::room(&ctx, &case.host, need, mib).await {
             Ok(load) => adm.load = load,
-            Err(why) => match refused(&ctx, &case.host, t0.elapsed(), why) {
+            Err(why) => match refused(
+                &ctx,
+                &case.host,
+                refused_since.get_or_insert_with(std::time::Instant::now).elapsed(),
+                why,
+            ) {
                 Some(r) => adm.refused = Some(r),
                 None => {
                     drop((_global, held));
