@@ -72,10 +72,7 @@ impl std::fmt::Display for GuestKind {
     }
 }
 
-/// Limits the scheduler respects on one host: held against this machine's
-/// other virtsmoke processes by lock files, and against everyone else by the
-/// host's own account (its running virtsmoke domains, its free memory) when a
-/// case is placed.
+/// Limits the scheduler respects on one host (lock files here, the host's own account: runner/admission.rs).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Capacity {
     pub guests: u32,
@@ -84,21 +81,18 @@ pub struct Capacity {
     pub when_full: WhenFull,
 }
 
-/// What a case does when its host, by its own account, has no room for it.
+/// What a case does when its host has no room for it: wait (up to `up_to`, then an error), or skip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "policy")]
 pub enum WhenFull {
-    /// Wait for room, up to this long; then the case is an error (the pool was busy).
     Wait {
         #[serde(with = "humantime_secs")]
         up_to: Duration,
     },
-    /// Skip the case at once, with the host's account as the reason.
     Skip,
 }
 
 impl WhenFull {
-    /// Waiting for room up to 30 minutes.
     pub const DEFAULT: WhenFull = WhenFull::Wait { up_to: Duration::from_secs(1800) };
 }
 
