@@ -221,26 +221,6 @@ fn keep_on_failure_leaves_a_guest_a_human_can_enter() {
 
 #[test]
 #[ignore = "boots real guests on the lab: run through ci/test"]
-fn placed_cases_spread_over_the_hosts_with_room() {
-    let ran = run_scenario("scenarios/inventory-lab.yaml", &["tests/fixtures/e2e/placement.yaml"]);
-    assert_eq!(ran.out.status.code(), Some(0), "{}", text(&ran.out));
-    let doc = ran.json();
-    let mut used = std::collections::BTreeSet::new();
-    for g in ["one", "two", "three", "four"] {
-        let c = case(&doc, &format!("e2e-placement/{g}@site=local-lab"));
-        assert_eq!(c["outcome"], "passed", "{c:#}");
-        let host = c["host"].as_str().unwrap().to_string();
-        assert!(host == "lab1" || host == "lab2", "{host}");
-        // The address is on the host it ran on: reached through that host's namespace.
-        assert!(props(c)[&format!("{g}.address")].starts_with("10.77.0."));
-        used.insert(host);
-    }
-    assert_eq!(used.len(), 2, "the cases went to one host only: {used:?}");
-    assert_no_leftovers(&ran.run_id());
-}
-
-#[test]
-#[ignore = "boots real guests on the lab: run through ci/test"]
 fn uefi_guests_boot_through_ovmf_with_their_own_nvram() {
     let fixture = lab_fixture("uefi.yaml");
     let ran = run_scenario(fixture.to_str().unwrap(), &[]);
