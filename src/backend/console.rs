@@ -150,12 +150,13 @@ fn pump(stream: Stream, file: &mut File, log: &Mutex<Log>, tx: &watch::Sender<us
         }
     };
     let _ = file.flush();
-    // A stream the server ended is finished, not aborted: an abort sent for
-    // a console whose domain is going away is one more call into the
-    // driver while it tears the domain down.
-    if end == "console closed" {
-        let _ = stream.finish();
-    } else {
+    // A stream the server ended is left alone (freed when dropped, neither
+    // finished nor aborted; the daemon drops its side with the connection):
+    // libvirt 9.0's libxl driver hung for good on a finish sent while a
+    // guest that had migrated away was torn down on its old host (every
+    // later call to that daemon hung: a CI run's migration test stalled),
+    // and on an abort sent while a domain was being destroyed.
+    if end != "console closed" {
         let _ = stream.abort();
     }
     log.lock().unwrap_or_else(|p| p.into_inner()).ended = Some(end);
