@@ -5,7 +5,6 @@
 use std::sync::{Arc, Mutex};
 
 use virt::connect::Connect;
-use virt::sys;
 
 use super::error::BackendError;
 use super::facts;
@@ -79,11 +78,7 @@ impl Host {
             let doms = c.list_all_domains(0).map_err(BackendError::libvirt("listing domains", target.clone()))?;
             let mut owned = Vec::new();
             for d in doms {
-                let Ok(meta) =
-                    d.metadata(sys::VIR_DOMAIN_METADATA_ELEMENT as i32, Some(super::domain_spec::METADATA_NS), 0)
-                else {
-                    continue; // no virtsmoke metadata: not ours
-                };
+                let Some(meta) = super::metadata::of(&d) else { continue };
                 let name = d.name().map_err(BackendError::libvirt("reading a domain name", target.clone()))?;
                 owned.push(OwnedDomain {
                     name,

@@ -36,11 +36,7 @@ impl Host {
             let free_mib = if made_up { None } else { c.free_memory().ok().map(|b| b / (1024 * 1024)) };
             let mut load = HostLoad { free_mib, ..HostLoad::default() };
             for d in doms {
-                let Ok(meta) =
-                    d.metadata(sys::VIR_DOMAIN_METADATA_ELEMENT as i32, Some(super::domain_spec::METADATA_NS), 0)
-                else {
-                    continue; // not virtsmoke's (dom0 among them)
-                };
+                let Some(meta) = super::metadata::of(&d) else { continue };
                 load.guests += 1;
                 // A domain that went between the list and this call held nothing.
                 load.memory_mib += d.info().map_or(0, |i| i.max_mem / 1024);

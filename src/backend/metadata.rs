@@ -1,5 +1,12 @@
 //! Reading virtsmoke's ownership metadata back from a domain.
 
+/// The domain's virtsmoke metadata element, if virtsmoke made it (`None` for
+/// every other domain, dom0 among them).
+pub fn of(d: &virt::domain::Domain) -> Option<String> {
+    let element = virt::sys::VIR_DOMAIN_METADATA_ELEMENT as i32;
+    d.metadata(element, Some(super::domain_spec::METADATA_NS), 0).ok()
+}
+
 /// The text of child element `name` in a metadata element, whatever namespace prefix libvirt kept.
 pub fn field(meta: &str, name: &str) -> Option<String> {
     let mut rest = meta;
