@@ -104,6 +104,8 @@ pub struct CheckEnv<'a> {
     /// The host's own shell when the guests are reached through its `jump`
     /// (a dom0): host-side probes run there.
     pub jump_shell: Option<crate::backend::host_shell::HostShell>,
+    /// This run's directory as the host sees it (files a host-side probe writes there).
+    pub run_dir_on_host: &'a std::path::Path,
     pub timeouts: &'a crate::plan::Timeouts,
 }
 
@@ -161,6 +163,12 @@ impl<'a> CaseEnv<'a> {
     /// The view of checks that only read their guests.
     pub fn view<'b>(&'b self, guests: &'b [GuestUnderTest]) -> CheckEnv<'b> {
         let jump_shell = self.home.spec.jump.is_some().then(|| crate::hostaccess::shell_for(self.home.spec));
-        CheckEnv { guests, host_netns: self.home.spec.netns.as_deref(), jump_shell, timeouts: self.timeouts }
+        CheckEnv {
+            guests,
+            host_netns: self.home.spec.netns.as_deref(),
+            jump_shell,
+            run_dir_on_host: &self.run_dir_on_host,
+            timeouts: self.timeouts,
+        }
     }
 }

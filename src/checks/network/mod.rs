@@ -11,10 +11,12 @@
 //! reason, not failed.
 
 mod host;
+mod jump_tcp;
 mod parse;
 mod remote;
 mod script;
 mod subject;
+mod throughput;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -22,33 +24,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::env::{CheckEnv, StepFailure, SubResult};
-use crate::guest::ssh::{self, ExecOutput};
 use crate::plan::{GuestNetwork, GuestSpec, NetworkCheck, NetworkSubCheck};
 
-use subject::{Cx, Figures, Ready, Subject, blocking, skipped};
+use subject::{Cx, Figures, Subject, blocking, skipped};
 pub use subject::{property, testcase};
 
 /// Runs one measurement, `$f(ARGS.., &mut Figures)`, as a testcase pushed to `$out`.
 macro_rules! measure {
-    ($out:ident, $kind:literal, $path:expr, $f:ident($($arg:expr),*)) => {{
+    ($out:ident, $kind:literal, $path:expr, $f:ident $(:: $g:ident)?($($arg:expr),*)) => {{
         let mut fig = Figures::new($kind, $path);
         let started = Instant::now();
-        let result = $f($($arg,)* &mut fig).await;
+        let result = $f $(:: $g)?($($arg,)* &mut fig).await;
         $out.push(fig.finish(started, result));
     }};
 }
 
-/// Guest port of host → guest throughput.
-const HOST_TO_GUEST_PORT: u16 = 5201;
-/// Guest port of guest → guest throughput (another one, in case a receiver of the
-/// host's measurement is still giving up).
-const GUEST_TO_GUEST_PORT: u16 = 5202;
 /// One TCP connection attempt.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long a sender waits for its receiver to listen.
-const RECEIVER_START: Duration = Duration::from_secs(10);
-/// Tools a guest needs to take part in a throughput measurement.
-const TRANSFER_TOOLS: [&str; 4] = ["nc", "timeout", "wc", "mkfifo"];
 
 /// Runs the sub-checks `spec` chooses on the guests of the case. `specs` are the
 /// case's guest definitions (for each guest's addressing mode).
@@ -112,12 +104,12 @@ pub async fn run(env: &CheckEnv<'_>, spec: &NetworkCheck, specs: &[GuestSpec]) -
             NetworkSubCheck::Throughput => {
                 for g in &subjects {
                     let path = format!("host -> {}", g.name);
-                    measure!(out, "throughput", path, throughput_from_host(&cx, g));
+                    measure!(out, "throughput", path, throughput::from_host(&cx, g));
                 }
                 for pair in subjects.windows(2) {
                     let (a, b) = (&pair[0], &pair[1]);
                     let path = format!("{} -> {}", a.name, b.name);
-                    measure!(out, "throughput", path, throughput_between(&cx, a, b));
+                    measure!(out, "throughput", path, throughput::between(&cx, a, b));
                 }
             }
         }
@@ -314,6 +306,9 @@ async fn tcp_from_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Resul
 
 async fn tcp_to_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
     let r = g.with_tools(&["nc"])?;
+    if let Some(shell) = &cx.jump_shell {
+        return tcp_to_jump_host(cx, g, shell, fig).await;
+    }
     let side = cx.side()?.clone();
     let host = r.host_addr.clone()?;
     let listener = blocking(move || host::listen(&side, host))
@@ -333,6 +328,28 @@ async fn tcp_to_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<
     let results = server.await.map_err(|e| StepFailure::error(format!("the listening thread died: {e}")))?;
     let out = out?;
     judge_tcp(cx, fig, count, &results, &format!("TCP from `{}` to the host side at {host}:{port}", g.name))
+        .map_err(|f| f.with_detail(format!("in the guest:\n{}{}", out.stdout, out.stderr)))
+}
+
+/// `tcp_to_host` when the host side is a jump host: its listener runs there.
+async fn tcp_to_jump_host(
+    cx: &Cx<'_>,
+    g: &Subject<'_>,
+    shell: &crate::backend::host_shell::HostShell,
+    fig: &mut Figures,
+) -> Result<(), StepFailure> {
+    let r = g.ready()?;
+    let host = r.host_addr.clone()?;
+    let count = cx.spec.count;
+    let limit = cx.command_timeout() + Duration::from_secs(10);
+    let server = jump_tcp::EchoServer::start(shell, cx.env.run_dir_on_host, host, count, limit).await?;
+    let port = server.port;
+    fig.add("from", "jump host");
+    fig.add("target", SocketAddr::new(host, port));
+    let out = g.exec(&script::connect_back(host, port, count), cx.command_timeout()).await;
+    let results = server.finish().await?;
+    let out = out?;
+    judge_tcp(cx, fig, count, &results, &format!("TCP from `{}` to the jump host at {host}:{port}", g.name))
         .map_err(|f| f.with_detail(format!("in the guest:\n{}{}", out.stdout, out.stderr)))
 }
 
@@ -409,112 +426,6 @@ async fn mtu(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), Step
         f.message = format!("{mtu}-byte packets (the MTU of {iface}) with do-not-fragment set: {}", f.message);
         f
     })
-}
-
-/// The figures of a transfer, and the `min_mbps` verdict.
-fn judge_throughput(
-    cx: &Cx<'_>,
-    fig: &mut Figures,
-    bytes: u64,
-    elapsed: Duration,
-    what: &str,
-) -> Result<(), StepFailure> {
-    let mbps = parse::mbps(bytes, elapsed);
-    fig.add("bytes", bytes);
-    fig.add("seconds", format!("{:.3}", elapsed.as_secs_f64()));
-    fig.add("mbps", format!("{mbps:.1}"));
-    if bytes == 0 {
-        return Err(StepFailure::failed(format!("{what}: no data arrived")));
-    }
-    match cx.spec.throughput.min_mbps {
-        Some(min) if mbps < f64::from(min) => {
-            Err(StepFailure::failed(format!("{what}: {mbps:.1} Mbit/s, below the required {min} Mbit/s")))
-        }
-        _ => Ok(()),
-    }
-}
-
-/// Runs `command` on `g` in the background (a receiver), to be awaited later.
-fn spawn_exec(
-    r: &Ready,
-    command: String,
-    timeout: Duration,
-) -> tokio::task::JoinHandle<Result<ExecOutput, ssh::SshError>> {
-    let target = r.ssh.clone();
-    tokio::spawn(async move { ssh::exec(&target, &command, timeout).await })
-}
-
-async fn receiver_output(
-    g: &Subject<'_>,
-    handle: tokio::task::JoinHandle<Result<ExecOutput, ssh::SshError>>,
-) -> Result<ExecOutput, StepFailure> {
-    handle
-        .await
-        .map_err(|e| StepFailure::error(format!("the receiver task died: {e}")))?
-        .map_err(|e| StepFailure::failed(format!("the receiver on `{}`: {}", g.name, crate::error_chain(&e))))
-}
-
-async fn throughput_from_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Result<(), StepFailure> {
-    let r = g.with_tools(&TRANSFER_TOOLS)?;
-    let side = cx.side()?.clone();
-    let duration = cx.spec.throughput.duration;
-    let limit = duration + RECEIVER_START + Duration::from_secs(10);
-    let receiver = spawn_exec(r, script::receiver(HOST_TO_GUEST_PORT, limit), limit + Duration::from_secs(10));
-    let target = SocketAddr::new(r.addr, HOST_TO_GUEST_PORT);
-    let sent = blocking(move || host::send_for(&side, target, duration, RECEIVER_START)).await;
-    let sent = match sent {
-        Ok(s) => s,
-        Err(e) => {
-            // The receiver gives up on its own after `limit`; do not wait for it.
-            receiver.abort();
-            return Err(StepFailure::failed(format!("cannot send to `{}` at {target}: {e}", g.name)));
-        }
-    };
-    let out = receiver_output(g, receiver).await?;
-    let received = parse::byte_count(&out.stdout).ok_or_else(|| {
-        StepFailure::failed(format!("the receiver on `{}` reported no byte count", g.name))
-            .with_detail(format!("{}{}", out.stdout, out.stderr))
-    })?;
-    fig.add("sent_bytes", sent.bytes);
-    judge_throughput(cx, fig, received, sent.elapsed, &format!("host -> `{}`", g.name))
-}
-
-async fn throughput_between(
-    cx: &Cx<'_>,
-    a: &Subject<'_>,
-    b: &Subject<'_>,
-    fig: &mut Figures,
-) -> Result<(), StepFailure> {
-    a.with_tools(&TRANSFER_TOOLS)?;
-    let rb = b.with_tools(&TRANSFER_TOOLS)?;
-    let duration = cx.spec.throughput.duration;
-    let limit = duration + RECEIVER_START + Duration::from_secs(10);
-    let receiver = spawn_exec(rb, script::receiver(GUEST_TO_GUEST_PORT, limit), limit + Duration::from_secs(10));
-    let sender = a
-        .exec(&script::sender(rb.addr, GUEST_TO_GUEST_PORT, duration.as_secs().max(1)), limit + Duration::from_secs(10))
-        .await;
-    let sender = match sender {
-        Ok(out) => out,
-        Err(f) => {
-            receiver.abort();
-            return Err(f);
-        }
-    };
-    let what = format!("`{}` -> `{}`", a.name, b.name);
-    let Some(report) = parse::sender_report(&sender.stdout).filter(|r| r.exit == 143) else {
-        receiver.abort();
-        return Err(StepFailure::failed(format!(
-            "{what}: the sender could not send to {}:{GUEST_TO_GUEST_PORT}",
-            rb.addr
-        ))
-        .with_detail(sender.stdout));
-    };
-    let out = receiver_output(b, receiver).await?;
-    let received = parse::byte_count(&out.stdout).ok_or_else(|| {
-        StepFailure::failed(format!("{what}: the receiver reported no byte count"))
-            .with_detail(format!("{}{}", out.stdout, out.stderr))
-    })?;
-    judge_throughput(cx, fig, received, report.elapsed, &what)
 }
 
 #[cfg(test)]

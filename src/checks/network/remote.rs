@@ -19,10 +19,21 @@ fn failed(what: &str, e: &ShellError) -> StepFailure {
 
 /// Runs `script` there; a missing tool (exit 127 from `need`) is a skip naming it.
 async fn run(shell: &HostShell, script: &str, timeout: Duration, what: &str) -> Result<String, StepFailure> {
+    run_needing(shell, script, timeout, what, &needs(script)).await
+}
+
+/// Runs `script` there; exit 127 is a skip saying the host lacks `tools`.
+pub(super) async fn run_needing(
+    shell: &HostShell,
+    script: &str,
+    timeout: Duration,
+    what: &str,
+    tools: &str,
+) -> Result<String, StepFailure> {
     match shell.run_within(script, timeout).await {
         Ok(out) => Ok(out),
         Err(ShellError::Failed { status, .. }) if status.rsplit([' ', ':']).next() == Some("127") => {
-            let message = format!("{what}: the jump host lacks a tool it needs ({})", needs(script));
+            let message = format!("{what}: the jump host lacks a tool it needs ({tools})");
             Err(StepFailure { outcome: Outcome::Skipped, message, detail: None })
         }
         Err(e) => Err(failed(what, &e)),

@@ -83,10 +83,7 @@ impl<'a> Cx<'a> {
     pub(super) fn new(env: &'a CheckEnv<'a>, spec: &'a NetworkCheck) -> Cx<'a> {
         let jump = env.guests.iter().any(|g| g.ssh.as_ref().is_some_and(|s| s.jump.is_some()));
         let side = if jump {
-            Err("the guests are reached through a jump host, so this machine is not on their network, and \
-                 this sub-check needs a listener or sender on the host side, which virtsmoke does not run on \
-                 a jump host yet"
-                .to_string())
+            Err("the guests are reached through a jump host, so this machine is not on their network".to_string())
         } else {
             Ok(env.host_netns.map_or(HostSide::Local, |ns| HostSide::Netns(ns.to_string())))
         };
