@@ -23,6 +23,48 @@ fn run_suffix() -> u16 {
     (h.finish() & 0xffff) as u16
 }
 
+/// The machine running virtsmoke, as hosts shared by several machines (CI
+/// runners) record it on each domain and run directory, so that `cleanup` on
+/// one machine leaves the runs of another alone: `$VIRTSMOKE_MACHINE` if set
+/// (runners cloned from one image share a machine-id), else the host name
+/// and the first 12 characters of `/etc/machine-id`. Characters other than
+/// letters, digits and `._:/-` become `_`.
+pub fn this_machine() -> &'static str {
+    static MACHINE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MACHINE.get_or_init(|| {
+        let raw = std::env::var("VIRTSMOKE_MACHINE").ok().filter(|m| !m.trim().is_empty()).unwrap_or_else(|| {
+            let read = |p: &str| std::fs::read_to_string(p).map(|s| s.trim().to_string()).unwrap_or_default();
+            let name = read("/proc/sys/kernel/hostname");
+            let id: String = read("/etc/machine-id").chars().take(12).collect();
+            match (name.is_empty(), id.is_empty()) {
+                (_, true) => name,
+                (true, false) => id,
+                (false, false) => format!("{name}/{id}"),
+            }
+        });
+        machine_name(&raw)
+    })
+}
+
+/// `raw` with only the characters a machine's name keeps (see [`this_machine`]).
+pub fn machine_name(raw: &str) -> String {
+    let name: String = raw
+        .trim()
+        .chars()
+        .take(100)
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | ':' | '/' | '-') { c } else { '_' })
+        .collect();
+    if name.is_empty() { "unknown".into() } else { name }
+}
+
+/// Whether `id` may name a run (`run --run-id`): 1 to 64 letters, digits,
+/// `.`, `_` and `-`, not starting with `.` or `-`.
+pub fn is_run_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && !id.starts_with(['.', '-'])
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 /// Where per-run scratch lives on this machine.
 pub fn runs_dir() -> PathBuf {
     std::env::var_os("VIRTSMOKE_RUN_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/var/tmp/virtsmoke/runs"))
@@ -96,6 +138,18 @@ fn alive_in(run_dir: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_names_and_run_ids_are_plain() {
+        assert_eq!(machine_name("ci-7/3f2a9c1b7d4e"), "ci-7/3f2a9c1b7d4e");
+        assert_eq!(machine_name(" a b;$(x) "), "a_b___x_");
+        assert_eq!(machine_name(""), "unknown");
+        assert!(!this_machine().is_empty());
+        assert!(is_run_id("nightly-4711.2") && is_run_id(&new_run_id()));
+        for bad in ["", ".x", "-x", "a/b", "a b", "a;b", &"x".repeat(65)] {
+            assert!(!is_run_id(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn run_ids_sort_by_time_and_differ() {

@@ -29,7 +29,10 @@ fn gitlab_locks_each_host_allows_exit_1_only_and_always_cleans_up() {
     assert!(cleanup["rules"].as_sequence().unwrap().iter().all(|r| r["when"] == "always"));
     let script = |job: &str| serde_yaml_ng::to_string(&y[job]["script"]).unwrap();
     assert!(script("virtsmoke-cleanup").contains("virtsmoke cleanup $VIRTSMOKE_SCENARIOS --run"));
-    assert!(serde_yaml_ng::to_string(&base["after_script"]).unwrap().contains("--run \"$RUN_ID\""));
+    // The job names its run, and its after_script cleans up exactly that run.
+    let named = "\"gitlab-${CI_JOB_ID}\"";
+    assert!(serde_yaml_ng::to_string(&base["script"]).unwrap().contains(&format!("--run-id {named}")));
+    assert!(serde_yaml_ng::to_string(&base["after_script"]).unwrap().contains(&format!("--run {named}")));
     let report = script("virtsmoke-report");
     assert!(report.contains("virtsmoke compare \"$PREVIOUS\" out/merged.json --history history/"), "{report}");
     assert!(report.contains("virtsmoke history history/"), "{report}");

@@ -37,6 +37,21 @@ pub struct Ownership {
     pub guest: String,
     /// Seconds since the epoch.
     pub created: u64,
+    /// The machine that runs the run ([`crate::rundir::this_machine`]).
+    pub machine: String,
+}
+
+impl Ownership {
+    /// A domain made now, by this machine.
+    pub fn now(run_id: &str, case: &str, guest: &str) -> Ownership {
+        Ownership {
+            run_id: run_id.to_string(),
+            case: case.to_string(),
+            guest: guest.to_string(),
+            created: crate::unix_now(),
+            machine: crate::rundir::this_machine().to_string(),
+        }
+    }
 }
 
 /// Everything needed to describe one guest to libvirt.

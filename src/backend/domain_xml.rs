@@ -55,6 +55,7 @@ mod tests {
                 case: "local-kvm/tiny@lab1".into(),
                 guest: "tiny".into(),
                 created: 1_700_000_000,
+                machine: "ci-7/3f2a9c1b7d4e".into(),
             },
         }
     }

@@ -85,6 +85,7 @@ impl Host {
                     run_id: super::metadata::field(&meta, "run").unwrap_or_default(),
                     created: super::metadata::field(&meta, "created").and_then(|s| s.parse().ok()).unwrap_or(0),
                     active: d.is_active().unwrap_or(false),
+                    machine: super::metadata::field(&meta, "machine"),
                 });
             }
             Ok(owned)
@@ -146,4 +147,6 @@ pub struct OwnedDomain {
     pub run_id: String,
     pub created: u64,
     pub active: bool,
+    /// The machine whose run made it (absent on domains made by older virtsmoke).
+    pub machine: Option<String>,
 }

@@ -23,7 +23,7 @@ fn xml(name: &str, run: &str, created: u64) -> String {
         firmware: crate::plan::Firmware::Bios,
         nvram: None,
         restart_on_reboot: false,
-        owner: Ownership { run_id: run.into(), case: "s/c@h".into(), guest: "g".into(), created },
+        owner: Ownership { run_id: run.into(), case: "s/c@h".into(), guest: "g".into(), created, machine: "m".into() },
     })
 }
 
@@ -113,7 +113,7 @@ fn xen_hvm_input() -> DomainXmlInput {
         firmware: crate::plan::Firmware::Bios,
         nvram: None,
         restart_on_reboot: false,
-        owner: Ownership { run_id: "r".into(), case: "c".into(), guest: "g".into(), created: 1 },
+        owner: Ownership { run_id: "r".into(), case: "c".into(), guest: "g".into(), created: 1, machine: "m".into() },
     }
 }
 
@@ -138,7 +138,13 @@ fn every_kind_validates_against_libvirts_schema() {
             firmware: crate::plan::Firmware::Bios,
             nvram: None,
             restart_on_reboot: false,
-            owner: Ownership { run_id: "r".into(), case: "c".into(), guest: "g".into(), created: 1 },
+            owner: Ownership {
+                run_id: "r".into(),
+                case: "c".into(),
+                guest: "g".into(),
+                created: 1,
+                machine: "m".into(),
+            },
         };
         for (with_kernel, with_seed) in [(true, false), (true, true), (false, true)] {
             if !with_kernel {

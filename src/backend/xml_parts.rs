@@ -12,7 +12,7 @@ pub(crate) fn header(input: &DomainXmlInput) -> String {
         "<domain type='{ty}'>\n  <name>{name}</name>\n  <metadata>\n    \
          <{p}:owner xmlns:{p}='{ns}'>\n      <{p}:run>{run}</{p}:run>\n      \
          <{p}:case>{case}</{p}:case>\n      <{p}:guest>{guest}</{p}:guest>\n      \
-         <{p}:created>{created}</{p}:created>\n    </{p}:owner>\n  </metadata>\n  \
+         <{p}:created>{created}</{p}:created>\n      <{p}:machine>{machine}</{p}:machine>\n    </{p}:owner>\n  </metadata>\n  \
          <memory unit='MiB'>{mem}</memory>\n  <vcpu>{vcpus}</vcpu>\n",
         ty = input.domain_type.as_str(),
         name = esc(&input.name),
@@ -22,6 +22,7 @@ pub(crate) fn header(input: &DomainXmlInput) -> String {
         case = esc(&o.case),
         guest = esc(&o.guest),
         created = o.created,
+        machine = esc(&o.machine),
         mem = input.memory_mib,
         vcpus = input.vcpus,
     )

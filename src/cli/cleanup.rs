@@ -35,6 +35,11 @@ pub struct CleanupArgs {
     /// List what would be removed, remove nothing.
     #[arg(long)]
     dry_run: bool,
+    /// Also leftovers of runs other machines started (by default only the
+    /// run named with `--run` reaches those). Whether such a run is still
+    /// going cannot be seen from here: pair it with `--older-than`.
+    #[arg(long)]
+    any_machine: bool,
 }
 
 pub fn run(args: CleanupArgs) -> u8 {
@@ -48,6 +53,8 @@ pub fn run(args: CleanupArgs) -> u8 {
         min_age: args.older_than.map_or(0, |d| d.as_secs()),
         now: crate::unix_now(),
         dry_run: args.dry_run,
+        any_machine: args.any_machine,
+        here: crate::rundir::this_machine(),
     };
     let mut tally = Tally::default();
     // The runs with guests left on some host; `None` once a host could not be asked.
@@ -98,11 +105,22 @@ async fn clean_host(spec: &HostSpec, filter: &Filter<'_>) -> Result<HostPass, Ba
 }
 
 /// Removes (on a dry run: lists) the domains the filter selects; never those
-/// of a run still going on this machine.
+/// of a run still going on this machine, nor (unless named or asked for)
+/// those of another machine's runs, which are said to stay.
 async fn remove_domains(host: &Host, filter: &Filter<'_>) -> Result<Vec<OwnedDomain>, BackendError> {
     let mut gone = Vec::new();
     for d in host.owned_domains().await? {
         if !filter.selects(&d.run_id, d.created) || crate::rundir::is_alive(&d.run_id) {
+            continue;
+        }
+        if !filter.may_touch(&d.run_id, d.machine.as_deref()) {
+            println!(
+                "kept domain {} (run {} of machine {}, perhaps still going there: `--run {}` or `--any-machine` to remove)",
+                d.name,
+                d.run_id,
+                d.machine.as_deref().unwrap_or("?"),
+                d.run_id
+            );
             continue;
         }
         if !filter.dry_run {

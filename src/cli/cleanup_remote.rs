@@ -38,12 +38,13 @@ pub async fn sweep(spec: &HostSpec, filter: &Filter<'_>, busy_runs: &BTreeSet<St
     let Some(listing) = shell.run(&list_command(&remote_run_dir(""))).await else { return Swept::Unreachable };
     let mut dirs = Vec::new();
     // The directories' times are the host's, against this machine's clock.
-    for (run, mtime) in parse_listing(&listing) {
+    for (run, mtime, machine) in parse_listing(&listing) {
         if !filter.selects(&run, mtime) {
             continue;
         }
         let fate = match keep_reason(&run, Some(busy_runs), crate::rundir::is_alive) {
             Some(kept) => kept,
+            None if !filter.may_touch(&run, machine.as_deref()) => Fate::KeptElsewhere,
             None if filter.dry_run => Fate::WouldRemove,
             None if shell.run(&remove_command(&run)).await.is_some() => Fate::Removed,
             None => Fate::Failed,
@@ -71,24 +72,28 @@ pub fn report(tally: &mut Tally, host: &str, swept: Swept) {
     }
 }
 
-/// Lists the directories in `root`, `NAME MTIME` a line; names with
-/// characters a run id never has are not listed.
+/// Lists the directories in `root`, `NAME MTIME MACHINE` a line (the machine
+/// from the directory's `owner` file, see runner/staging.rs; empty when it
+/// has none); names with characters a run id never has are not listed.
 fn list_command(root: &str) -> String {
     let root = crate::shell::quote(root);
     format!(
         "if [ -d {root} ]; then find {root} -mindepth 1 -maxdepth 1 -type d ! -name '*[!A-Za-z0-9._-]*' \
-         -printf '%f %T@\\n'; fi"
+         -printf '%f %T@\\n' | while read -r n t; do \
+         m=$(sed -n 's/^machine=//p' {root}/\"$n\"/owner 2>/dev/null | head -n 1); echo \"$n $t $m\"; done; fi"
     )
 }
 
-/// `list_command` lines: (run id, modification time in seconds). Names that
-/// are not run ids are left alone here too, so none reaches a shell.
-fn parse_listing(text: &str) -> Vec<(String, u64)> {
+/// `list_command` lines: (run id, modification time in seconds, machine).
+/// Names that are not run ids are left alone here too, so none reaches a shell.
+fn parse_listing(text: &str) -> Vec<(String, u64, Option<String>)> {
     text.lines()
         .filter_map(|line| {
-            let (name, mtime) = line.split_once(' ')?;
+            let mut words = line.splitn(3, ' ');
+            let (name, mtime) = (words.next()?, words.next()?);
             let secs = mtime.split('.').next()?.parse().ok()?;
-            is_run_id(name).then(|| (name.to_string(), secs))
+            let machine = words.next().map(str::trim).filter(|m| !m.is_empty()).map(crate::rundir::machine_name);
+            is_run_id(name).then(|| (name.to_string(), secs, machine))
         })
         .collect()
 }
@@ -116,7 +121,19 @@ mod tests {
     #[test]
     fn listing_keeps_run_ids_only() {
         let text = "20261122093051-b66d 1763800000.1234567890\n.hidden 1\nx;rm -rf / 5\n bad 7\nnoage\nr1 12\n$(id) 3\na'b 4\n";
-        assert_eq!(parse_listing(text), [("20261122093051-b66d".to_string(), 1763800000), ("r1".to_string(), 12)]);
+        assert_eq!(
+            parse_listing(text),
+            [("20261122093051-b66d".to_string(), 1763800000, None), ("r1".to_string(), 12, None)]
+        );
+        let text = "r1 12 ci-7/3f2a9c1b7d4e\nr2 13 \nr3 14 a b\n";
+        assert_eq!(
+            parse_listing(text),
+            [
+                ("r1".to_string(), 12, Some("ci-7/3f2a9c1b7d4e".to_string())),
+                ("r2".to_string(), 13, None),
+                ("r3".to_string(), 14, Some("a_b".to_string()))
+            ]
+        );
     }
 
     #[test]
@@ -126,13 +143,18 @@ mod tests {
             std::fs::create_dir(root.path().join(name)).unwrap();
         }
         std::fs::write(root.path().join("a-file"), "").unwrap();
+        std::fs::write(root.path().join("r_1.x/owner"), "machine=ci-7/3f2a\nrunner=x\n").unwrap();
         let run = |root: &str| std::process::Command::new("sh").arg("-c").arg(list_command(root)).output().unwrap();
         let out = run(root.path().to_str().unwrap());
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        let mut runs: Vec<String> =
-            parse_listing(&String::from_utf8_lossy(&out.stdout)).into_iter().map(|(r, _)| r).collect();
+        let mut runs: Vec<(String, Option<String>)> =
+            parse_listing(&String::from_utf8_lossy(&out.stdout)).into_iter().map(|(r, _, m)| (r, m)).collect();
         runs.sort();
-        assert_eq!(runs, ["20261122093051-b66d", "r_1.x"]);
+        assert_eq!(
+            runs,
+            [("20261122093051-b66d".into(), None), ("r_1.x".into(), Some("ci-7/3f2a".into()))],
+            "names and the owner's machine"
+        );
         // No directory yet: nothing, and no error.
         let out = run(root.path().join("none").to_str().unwrap());
         assert!(out.status.success() && out.stdout.is_empty(), "{out:?}");

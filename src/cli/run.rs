@@ -55,6 +55,35 @@ pub struct RunArgs {
     /// Colour the outcome labels: `auto` on a terminal unless NO_COLOR is set.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto)]
     color: ColorChoice,
+    /// The run's id instead of a new one (1-64 letters, digits, `.`, `_`,
+    /// `-`), e.g. from the CI job's, so that a later job can clean up exactly
+    /// this run: `virtsmoke cleanup --run ID`. Refused if a run of that id
+    /// left anything on this machine.
+    #[arg(long, value_name = "ID", value_parser = parse_run_id)]
+    run_id: Option<String>,
+}
+
+fn parse_run_id(id: &str) -> Result<String, String> {
+    if crate::rundir::is_run_id(id) {
+        Ok(id.to_string())
+    } else {
+        Err("1 to 64 letters, digits, `.`, `_` or `-`, not starting with `.` or `-` (e.g. `nightly-4711`)".into())
+    }
+}
+
+/// The run's id: `--run-id` if given and unused here, else a new one.
+fn choose_run_id(args: &RunArgs) -> Result<String, String> {
+    let Some(id) = &args.run_id else { return Ok(crate::rundir::new_run_id()) };
+    for dir in [crate::rundir::runs_dir().join(id), args.artifacts.join(id)] {
+        if dir.exists() {
+            return Err(format!(
+                "error: --run-id {id}: a run of that id was here already ({} exists); give another id, \
+                 or clean up after it first (`virtsmoke cleanup --run {id}`)",
+                dir.display()
+            ));
+        }
+    }
+    Ok(id.clone())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -78,7 +107,13 @@ pub fn run(args: RunArgs) -> u8 {
             return exit::BAD_INPUT;
         }
     }
-    let run_id = crate::rundir::new_run_id();
+    let run_id = match choose_run_id(&args) {
+        Ok(id) => id,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::BAD_INPUT;
+        }
+    };
     if let Some(shard) = args.shard {
         let before = plan.cases.len();
         plan.cases.retain(|c| shard.contains(&c.name));

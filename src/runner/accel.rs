@@ -180,12 +180,7 @@ async fn run_probe(host: &Host, kernel: &Path, run_id: &str, scratch: &Path) -> 
         firmware: crate::plan::Firmware::Bios,
         nvram: None,
         restart_on_reboot: false,
-        owner: Ownership {
-            run_id: run_id.to_string(),
-            case: "kvm-probe".into(),
-            guest: "probe".into(),
-            created: crate::unix_now(),
-        },
+        owner: Ownership::now(run_id, "kvm-probe", "probe"),
     });
     let dom = match host.create_paused(&name, xml).await {
         Ok(d) => d,

@@ -93,12 +93,7 @@ pub async fn provision(
         nvram: (spec.firmware == crate::plan::Firmware::Uefi && staging::is_this_machine(&host.spec))
             .then(|| ctx.run_dir.join(format!("{name}.nvram.fd"))),
         restart_on_reboot: at.case.checks.iter().any(crate::plan::CheckSpec::restarts_on_reboot),
-        owner: Ownership {
-            run_id: ctx.run_id.clone(),
-            case: at.case.name.clone(),
-            guest: spec.name.clone(),
-            created: crate::unix_now(),
-        },
+        owner: Ownership::now(&ctx.run_id, &at.case.name, &spec.name),
     });
     let xml_path = at.case_dir.join(format!("{}.domain.xml", spec.name));
     std::fs::create_dir_all(at.case_dir)

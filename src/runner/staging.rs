@@ -167,7 +167,14 @@ pub async fn overlay_on_host(
 fn mkdir_command(dir: &str) -> String {
     // 0711, and so every directory -p makes: QEMU's unprivileged user on a
     // KVM host must pass through to the files (each 0600, relabelled by libvirt).
-    format!("(umask 066 && mkdir -m 0711 -p {})", quote(dir))
+    // The run's directory (above `dir`) names the machine running the run in
+    // its `owner` file, so that `cleanup` elsewhere leaves it alone.
+    let owner = quote(&format!("{}/owner", dir.trim_end_matches('/').trim_end_matches("/images")));
+    let machine = quote(crate::rundir::this_machine());
+    format!(
+        "(umask 066 && mkdir -m 0711 -p {} && {{ [ -e {owner} ] || printf 'machine=%s\\n' {machine} > {owner}; }})",
+        quote(dir)
+    )
 }
 
 /// Makes the qcow2 overlay `overlay` (in `dir`) over `base` (of `format`).
@@ -242,6 +249,25 @@ mod tests {
         let mode = std::os::unix::fs::MetadataExt::mode(&std::fs::metadata(dir).unwrap()) & 0o777;
         assert_eq!(mode, 0o711);
         assert!(!std::path::Path::new("pwned").exists() && !tmp.path().join("pwned").exists());
+    }
+
+    #[test]
+    fn the_run_directory_names_the_machine_once() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = tmp.path().join("r1");
+        let images = run.join("images");
+        let mk = || {
+            let out = std::process::Command::new("sh").arg("-c").arg(mkdir_command(images.to_str().unwrap())).output();
+            assert!(out.unwrap().status.success());
+        };
+        mk();
+        let owner = std::fs::read_to_string(run.join("owner")).unwrap();
+        assert_eq!(owner, format!("machine={}\n", crate::rundir::this_machine()));
+        std::fs::write(run.join("owner"), "machine=first\n").unwrap();
+        mk();
+        assert_eq!(std::fs::read_to_string(run.join("owner")).unwrap(), "machine=first\n", "never rewritten");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&images).unwrap().permissions().mode() & 0o777, 0o711);
     }
 
     #[test]

@@ -100,6 +100,39 @@ except Exception as e:
 sys.stdout.write('sent %d %d\n' % (n, int((time.time() - t0) * 1e9)))
 "#;
 
+/// Opens COUNT connections to HOST:PORT one after another, each timed
+/// inside the one process (no process start in the figure); `ok NANOS` or
+/// `fail WHY` a line.
+const CONNECTOR: &str = r#"import socket, sys, time
+host, port, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+fam = socket.AF_INET6 if ':' in host else socket.AF_INET
+for i in range(count):
+    if i:
+        time.sleep(0.05)
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(3)
+    t = time.time()
+    try:
+        s.connect((host, port))
+        sys.stdout.write('ok %d\n' % int((time.time() - t) * 1e9))
+    except Exception as e:
+        sys.stdout.write('fail %s\n' % str(e).replace('\n', ' '))
+    s.close()
+"#;
+
+/// `count` timed TCP connections from the jump host to `addr` (see
+/// [`CONNECTOR`]); one result per attempt.
+pub async fn connect_times(
+    shell: &HostShell,
+    addr: SocketAddr,
+    count: u32,
+    timeout: Duration,
+) -> Result<Vec<Result<Duration, String>>, StepFailure> {
+    let script = format!("{FIND_PYTHON}\"$PY\" -c {} {} {} {count}", quote(CONNECTOR), addr.ip(), addr.port());
+    let out = run_needing(shell, &script, timeout, "TCP connections from the host side", PYTHON).await?;
+    Ok(parse_echoes(&out))
+}
+
 /// A listener running on the jump host.
 pub struct EchoServer {
     shell: HostShell,
@@ -118,8 +151,14 @@ impl EchoServer {
         count: u32,
         limit: Duration,
     ) -> Result<EchoServer, StepFailure> {
-        let out = run_needing(shell, &start_command(dir, host, count, limit), CALL, "a TCP listener on the host side", PYTHON)
-            .await?;
+        let out = run_needing(
+            shell,
+            &start_command(dir, host, count, limit),
+            CALL,
+            "a TCP listener on the host side",
+            PYTHON,
+        )
+        .await?;
         let (pid, file, port) = parse_started(&out);
         let (Some(pid), Some(file)) = (pid, file) else {
             return Err(StepFailure::error(format!("the jump host did not start the TCP listener: {}", out.trim())));
@@ -127,7 +166,10 @@ impl EchoServer {
         let server = EchoServer { shell: shell.clone(), pid, file, port: port.unwrap_or(0) };
         if port.is_none() {
             let _ = server.shell.run_within(&finish_command(pid, &server.file), CALL).await;
-            return Err(StepFailure::error(format!("the TCP listener on the jump host did not listen: {}", out.trim())));
+            return Err(StepFailure::error(format!(
+                "the TCP listener on the jump host did not listen: {}",
+                out.trim()
+            )));
         }
         Ok(server)
     }
@@ -148,13 +190,8 @@ pub async fn send_for(
     duration: Duration,
     connect_within: Duration,
 ) -> Result<Sent, StepFailure> {
-    let args = format!(
-        "{} {} {:.3} {:.3}",
-        addr.ip(),
-        addr.port(),
-        duration.as_secs_f64(),
-        connect_within.as_secs_f64()
-    );
+    let args =
+        format!("{} {} {:.3} {:.3}", addr.ip(), addr.port(), duration.as_secs_f64(), connect_within.as_secs_f64());
     let script = format!("{FIND_PYTHON}\"$PY\" -c {} {args}", quote(SENDER));
     let limit = duration + connect_within + Duration::from_secs(30);
     let out = run_needing(shell, &script, limit, "sending from the host side", PYTHON).await?;
@@ -175,11 +212,14 @@ fn start_command(dir: &Path, host: IpAddr, count: u32, limit: Duration) -> Strin
     )
 }
 
-/// Stops the listener, prints and removes its file.
+/// Gives the listener 3 s to end on its own (it does after the connections
+/// it expects, having written each one's line), stops it, prints and removes
+/// its file.
 fn finish_command(pid: u32, file: &str) -> String {
     let f = quote(file);
     format!(
-        "kill {pid} 2>/dev/null; i=0; while kill -0 {pid} 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; \
+        "i=0; while kill -0 {pid} 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; kill {pid} 2>/dev/null; \
+         i=0; while kill -0 {pid} 2>/dev/null && [ $i -lt 30 ]; do sleep 0.1; i=$((i+1)); done; \
          kill -KILL {pid} 2>/dev/null; cat {f}; rm -f {f}"
     )
 }
@@ -268,6 +308,8 @@ mod tests {
             let mut b = [0u8; 1];
             s.read_exact(&mut b).unwrap();
             s.write_all(&b).unwrap();
+            // As the guest's `nc`: until the listener closes.
+            let _ = s.read(&mut b);
         }
         let r = server.finish().await.unwrap();
         assert_eq!(r.len(), 2, "{r:?}");
@@ -290,6 +332,14 @@ mod tests {
         let sent = send_for(&HostShell::Local, addr, Duration::from_millis(300), Duration::from_secs(5)).await.unwrap();
         assert_eq!(sent.bytes, receiver.join().unwrap());
         assert!(sent.bytes > 0 && sent.elapsed >= Duration::from_millis(300), "{sent:?}");
+
+        let listener = std::net::TcpListener::bind((lo, 0)).unwrap();
+        let open = listener.local_addr().unwrap();
+        let r = connect_times(&HostShell::Local, open, 2, Duration::from_secs(30)).await.unwrap();
+        assert!(r.len() == 2 && r.iter().all(Result::is_ok), "{r:?}");
+        drop(listener);
+        let r = connect_times(&HostShell::Local, open, 1, Duration::from_secs(30)).await.unwrap();
+        assert!(r[0].as_ref().unwrap_err().contains("refused"), "{r:?}");
 
         let closed = std::net::TcpListener::bind((lo, 0)).unwrap().local_addr().unwrap();
         let e = send_for(&HostShell::Local, closed, Duration::from_millis(100), Duration::from_millis(300)).await;

@@ -294,7 +294,15 @@ async fn tcp_from_host(cx: &Cx<'_>, g: &Subject<'_>, fig: &mut Figures) -> Resul
     fig.add("port", target.port());
     if let Some(shell) = &cx.jump_shell {
         fig.add("from", "jump host");
-        let results = remote::connect_times(shell, target, count, cx.command_timeout()).await?;
+        // Timed inside one Python process; without Python, with bash (whose
+        // figure includes starting a process for each attempt).
+        let results = match jump_tcp::connect_times(shell, target, count, cx.command_timeout()).await {
+            Err(f) if f.outcome == crate::events::Outcome::Skipped => {
+                fig.add("timer", "bash");
+                remote::connect_times(shell, target, count, cx.command_timeout()).await?
+            }
+            r => r?,
+        };
         return judge_tcp(cx, fig, count, &results, &format!("TCP to `{}` at {target}", g.name));
     }
     let side = cx.side()?.clone();

@@ -66,7 +66,7 @@ mod tests {
     use super::*;
 
     fn filter(dry_run: bool) -> Filter<'static> {
-        Filter { run: None, min_age: 0, now: crate::unix_now() + 10, dry_run }
+        Filter { run: None, min_age: 0, now: crate::unix_now() + 10, dry_run, any_machine: false, here: "m" }
     }
 
     fn fates(dirs: &[(String, Fate)]) -> Vec<(&str, Fate)> {

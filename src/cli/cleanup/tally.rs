@@ -14,6 +14,10 @@ pub struct Filter<'a> {
     /// Now, in seconds since the epoch.
     pub now: u64,
     pub dry_run: bool,
+    /// Leftovers of other machines' runs too (`--any-machine`).
+    pub any_machine: bool,
+    /// The machine running this command ([`crate::rundir::this_machine`]).
+    pub here: &'a str,
 }
 
 impl Filter<'_> {
@@ -21,6 +25,14 @@ impl Filter<'_> {
     /// epoch), is one to remove (unless something else keeps it).
     pub fn selects(&self, run: &str, made: u64) -> bool {
         self.run.is_none_or(|r| r == run) && self.now.saturating_sub(made) >= self.min_age
+    }
+
+    /// Whether a leftover of run `run`, made by `machine` (unknown for what
+    /// older versions made), may be touched from here: one of this machine,
+    /// or the run named with `--run`, or any with `--any-machine`. Whether a
+    /// run on another machine is still going cannot be seen from here.
+    pub fn may_touch(&self, run: &str, machine: Option<&str>) -> bool {
+        self.any_machine || self.run == Some(run) || machine.is_none_or(|m| m == self.here)
     }
 }
 
@@ -35,6 +47,8 @@ pub enum Fate {
     KeptDomains,
     /// A host could not be asked whether guests of the run remain there.
     KeptUnsure,
+    /// A run another machine started (it may still be going there).
+    KeptElsewhere,
     /// The removal failed.
     Failed,
 }
@@ -48,6 +62,9 @@ impl Fate {
             Fate::KeptAlive => ("kept", " (the run is still going)"),
             Fate::KeptDomains => ("kept", " (guests of the run are still on the host)"),
             Fate::KeptUnsure => ("kept", " (not every host could be asked whether guests of the run remain)"),
+            Fate::KeptElsewhere => {
+                ("kept", " (a run of another machine, perhaps still going: `--run RUN` or `--any-machine` to remove)")
+            }
             Fate::Failed => ("could not remove", ""),
         }
     }
@@ -80,7 +97,7 @@ impl Tally {
         match fate {
             Fate::Removed | Fate::WouldRemove => self.removed += 1,
             Fate::Failed => self.failed = true,
-            Fate::KeptAlive | Fate::KeptDomains | Fate::KeptUnsure => {}
+            Fate::KeptAlive | Fate::KeptDomains | Fate::KeptUnsure | Fate::KeptElsewhere => {}
         }
         let (verb, why) = fate.words();
         println!("{verb} run directory {place}{why}");
@@ -125,14 +142,27 @@ mod tests {
 
     #[test]
     fn the_filter_selects_by_run_and_age() {
-        let any = Filter { run: None, min_age: 3600, now: 10_000, dry_run: false };
+        let any = Filter { run: None, min_age: 3600, now: 10_000, dry_run: false, any_machine: false, here: "m1" };
         assert!(any.selects("r1", 10_000 - 3600));
         assert!(!any.selects("r1", 10_000 - 3599), "younger than --older-than");
         assert!(any.selects("r1", 0));
         assert!(!any.selects("r1", 20_000), "a clock ahead of ours is no age");
-        let one = Filter { run: Some("r1"), min_age: 0, now: 10_000, dry_run: false };
+        let one = Filter { run: Some("r1"), min_age: 0, now: 10_000, dry_run: false, any_machine: false, here: "m1" };
         assert!(one.selects("r1", 10_000));
         assert!(!one.selects("r2", 0), "another run");
+    }
+
+    #[test]
+    fn another_machines_runs_are_touched_only_when_named_or_asked_for() {
+        let mut f = Filter { run: None, min_age: 0, now: 10, dry_run: false, any_machine: false, here: "m1" };
+        assert!(f.may_touch("r1", Some("m1")));
+        assert!(f.may_touch("r1", None), "made before machines were recorded");
+        assert!(!f.may_touch("r1", Some("m2")));
+        f.run = Some("r1");
+        assert!(f.may_touch("r1", Some("m2")), "the run named with --run");
+        f.run = None;
+        f.any_machine = true;
+        assert!(f.may_touch("r1", Some("m2")));
     }
 
     #[test]
