@@ -44,7 +44,7 @@ impl GuestDomain {
     {
         let dom = Arc::clone(&self.dom);
         let name = self.name.clone();
-        tokio::task::spawn_blocking(move || f(&dom, &name)).await?
+        super::bound::call(&format!("{} (domain {})", self.host.uri, self.name), move || f(&dom, &name)).await
     }
 
     pub async fn resume(&self) -> Result<(), BackendError> {
@@ -94,7 +94,8 @@ impl GuestDomain {
         let host = self.host.clone();
         let dom = Arc::clone(&self.dom);
         let name = self.name.clone();
-        tokio::task::spawn_blocking(move || ConsoleCapture::start(&*host.conn()?, &dom, &name, path, append)).await?
+        let target = format!("{} (domain {name})", host.uri);
+        super::bound::call(&target, move || ConsoleCapture::start(&*host.conn()?, &dom, &name, path, append)).await
     }
 
     /// Hard stop; a domain that is already gone is not an error.

@@ -39,6 +39,14 @@ pub enum BackendError {
     /// A call that had not returned when its time was up.
     #[error("{op} on `{target}` did not finish within {}; {aborted}", humantime::format_duration(*.limit))]
     TimedOut { op: &'static str, target: String, limit: std::time::Duration, aborted: String },
+    /// A call still unanswered at [`super::bound::limit`]: the daemon is hung
+    /// (or the host is), which libvirt's keepalive does not see.
+    #[error(
+        "`{target}` did not answer a libvirt call within {}: its libvirt daemon or hypervisor is hung \
+         (the call is abandoned; VIRTSMOKE_LIBVIRT_CALL_LIMIT sets the limit)",
+        humantime::format_duration(*.limit)
+    )]
+    Unresponsive { target: String, limit: std::time::Duration },
     #[error("the libvirt worker thread died")]
     Worker(#[from] tokio::task::JoinError),
 }
@@ -49,7 +57,7 @@ impl BackendError {
     /// domain, not its words.
     pub fn connection_lost(&self) -> bool {
         match self {
-            BackendError::Connect { .. } => true,
+            BackendError::Connect { .. } | BackendError::Unresponsive { .. } => true,
             BackendError::Libvirt { source, .. } => match (source.code(), source.domain()) {
                 (Enum::Known(code), Enum::Known(domain)) => connection_lost(code, domain),
                 _ => false,

@@ -29,7 +29,7 @@ impl Host {
             return Err(BackendError::RefusedUri(e));
         }
         let uri_owned = uri.to_string();
-        let conn = tokio::task::spawn_blocking(move || open(&uri_owned)).await??;
+        let conn = super::bound::call(uri, move || open(&uri_owned)).await?;
         Ok(Host { name: name.to_string(), uri: uri.to_string(), conn: Arc::new(Mutex::new(Arc::new(conn))) })
     }
 
@@ -50,7 +50,7 @@ impl Host {
         F: FnOnce(&Connect) -> Result<T, BackendError> + Send + 'static,
     {
         let host = self.clone();
-        tokio::task::spawn_blocking(move || f(&*host.live_conn()?)).await?
+        super::bound::call(&self.uri, move || f(&*host.live_conn()?)).await
     }
 
     pub async fn facts(&self) -> Result<HostFacts, BackendError> {

@@ -1,6 +1,7 @@
 //! Hosts that create domains through libvirt. Every libvirt call runs on tokio's
 //! blocking pool: they block, sometimes for long.
 
+pub mod bound;
 pub mod console;
 pub mod domain;
 pub mod domain_spec;

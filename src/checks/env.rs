@@ -43,6 +43,12 @@ impl StepFailure {
         self.detail = Some(detail.into());
         self
     }
+    /// A libvirt call on the guest that did not succeed: the guest's failure,
+    /// unless the host (its connection, or a call it never answered) is to
+    /// blame, which is an error led by [`crate::backend::error::CONNECTION_LOST`].
+    pub fn backend(e: &crate::backend::BackendError) -> Self {
+        if e.connection_lost() { Self::error(e.described()) } else { Self::failed(crate::error_chain(e)) }
+    }
 }
 
 /// The console lines shown with a failure.

@@ -152,23 +152,37 @@ impl Terminal {
                 out.push('\n');
             }
         }
+        self.failures(cases, &mut out);
+        out
+    }
+
+    /// Each failed case's cause, then its steps that did not pass. What was
+    /// said already for an earlier case (a host gone under several cases) is
+    /// referred to, not repeated.
+    fn failures(&self, cases: &[CaseReport], out: &mut String) {
         let listed = |o| matches!(o, Outcome::Failed | Outcome::Error | Outcome::KnownFailure);
+        let mut said: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+        let mut refer = |text: String, place: String| match said.get(&text) {
+            Some(first) => format!("(same as {first})"),
+            None => {
+                said.insert(text.clone(), place);
+                text
+            }
+        };
         for c in cases.iter().filter(|c| listed(c.outcome)) {
             // The cause first: the one answer to "why", then the steps it explains.
             if let Some(cause) = &c.cause {
-                out.push_str(&format!("{} {} {}\n", self.label(c.outcome), c.name, cause.headline()));
+                let text = refer(cause.headline(), c.name.clone());
+                let text = if text.starts_with("(same as") { format!("[{}] {text}", cause.id) } else { text };
+                out.push_str(&format!("{} {} {}\n", self.label(c.outcome), c.name, text));
             }
             for s in c.steps.iter().filter(|s| listed(s.outcome)) {
-                out.push_str(&format!(
-                    "{} {} {}: {}\n",
-                    self.label(s.outcome),
-                    c.name,
-                    s.name,
-                    s.message.as_deref().unwrap_or("")
-                ));
+                let message = s.message.clone().unwrap_or_default();
+                let message =
+                    if message.len() < 60 { message } else { refer(message, format!("{} {}", c.name, s.name)) };
+                out.push_str(&format!("{} {} {}: {message}\n", self.label(s.outcome), c.name, s.name));
             }
         }
-        out
     }
 }
 
@@ -238,6 +252,32 @@ mod tests {
         let cause = out.find("ERROR   s/pvh@xen1 [host-unreachable] host xen1 became unreachable\n").expect(&out);
         let step = out.find("ERROR   s/pvh@xen1 boot.ssh: cannot read").expect(&out);
         assert!(cause < step, "{out}");
+    }
+
+    #[test]
+    fn what_was_said_for_one_case_is_referred_to_for_the_next() {
+        let lost =
+            "libvirt lost its connection to the host: cannot recv data: Connection reset by peer (a long message)";
+        use crate::events::{Cause, CauseId};
+        let case = |name: &str| {
+            let mut c = crate::report::sample::case(name, "xen1", Outcome::Error, &[]);
+            c.cause = Some(Cause {
+                id: CauseId::HostUnreachable,
+                summary: "host xen1 became unreachable".into(),
+                evidence: vec![],
+            });
+            c.steps[0].name = "teardown".into();
+            c.steps[0].outcome = Outcome::Error;
+            c.steps[0].message = Some(lost.into());
+            c.steps[1].message = Some("short".into());
+            c
+        };
+        let out = Terminal::new(false, false).summary(&[case("s/a@xen1"), case("s/b@xen1")]);
+        assert_eq!(out.matches(lost).count(), 1, "{out}");
+        assert_eq!(out.matches("host xen1 became unreachable").count(), 1, "{out}");
+        assert!(out.contains("ERROR   s/b@xen1 [host-unreachable] (same as s/a@xen1)\n"), "{out}");
+        assert!(out.contains("s/b@xen1 teardown: (same as s/a@xen1 teardown)\n"), "{out}");
+        assert_eq!(out.matches(": short\n").count(), 2, "short messages are said again: {out}");
     }
 
     #[test]

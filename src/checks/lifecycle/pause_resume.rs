@@ -24,7 +24,7 @@ async fn pause_resume(
     let target = ssh_of(guest)?;
     let marks = continuity::plant(&target, env.command_timeout).await.map_err(StepFailure::error)?;
     let t = Instant::now();
-    guest.domain.suspend().await.map_err(|e| StepFailure::failed(crate::error_chain(&e)))?;
+    guest.domain.suspend().await.map_err(|e| StepFailure::backend(&e))?;
     let paused = wait_for_state(guest, &[RunState::Paused], env.timeout).await;
     props.push((format!("{}.pause_ms", guest.name), t.elapsed().as_millis().to_string()));
     // Resumed whatever the pause showed: the guest must not stay paused.
@@ -32,7 +32,7 @@ async fn pause_resume(
     let resumed = guest.domain.resume().await;
     props.push((format!("{}.resume_ms", guest.name), t.elapsed().as_millis().to_string()));
     paused.map_err(|why| StepFailure::failed(format!("the domain did not pause: {why}")))?;
-    resumed.map_err(|e| StepFailure::failed(crate::error_chain(&e)))?;
+    resumed.map_err(|e| StepFailure::backend(&e))?;
     wait_for_state(guest, &[RunState::Running], env.timeout)
         .await
         .map_err(|why| StepFailure::failed(format!("the domain did not run again: {why}")))?;

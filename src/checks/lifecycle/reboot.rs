@@ -85,7 +85,7 @@ async fn trigger(
             .await
             .map(|_| ())
             .map_err(|e| StepFailure::error(format!("cannot ask the guest to reboot: {}", crate::error_chain(&e)))),
-        RebootVia::Libvirt => guest.domain.reboot().await.map_err(|e| StepFailure::failed(crate::error_chain(&e))),
+        RebootVia::Libvirt => guest.domain.reboot().await.map_err(|e| StepFailure::backend(&e)),
     }
 }
 

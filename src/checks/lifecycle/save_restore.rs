@@ -43,7 +43,7 @@ async fn save_restore(
     prepare_dir(env.shell, &env.save_dir).await?;
     let g = guest.name.clone();
     let t = Instant::now();
-    guest.domain.save(file).await.map_err(|e| StepFailure::failed(crate::error_chain(&e)))?;
+    guest.domain.save(file).await.map_err(|e| StepFailure::backend(&e))?;
     props.push((format!("{g}.save_ms"), t.elapsed().as_millis().to_string()));
     if let Some(size) = size_of(env.shell, file).await {
         props.push((format!("{g}.save_bytes"), size.to_string()));

@@ -26,7 +26,7 @@ async fn shutdown(
     props: &mut Vec<(String, String)>,
 ) -> Result<(), StepFailure> {
     let t = Instant::now();
-    guest.domain.shutdown().await.map_err(|e| StepFailure::failed(crate::error_chain(&e)))?;
+    guest.domain.shutdown().await.map_err(|e| StepFailure::backend(&e))?;
     match wait_for_state(guest, &[RunState::Gone, RunState::ShutOff], env.timeout).await {
         Ok(_) => {
             props.push((format!("{}.shutdown_ms", guest.name), t.elapsed().as_millis().to_string()));
