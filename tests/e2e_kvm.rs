@@ -96,6 +96,19 @@ fn faults_fail_the_right_step_and_the_run_goes_on() {
         "the SSH server died during a check: {sshdie:#}"
     );
 
+    // Each fault's cause, named by its identifier (docs/causes.md).
+    for (guest, id) in [
+        ("panic", "guest-kernel-panic"),
+        ("nonet", "no-address-no-lease"),
+        ("nossh", "ssh-not-listening"),
+        ("hang", "boot-stalled"),
+        ("poweroff", "guest-halted-unexpectedly"),
+    ] {
+        let c = case(&doc, &format!("e2e-faults/{guest}@lab1"));
+        assert_eq!(c["cause"]["id"], id, "{guest}: {:#}", c["cause"]);
+    }
+    assert!(healthy["cause"].is_null(), "a passed case has no cause: {healthy:#}");
+
     // Every case tore down cleanly, failed or not.
     for c in doc["cases"].as_array().unwrap() {
         assert_eq!(step(c, "teardown")["outcome"], "passed", "{c:#}");

@@ -111,10 +111,19 @@ impl ConsoleCapture {
         self.text()
     }
 
+    /// Stops the pump and waits for it, at most [`STOP_WAIT`]: a pump stuck
+    /// in libvirt (its abort sent to a daemon that no longer answers) is left
+    /// to its thread; what it copied was flushed before that call.
     fn finish(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(p) = self.pump.take() {
-            let _ = p.join();
+            let since = std::time::Instant::now();
+            while !p.is_finished() && since.elapsed() < STOP_WAIT {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            if p.is_finished() {
+                let _ = p.join();
+            }
         }
     }
 }
@@ -124,6 +133,9 @@ impl Drop for ConsoleCapture {
         self.finish();
     }
 }
+
+/// How long stopping a capture waits for its pump.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 fn pump(stream: Stream, file: &mut File, log: &Mutex<Log>, tx: &watch::Sender<usize>, stop: &AtomicBool) {
     let mut buf = vec![0u8; 16 * 1024];

@@ -127,11 +127,43 @@ pub fn no_address(f: &Facts<'_>) -> Option<Cause> {
         return cause(CauseId::NoAddressLeaseNotConfigured, summary, taken);
     }
     let mut waiting = lines(NO_LEASE);
+    if waiting.is_empty() {
+        return never_asked(f, kind, m);
+    }
     let tail = waiting.len().saturating_sub(3);
     waiting.drain(..tail);
     waiting.insert(0, quote(m));
     let summary = format!("the guest's kernel booted but no DHCP lease was offered: {}", quote(m));
     cause(CauseId::NoAddressNoLease, summary, waiting)
+}
+
+/// What a guest prints once its boot is over (the test image's marker, a login prompt).
+const BOOT_DONE: &[&str] = &["VIRTSMOKE-MARKER ssh-ready", "login:"];
+
+/// No DHCP client ever printed on the console. A guest whose boot went on to
+/// its end never asked for an address; one whose console fell silent on the
+/// way stalled there (a hang is not a missing lease).
+fn never_asked(f: &Facts<'_>, kind: &str, m: &str) -> Option<Cause> {
+    let last = f.last_console_line().unwrap_or_else(|| "(nothing)".into());
+    let done = f.console_texts().flat_map(str::lines).any(|l| BOOT_DONE.iter().any(|d| l.trim_end().ends_with(d)));
+    let quiet = m.split_once("; no console output for the last ").map(|(_, q)| q.to_string());
+    match quiet {
+        Some(q) if !done => {
+            let summary = format!(
+                "the boot stalled before the guest asked for an address (no DHCP client on its console), \
+                 no console progress for {q}; the console's last line: {last}"
+            );
+            cause(CauseId::BootStalled, summary, vec![quote(m), format!("last console line: {last}")])
+        }
+        _ => {
+            let summary = format!(
+                "the guest booted but never asked for an address: no DHCP client output on its console \
+                 ({kind}: {}); its last line: {last}",
+                quote(m)
+            );
+            cause(CauseId::NoAddressNoLease, summary, vec![quote(m), format!("last console line: {last}")])
+        }
+    }
 }
 
 /// `boot.ssh` failed, or a command over SSH did: which part of SSH?

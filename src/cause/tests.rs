@@ -153,6 +153,25 @@ fn no_address_tells_no_lease_from_a_lease_not_configured() {
     assert!(c.summary.contains("lease of 10.77.0.23 obtained"), "{}", c.summary);
 }
 
+#[test]
+fn a_guest_that_never_asked_for_an_address_stalled_or_booted_without_network() {
+    // The test image's `virtsmoke.fault=hang`: the marker, then nothing.
+    let hang = "Run /init as init process\nVIRTSMOKE-MARKER boot\nvirtsmoke-init: fault=hang: no network, no ssh\n";
+    let m = "the guest's address did not become known within 30s; no console output for the last 29 s";
+    let r = report(vec![passed("boot.console"), step("boot.address", Outcome::Failed, m, None)], hang);
+    let c = classify(&r, &[]);
+    assert_eq!(c.id, CauseId::BootStalled, "{c:?}");
+    assert!(c.summary.contains("no console progress for 29 s"), "{}", c.summary);
+    assert!(c.summary.ends_with("virtsmoke-init: fault=hang: no network, no ssh"), "{}", c.summary);
+    // `network: none`: the boot went to its end, without a DHCP client.
+    let nonet = "VIRTSMOKE-MARKER boot\nvirtsmoke-init: networking disabled (net=none)\nVIRTSMOKE-MARKER ssh-ready\n";
+    let m = "the guest's address did not become known within 30s; no console output for the last 25 s";
+    let r = report(vec![passed("boot.console"), step("boot.address", Outcome::Failed, m, None)], nonet);
+    let c = classify(&r, &[]);
+    assert_eq!(c.id, CauseId::NoAddressNoLease, "{c:?}");
+    assert!(c.summary.starts_with("the guest booted but never asked for an address"), "{}", c.summary);
+}
+
 fn ssh_case(message: &str) -> CaseReport {
     let console = "VIRTSMOKE-MARKER boot\nVIRTSMOKE-MARKER net eth0 10.77.0.5/24\n";
     report(vec![passed("boot.address"), step("web: boot.ssh", Outcome::Failed, message, None)], console)

@@ -204,10 +204,16 @@ pub struct Running {
 /// reads its stderr until a line satisfies `until`: the event the test waits
 /// for (`boot.running`, say). Fails if virtsmoke ends first.
 pub fn spawn_until(args: &[&str], until: impl Fn(&str) -> bool) -> Running {
+    spawn_env_until(args, &[], until)
+}
+
+/// [`spawn_until`] with `env` added to virtsmoke's environment.
+pub fn spawn_env_until(args: &[&str], env: &[(&str, &str)], until: impl Fn(&str) -> bool) -> Running {
     let mut child = Command::new(BIN)
         .args(args)
         .current_dir(root())
         .env("CI", "true")
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .spawn()
         .expect("run virtsmoke");
