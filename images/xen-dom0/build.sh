@@ -37,18 +37,21 @@ LOCAL_DEBS=${VIRTSMOKE_IMAGE_FILES:-}
 if [ -n "$LOCAL_DEBS" ]; then
     compgen -G "$LOCAL_DEBS/*.deb" >/dev/null || die "VIRTSMOKE_IMAGE_FILES: no .deb in $LOCAL_DEBS"
 fi
+# The device model of HVM guests: its own package (qemu-system-xen) from
+# bookworm on; bullseye's Xen 4.14 runs qemu-system-i386 from qemu-system-x86.
 case "$SUITE" in
-    bullseye | bookworm | trixie) ;;
+    bullseye) DM=qemu-system-x86 ;;
+    bookworm | trixie) DM=qemu-system-xen ;;
     *) die "VIRTSMOKE_DOM0_SUITE: no dom0 recipe for suite '$SUITE' (bullseye, bookworm, trixie)" ;;
 esac
 # Virtual size of the root file system (the qcow2 stores only what is used).
 ROOTFS_SIZE=4G
 # What the dom0 runs. The generic kernel (not the cloud one, which lacks
-# CONFIG_XEN_DOM0); qemu-system-xen is the device model of HVM guests.
+# CONFIG_XEN_DOM0); $DM (above) is the device model of HVM guests.
 # xen-system-amd64 names the suite's Xen (xen-hypervisor-X.Y-amd64 and
 # xen-utils-X.Y): no Xen version here.
 PACKAGES=(
-    xen-system-amd64 xen-utils-common qemu-system-xen
+    xen-system-amd64 xen-utils-common "$DM"
     libvirt-daemon-system libvirt-daemon-driver-xen libvirt-clients
     linux-image-amd64 initramfs-tools systemd systemd-sysv udev libnss-myhostname
     openssh-server iproute2 dnsmasq-base kmod procps iputils-ping qemu-utils
@@ -75,7 +78,7 @@ for f in "vmlinuz-$KVER" "initrd.img-$KVER"; do
     [ -f "$ROOT/boot/$f" ] || die "missing $ROOT/boot/$f"
 done
 package_versions "$XEN_HV" "$XEN_UTILS" libvirt-daemon libvirt-daemon-driver-xen \
-    qemu-system-xen "linux-image-$KVER" openssh-server systemd
+    "$DM" "linux-image-$KVER" openssh-server systemd
 local_package_versions
 zcat "$XENGZ" >"$OUTTMP/xen.elf"
 cp "$ROOT/boot/vmlinuz-$KVER" "$OUTTMP/vmlinuz"
@@ -93,6 +96,6 @@ qemu-img convert -W -m 4 -c -O qcow2 -o compression_type=zstd,cluster_size=65536
 rm -f "$WORK/dom0.ext4"
 
 write_manifest "suite=$SUITE" "kernel_version=$KVER" "xen_version=${VERSION[$XEN_HV]}" \
-    "libvirt_version=${VERSION[libvirt-daemon]}" "qemu_version=${VERSION[qemu-system-xen]}"
+    "libvirt_version=${VERSION[libvirt-daemon]}" "qemu_version=${VERSION[$DM]}"
 publish xen.elf vmlinuz initrd.img dom0.qcow2
 log "done in $(( $(date +%s) - T0 ))s: $OUTDIR (kernel $KVER, dom0.qcow2 $(du -h "$OUTDIR/dom0.qcow2" | cut -f1))"
